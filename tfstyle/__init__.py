@@ -1,0 +1,1 @@
+"""tfstyle: TensorFlow 1.x programs on JAX."""
