@@ -1,0 +1,1 @@
+"""``tf.train``: checkpoints, savers and optimizers."""
