@@ -1,0 +1,191 @@
+"""Lowering a pruned graph to one pure JAX function.
+
+``build_step(plan)`` returns ``step(donated, readonly, feeds, rng) -> (outputs, written)``:
+``donated`` holds the current values of the variables the run writes (their buffers are
+donated), ``readonly`` those it only reads, ``feeds`` the fed values in ``plan.feeds`` order,
+``rng`` the random-stream position. ``outputs`` follows the tensors of ``plan.fetches``
+(operations give nothing) and ``written`` maps each written variable to its new value.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from tfstyle.framework import errors
+from tfstyle.framework.ops import Operation, Tensor
+
+from . import plan as _plan
+
+
+class HostValue:
+    """A value finished on the host after the run (e.g. a serialized ``Summary`` string).
+
+    ``arrays`` are computed in the compiled function; ``finish(*numpy_arrays)`` runs in Python
+    after they are fetched. Ops that consume a host value combine them with ``combine``.
+    """
+
+    __slots__ = ("arrays", "finish")
+
+    def __init__(self, finish, *arrays):
+        self.finish = finish
+        self.arrays = arrays
+
+    @staticmethod
+    def combine(finish, *host_values):
+        arrays, sizes = [], []
+        for h in host_values:
+            arrays.extend(h.arrays)
+            sizes.append(len(h.arrays))
+
+        def finish_all(*vals):
+            parts, i = [], 0
+            for h, n in zip(host_values, sizes):
+                parts.append(h.finish(*vals[i : i + n]))
+                i += n
+            return finish(*parts)
+
+        return HostValue(finish_all, *arrays)
+
+
+class LoweringContext:
+    """What context-using lowerings see: variables, random keys and sub-graph evaluation."""
+
+    def __init__(self, plan, state, rng):
+        self.plan = plan
+        self.state = state  # var key -> value at the start of the run (present vars only)
+        self.rng = rng  # (base_seed, counter) traced scalars, or None
+        self.written = {}  # writing op -> value it wrote
+        self.values = {}  # Tensor -> value computed so far
+        self.random_used = False
+
+    # -- variables -------------------------------------------------------------------------
+    def variable_key(self, op):
+        return self.plan.handles[op]
+
+    def read_variable(self, op):
+        """The value of the variable read by ``op``, as ordered by the plan."""
+        writer = self.plan.sees.get(op)
+        if writer is not None:
+            return self.written[writer]
+        key = self.plan.handles[op]
+        try:
+            return self.state[key]
+        except KeyError:
+            raise _uninitialized(key, op) from None
+
+    def write_variable(self, op, value):
+        self.written[op] = value
+
+    def is_initialized(self, key):
+        return key in self.state
+
+    # -- randomness ------------------------------------------------------------------------
+    def random_key(self, op):
+        """A key for one random op in this run: from its seeds, or the session's stream."""
+        self.random_used = True
+        seed = op._attrs.get("seed", 0) or 0
+        seed2 = op._attrs.get("seed2", 0) or 0
+        base_seed, counter = self.rng
+        if seed or seed2:
+            key = jax.random.fold_in(jax.random.PRNGKey(np.uint32(seed & 0xFFFFFFFF)), seed2)
+        else:
+            key = jax.random.fold_in(jax.random.PRNGKey(base_seed), op._id)
+        return jax.random.fold_in(key, counter)
+
+    # -- sub-graphs ------------------------------------------------------------------------
+    def evaluate(self, tensors, overrides=None):
+        """Values of ``tensors``; with ``overrides`` ({Tensor: value}) everything downstream of
+        the overridden tensors is recomputed from them (used by gradients and control flow)."""
+        if not overrides:
+            missing = [t for t in tensors if t not in self.values]
+            if missing:
+                order = _plan.topological_order([], missing, set(self.values))
+                _run_ops(self, order, self.values)
+            return [self.values[t] for t in tensors]
+        env = dict(overrides)
+        order = _plan.topological_order([], list(tensors), set(env))
+        dirty = set(env)
+        for op in order:
+            if any(t in dirty for t in op._inputs):
+                dirty.update(op._outputs)
+        # Ops untouched by the overrides reuse the values already computed.
+        recompute = []
+        for op in order:
+            if op._outputs and not any(t in dirty for t in op._outputs):
+                if all(t in self.values for t in op._outputs):
+                    for t in op._outputs:
+                        env[t] = self.values[t]
+                    continue
+            recompute.append(op)
+        _run_ops(self, recompute, env)
+        return [env[t] for t in tensors]
+
+
+def _uninitialized(key, op):
+    return errors.FailedPreconditionError(
+        None,
+        op,
+        f"Attempting to use uninitialized value {key}\n\t [[{{{{node {op.name}}}}}]]"
+        if op is not None
+        else f"Attempting to use uninitialized value {key}",
+    )
+
+
+def _run_ops(ctx, ops, env):
+    for op in ops:
+        fn = _lowered(op)
+        args = [env[t] for t in op._inputs]
+        if op._def.uses_context:
+            out = fn(ctx, *args)
+        else:
+            out = fn(*args)
+        outs = op._outputs
+        if len(outs) == 1:
+            env[outs[0]] = out
+        elif outs:
+            for t, v in zip(outs, out):
+                env[t] = v
+
+
+def _lowered(op):
+    op_def = op._def
+    if op_def is None or op_def.lower is None:
+        raise errors.UnimplementedError(
+            None, op, f"Op type not registered '{op.type}' in tfstyle (node {op.name})"
+        )
+    return op_def.lower(op)
+
+
+def build_step(plan):
+    """The pure function of one plan (see the module docstring)."""
+    fetch_tensors = [f for f in plan.fetches if isinstance(f, Tensor)]
+    feeds = plan.feeds
+    final_writer = plan.final_writer
+    host_finishers = [None] * len(fetch_tensors)
+
+    def step(donated, readonly, feed_values, rng):
+        state = dict(readonly)
+        state.update(donated)
+        ctx = LoweringContext(plan, state, rng)
+        env = ctx.values
+        for t, v in zip(feeds, feed_values):
+            env[t] = v
+        _run_ops(ctx, plan.ops, env)
+        outs = []
+        for i, t in enumerate(fetch_tensors):
+            v = env[t]
+            if isinstance(v, HostValue):
+                host_finishers[i] = (v.finish, len(v.arrays))
+                outs.append(tuple(jnp.asarray(a) for a in v.arrays))
+            elif isinstance(v, str):
+                raise TypeError(f"Fetch argument {t.name} has a non-array type ({t.dtype.name})")
+            else:
+                outs.append(v)
+        written = {k: ctx.written[w] for k, w in final_writer.items()}
+        return tuple(outs), written
+
+    return step, host_finishers
+
+
+def is_fetchable_op(x):
+    return isinstance(x, Operation)

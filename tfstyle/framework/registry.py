@@ -1,0 +1,108 @@
+"""The op registry: one entry per TF op type name (``MatMul``, ``Conv2D``, ...).
+
+An entry holds the op's static shape rule and its lowering. The lowering is a factory: it is
+called once per op with the ``Operation`` (to bind attributes and static input shapes) and
+returns a function of JAX arrays. Entries are added by ``tfstyle/ops``; users can register their
+own ops with ``register_op``. Nothing here imports JAX.
+"""
+
+
+class OpDef:
+    """How one op type is shape-checked and lowered."""
+
+    __slots__ = (
+        "type",
+        "infer",
+        "lower",
+        "uses_context",
+        "reads_resource",
+        "writes_resource",
+        "random",
+    )
+
+    def __init__(self, type_name, infer, lower, uses_context, reads_resource, writes_resource):
+        self.type = type_name
+        self.infer = infer
+        self.lower = lower
+        self.uses_context = uses_context
+        self.reads_resource = reads_resource
+        self.writes_resource = writes_resource
+        self.random = False
+
+
+_REGISTRY = {}
+
+
+def register_op(
+    type_name,
+    infer=None,
+    lower=None,
+    *,
+    uses_context=False,
+    reads_resource=False,
+    writes_resource=False,
+):
+    """Registers op type ``type_name``.
+
+    Args:
+      infer: ``infer(op) -> [(dtype, shape_tuple_or_None), ...]``, one per output, computed at
+        graph construction from ``op.inputs`` and ``op.get_attr``.
+      lower: ``lower(op) -> fn``; ``fn(*input_values)`` returns the output value (or a tuple of
+        them for several outputs). With ``uses_context`` the function is called as
+        ``fn(ctx, *input_values)``; the context gives access to variables, random keys and
+        sub-graphs.
+      reads_resource / writes_resource: the op reads / writes the variable whose handle is its
+        first input (so the compiler can order reads and donate written state).
+
+    ``lowering(..., random=True)`` marks an op that draws random numbers through
+    ``ctx.random_key(op)``.
+    """
+    if type_name in _REGISTRY:
+        raise KeyError(f"Op type {type_name!r} is already registered")
+    _REGISTRY[type_name] = OpDef(
+        type_name, infer, lower, uses_context, reads_resource, writes_resource
+    )
+    return _REGISTRY[type_name]
+
+
+def lowering(
+    type_name, *, uses_context=False, reads_resource=False, writes_resource=False, random=False
+):
+    """Decorator form: registers the decorated factory as the lowering of ``type_name``.
+
+    The shape rule is attached with ``shape_rule`` (either order).
+    """
+
+    def deco(fn):
+        entry = _REGISTRY.get(type_name)
+        if entry is None:
+            entry = register_op(type_name)
+        entry.lower = fn
+        entry.uses_context = uses_context
+        entry.reads_resource = reads_resource
+        entry.writes_resource = writes_resource
+        entry.random = random
+        if random:
+            entry.uses_context = True
+        return fn
+
+    return deco
+
+
+def shape_rule(type_name):
+    def deco(fn):
+        entry = _REGISTRY.get(type_name)
+        if entry is None:
+            entry = register_op(type_name)
+        entry.infer = fn
+        return fn
+
+    return deco
+
+
+def get(type_name):
+    return _REGISTRY.get(type_name)
+
+
+def registered_types():
+    return sorted(_REGISTRY)

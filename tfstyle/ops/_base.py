@@ -1,0 +1,143 @@
+"""What every op module shares: creating ops, converting inputs, common shape rules.
+
+Shape rules work on tuples of ``int``/``None`` (or ``None`` for unknown rank) in plain Python,
+so that building a graph is fast and linear in its size.
+"""
+
+import numpy as np
+
+from tfstyle.framework import dtypes, ops, registry
+from tfstyle.framework.ops import Tensor
+
+
+def make_op(op_type, inputs, attrs=None, name=None, graph=None, **kwargs):
+    """Creates an op in the inputs' graph; ``name`` is a scope (``"add/"``) or a base name."""
+    if graph is None:
+        graph = inputs[0].graph if inputs else ops.get_default_graph()
+    return graph.create_op(op_type, list(inputs), attrs, name=name, **kwargs)
+
+
+def output(op_type, inputs, attrs=None, name=None, **kwargs):
+    """``make_op`` for single-output ops: returns the output tensor."""
+    return make_op(op_type, inputs, attrs, name, **kwargs)._outputs[0]
+
+
+def to_tensor(value, dtype=None, name=None, preferred_dtype=None):
+    return ops.convert_to_tensor(value, dtype=dtype, name=name, preferred_dtype=preferred_dtype)
+
+
+def dims(t):
+    """The static shape of tensor ``t`` as a tuple of int/None, or None for unknown rank."""
+    return t._shape._dims
+
+
+def register_simple(type_name, infer, make_fn):
+    """Registers an op whose lowering only binds attributes: ``make_fn(op) -> fn(*inputs)``."""
+    entry = registry.get(type_name) or registry.register_op(type_name)
+    entry.infer = infer
+    entry.lower = make_fn
+    return entry
+
+
+# -- shape rules -----------------------------------------------------------------------------
+def broadcast_dims(a, b):
+    """NumPy broadcasting of two static shapes; raises ``ValueError`` as TF does."""
+    if a is None or b is None:
+        return None
+    if a == b:
+        return a
+    n = max(len(a), len(b))
+    a = (1,) * (n - len(a)) + tuple(a)
+    b = (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for x, y in zip(a, b):
+        if x == 1:
+            out.append(y)
+        elif y == 1:
+            out.append(x)
+        elif x is None:
+            out.append(y)
+        elif y is None or x == y:
+            out.append(x)
+        else:
+            raise ValueError(
+                f"Dimensions must be equal, but are {x} and {y} for shapes {list(a)} and {list(b)}"
+            )
+    return tuple(out)
+
+
+def same_as_input(op):
+    t = op._inputs[0]
+    return [(t._dtype, t._shape)]
+
+
+def broadcast_rule(op):
+    a, b = op._inputs[0], op._inputs[1]
+    try:
+        shape = broadcast_dims(a._shape._dims, b._shape._dims)
+    except ValueError as e:
+        raise ValueError(
+            f"{e} for '{{{{node {op.name}}}}} = {op.type}[T=DT_{a.dtype.name.upper()}]"
+            f"({a.op.name}, {b.op.name})' with input shapes: {a.shape}, {b.shape}."
+        ) from None
+    return [(a._dtype, shape)]
+
+
+def bool_broadcast_rule(op):
+    return [(dtypes.bool, broadcast_rule(op)[0][1])]
+
+
+# -- static values ---------------------------------------------------------------------------
+_CONSTANT_FOLDERS = {}
+
+
+def constant_folder(type_name):
+    """Registers how ``constant_value`` computes an op's output from static inputs."""
+
+    def deco(fn):
+        _CONSTANT_FOLDERS[type_name] = fn
+        return fn
+
+    return deco
+
+
+def constant_value(tensor):
+    """The value of ``tensor`` if it is known at graph construction, else ``None``."""
+    if not isinstance(tensor, Tensor):
+        return None
+    fold = _CONSTANT_FOLDERS.get(tensor.op.type)
+    if fold is None:
+        return None
+    try:
+        return fold(tensor)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def constant_shape(tensor):
+    """A shape tensor's static value as a tuple with ``None`` for unknown (-1) entries."""
+    v = constant_value(tensor)
+    if v is not None:
+        return tuple(None if int(d) < 0 else int(d) for d in np.reshape(v, [-1]))
+    if tensor.op.type == "Pack":
+        return tuple(
+            None if (c := constant_value(t)) is None or int(c) < 0 else int(c)
+            for t in tensor.op.inputs
+        )
+    if tensor.op.type == "Shape":
+        return dims(tensor.op.inputs[0])
+    n = dims(tensor)
+    if n is not None and len(n) == 1 and n[0] is not None:
+        return (None,) * n[0]
+    return None
+
+
+def static_ints(value, what="value"):
+    """A concrete (non-traced) integer array from a lowering argument, as a NumPy array."""
+    try:
+        return np.asarray(value).astype(np.int64)
+    except Exception:  # noqa: BLE001 - JAX raises its own error types for tracers
+        raise TypeError(
+            f"tfstyle needs {what} to be known when the graph is compiled (a constant or "
+            "computed from static shapes), but it depends on a fed value or a variable."
+        ) from None
