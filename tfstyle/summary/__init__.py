@@ -1,0 +1,1 @@
+"""TensorBoard summaries: ``Summary`` protos and the event files that hold them."""
