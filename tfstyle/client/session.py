@@ -65,7 +65,7 @@ class _FetchStructure:
 
     def _flatten(self, graph, f):
         if f is None:
-            raise TypeError(f"Fetch argument {f!r} has invalid type {type(f)!r}")
+            raise TypeError('Argument `fetch` = None has invalid type "NoneType". Cannot be None')
         if isinstance(f, (list, tuple)) and not _is_element(f):
             subs = [self._flatten(graph, x) for x in f]
             if isinstance(f, tuple) and hasattr(f, "_fields"):
@@ -94,14 +94,16 @@ def _as_element(graph, f):
         el = graph.as_graph_element(f, allow_tensor=True, allow_operation=True)
     except TypeError:
         raise TypeError(
-            f"Fetch argument {f!r} has invalid type {type(f)!r}, must be a string or Tensor. "
-            "(Can not convert a " + type(f).__name__ + " into a Tensor or Operation.)"
+            f'Argument `fetch` = {f} has invalid type "{type(f).__name__}" must be a string or '
+            f"Tensor. (Can not convert a {type(f).__name__} into a Tensor or Operation.)"
         ) from None
     except ValueError as e:
-        raise ValueError(f"Fetch argument {f!r} cannot be interpreted as a Tensor. ({e})") from None
+        raise ValueError(
+            f"Argument `fetch` = {f} cannot be interpreted as a Tensor. ({e})"
+        ) from None
     except KeyError as e:
         raise ValueError(
-            f"Fetch argument {f!r} cannot be interpreted as a Tensor. ({e.args[0]})"
+            f'Argument `fetch` = {f} cannot be interpreted as a Tensor. ("{e.args[0]}")'
         ) from None
     return el
 
@@ -155,9 +157,12 @@ def _feed_tensor(graph, key):
     try:
         el = graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
     except TypeError:
-        raise TypeError(f"Cannot interpret feed_dict key as Tensor: {key!r}") from None
+        raise TypeError(
+            f"Cannot interpret feed_dict key as Tensor: Can not convert a {type(key).__name__} "
+            "into a Tensor."
+        ) from None
     except (KeyError, ValueError) as e:
-        raise TypeError(f"Cannot interpret feed_dict key as Tensor: {e}") from None
+        raise TypeError(f"Cannot interpret feed_dict key as Tensor: {e.args[0]}") from None
     return el
 
 

@@ -135,16 +135,30 @@ def _run_ops(ctx, ops, env):
     for op in ops:
         fn = _lowered(op)
         args = [env[t] for t in op._inputs]
-        if op._def.uses_context:
-            out = fn(ctx, *args)
-        else:
-            out = fn(*args)
+        try:
+            if op._def.uses_context:
+                out = fn(ctx, *args)
+            else:
+                out = fn(*args)
+        except (TypeError, ValueError) as e:
+            # Shapes only known at run time (None dims) can still disagree: TF reports that as
+            # InvalidArgumentError naming the op. Runs on tracing only, never per step.
+            raise _runtime_error(op, args, e) from e
         outs = op._outputs
         if len(outs) == 1:
             env[outs[0]] = out
         elif outs:
             for t, v in zip(outs, out):
                 env[t] = v
+
+
+def _runtime_error(op, args, e):
+    shapes = [list(np.shape(a)) for a in args if hasattr(a, "shape")]
+    msg = str(e)
+    if "broadcast" in msg.lower() or "incompatible shapes" in msg.lower():
+        shape_txt = " vs. ".join("[" + ",".join(str(d) for d in s) + "]" for s in shapes[:2])
+        msg = f"Incompatible shapes: {shape_txt}"
+    return errors.InvalidArgumentError(None, op, f"{msg}\n\t [[{{{{node {op.name}}}}}]]")
 
 
 def _lowered(op):

@@ -6,6 +6,15 @@ A deliberate list of re-exports; each name is defined once in the module that ow
 # ruff: noqa: F401
 
 from tfstyle import compiler as _compiler
+from tfstyle.client.config import (
+    ConfigProto,
+    GPUOptions,
+    GraphOptions,
+    OptimizerOptions,
+    RunMetadata,
+    RunOptions,
+)
+from tfstyle.client.interop import to_jax
 from tfstyle.client.session import InteractiveSession, Session, get_default_session
 from tfstyle.framework import errors
 from tfstyle.framework.dtypes import (
