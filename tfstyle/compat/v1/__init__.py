@@ -5,6 +5,7 @@ A deliberate list of re-exports; each name is defined once in the module that ow
 
 # ruff: noqa: F401
 
+from tfstyle import compat
 from tfstyle import compiler as _compiler
 from tfstyle.client.config import (
     ConfigProto,
@@ -40,6 +41,15 @@ from tfstyle.framework.dtypes import (
     uint32,
     uint64,
     variant,
+)
+from tfstyle.framework.execution_mode import (
+    disable_eager_execution,
+    disable_resource_variables,
+    disable_v2_behavior,
+    enable_eager_execution,
+    enable_resource_variables,
+    enable_v2_behavior,
+    executing_eagerly,
 )
 from tfstyle.framework.ops import (
     Graph,
@@ -175,3 +185,4 @@ from tfstyle.ops.variables import (
     trainable_variables,
     variables_initializer,
 )
+from tfstyle.platform import tf_logging as logging

@@ -1,0 +1,1 @@
+"""Platform helpers of the TF1 API (``tf.logging``)."""
