@@ -121,7 +121,7 @@ def _fetch_key(f):
 
 # -- feeds -----------------------------------------------------------------------------------
 class _Feed:
-    __slots__ = ("tensor", "np_dtype", "shape")
+    __slots__ = ("tensor", "np_dtype", "shape", "dims")
 
     def __init__(self, tensor):
         self.tensor = tensor
@@ -129,6 +129,7 @@ class _Feed:
             None if tensor.dtype.as_numpy_dtype is object else tensor.dtype.as_numpy_dtype
         )
         self.shape = tensor.shape
+        self.dims = tensor.shape.as_tuple()
 
     def convert(self, value):
         if isinstance(value, Tensor):
@@ -145,7 +146,7 @@ class _Feed:
                 arr = value
             else:
                 arr = np.asarray(value, dtype=self.np_dtype)
-        if not self.shape.is_compatible_with(arr.shape):
+        if arr.shape != self.dims and not self.shape.is_compatible_with(arr.shape):
             raise ValueError(
                 f"Cannot feed value of shape {arr.shape!r} for Tensor {self.tensor.name}, which "
                 f"has shape {self.shape}"
