@@ -7,6 +7,7 @@ A deliberate list of re-exports; each name is defined once in the module that ow
 
 from tfstyle import compat
 from tfstyle import compiler as _compiler
+from tfstyle import nn
 from tfstyle.client.config import (
     ConfigProto,
     GPUOptions,
@@ -17,6 +18,7 @@ from tfstyle.client.config import (
 )
 from tfstyle.client.interop import to_jax
 from tfstyle.client.session import InteractiveSession, Session, get_default_session
+from tfstyle.compat.v1 import initializers, random
 from tfstyle.framework import errors
 from tfstyle.framework.dtypes import (
     DType,
@@ -95,9 +97,39 @@ from tfstyle.ops.array_ops import (
     zeros_like,
 )
 from tfstyle.ops.constant_op import constant
-from tfstyle.ops.control_flow_ops import group, tuple, with_dependencies
+from tfstyle.ops.control_flow_ops import (
+    case,
+    cond,
+    group,
+    tuple,
+    while_loop,
+    with_dependencies,
+)
+from tfstyle.ops.gradients import UnconnectedGradients, gradients, hessians
+from tfstyle.ops.init_ops import (
+    constant_initializer,
+    glorot_normal_initializer,
+    glorot_uniform_initializer,
+    identity_initializer,
+    ones_initializer,
+    orthogonal_initializer,
+    random_normal_initializer,
+    random_uniform_initializer,
+    truncated_normal_initializer,
+    uniform_unit_scaling_initializer,
+    variance_scaling_initializer,
+    zeros_initializer,
+)
 from tfstyle.ops.math_ops import (
     abs,
+    accumulate_n,
+    add_n,
+    clip_by_value,
+    cumprod,
+    cumsum,
+    scalar_mul,
+    where,
+    where_v2,
     acos,
     acosh,
     add,
@@ -164,6 +196,25 @@ from tfstyle.ops.math_ops import (
     xdivy,
     xlogy,
 )
+from tfstyle.ops.random_ops import (
+    get_seed,
+    multinomial,
+    random_normal,
+    random_shuffle,
+    random_uniform,
+    set_random_seed,
+    truncated_normal,
+)
+from tfstyle.ops.variable_scope import (
+    AUTO_REUSE,
+    VariableScope,
+    get_local_variable,
+    get_variable,
+    get_variable_scope,
+    no_regularizer,
+    variable_op_scope,
+    variable_scope,
+)
 from tfstyle.ops.variables import (
     Variable,
     all_variables,
@@ -173,6 +224,7 @@ from tfstyle.ops.variables import (
     assign_sub,
     global_variables,
     global_variables_initializer,
+    init_scope,
     initialize_all_variables,
     initialize_local_variables,
     initialize_variables,
