@@ -5,6 +5,8 @@ The ops are TF's resource-variable ops (``VarHandleOp``, ``ReadVariableOp``,
 ``v/Assign``, ``v/Read/ReadVariableOp``. A variable's state key is its name without ``:0``.
 """
 
+import contextlib
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -30,7 +32,18 @@ def _is_initialized_lower(op):
 
 
 registry.get("ReadVariableOp") or registry.register_op("ReadVariableOp")
-registry.get("ReadVariableOp").infer = lambda op: [(op._attrs["dtype"], op._attrs["_shape"])]
+
+
+def _read_infer(op):
+    shape = op._attrs.get("_shape")
+    if shape is None:
+        # An imported ReadVariableOp (GraphDef) has no tfstyle shape: take its handle's.
+        handle = op._inputs[0].op
+        shape = handle._attrs.get("shape") if handle.type == "VarHandleOp" else None
+    return [(op._attrs["dtype"], shape)]
+
+
+registry.get("ReadVariableOp").infer = _read_infer
 
 
 @registry.lowering("ReadVariableOp", uses_context=True, reads_resource=True)
@@ -74,11 +87,29 @@ def _read(handle, dtype, shape, name):
 
 
 # -- Variable ----------------------------------------------------------------------------------
+@contextlib.contextmanager
+def init_scope():
+    """A context that lifts op creation out of control dependencies (``tf.init_scope``).
+
+    The name scope is kept; ops created inside run without the enclosing control inputs.
+    """
+    graph = ops.get_default_graph()
+    scope = graph.get_name_scope()
+    with graph.name_scope(scope + "/" if scope else ""), graph.control_dependencies(None):
+        yield
+
+
 class Variable:
     """A TF1 variable: ``tf.Variable(initial_value, trainable=True, name=None, dtype=None, ...)``.
 
-    ``initial_value`` may be a tensor, a Python/NumPy value, or a callable returning one.
+    ``initial_value`` may be a tensor, a Python/NumPy value, or a callable returning one (called
+    inside the ``<name>/Initializer`` name scope). The variable lives in the session's state; its
+    ops are ``<name>`` (``VarHandleOp``), ``<name>/Assign`` (its ``initializer``) and
+    ``<name>/Read/ReadVariableOp`` (what ``sess.run(v)`` fetches).
     """
+
+    # NumPy scalars on the left of an operator defer to the variable's reflected operator.
+    __array_priority__ = 100
 
     def __init__(
         self,
@@ -99,74 +130,86 @@ class Variable:
         shape=None,
     ):
         if initial_value is None:
-            raise ValueError("initial_value must be specified.")
+            raise ValueError(
+                "The `initial_value` arg to `tf.Variable` must be specified except when you are "
+                "not providing a `variable_def`. You provided neither."
+            )
         if trainable is None:
             trainable = True
         if collections is None:
             collections = [GraphKeys.GLOBAL_VARIABLES]
+        if not isinstance(collections, (list, tuple, set)):
+            raise ValueError(
+                "collections argument to Variable constructor must be a list, tuple, or set. "
+                f"Got {collections} of type {type(collections)}"
+            )
+        if constraint is not None and not callable(constraint):
+            raise ValueError(
+                f"Argument `constraint` must be None or a callable. a callable. Got a "
+                f"{type(constraint)}:  {constraint}"
+            )
         collections = list(collections)
         if trainable and GraphKeys.TRAINABLE_VARIABLES not in collections:
             collections.append(GraphKeys.TRAINABLE_VARIABLES)
         init_from_fn = callable(initial_value)
-        graph = ops.get_default_graph()
-        self._trainable = trainable
-        self._constraint = constraint
-        self._save_slice_info = None
         with (
-            ops.control_dependencies(None),
-            graph.name_scope(name if name is not None else "Variable") as scope,
+            init_scope(),
+            ops.name_scope(name, "Variable", [] if init_from_fn else [initial_value]) as scope,
         ):
+            graph = ops.get_default_graph()
             handle_name = scope[:-1]
             with graph.name_scope("Initializer"):
                 if init_from_fn:
                     initial_value = initial_value()
-                if isinstance(initial_value, Tensor):
-                    init = initial_value
-                    if dtype is not None and init.dtype != dtypes.as_dtype(dtype):
-                        from .array_ops import cast
-
-                        init = cast(init, dtype)
-                elif hasattr(initial_value, "_as_graph_element"):
-                    init = ops.convert_to_tensor(initial_value)
-                else:
+                try:
                     init = ops.convert_to_tensor(initial_value, dtype=dtype, name="initial_value")
-            self._dtype = init.dtype
+                except ValueError as e:
+                    raise ValueError(f"initial_value: {e}") from None
             if shape is not None:
-                var_shape = _shape.as_shape(shape)
-            elif validate_shape:
-                var_shape = init.shape
+                shape = _shape.as_shape(shape)
+                if not init.shape.is_compatible_with(shape):
+                    raise ValueError(
+                        f"In this `tf.Variable` creation, the initial value's shape ({init.shape})"
+                        f" is not compatible with the explicitly supplied `shape` argument "
+                        f"({shape})."
+                    )
             else:
-                var_shape = _shape.unknown_shape()
-            if validate_shape and not var_shape.is_fully_defined():
-                raise ValueError(f"initial_value must have a shape specified: {init}")
-            self._shape = var_shape
+                shape = init.shape
+            self._dtype = init.dtype
+            self._shape = shape
             self._handle = _base.output(
                 "VarHandleOp",
                 [],
                 {
                     "dtype": self._dtype,
-                    "shape": var_shape,
+                    "shape": shape,
                     "shared_name": handle_name,
+                    "debug_name": scope,
                     "container": "",
                     "allowed_devices": [],
                 },
                 name=scope,
                 graph=graph,
             )
-            self._initial_value = init
             with graph.name_scope("IsInitialized"):
                 self._is_initialized_op = _base.output(
                     "VarIsInitializedOp", [self._handle], {}, name="VarIsInitializedOp"
                 )
-            self._initializer_op = _base.make_op(
-                "AssignVariableOp",
-                [self._handle, init],
-                {"dtype": self._dtype, "validate_shape": validate_shape},
-                name="Assign",
-            )
+            with graph.name_scope("Assign") as assign_scope:
+                self._initializer_op = _base.make_op(
+                    "AssignVariableOp",
+                    [self._handle, init],
+                    {"dtype": self._dtype, "validate_shape": False},
+                    name=assign_scope,
+                )
             with graph.name_scope("Read"):
-                self._graph_element = _read(self._handle, self._dtype, var_shape, "ReadVariableOp")
+                self._graph_element = _read(self._handle, self._dtype, shape, "ReadVariableOp")
+        self._initial_value = init
+        self._trainable = trainable
+        self._constraint = constraint
+        self._validate_shape = validate_shape
         self._caching_device = caching_device
+        self._save_slice_info = None
         graph.add_to_collections(collections, self)
 
     # -- identity ----------------------------------------------------------------------------
@@ -211,6 +254,7 @@ class Variable:
 
     @property
     def initializer(self):
+        """The op that assigns the initial value (``<name>/Assign``)."""
         return self._initializer_op
 
     @property
@@ -249,18 +293,24 @@ class Variable:
             v = self.value()
         return identity(v)
 
+    def is_initialized(self, name=None):
+        """A bool tensor: whether the variable is initialized in the running session."""
+        return _base.output(
+            "VarIsInitializedOp", [self._handle], {}, name=name or "VarIsInitializedOp"
+        )
+
     def initialized_value(self):
-        """The value after initialization: the current value if initialised, else the initial."""
+        """The variable's value once initialized: its value if it is, else its initial value.
+
+        Use it to initialize a variable from another one regardless of initialization order.
+        """
         from .control_flow_ops import cond
 
-        with ops.control_dependencies(None):
-            return cond(
-                is_variable_initialized(self),
-                self.read_value,
-                lambda: self._initial_value,
-            )
+        with init_scope():
+            return cond(is_variable_initialized(self), self.read_value, lambda: self.initial_value)
 
     def eval(self, session=None):
+        """The variable's value in ``session`` (or the default session)."""
         from tfstyle.client import session as _session
 
         return _session.eval_in_session(self._graph_element, None, session)
@@ -272,8 +322,11 @@ class Variable:
         if session is None:
             session = _session.get_default_session()
             if session is None:
-                raise ValueError("Either session argument should be provided or default session")
-        session.run(self._initializer_op, {self._initial_value: value})
+                raise ValueError(
+                    "Either session argument should be provided or default session should be "
+                    "established"
+                )
+        session.run(self._initializer_op, {self._initializer_op.inputs[1]: value})
 
     def to_proto(self, export_scope=None):
         from tfstyle.framework import graph_io
@@ -282,29 +335,37 @@ class Variable:
 
     # -- writing -----------------------------------------------------------------------------
     def _assign_op(self, op_type, value, name, read_value):
-        with ops.name_scope(name, op_type, [self._handle, value]) as scope:
-            v = ops.convert_to_tensor(value, dtype=self._dtype, name="value")
-            if not self._shape.is_compatible_with(v.shape):
-                raise ValueError(
-                    f"Shapes {self._shape} and {v.shape} are incompatible"
-                    if op_type != "AssignVariableOp"
-                    else f"Cannot assign value to variable ' {self._shared_name}': Shape mismatch."
-                    f"The variable shape {self._shape}, and the assigned value shape {v.shape} "
-                    "are incompatible."
-                )
-            op = _base.make_op(op_type, [self._handle, v], {"dtype": self._dtype}, name=scope)
-        if not read_value:
-            return op
-        with ops.control_dependencies([op]):
-            return self.value()
+        graph = self._handle.graph
+        if ops.get_default_graph()._can_capture_from(graph):
+            graph = ops.get_default_graph()  # inside a cond/while function graph
+        with graph.as_default():
+            v = ops.convert_to_tensor(value, dtype=self._dtype)
+            attrs = {"dtype": self._dtype}
+            if op_type == "AssignVariableOp":
+                if not self._shape.is_compatible_with(v.shape):
+                    raise ValueError(
+                        f"Cannot assign value to variable ' {self.name}': Shape mismatch.The "
+                        f"variable shape {self._shape}, and the assigned value shape {v.shape} "
+                        "are incompatible."
+                    )
+                attrs["validate_shape"] = self._validate_shape and self._shape.is_fully_defined()
+            else:
+                _check_update_shape(self._shape, v.shape, op_type)
+            op = _base.make_op(op_type, [self._handle, v], attrs, name=name or op_type)
+        if read_value:
+            return _UnreadVariable(self, op)
+        return op
 
     def assign(self, value, use_locking=None, name=None, read_value=True):
+        """Assigns ``value``; returns the new value (an op with ``read_value=False``)."""
         return self._assign_op("AssignVariableOp", value, name, read_value)
 
     def assign_add(self, delta, use_locking=None, name=None, read_value=True):
+        """Adds ``delta``; returns the new value (an op with ``read_value=False``)."""
         return self._assign_op("AssignAddVariableOp", delta, name, read_value)
 
     def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
+        """Subtracts ``delta``; returns the new value (an op with ``read_value=False``)."""
         return self._assign_op("AssignSubVariableOp", delta, name, read_value)
 
     def scatter_update(self, sparse_delta, use_locking=False, name=None):
@@ -322,13 +383,81 @@ class Variable:
     def __getitem__(self, item):
         return self.value()[item]
 
+    def _inplace(self, *_):
+        raise RuntimeError(
+            "`variable += value` with `tf.Variable`s is not supported. Use "
+            "`variable.assign_add(value)` to modify the variable, or `out = variable + value` if "
+            "you need to get a new output Tensor."
+        )
+
+    __iadd__ = __isub__ = __imul__ = __idiv__ = __itruediv__ = __ipow__ = _inplace
+
+
+def _check_update_shape(var_shape, value_shape, op_type):
+    a, b = var_shape._dims, value_shape._dims
+    if a is None or b is None:
+        return
+    if len(a) != len(b):
+        raise ValueError(
+            f"Shapes must be equal rank, but are {len(a)} and {len(b)} for '{{{{node {op_type}}}}}'"
+            f" with input shapes: {var_shape}, {value_shape}."
+        )
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x is not None and y is not None and x != y:
+            raise ValueError(
+                f"Dimension {i} in both shapes must be equal, but are {x} and {y} for "
+                f"'{{{{node {op_type}}}}}' with input shapes: {var_shape}, {value_shape}."
+            )
+
+
+class _UnreadVariable(Variable):
+    """What ``assign`` returns: the variable's value after the assignment ``op``.
+
+    Fetching it or using it as a tensor reads the variable after ``op``; its ``name`` and ``op``
+    are the assignment's; further ``assign*`` calls are ordered after it.
+    """
+
+    def __init__(self, var, parent_op):  # noqa: D107 - no new ops but the read after parent_op
+        self._handle = var._handle
+        self._dtype = var._dtype
+        self._shape = var._shape
+        self._initial_value = var._initial_value
+        self._initializer_op = var._initializer_op
+        self._is_initialized_op = var._is_initialized_op
+        self._trainable = var._trainable
+        self._constraint = var._constraint
+        self._validate_shape = var._validate_shape
+        self._caching_device = var._caching_device
+        self._save_slice_info = None
+        self._parent_op = parent_op
+        with parent_op.graph.as_default(), ops.control_dependencies([parent_op]):
+            self._graph_element = _read(self._handle, self._dtype, self._shape, "ReadVariableOp")
+
+    @property
+    def name(self):
+        return self._parent_op.name
+
+    @property
+    def op(self):
+        return self._parent_op
+
+    def value(self):
+        with ops.control_dependencies([self._parent_op]):
+            return _read(self._handle, self._dtype, self._shape, "ReadVariableOp")
+
+    read_value = value
+
+    def _assign_op(self, op_type, value, name, read_value):
+        with ops.control_dependencies([self._parent_op]):
+            return super()._assign_op(op_type, value, name, read_value)
+
 
 def _variable_to_tensor(v, dtype=None, name=None, as_ref=False):
     t = v.value()
     if dtype is not None and dtypes.as_dtype(dtype) != t.dtype:
         raise ValueError(
-            f"Incompatible type conversion requested to type '{dtypes.as_dtype(dtype).name}' "
-            f"for variable of type '{t.dtype.name}' (Variable: {v!r})"
+            f"Incompatible type conversion requested to type {dtypes.as_dtype(dtype).name} for "
+            f"`tf.Variable of type {t.dtype.name}. (Variable: {v!r})"
         )
     return t
 
@@ -370,7 +499,8 @@ def _install_variable_operators():
 
 # -- module functions --------------------------------------------------------------------------
 def is_variable_initialized(variable):
-    return variable._is_initialized_op
+    """A bool tensor: whether ``variable`` is initialized in the running session."""
+    return variable.is_initialized()
 
 
 def global_variables(scope=None):
@@ -413,7 +543,7 @@ initialize_all_variables = global_variables_initializer
 
 
 def local_variables_initializer():
-    return variables_initializer(local_variables(), name="init_1")
+    return variables_initializer(local_variables())
 
 
 initialize_local_variables = local_variables_initializer
@@ -424,17 +554,20 @@ def initialize_variables(var_list, name="init"):
 
 
 def report_uninitialized_variables(var_list=None, name="report_uninitialized_variables"):
-    """A 1-D string tensor with the names of the variables not yet initialised."""
+    """A 1-D string tensor with the names of the variables not yet initialized.
 
+    Unlike TF (a ``boolean_mask`` over a ``Pack`` of the flags), the names are selected by one
+    op, named after the scope (``report_uninitialized_variables``).
+    """
     if var_list is None:
         var_list = global_variables() + local_variables()
     with ops.name_scope(name) as scope:
-        flags = [v._is_initialized_op for v in var_list]
-        names = [v._shared_name for v in var_list]
-        if not flags:
+        if not var_list:
             from .constant_op import constant
 
-            return constant(np.zeros([0], dtype=object), dtype=dtypes.string, name=scope)
+            return constant([], dtype=dtypes.string)
+        flags = [is_variable_initialized(v) for v in var_list]
+        names = [v.op.name for v in var_list]
         return _base.output(
             "ReportUninitialized", flags, {"names": names}, name=scope, graph=flags[0].graph
         )
@@ -469,11 +602,13 @@ def assign(ref, value, validate_shape=None, use_locking=None, name=None):
 
 
 def assign_add(ref, value, use_locking=None, name=None):
-    return ref.assign_add(value, name=name)
+    """``ref.assign_add(value)``: returns the new value (TF ignores ``name`` here)."""
+    return ref.assign_add(value)
 
 
 def assign_sub(ref, value, use_locking=None, name=None):
-    return ref.assign_sub(value, name=name)
+    """``ref.assign_sub(value)``: returns the new value (TF ignores ``name`` here)."""
+    return ref.assign_sub(value)
 
 
 _install_variable_operators()
