@@ -62,19 +62,21 @@ class LoweringContext:
     def variable_key(self, op):
         return self.plan.handles[op]
 
-    def read_variable(self, op):
-        """The value of the variable read by ``op``, as ordered by the plan."""
-        writer = self.plan.sees.get(op)
+    def read_variable(self, op, key=None):
+        """The value of the variable read by ``op``, as ordered by the plan (``key``: which of
+        the variables of an op with ``resource_effects``)."""
+        writer = self.plan.sees.get(op if key is None else (op, key))
         if writer is not None:
             return self.written[writer]
-        key = self.plan.handles[op]
+        if key is None:
+            key = self.plan.handles[op]
         try:
             return self.state[key]
         except KeyError:
             raise _uninitialized(key, op) from None
 
-    def write_variable(self, op, value):
-        self.written[op] = value
+    def write_variable(self, op, value, key=None):
+        self.written[op if key is None else (op, key)] = value
 
     def is_initialized(self, key):
         return key in self.state
@@ -168,6 +170,18 @@ def _lowered(op):
             None, op, f"Op type not registered '{op.type}' in tfstyle (node {op.name})"
         )
     return op_def.lower(op)
+
+
+def run_plan(ctx, feed_values):
+    """Runs ``ctx.plan`` inside an enclosing trace (a sub-graph called by a control-flow op):
+    returns the values of its fetched tensors and ``{variable key: value written}``."""
+    env = ctx.values
+    for t, v in zip(ctx.plan.feeds, feed_values):
+        env[t] = v
+    _run_ops(ctx, ctx.plan.ops, env)
+    outs = [env[t] for t in ctx.plan.fetches if isinstance(t, Tensor)]
+    written = {k: ctx.written[w] for k, w in ctx.plan.final_writer.items()}
+    return outs, written
 
 
 def build_step(plan):

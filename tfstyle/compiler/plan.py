@@ -130,6 +130,18 @@ class Plan:
                     final_writer[key] = op
             elif op.type == "VarHandleOp":
                 touched.add(variable_key(op))
+            effects = op_def.resource_effects if op_def is not None else None
+            if effects is not None:
+                # An op running sub-graphs: each variable it may read or write is keyed (op, key).
+                for key, reads, writes in effects(op):
+                    touched.add(key)
+                    if reads:
+                        self.sees[(op, key)] = view.get(key)
+                    if writes:
+                        position[(op, key)] = i
+                        view = dict(view)
+                        view[key] = (op, key)
+                        final_writer[key] = (op, key)
             views[op] = view
         self.initial_reads = initial_reads
         self.final_writer = final_writer

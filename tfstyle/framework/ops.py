@@ -635,6 +635,11 @@ class Graph:
     def _next_id(self):
         return self._last_id + 1
 
+    def _can_capture_from(self, graph):
+        """Whether ops of this graph may take tensors of ``graph`` as inputs (a function graph
+        captures the tensors of the graphs that enclose it)."""
+        return graph is self
+
     def __contains__(self, name):
         return name in self._ops_by_name
 
@@ -708,7 +713,7 @@ def name_scope(name, default_name=None, values=None):
     n = name if name is not None else default_name
     if values is not None:
         g = _graph_from_values(values)
-        if g is not None and g is not get_default_graph():
+        if g is not None and not get_default_graph()._can_capture_from(g):
             return _scope_in_graph(g, n)
     return get_default_graph().name_scope(n)
 

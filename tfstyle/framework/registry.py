@@ -18,6 +18,7 @@ class OpDef:
         "reads_resource",
         "writes_resource",
         "random",
+        "resource_effects",
     )
 
     def __init__(self, type_name, infer, lower, uses_context, reads_resource, writes_resource):
@@ -28,6 +29,9 @@ class OpDef:
         self.reads_resource = reads_resource
         self.writes_resource = writes_resource
         self.random = False
+        # For ops that run sub-graphs (``If``, ``While``): ``resource_effects(op)`` lists
+        # ``(variable_key, reads, writes)``; such reads are conditional (not checked up front).
+        self.resource_effects = None
 
 
 _REGISTRY = {}

@@ -13,7 +13,9 @@ from tfstyle.framework.ops import Tensor
 def make_op(op_type, inputs, attrs=None, name=None, graph=None, **kwargs):
     """Creates an op in the inputs' graph; ``name`` is a scope (``"add/"``) or a base name."""
     if graph is None:
-        graph = inputs[0].graph if inputs else ops.get_default_graph()
+        graph = ops.get_default_graph()
+        if inputs and not graph._can_capture_from(inputs[0].graph):
+            graph = inputs[0].graph
     return graph.create_op(op_type, list(inputs), attrs, name=name, **kwargs)
 
 

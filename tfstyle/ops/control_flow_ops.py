@@ -1,8 +1,12 @@
 """Grouping and control flow: ``group``, ``tuple``, ``no_op``."""
 
 import builtins
+import functools
+import weakref
 
-from tfstyle.framework import ops
+import numpy as np
+
+from tfstyle.framework import dtypes, ops, registry
 from tfstyle.framework.ops import Operation, Tensor
 
 from . import _base
@@ -67,3 +71,751 @@ def with_dependencies(dependencies, output_tensor, name=None):
     with ops.name_scope(name, "control_dependency", list(dependencies) + [output_tensor]) as sc:
         with ops.control_dependencies(dependencies):
             return identity(output_tensor, name=sc)
+
+
+# == Control flow: tf.cond, tf.case, tf.while_loop ==============================================
+# As in TF 2.x's compat.v1 graph mode, each branch or loop function is traced into a FuncGraph
+# held in an attribute of one functional op (``If``/``StatelessIf``, ``While``/``StatelessWhile``)
+# whose inputs are the predicate or loop variables plus the captured outer tensors; the op's
+# outputs go through ``Identity`` ops (``cond/Identity:0``, ``while/Identity_2:0``). The lowering
+# runs the sub-graphs as JAX functions: ``lax.cond`` (only the taken branch when the predicate
+# is known at compile time), and for loops ``lax.scan`` where the trip count is bounded
+# (``maximum_iterations``, or a count computable at compile time), else ``lax.while_loop``.
+
+
+# -- nested structures -------------------------------------------------------------------------
+def _is_nested(x):
+    return isinstance(x, (list, builtins.tuple, dict))
+
+
+def _flatten(s):
+    if isinstance(s, dict):
+        return [x for k in sorted(s) for x in _flatten(s[k])]
+    if isinstance(s, (list, builtins.tuple)):
+        return [x for e in s for x in _flatten(e)]
+    return [s]
+
+
+def _pack(structure, flat):
+    it = iter(flat)
+
+    def build(s):
+        if isinstance(s, dict):
+            vals = {k: build(s[k]) for k in sorted(s)}
+            return type(s)((k, vals[k]) for k in s)
+        if isinstance(s, (list, builtins.tuple)):
+            items = [build(e) for e in s]
+            if hasattr(s, "_fields"):
+                return type(s)(*items)
+            return type(s)(items)
+        return next(it)
+
+    return build(structure)
+
+
+def _same_structure(a, b, check_types=True):
+    if _is_nested(a) != _is_nested(b):
+        return False
+    if not _is_nested(a):
+        return True
+    if isinstance(a, dict) != isinstance(b, dict):
+        return False
+    if check_types and type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return sorted(a) == sorted(b) and all(_same_structure(a[k], b[k], check_types) for k in a)
+    return len(a) == len(b) and all(_same_structure(x, y, check_types) for x, y in zip(a, b))
+
+
+# -- building function graphs ------------------------------------------------------------------
+def _outer_graph(*tensors):
+    g = ops.get_default_graph()
+    for t in tensors:
+        if isinstance(t, Tensor) and not g._can_capture_from(t.graph):
+            return t.graph
+    return g
+
+
+def _trace(outer, name, fn, arg_structure=None, arg_specs=()):
+    """Calls ``fn`` with placeholders for ``arg_specs`` [(dtype, shape)] packed as
+    ``arg_structure``, in a new FuncGraph; returns (graph, fn's result with tensors inside)."""
+    from tfstyle.framework.func_graph import FuncGraph
+
+    from .constant_op import constant
+
+    fg = FuncGraph(name, outer)
+    with fg.as_default():
+        args = [fg.add_input(dt, shape) for dt, shape in arg_specs]
+        result = fn(*_pack(arg_structure, args)) if arg_structure is not None else fn()
+        flat = []
+        for x in _flatten(result):
+            if x is None:
+                flat.append(None)
+                continue
+            if isinstance(x, Operation):
+                # An op as a result runs with the function; TF returns a ``True`` in its place.
+                with ops.control_dependencies([x]):
+                    x = constant(True)
+            x = ops.convert_to_tensor(x)
+            flat.append(fg.capture(x) if x.graph is not fg else x)
+    fg.outputs = [x for x in flat if x is not None]
+    return fg, _pack(result, flat) if _is_nested(result) else (flat[0] if flat else None)
+
+
+def _is_stateful(fg):
+    for op in fg._ops:
+        d = op._def
+        if d is None:
+            continue
+        if d.reads_resource or d.writes_resource or d.random or d.resource_effects:
+            return True
+        if op.type == "VarHandleOp":
+            return True
+    return False
+
+
+def _captured_inputs(*graphs):
+    """The outer tensors captured by ``graphs``, each once, in capture order."""
+    seen, out = set(), []
+    for fg in graphs:
+        for outer, _ in fg.captures:
+            if outer not in seen:
+                seen.add(outer)
+                out.append(outer)
+    return out
+
+
+def _outer_control(op, *graphs):
+    for fg in graphs:
+        for c in fg.outer_control:
+            op._add_control_input(c)
+
+
+def _identities(op, scope):
+    with ops.name_scope(scope):
+        return [identity(t, name="Identity") for t in op._outputs]
+
+
+def _shape_tuple(shape):
+    return None if shape.ndims is None else builtins.tuple(shape.as_list())
+
+
+def _relaxed(a, b):
+    """The most specific shape compatible with static shapes ``a`` and ``b``."""
+    if a is None or b is None or len(a) != len(b):
+        return None
+    return builtins.tuple(x if x == y else None for x, y in zip(a, b))
+
+
+def _function_shape_rule(op):
+    return list(zip(op._attrs["Tout"], op._attrs["output_shapes"]))
+
+
+# -- tf.cond -----------------------------------------------------------------------------------
+def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, fn2=None):
+    """``true_fn()`` if ``pred`` else ``false_fn()``, as one ``If`` op (``cond/Identity:0``).
+
+    Both functions are traced into function graphs; they must return the same nested structure
+    of tensors with the same dtypes. Tensors of the enclosing graph and variables can be used
+    inside; variables assigned in the taken branch keep the assigned value.
+    """
+    if fn1 is not None:
+        if true_fn is not None:
+            raise TypeError("cond(): true_fn and fn1 may not be set simultaneously.")
+        true_fn = fn1
+    if fn2 is not None:
+        if false_fn is not None:
+            raise TypeError("cond(): false_fn and fn2 may not be set simultaneously.")
+        false_fn = fn2
+    if true_fn is None:
+        raise TypeError("cond(): 'true_fn' argument required")
+    if false_fn is None:
+        raise TypeError("cond(): 'false_fn' argument required")
+    if not callable(true_fn):
+        raise TypeError("'true_fn' must be callable.")
+    if not callable(false_fn):
+        raise TypeError("'false_fn' must be callable.")
+    if isinstance(pred, bool):
+        raise TypeError("pred must not be a Python bool", pred)
+    with ops.name_scope(name, "cond", [pred]) as scope:
+        pred = ops.convert_to_tensor(pred)
+        outer = _outer_graph(pred)
+        then_g, then_out = _trace(outer, "cond_true", true_fn)
+        else_g, else_out = _trace(outer, "cond_false", false_fn)
+        _check_branches(then_out, else_out)
+        shapes = [
+            _relaxed(_shape_tuple(a.shape), _shape_tuple(b.shape))
+            for a, b in zip(then_g.outputs, else_g.outputs)
+        ]
+        stateful = _is_stateful(then_g) or _is_stateful(else_g)
+        captured = _captured_inputs(then_g, else_g)
+        op = _base.make_op(
+            "If" if stateful else "StatelessIf",
+            [pred, *captured],
+            {
+                "Tcond": pred.dtype,
+                "Tin": [t.dtype for t in captured],
+                "Tout": [t.dtype for t in then_g.outputs],
+                "then_branch": then_g,
+                "else_branch": else_g,
+                "output_shapes": shapes,
+            },
+            name=scope,
+            graph=outer,
+        )
+        _outer_control(op, then_g, else_g)
+        outs = _identities(op, scope)
+        if then_out is None:
+            return None
+        if not _is_nested(then_out):
+            return outs[0]
+        return _pack(then_out, outs)
+
+
+def _check_branches(a, b):
+    fa, fb = _flatten(a), _flatten(b)
+    if len(fa) != len(fb):
+        raise AssertionError([len(fa), len(fb)])
+    same = _same_structure(a, b) and all(
+        (x is None) == (y is None) and (x is None or x.dtype == y.dtype) for x, y in zip(fa, fb)
+    )
+    if not same:
+        raise TypeError(
+            "true_fn and false_fn arguments to tf.cond must have the same number, type, and "
+            f"overall structure of return values.\n\ntrue_fn output: {a}\nfalse_fn output: {b}"
+        )
+
+
+# -- tf.case -----------------------------------------------------------------------------------
+def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"):
+    """The result of the first ``fn`` whose ``pred`` is true, else of ``default``.
+
+    ``pred_fn_pairs`` is a list of ``(pred, fn)`` (or a dict). Built as nested ``tf.cond``s
+    (``case/cond/Identity:0``). Without ``default`` the last pair's ``fn`` is the default.
+    """
+    pairs = list(pred_fn_pairs.items()) if isinstance(pred_fn_pairs, dict) else pred_fn_pairs
+    if not isinstance(pairs, (list, builtins.tuple)):
+        raise TypeError("pred_fn_pairs must be a list, tuple, or dict.")
+    for entry in pairs:
+        if not isinstance(entry, builtins.tuple) or len(entry) != 2:
+            raise TypeError(f"Each entry in 'pred_fn_pairs' must be a 2-tuple. Received {entry}.")
+        p, f = entry
+        if not isinstance(p, Tensor) or p.dtype != dtypes.bool:
+            raise TypeError(f"pred must be Tensor of type bool: {getattr(p, 'name', p)}")
+        if not callable(f):
+            raise TypeError(f"fn for pred {p.name} must be callable.")
+    if default is not None and not callable(default):
+        raise TypeError("default must be callable.")
+    pairs = list(pairs)
+    if default is None:
+        if not pairs:
+            raise ValueError("not enough values to unpack (expected 2, got 0)")
+        default = pairs.pop()[1]
+    with ops.name_scope(name, "case", [p for p, _ in pairs]):
+        fn = default
+        for p, f in reversed(pairs):
+            fn = functools.partial(cond, p, f, fn)
+        return fn()
+
+
+# -- tf.while_loop -----------------------------------------------------------------------------
+def _shape_le(shape, invariant):
+    """Whether static ``shape`` is at least as specific as ``invariant``."""
+    if invariant.ndims is None:
+        return True
+    if shape.ndims != invariant.ndims:
+        return False
+    return all(b is None or a == b for a, b in zip(shape.as_list(), invariant.as_list()))
+
+
+def while_loop(
+    cond,
+    body,
+    loop_vars,
+    shape_invariants=None,
+    parallel_iterations=10,
+    back_prop=True,
+    swap_memory=False,
+    name=None,
+    maximum_iterations=None,
+    return_same_structure=False,
+):
+    """Repeats ``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)``; one ``While`` op.
+
+    ``loop_vars`` is a (nested) list or tuple; the result has its structure (a single loop
+    variable is returned unwrapped). ``body`` must keep dtypes and static shapes, unless
+    ``shape_invariants`` relaxes them. With ``maximum_iterations`` (or a trip count known at
+    compile time) the loop is differentiable.
+    """
+    from tfstyle.framework import tensor_shape as _shape
+
+    from .constant_op import constant
+
+    if not callable(cond):
+        raise TypeError("'cond' must be callable.")
+    if not callable(body):
+        raise TypeError("'body' must be callable.")
+    if parallel_iterations < 1:
+        raise TypeError("'parallel_iterations' must be a positive integer.")
+    single = not isinstance(loop_vars, (list, builtins.tuple))
+    structure = [loop_vars] if single else loop_vars
+    with ops.name_scope(name, "while", _flatten(structure)) as scope:
+        if maximum_iterations is None or isinstance(maximum_iterations, int):
+            max_iters = constant(
+                -1 if maximum_iterations is None else maximum_iterations,
+                dtype=dtypes.int32,
+                name="maximum_iterations",
+            )
+        else:
+            max_iters = ops.convert_to_tensor(maximum_iterations, name="maximum_iterations")
+        counter = constant(0, dtype=dtypes.int32, name="loop_counter")
+        flat = [ops.convert_to_tensor(v) for v in _flatten(structure)]
+        if shape_invariants is None:
+            invariants = [v.shape for v in flat]
+        else:
+            inv = [shape_invariants] if single else shape_invariants
+            invariants = [_shape.as_shape(s) for s in _flatten(inv)]
+            if len(invariants) != len(flat):
+                raise ValueError(
+                    "The two structures don't have the same number of elements: "
+                    f"loop_vars has {len(flat)}, shape_invariants has {len(invariants)}."
+                )
+        specs = [(v.dtype, s) for v, s in zip(flat, invariants)]
+        outer = _outer_graph(*flat, max_iters)
+        cond_g, pred = _trace(outer, "while_cond", cond, structure, specs)
+        body_g, result = _trace(outer, "while_body", body, structure, specs)
+        if not _is_nested(result):
+            result = [result]
+        if not _same_structure(result, structure, check_types=False):
+            raise ValueError(
+                "The two structures don't have the same nested structure.\n\n"
+                f"First structure: type={type(result).__name__} str={result}\n\n"
+                f"Second structure: type={type(structure).__name__} str={structure}"
+            )
+        for v, out, inv in zip(flat, body_g.outputs, invariants):
+            if out.dtype != v.dtype:
+                raise TypeError(
+                    f"Loop var {v.name} enters the loop with type <dtype: '{v.dtype.name}'> but "
+                    f"has type <dtype: '{out.dtype.name}'> after 1 iteration. {v.name} type "
+                    "should remain constant."
+                )
+            if not _shape_le(out.shape, inv):
+                raise ValueError(
+                    f"Input tensor `{v.name}` enters the loop with shape {v.shape}, but has "
+                    f"shape {out.shape} after one iteration. To allow the shape to vary across "
+                    "iterations, use the `shape_invariants` argument of tf.while_loop to specify "
+                    "a less-specific shape."
+                )
+        captured = _captured_inputs(cond_g, body_g)
+        inputs = [counter, max_iters, *flat, *captured]
+        stateful = _is_stateful(cond_g) or _is_stateful(body_g)
+        op = _base.make_op(
+            "While" if stateful else "StatelessWhile",
+            inputs,
+            {
+                "T": [t.dtype for t in inputs],
+                "Tout": [t.dtype for t in inputs],
+                "cond": cond_g,
+                "body": body_g,
+                "output_shapes": [(), (), *(_shape_tuple(s) for s in invariants)]
+                + [_shape_tuple(t.shape) for t in captured],
+                "parallel_iterations": parallel_iterations,
+            },
+            name=scope,
+            graph=outer,
+        )
+        _outer_control(op, cond_g, body_g)
+        outs = _identities(op, scope)
+        packed = _pack(structure, outs[2 : 2 + len(flat)])
+        if single or (len(structure) == 1 and not return_same_structure):
+            return packed[0]
+        return packed
+
+
+# -- lowering ----------------------------------------------------------------------------------
+_SUB_PLANS = weakref.WeakKeyDictionary()
+
+
+def _sub_plan(fg):
+    """The compiler's plan of a function graph: its outputs, and every op that writes state."""
+    plan = _SUB_PLANS.get(fg)
+    if plan is None:
+        from tfstyle.compiler import plan as _plan
+
+        targets = [
+            op
+            for op in fg._ops
+            if op._def is not None and (op._def.writes_resource or op._def.resource_effects)
+        ]
+        feeds = [t for t in fg.inputs] + [i for _, i in fg.captures if i.op.type == "Placeholder"]
+        plan = _SUB_PLANS[fg] = _plan.Plan(fg, list(fg.outputs) + targets, feeds)
+    return plan
+
+
+def _subgraphs(op):
+    a = op._attrs
+    if "fn" in a:
+        return [a["fn"]]
+    return [a["then_branch"], a["else_branch"]] if "then_branch" in a else [a["cond"], a["body"]]
+
+
+def _effects(op):
+    touched, written = set(), set()
+    for fg in _subgraphs(op):
+        plan = _sub_plan(fg)
+        touched.update(plan.touched)
+        written.update(plan.final_writer)
+    return [(k, True, k in written) for k in sorted(touched)]
+
+
+def _written_keys(op):
+    return [k for k, _, w in _effects(op) if w]
+
+
+def _feed_sources(fg):
+    """For each feed of the function's plan: argument index (int) or captured outer tensor."""
+    plan = _sub_plan(fg)
+    index = {t: i for i, t in enumerate(fg.inputs)}
+    source = {inner: outer for outer, inner in fg.captures}
+    return [index[t] if t in index else source[t] for t in plan.feeds]
+
+
+def _is_traced(x):
+    import jax
+
+    return isinstance(x, jax.core.Tracer)
+
+
+def _call(ctx, fg, sources, args, captured, state, salt=None):
+    """Runs function graph ``fg`` inside the current trace: (outputs, {key: written value})."""
+    sub = _function_context(ctx, _sub_plan(fg), state, salt)
+    feeds = [args[s] if isinstance(s, int) else captured[s] for s in sources]
+    return run_plan(sub, feeds)
+
+
+def _entry_state(ctx, op, keys):
+    state = {}
+    for k in keys:
+        if ctx.plan.sees.get((op, k)) is not None or ctx.is_initialized(k):
+            state[k] = ctx.read_variable(op, k)
+    return state
+
+
+def _uninitialized(op, key):
+    from tfstyle.framework import errors
+
+    return errors.FailedPreconditionError(
+        None, op, f"Attempting to use uninitialized value {key}\n\t [[{{{{node {op.name}}}}}]]"
+    )
+
+
+def _check_pred(op, pred, tensor, what="pred"):
+    from tfstyle.framework import errors
+
+    if tensor.dtype != dtypes.bool:
+        raise errors.InvalidArgumentError(
+            None, op, f"Input '{what}' passed {tensor.dtype.name} expected bool"
+        )
+    shape = np.shape(pred)
+    if shape != ():
+        raise errors.InvalidArgumentError(
+            None, op, f"The second input must be a scalar, but it has shape {list(shape)}"
+        )
+
+
+def _cast_all(values, dts):
+    import jax.numpy as jnp
+
+    return builtins.tuple(jnp.asarray(v, dtype=dt.as_numpy_dtype) for v, dt in zip(values, dts))
+
+
+def _same_shapes_error(op, e):
+    from tfstyle.framework import errors
+
+    return errors.UnimplementedError(
+        None,
+        op,
+        f"tfstyle compiles {op.name} to one XLA control-flow op, whose branches (or iterations) "
+        f"must produce values of one shape and dtype: {e}",
+    )
+
+
+def _lower_if(op):
+    import jax
+
+    then_g, else_g = op._attrs["then_branch"], op._attrs["else_branch"]
+    tout = op._attrs["Tout"]
+    captured_tensors = op._inputs[1:]
+    keys = [k for k, _, _ in _effects(op)]
+    wkeys = _written_keys(op)
+    sources = {fg: _feed_sources(fg) for fg in (then_g, else_g)}
+
+    def fn(ctx, pred, *args):
+        _check_pred(op, pred, op._inputs[0])
+        captured = dict(zip(captured_tensors, args))
+        state = _entry_state(ctx, op, keys)
+
+        def branch(fg):
+            outs, written = _call(ctx, fg, sources[fg], (), captured, state)
+            try:
+                new_state = builtins.tuple(written[k] if k in written else state[k] for k in wkeys)
+            except KeyError as e:
+                raise _uninitialized(op, e.args[0]) from None
+            return _cast_all(outs, tout), new_state
+
+        if not _is_traced(pred):
+            outs, new_state = branch(then_g if bool(pred) else else_g)
+        else:
+            try:
+                outs, new_state = jax.lax.cond(pred, lambda: branch(then_g), lambda: branch(else_g))
+            except TypeError as e:
+                if "branch" not in str(e) and "true_fun" not in str(e):
+                    raise
+                raise _same_shapes_error(op, e) from None
+        for k, v in zip(wkeys, new_state):
+            ctx.write_variable(op, v, k)
+        if len(outs) == 1:
+            return outs[0]
+        return outs
+
+    return fn
+
+
+for _type in ("If", "StatelessIf"):
+    _base.register_simple(_type, _function_shape_rule, None)
+    registry.lowering(_type, uses_context=True, random=True)(_lower_if)
+    registry.get(_type).resource_effects = _effects
+
+
+def _input_indices(fg, tensors):
+    """Which of ``fg.inputs`` the ``tensors`` of ``fg`` depend on."""
+    from tfstyle.compiler import plan as _plan
+
+    if not tensors:
+        return set()
+    reached = set(_plan.topological_order([], list(tensors), set()))
+    return {i for i, t in enumerate(fg.inputs) if t.op in reached}
+
+
+def _control_indices(cond_g, body_g):
+    """The loop variables that decide the trip count: those the condition depends on, closed
+    under the body's dependencies."""
+    needed = _input_indices(cond_g, cond_g.outputs)
+    while True:
+        more = _input_indices(body_g, [body_g.outputs[i] for i in sorted(needed)]) | needed
+        if more == needed:
+            return sorted(needed)
+        needed = more
+
+
+_MAX_UNROLLED = 100_000
+
+
+def _lower_while(op):
+    import jax
+    import jax.numpy as jnp
+
+    from tfstyle.compiler import plan as _plan
+
+    cond_g, body_g = op._attrs["cond"], op._attrs["body"]
+    n = len(cond_g.inputs)
+    var_dtypes = op._attrs["T"][2 : 2 + n]
+    captured_tensors = op._inputs[2 + n :]
+    keys = [k for k, _, _ in _effects(op)]
+    wkeys = _written_keys(op)
+    cond_sources, body_sources = _feed_sources(cond_g), _feed_sources(body_g)
+    control = _control_indices(cond_g, body_g)
+    control_plan = _plan.Plan(body_g, [body_g.outputs[i] for i in control], _sub_plan(body_g).feeds)
+    # The trip count can be found at compile time only if it depends on no variable.
+    countable = not control_plan.touched and not _sub_plan(cond_g).touched
+    pred_tensor = cond_g.outputs[0]
+
+    def fn(ctx, counter, max_iters, *args):
+        vars0 = builtins.tuple(args[:n])
+        captured = dict(zip(captured_tensors, args[n:]))
+        state = _entry_state(ctx, op, keys)
+        readonly = {k: v for k, v in state.items() if k not in wkeys}
+        try:
+            written0 = builtins.tuple(state[k] for k in wkeys)
+        except KeyError as e:
+            raise _uninitialized(op, e.args[0]) from None
+
+        def full_state(written):
+            s = dict(readonly)
+            s.update(zip(wkeys, written))
+            return s
+
+        def run_cond(vs, written, salt):
+            outs, _ = _call(ctx, cond_g, cond_sources, vs, captured, full_state(written), salt)
+            _check_pred(op, outs[0], pred_tensor, "cond")
+            return outs[0]
+
+        def run_body(vs, written, salt):
+            st = full_state(written)
+            outs, w = _call(ctx, body_g, body_sources, vs, captured, st, salt)
+            return _cast_all(outs, var_dtypes), builtins.tuple(w.get(k, st[k]) for k in wkeys)
+
+        def run_control(vs):
+            sub = _function_context(ctx, control_plan, {}, None)
+            feeds = [vs[s] if isinstance(s, int) else captured[s] for s in body_sources]
+            return run_plan(sub, feeds)[0]
+
+        static = not _is_traced(max_iters) and not _is_traced(counter)
+        bound = int(max_iters) if static and int(max_iters) >= 0 else None
+        everything = static and not keys and not any(_is_traced(v) for v in args)
+        trips = None
+        if static and countable:
+            body = (lambda vs: run_body(vs, (), None)[0]) if everything else run_control
+            trips = _count_trips(vars0, bound, control, everything, run_cond, body)
+        if trips is not None and everything:
+            # Everything was known: the loop ran at compile time (shapes may vary, as in TF).
+            count, vs = trips
+            count, written = np.int32(int(counter) + count), written0
+        elif trips is not None or bound is not None:
+            length = trips[0] if trips is not None else bound
+            try:
+                vs, written, count = _scan_loop(
+                    vars0, written0, length, trips is not None, run_cond, run_body, counter
+                )
+            except TypeError as e:
+                raise _same_shapes_error(op, e) from None
+        else:
+
+            def loop_cond(carry):
+                i, vs, written = carry
+                p = run_cond(vs, written, i)
+                if _is_traced(max_iters) or int(max_iters) >= 0:
+                    p = jnp.logical_and(p, i < max_iters)
+                return p
+
+            def loop_body(carry):
+                i, vs, written = carry
+                vs, written = run_body(vs, written, i)
+                return i + 1, vs, written
+
+            try:
+                count, vs, written = jax.lax.while_loop(
+                    loop_cond, loop_body, (jnp.asarray(counter, jnp.int32), vars0, written0)
+                )
+            except TypeError as e:
+                raise _same_shapes_error(op, e) from None
+        for k, v in zip(wkeys, written):
+            ctx.write_variable(op, v, k)
+        return (count, max_iters, *vs, *args[n:])
+
+    return fn
+
+
+def _count_trips(vars0, bound, control, everything, run_cond, run_body):
+    """Runs the loop at compile time on the loop variables that decide the trip count (all of
+    them if ``everything``): ``(trip count, final variables)``, or ``None`` when they depend on
+    values only known when the step runs."""
+    import jax
+
+    vs = list(vars0)
+    count = 0
+    with jax.ensure_compile_time_eval():
+        while bound is None or count < bound:
+            if count >= _MAX_UNROLLED:
+                return None
+            try:
+                p = run_cond(builtins.tuple(vs), (), None)
+            except Exception:  # noqa: BLE001 - not computable now: lowered as a real loop
+                return None
+            if _is_traced(p):
+                return None
+            if not bool(p):
+                break
+            outs = run_body(builtins.tuple(vs))
+            if any(_is_traced(v) for v in outs):
+                return None
+            if everything:
+                vs = list(outs)
+            else:
+                for i, v in zip(control, outs):
+                    vs[i] = v
+            count += 1
+    return count, builtins.tuple(vs)
+
+
+def _scan_loop(vs0, written0, length, exact, run_cond, run_body, counter):
+    """``length`` iterations as one ``lax.scan`` (reverse-differentiable); unless ``exact``, an
+    iteration runs only while the condition still holds."""
+    import jax
+    import jax.numpy as jnp
+
+    i0 = jnp.asarray(counter, jnp.int32)
+    if exact:
+
+        def step(carry, _):
+            i, vs, written = carry
+            vs, written = run_body(vs, written, i)
+            return (i + 1, vs, written), None
+
+        (count, vs, written), _ = jax.lax.scan(step, (i0, vs0, written0), None, length=length)
+        return vs, written, count
+
+    def step(carry, _):
+        running, i, vs, written = carry
+        running = jnp.logical_and(running, run_cond(vs, written, i))
+
+        def go(c):
+            i, vs, written = c
+            vs, written = run_body(vs, written, i)
+            return i + 1, vs, written
+
+        i, vs, written = jax.lax.cond(running, go, lambda c: c, (i, vs, written))
+        return (running, i, vs, written), None
+
+    carry = (jnp.asarray(True), i0, vs0, written0)
+    (_, count, vs, written), _ = jax.lax.scan(step, carry, None, length=length)
+    return vs, written, count
+
+
+for _type in ("While", "StatelessWhile"):
+    _base.register_simple(_type, _function_shape_rule, None)
+    registry.lowering(_type, uses_context=True, random=True)(_lower_while)
+    registry.get(_type).resource_effects = _effects
+
+
+_CONTEXT_CLASS = []
+
+
+def _function_context(parent, plan, state, salt):
+    """The lowering context of a function graph run by a control-flow op: its own plan and
+    variable values, the enclosing context's random stream (salted per loop iteration)."""
+    if not _CONTEXT_CLASS:
+        import jax
+
+        from tfstyle.compiler.lowering import LoweringContext
+
+        class FunctionContext(LoweringContext):
+            def is_initialized(self, key):
+                return key in self.state or self.parent.is_initialized(key)
+
+            def random_key(self, op):
+                self.parent.random_used = True
+                key = LoweringContext.random_key(self, op)
+                if self.salt is not None:
+                    key = jax.random.fold_in(key, self.salt)
+                return key
+
+        _CONTEXT_CLASS.append(FunctionContext)
+    ctx = _CONTEXT_CLASS[0](plan, state, parent.rng)
+    ctx.parent = parent
+    ctx.salt = salt
+    return ctx
+
+
+def run_plan(ctx, feeds):
+    from tfstyle.compiler import lowering
+
+    return lowering.run_plan(ctx, feeds)
+
+
+# Shape rules of ops inside a branch may need a captured constant's value (e.g. a reshape).
+@_base.constant_folder("Placeholder")
+def _fold_captured(tensor):
+    source = getattr(tensor.graph, "captured_source", None)
+    outer = source(tensor) if source is not None else None
+    return None if outer is None else _base.constant_value(outer)

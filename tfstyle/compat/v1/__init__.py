@@ -105,6 +105,7 @@ from tfstyle.ops.control_flow_ops import (
     while_loop,
     with_dependencies,
 )
+from tfstyle.ops.functional_ops import foldl, foldr, map_fn, scan
 from tfstyle.ops.gradients import UnconnectedGradients, gradients, hessians
 from tfstyle.ops.init_ops import (
     constant_initializer,
