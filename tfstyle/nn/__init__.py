@@ -1,0 +1,47 @@
+"""``tf.nn``: neural-network ops (activations, losses, convolutions, pooling, normalisation)."""
+
+# ruff: noqa: F401
+
+from .candidate_sampling_ops import log_uniform_candidate_sampler, uniform_candidate_sampler
+from .conv_ops import (
+    avg_pool,
+    avg_pool1d,
+    conv1d,
+    conv2d,
+    conv2d_transpose,
+    depthwise_conv2d,
+    depthwise_conv2d_native,
+    max_pool,
+    max_pool1d,
+)
+from .embedding_ops import embedding_lookup, nce_loss, sampled_softmax_loss
+from .nn_ops import (
+    batch_normalization,
+    bias_add,
+    dropout,
+    elu,
+    fused_batch_norm,
+    in_top_k,
+    l2_loss,
+    l2_normalize,
+    leaky_relu,
+    log_poisson_loss,
+    log_softmax,
+    moments,
+    relu,
+    relu6,
+    relu_layer,
+    selu,
+    sigmoid,
+    sigmoid_cross_entropy_with_logits,
+    softmax,
+    softmax_cross_entropy_with_logits,
+    softmax_cross_entropy_with_logits_v2,
+    softplus,
+    softsign,
+    sparse_softmax_cross_entropy_with_logits,
+    tanh,
+    top_k,
+    weighted_cross_entropy_with_logits,
+    xw_plus_b,
+)

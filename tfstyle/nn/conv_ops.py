@@ -1,0 +1,550 @@
+"""``tf.nn`` convolutions and pooling: ``Conv2D``, ``Conv2DBackpropInput``,
+``DepthwiseConv2dNative``, ``MaxPool``, ``AvgPool`` (NHWC and NCHW), and ``conv1d`` /
+``max_pool1d`` / ``avg_pool1d`` built from them as TF builds them.
+
+Lowerings use ``lax.conv_general_dilated`` and ``lax.reduce_window`` with TF's padding: SAME
+pads ``max((out - 1) * stride + k - in, 0)`` split with the extra element after, VALID none,
+EXPLICIT the given pairs.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from tfstyle.framework import dtypes, ops
+from tfstyle.ops import _base, array_ops
+
+from . import _util
+from ._util import FLOATS, check_dtype, node_error, with_rank
+
+_PADDINGS = ("SAME", "VALID", "EXPLICIT")
+_POOL_PADDINGS = ("SAME", "VALID")
+
+
+# -- shared shape arithmetic -----------------------------------------------------------------------
+def _layout(data_format):
+    """(spatial axes, channel axis) of a 4-D tensor in ``data_format``."""
+    return ((2, 3), 1) if data_format == b"NCHW" else ((1, 2), 3)
+
+
+def _pads(op, spatial_in, ksizes, strides, dilations):
+    """Per spatial dim ``(before, after)`` padding, TF's SAME/VALID/EXPLICIT rules."""
+    padding = op._attrs["padding"]
+    spatial, _ = _layout(op._attrs.get("data_format", b"NHWC"))
+    pads = []
+    for i, (n, k, s, d) in enumerate(zip(spatial_in, ksizes, strides, dilations)):
+        eff = (k - 1) * d + 1
+        if padding == b"VALID":
+            pads.append((0, 0))
+        elif padding == b"EXPLICIT":
+            ep = op._attrs["explicit_paddings"]
+            a = spatial[i]
+            pads.append((ep[2 * a], ep[2 * a + 1]))
+        else:
+            out = -(-n // s)
+            total = max((out - 1) * s + eff - n, 0)
+            pads.append((total // 2, total - total // 2))
+    return pads
+
+
+def _out_size(op, n, k, s, d, pad):
+    """TF's windowed output size of one spatial dim (``None`` if unknown)."""
+    if n is None or k is None:
+        return None
+    eff = (k - 1) * d + 1
+    padding = op._attrs["padding"]
+    if padding == b"SAME":
+        return -(-n // s)
+    total = n + pad[0] + pad[1]
+    if total < eff:
+        raise node_error(
+            op,
+            f"Negative dimension size caused by subtracting {eff} from {total}"
+            if padding == b"VALID"
+            else f"Computed output size would be negative: {(total - eff + s) // s - 1} "
+            f"[input_size: {n}, effective_filter_size: {eff}, stride: {s}]",
+        )
+    return (total - eff + s) // s
+
+
+def _spatial_attrs(op, name):
+    spatial, _ = _layout(op._attrs.get("data_format", b"NHWC"))
+    v = op._attrs[name]
+    return [v[a] for a in spatial]
+
+
+def _explicit_pad(op, a):
+    if op._attrs["padding"] != b"EXPLICIT":
+        return (0, 0)
+    ep = op._attrs["explicit_paddings"]
+    return (ep[2 * a], ep[2 * a + 1])
+
+
+def _check_padding(padding, allowed, op_type):
+    padding_b = _util.as_bytes(padding)
+    if padding_b.decode() not in allowed:
+        raise ValueError(
+            f"Attr 'padding' of '{op_type}' Op passed string '{padding_b.decode()}' not in: "
+            + ", ".join(f'"{p}"' for p in allowed)
+            + "."
+        )
+    return padding_b
+
+
+def _get_sequence(value, n, channel_index, name):
+    """TF's expansion of an int or a short list to a full 4-entry ``strides``/``ksize``."""
+    if value is None:
+        return [1] * (n + 2)
+    if isinstance(value, (int, np.integer)):
+        value = [int(value)]
+    value = list(value)
+    if len(value) == n + 2:
+        return [int(v) for v in value]
+    if len(value) == 1:
+        value = value * n
+    elif len(value) != n:
+        raise ValueError(
+            f"{name} should be of length 1, {n} or {n + 2}. Received: {name}={value} of length "
+            f"{len(value)}"
+        )
+    value = [int(v) for v in value]
+    return [1, 1] + value if channel_index == 1 else [1] + value + [1]
+
+
+def _convert_padding(padding, expected_length=4):
+    if padding == "EXPLICIT":
+        raise ValueError(
+            "'EXPLICIT' is not a valid value for `padding`. To use explicit padding, `padding` "
+            "must be a list."
+        )
+    explicit = []
+    if isinstance(padding, (list, tuple)):
+        for i, pair in enumerate(padding):
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise ValueError(
+                    "When `padding` is a list, each element of `padding` must be a list/tuple "
+                    f"of size 2. Received: padding={padding} with element at index {i}"
+                )
+            explicit.extend(int(p) for p in pair)
+        if len(padding) != expected_length:
+            raise ValueError(
+                f"When padding is a list, it must be of size {expected_length}. Received: "
+                f"padding={padding} of size {len(padding)}"
+            )
+        padding = "EXPLICIT"
+    return padding, explicit
+
+
+# -- Conv2D ---------------------------------------------------------------------------------------
+def _conv_infer(op, depthwise=False):
+    x = with_rank(op, 0, 4)
+    f = with_rank(op, 1, 4)
+    dt = op._inputs[0].dtype
+    if x is None:
+        return [(dt, (None,) * 4 if f is None else None)]
+    spatial, c_axis = _layout(op._attrs["data_format"])
+    f = f or (None,) * 4
+    in_depth = x[c_axis]
+    if depthwise:
+        in_depth = _util.merge_dim(op, in_depth, f[2])
+        out_depth = None if in_depth is None or f[3] is None else in_depth * f[3]
+    else:
+        if in_depth is not None and f[2] is not None and in_depth % f[2]:
+            raise node_error(
+                op,
+                f"Depth of input ({in_depth}) is not a multiple of input depth of filter ({f[2]})",
+            )
+        out_depth = f[3]
+    strides = _spatial_attrs(op, "strides")
+    dilations = _spatial_attrs(op, "dilations")
+    out = [None] * 4
+    out[0] = x[0]
+    out[c_axis] = out_depth
+    for i, a in enumerate(spatial):
+        out[a] = _out_size(op, x[a], f[i], strides[i], dilations[i], _explicit_pad(op, a))
+    return [(dt, tuple(out))]
+
+
+def _dimension_numbers(data_format):
+    return ("NCHW", "HWIO", "NCHW") if data_format == b"NCHW" else ("NHWC", "HWIO", "NHWC")
+
+
+def _conv(op, x, f, feature_group_count=None):
+    spatial, c_axis = _layout(op._attrs["data_format"])
+    strides = _spatial_attrs(op, "strides")
+    dilations = _spatial_attrs(op, "dilations")
+    pads = _pads(op, [x.shape[a] for a in spatial], f.shape[:2], strides, dilations)
+    groups = feature_group_count or x.shape[c_axis] // f.shape[2]
+    return jax.lax.conv_general_dilated(
+        x,
+        f,
+        window_strides=strides,
+        padding=pads,
+        rhs_dilation=dilations,
+        dimension_numbers=_dimension_numbers(op._attrs["data_format"]),
+        feature_group_count=groups,
+    )
+
+
+_base.register_simple("Conv2D", _conv_infer, lambda op: lambda x, f: _conv(op, x, f))
+
+
+def _conv_attrs(strides, padding, explicit, data_format, dilations, op_type):
+    return {
+        "strides": strides,
+        "use_cudnn_on_gpu": True,
+        "padding": _check_padding(padding, _PADDINGS, op_type),
+        "explicit_paddings": explicit,
+        "data_format": _util.as_bytes(data_format),
+        "dilations": dilations,
+    }
+
+
+def _gen_conv(op_type, inputs, attrs, name, allowed=FLOATS + (dtypes.int32,)):
+    with ops.name_scope(name, op_type, inputs) as scope:
+        x = inputs[0]
+        check_dtype(x, "input", allowed)
+        inputs = [inputs[0]] + [_base.to_tensor(t, dtype=x.dtype) for t in inputs[1:]]
+        attrs = dict(attrs, T=x.dtype)
+        return _base.output(op_type, inputs, attrs, name=scope)
+
+
+def conv2d(
+    input,  # noqa: A002 - TF's argument names
+    filter=None,  # noqa: A002
+    strides=None,
+    padding=None,
+    use_cudnn_on_gpu=True,
+    data_format="NHWC",
+    dilations=(1, 1, 1, 1),
+    name=None,
+    filters=None,
+):
+    """2-D convolution of a 4-D ``input`` with a ``[h, w, in, out]`` filter (op ``Conv2D``).
+
+    ``padding`` is ``"SAME"``, ``"VALID"`` or explicit ``[[0, 0], [t, b], [l, r], [0, 0]]``.
+    """
+    if filter is not None and filters is not None:
+        raise ValueError("Cannot specify both 'filter' and 'filters'")
+    filter = filters if filter is None else filter  # noqa: A001
+    data_format = data_format or "NHWC"
+    channel_index = 1 if data_format.startswith("NC") else 3
+    strides = _get_sequence(strides, 2, channel_index, "strides")
+    dilations = _get_sequence(dilations, 2, channel_index, "dilations")
+    padding, explicit = _convert_padding(padding)
+    with ops.name_scope(name, "Conv2D", [input, filter]) as scope:
+        x = _base.to_tensor(input, name="input")
+        f = _base.to_tensor(filter, name="filter", dtype=x.dtype)
+        attrs = _conv_attrs(strides, padding, explicit, data_format, dilations, "Conv2D")
+        return _gen_conv("Conv2D", [x, f], attrs, scope)
+
+
+def conv1d(
+    value=None,
+    filters=None,
+    stride=None,
+    padding=None,
+    use_cudnn_on_gpu=None,
+    data_format=None,
+    name=None,
+    input=None,  # noqa: A002
+    dilations=None,
+):
+    """1-D convolution, built as TF builds it: ``ExpandDims``, ``Conv2D``, ``Squeeze``."""
+    if value is not None and input is not None:
+        raise ValueError("Cannot specify both 'value' and 'input'")
+    value = input if value is None else value
+    with ops.name_scope(name, "conv1d", [value, filters]) as name:
+        if data_format is None or data_format in ("NHWC", "NWC"):
+            data_format, spatial_start_dim, channel_index = "NHWC", -3, 2
+        elif data_format in ("NCHW", "NCW"):
+            data_format, spatial_start_dim, channel_index = "NCHW", -2, 1
+        else:
+            raise ValueError(
+                f"`data_format` must be 'NWC' or 'NCW'. Received: data_format={data_format}"
+            )
+        strides = [1] + _get_sequence(stride, 1, channel_index, "stride")
+        dilations = [1] + _get_sequence(dilations, 1, channel_index, "dilations")
+        value = array_ops.expand_dims(value, spatial_start_dim)
+        filters = array_ops.expand_dims(filters, 0)
+        padding, explicit = _convert_padding(padding)
+        attrs = _conv_attrs(strides, padding, explicit, data_format, dilations, "Conv2D")
+        result = _gen_conv("Conv2D", [value, filters], attrs, name)
+        return array_ops.squeeze(result, [spatial_start_dim])
+
+
+# -- Conv2DBackpropInput (conv2d_transpose) --------------------------------------------------
+def _backprop_input_infer(op):
+    sizes = _base.constant_shape(op._inputs[0])
+    f = with_rank(op, 1, 4)
+    with_rank(op, 2, 4)
+    dt = op._inputs[1].dtype
+    if sizes is not None and len(sizes) != 4:
+        raise node_error(op, f"input_sizes must be 4-dimensional, got: {len(sizes)}")
+    if sizes is not None and f is not None:
+        _, c_axis = _layout(op._attrs["data_format"])
+        if sizes[c_axis] is not None and f[2] is not None and sizes[c_axis] % f[2]:
+            raise node_error(
+                op,
+                f"Depth of input ({sizes[c_axis]}) is not a multiple of input depth of filter "
+                f"({f[2]})",
+            )
+    return [(dt, sizes if sizes is not None else (None,) * 4)]
+
+
+def _backprop_input_lower(op):
+    def fn(sizes, f, dy):
+        sizes = tuple(int(s) for s in _base.static_ints(sizes, "conv2d_transpose's output_shape"))
+        # The exact transpose of the forward convolution, so every padding mode agrees with it.
+        (dx,) = jax.linear_transpose(
+            lambda x: _conv(op, x, f), jax.ShapeDtypeStruct(sizes, dy.dtype)
+        )(dy)
+        return dx
+
+    return fn
+
+
+_base.register_simple("Conv2DBackpropInput", _backprop_input_infer, _backprop_input_lower)
+
+
+def conv2d_transpose(
+    value=None,
+    filter=None,  # noqa: A002
+    output_shape=None,
+    strides=None,
+    padding="SAME",
+    data_format="NHWC",
+    name=None,
+    input=None,  # noqa: A002
+    filters=None,
+    dilations=None,
+):
+    """The transpose (gradient) of ``conv2d`` (op ``Conv2DBackpropInput``); the filter is
+    ``[h, w, out_channels, in_channels]``."""
+    value = input if value is None else value
+    filter = filters if filter is None else filter  # noqa: A001
+    with ops.name_scope(name, "conv2d_transpose", [value, filter, output_shape]) as name:
+        data_format = data_format or "NHWC"
+        channel_index = 1 if data_format.startswith("NC") else 3
+        strides = _get_sequence(strides, 2, channel_index, "strides")
+        dilations = _get_sequence(dilations, 2, channel_index, "dilations")
+        padding, explicit = _convert_padding(padding)
+        x = _base.to_tensor(value, name="out_backprop")
+        f = _base.to_tensor(filter, name="filter", dtype=x.dtype)
+        if isinstance(output_shape, ops.Tensor):
+            sizes = output_shape
+        else:
+            sizes = _base.to_tensor(output_shape, dtype=dtypes.int32, name="input_sizes")
+        check_dtype(f, "filter", FLOATS + (dtypes.int32,))
+        attrs = _conv_attrs(
+            strides, padding, explicit, data_format, dilations, "Conv2DBackpropInput"
+        )
+        attrs["T"] = x.dtype
+        return _base.output("Conv2DBackpropInput", [sizes, f, x], attrs, name=name)
+
+
+# -- DepthwiseConv2dNative ------------------------------------------------------------------------
+def _depthwise_lower(op):
+    def fn(x, f):
+        kh, kw, cin, mult = f.shape
+        return _conv(op, x, jnp.reshape(f, (kh, kw, 1, cin * mult)), feature_group_count=cin)
+
+    return fn
+
+
+_base.register_simple(
+    "DepthwiseConv2dNative", lambda op: _conv_infer(op, depthwise=True), _depthwise_lower
+)
+
+
+def depthwise_conv2d_native(
+    input,  # noqa: A002
+    filter,  # noqa: A002
+    strides,
+    padding,
+    data_format="NHWC",
+    dilations=(1, 1, 1, 1),
+    name=None,
+):
+    """Depthwise convolution with a ``[h, w, in, multiplier]`` filter (op
+    ``DepthwiseConv2dNative``)."""
+    padding, explicit = _convert_padding(padding)
+    data_format = data_format or "NHWC"
+    attrs = _conv_attrs(list(strides), padding, explicit, data_format, list(dilations), "x")
+    attrs.pop("use_cudnn_on_gpu")
+    x = _base.to_tensor(input, name="input")
+    f = _base.to_tensor(filter, name="filter", dtype=x.dtype)
+    return _gen_conv("DepthwiseConv2dNative", [x, f], attrs, name or "DepthwiseConv2dNative")
+
+
+def depthwise_conv2d(
+    input,  # noqa: A002
+    filter,  # noqa: A002
+    strides,
+    padding,
+    rate=None,
+    name=None,
+    data_format=None,
+    dilations=None,
+):
+    """Depthwise 2-D convolution: each input channel with its own ``multiplier`` filters.
+
+    With ``rate`` > 1 tfstyle passes the dilation to ``DepthwiseConv2dNative`` directly, where
+    TF wraps the op in ``SpaceToBatchND``/``BatchToSpaceND`` (same values, other op names).
+    """
+    rate = dilations if rate is None else rate
+    with ops.name_scope(name, "depthwise", [input, filter]) as name:
+        x = _base.to_tensor(input, name="tensor_in")
+        f = _base.to_tensor(filter, name="filter_in")
+        rate = [1, 1] if rate is None else list(rate)
+        from tfstyle.ops.constant_op import constant
+
+        if f.shape.is_fully_defined():
+            constant(f.shape.as_list(), dtype=dtypes.int32, name="Shape")
+        else:
+            array_ops.shape(f)
+        constant(rate, dtype=dtypes.int32, name="dilation_rate")
+        if data_format is not None and data_format.startswith("NC"):
+            dil = [1, 1] + rate
+        else:
+            dil = [1] + rate + [1]
+        return depthwise_conv2d_native(
+            x, f, strides, padding, data_format=data_format, dilations=dil, name=name
+        )
+
+
+# -- MaxPool, AvgPool -------------------------------------------------------------------------------
+def _pool_infer(op):
+    x = with_rank(op, 0, 4)
+    dt = op._inputs[0].dtype
+    if x is None:
+        return [(dt, None)]
+    spatial, _ = _layout(op._attrs["data_format"])
+    ks = _spatial_attrs(op, "ksize")
+    ss = _spatial_attrs(op, "strides")
+    out = list(x)
+    for i, a in enumerate(spatial):
+        out[a] = _out_size(op, x[a], ks[i], ss[i], 1, _explicit_pad(op, a))
+    return [(dt, tuple(out))]
+
+
+def _pool_window(op, x):
+    spatial, _ = _layout(op._attrs["data_format"])
+    ks, ss = op._attrs["ksize"], op._attrs["strides"]
+    sp_pads = _pads(
+        op,
+        [x.shape[a] for a in spatial],
+        [ks[a] for a in spatial],
+        [ss[a] for a in spatial],
+        [1, 1],
+    )
+    pads = [(0, 0)] * 4
+    for a, p in zip(spatial, sp_pads):
+        pads[a] = p
+    return tuple(ks), tuple(ss), pads
+
+
+def _max_pool_lower(op):
+    def fn(x):
+        ks, ss, pads = _pool_window(op, x)
+        if jnp.issubdtype(x.dtype, jnp.floating):
+            init = -jnp.inf
+        else:
+            init = jnp.iinfo(x.dtype).min
+        return jax.lax.reduce_window(x, jnp.asarray(init, x.dtype), jax.lax.max, ks, ss, pads)
+
+    return fn
+
+
+def _avg_pool_lower(op):
+    def fn(x):
+        ks, ss, pads = _pool_window(op, x)
+        zero = jnp.asarray(0, x.dtype)
+        total = jax.lax.reduce_window(x, zero, jax.lax.add, ks, ss, pads)
+        # SAME averages over the window's elements inside the input only, as TF does.
+        ones = jnp.ones(x.shape, x.dtype)
+        count = jax.lax.reduce_window(ones, zero, jax.lax.add, ks, ss, pads)
+        return total / count
+
+    return fn
+
+
+_base.register_simple("MaxPool", _pool_infer, _max_pool_lower)
+_base.register_simple("AvgPool", _pool_infer, _avg_pool_lower)
+
+
+def _pool(op_type, value, ksize, strides, padding, data_format, name, allowed, param):
+    with ops.name_scope(name, op_type, [value]) as name:
+        data_format = data_format or "NHWC"
+        channel_index = 1 if data_format.startswith("NC") else 3
+        ksize = _get_sequence(ksize, 2, channel_index, "ksize")
+        strides = _get_sequence(strides, 2, channel_index, "strides")
+        if any(v == 0 for v in ksize):
+            raise ValueError(f"`ksize` cannot be zero. Received: ksize={ksize}")
+        x = _base.to_tensor(value, name="input")
+        check_dtype(x, param, allowed)
+        attrs = {
+            "T": x.dtype,
+            "ksize": ksize,
+            "strides": strides,
+            "padding": _check_padding(padding, _POOL_PADDINGS, op_type),
+            "data_format": _util.as_bytes(data_format),
+        }
+        if op_type == "MaxPool":
+            attrs["explicit_paddings"] = []
+        return _base.output(op_type, [x], attrs, name=name)
+
+
+_MAX_POOL_TYPES = FLOATS + (
+    dtypes.int8,
+    dtypes.int16,
+    dtypes.int32,
+    dtypes.int64,
+    dtypes.uint8,
+    dtypes.uint16,
+)
+
+
+def max_pool(value, ksize, strides, padding, data_format="NHWC", name=None, input=None):  # noqa: A002
+    """Max pooling of a 4-D ``value`` (op ``MaxPool``); ``ksize``/``strides`` as 1, 2 or 4
+    entries."""
+    value = input if value is None else value
+    return _pool(
+        "MaxPool", value, ksize, strides, padding, data_format, name, _MAX_POOL_TYPES, "input"
+    )
+
+
+def avg_pool(value, ksize, strides, padding, data_format="NHWC", name=None, input=None):  # noqa: A002
+    """Average pooling of a 4-D ``value`` (op ``AvgPool``); SAME windows average the elements
+    inside the input only."""
+    value = input if value is None else value
+    return _pool("AvgPool", value, ksize, strides, padding, data_format, name, FLOATS, "value")
+
+
+def _pool1d(op_type, scope_name, input, ksize, strides, padding, data_format, name):  # noqa: A002
+    if data_format is None or data_format in ("NWC", "NHWC"):
+        data_format, expanding_dim = "NHWC", 1
+    elif data_format in ("NCW", "NCHW"):
+        data_format, expanding_dim = "NCHW", 2
+    else:
+        raise ValueError(
+            f"`data_format` must be 'NWC' or 'NCW'. Received: data_format={data_format}"
+        )
+    with ops.name_scope(name, scope_name, [input]) as name:
+        channel_index = 1 if data_format.startswith("NC") else 2
+        ksize = [1] + _get_sequence(ksize, 1, channel_index, "ksize")
+        strides = [1] + _get_sequence(strides, 1, channel_index, "strides")
+        x = array_ops.expand_dims(input, expanding_dim)
+        allowed = _MAX_POOL_TYPES if op_type == "MaxPool" else FLOATS
+        result = _pool(op_type, x, ksize, strides, padding, data_format, name, allowed, "input")
+        return array_ops.squeeze(result, expanding_dim)
+
+
+def max_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):  # noqa: A002
+    """Max pooling of a 3-D input, as ``ExpandDims``, ``MaxPool``, ``Squeeze``."""
+    return _pool1d("MaxPool", "MaxPool1d", input, ksize, strides, padding, data_format, name)
+
+
+def avg_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):  # noqa: A002
+    """Average pooling of a 3-D input, as ``ExpandDims``, ``AvgPool``, ``Squeeze``."""
+    return _pool1d("AvgPool", "AvgPool1D", input, ksize, strides, padding, data_format, name)
