@@ -7,6 +7,8 @@ donated), ``readonly`` those it only reads, ``feeds`` the fed values in ``plan.f
 (operations give nothing) and ``written`` maps each written variable to its new value.
 """
 
+import collections
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -119,7 +121,13 @@ class LoweringContext:
                         env[t] = self.values[t]
                     continue
             recompute.append(op)
-        _run_ops(self, recompute, env)
+        # A nested evaluation (a gradient of a gradient) must see this one's overridden values.
+        saved = self.values
+        self.values = collections.ChainMap(env, saved)
+        try:
+            _run_ops(self, recompute, env)
+        finally:
+            self.values = saved
         return [env[t] for t in tensors]
 
 

@@ -1,1 +1,47 @@
 """``tf.train``: checkpoints, savers and optimizers."""
+
+# ruff: noqa: F401
+
+from .adadelta import AdadeltaOptimizer
+from .adagrad import AdagradOptimizer
+from .adam import AdamOptimizer
+from .ftrl import FtrlOptimizer
+from .gradient_descent import GradientDescentOptimizer
+from .learning_rate_decay import (
+    cosine_decay,
+    exponential_decay,
+    inverse_time_decay,
+    natural_exp_decay,
+    piecewise_constant,
+    polynomial_decay,
+)
+from .momentum import MomentumOptimizer
+from .optimizer import Optimizer
+from .rmsprop import RMSPropOptimizer
+from .saver import (
+    CheckpointReader,
+    CheckpointState,
+    NewCheckpointReader,
+    Saver,
+    checkpoint_exists,
+    export_meta_graph,
+    generate_checkpoint_state_proto,
+    get_checkpoint_mtimes,
+    get_checkpoint_state,
+    import_meta_graph,
+    init_from_checkpoint,
+    latest_checkpoint,
+    list_variables,
+    load_checkpoint,
+    load_variable,
+    remove_checkpoint,
+    update_checkpoint_state,
+    write_graph,
+)
+from .training_util import (
+    assert_global_step,
+    create_global_step,
+    get_global_step,
+    get_or_create_global_step,
+    global_step,
+)

@@ -8,6 +8,7 @@ A deliberate list of re-exports; each name is defined once in the module that ow
 from tfstyle import compat
 from tfstyle import compiler as _compiler
 from tfstyle import nn
+from tfstyle import train
 from tfstyle.client.config import (
     ConfigProto,
     GPUOptions,

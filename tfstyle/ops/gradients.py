@@ -1,0 +1,433 @@
+"""``tf.gradients`` and ``tf.hessians``: one op whose lowering differentiates the forward graph.
+
+There is no per-op gradient registry. The ``Gradients`` op takes the ``ys`` (and ``grad_ys``) as
+inputs; its lowering re-lowers the sub-graph between the ``xs`` and the ``ys`` with the ``xs``
+replaced by the arguments of a JAX function (``LoweringContext.evaluate`` with overrides) and
+applies ``jax.vjp`` to it. Inside one compiled step XLA removes the duplicated forward work.
+
+Which ``xs`` get ``None`` is decided structurally, as TF does: an ``x`` is connected when a path of
+floating-point tensors leads from it to a ``y`` without crossing ``stop_gradients``, a
+``StopGradient`` or an op that TF declares not differentiable (``Floor``, ``Shape``, ...).
+
+A variable in ``xs`` is differentiated with respect to the value its reads return: every read of
+it in the sub-graph gets ``value + delta`` and the gradient is taken with respect to ``delta`` (so
+reads that see different assignments add up, as in TF).
+"""
+
+import jax
+import jax.numpy as jnp
+
+from tfstyle.compiler import plan as _plan
+from tfstyle.framework import dtypes, ops, registry
+
+from . import _base
+from . import variables as _variables
+
+# Op types whose TF gradient is ``None`` for every input (``NotDifferentiable`` or a gradient
+# function returning ``None``): a path through them does not connect an ``x`` to a ``y``.
+_NOT_DIFFERENTIABLE = frozenset(
+    """StopGradient PreventGradient Shape ShapeN Size Rank ZerosLike OnesLike Floor Ceil Round
+    Rint FloorDiv TruncateDiv ArgMax ArgMin OneHot RandomUniform RandomStandardNormal
+    TruncatedNormal RandomUniformInt Multinomial RandomShuffle StatelessRandomUniform
+    StatelessRandomNormal StatelessTruncatedNormal Unique SetSize EditDistance
+    BroadcastGradientArgs Const Placeholder VarIsInitializedOp""".split()
+)
+
+
+class UnconnectedGradients:
+    """How ``tf.gradients`` reports an ``x`` that the ``ys`` do not depend on."""
+
+    NONE = "none"
+    ZERO = "zero"
+
+
+def _trainable(t):
+    dt = t._dtype.base_dtype
+    return dt.is_floating or dt.is_complex
+
+
+def _as_list(x):
+    if x is None:
+        return []
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+class _Spec:
+    """What the lowering needs to know about one ``tf.gradients`` call (fixed at construction)."""
+
+    __slots__ = ("ys", "n_grad_ys", "grad_ys_index", "entries", "stops", "handles")
+
+    def __init__(self, ys, grad_ys_index, entries, stops, handles):
+        self.ys = ys  # floating ys that some x reaches
+        self.grad_ys_index = grad_ys_index  # per y: index among the op's grad_ys inputs, or None
+        self.n_grad_ys = sum(i is not None for i in grad_ys_index)
+        self.entries = entries  # connected xs, in evaluation order: _Entry
+        self.stops = stops  # tensors held constant (stop_gradients downstream of an x)
+        self.handles = handles  # resource tensors of the variables in xs
+
+
+class _Entry:
+    __slots__ = ("tensor", "var_key", "var_shape", "dtype", "root", "out_index", "input_index")
+
+    def __init__(self, tensor, var_key, var_shape, dtype, root, out_index, input_index):
+        self.tensor = tensor  # the x (the handle for a variable)
+        self.var_key = var_key  # state key for a variable, else None
+        self.var_shape = var_shape
+        self.dtype = dtype
+        self.root = root  # no other x lies on a differentiable path into this one
+        self.out_index = out_index
+        self.input_index = input_index  # position of the x among the op's inputs (tensors only)
+
+
+def _analyse(ys, xs, stop_tensors):
+    """Structural connectivity: per x, whether it reaches a y; per tensor x, whether it is a root.
+
+    Masks are bitsets over the xs, propagated once through the ancestors of the ys.
+    """
+    order = _plan.topological_order([], ys, set())
+    bit_of_tensor = {}
+    bit_of_handle = {}
+    for i, (x, var) in enumerate(xs):
+        if var is not None:
+            h = _plan.variable_handle_op(x)
+            bit_of_handle[h] = bit_of_handle.get(h, 0) | (1 << i)
+        elif _trainable(x):
+            bit_of_tensor[x] = bit_of_tensor.get(x, 0) | (1 << i)
+    stop_ops = {t.op for t in stop_tensors}
+    mask = {}
+    upstream = {}  # tensor x -> mask of the other xs reaching it
+    for op in order:
+        m = 0
+        if op._type not in _NOT_DIFFERENTIABLE and op not in stop_ops:
+            op_def = op._def
+            if op_def is not None and op_def.reads_resource and op._inputs:
+                h = _plan.variable_handle_op(op._inputs[0])
+                m = bit_of_handle.get(h, 0)
+            elif op_def is not None and op_def.resource_effects is not None:
+                # A control-flow op reads the variables whose handles it captures.
+                for t in op._inputs:
+                    if t.dtype is dtypes.resource:
+                        m |= bit_of_handle.get(_plan.variable_handle_op(t), 0)
+            for t in op._inputs:
+                if t in mask:
+                    m |= mask[t]
+        for t in op._outputs:
+            if not _trainable(t):
+                continue
+            own = bit_of_tensor.get(t, 0)
+            if own:
+                upstream[t] = m & ~own
+            if m | own:
+                mask[t] = m | own
+    reached = 0
+    for y in ys:
+        if _trainable(y):
+            reached |= mask.get(y, 0)
+    return reached, mask, upstream, order
+
+
+def gradients(
+    ys,
+    xs,
+    grad_ys=None,
+    name="gradients",
+    colocate_gradients_with_ops=False,
+    gate_gradients=False,
+    aggregation_method=None,
+    stop_gradients=None,
+    unconnected_gradients=UnconnectedGradients.NONE,
+):
+    """The symbolic derivatives of ``sum(ys)`` with respect to each of ``xs``.
+
+    Returns a list with one tensor per ``x`` (of ``x``'s shape and dtype), or ``None`` where
+    ``x`` does not reach any ``y``. ``grad_ys`` weights the ``ys`` (default: ones);
+    ``stop_gradients`` are tensors held constant. A variable in ``xs`` is differentiated with
+    respect to its value.
+    """
+    ys = _as_list(ys)
+    xs = _as_list(xs)
+    stop_gradients = _as_list(stop_gradients)
+    if grad_ys is None:
+        grad_ys = [None] * len(ys)
+    else:
+        grad_ys = _as_list(grad_ys)
+        if len(grad_ys) != len(ys):
+            raise ValueError(f"Length mismatch. Passed {len(grad_ys)} grad_ys for {len(ys)} ys")
+    unconnected = getattr(unconnected_gradients, "value", unconnected_gradients)
+    if unconnected not in (UnconnectedGradients.NONE, UnconnectedGradients.ZERO):
+        raise ValueError(f"Unknown value for unconnected_gradients: {unconnected_gradients!r}")
+    values = list(ys) + list(xs) + list(stop_gradients) + [g for g in grad_ys if g is not None]
+    with ops.name_scope(name, "gradients", values) as scope:
+        ys = [ops.convert_to_tensor(y, name="y") for y in ys]
+        x_pairs = []
+        for x in xs:
+            if isinstance(x, _variables.Variable):
+                x_pairs.append((x.handle, x))
+            else:
+                x_pairs.append((ops.convert_to_tensor(x, name="x"), None))
+        stops = [ops.convert_to_tensor(s) for s in stop_gradients]
+        gys = [None if g is None else ops.convert_to_tensor(g, name="grad_y") for g in grad_ys]
+        results = _build(ys, x_pairs, gys, stops, scope, "Gradients")
+        if unconnected == UnconnectedGradients.ZERO:
+            from .array_ops import zeros
+
+            results = [
+                zeros(_x_shape(x, v).as_list(), _x_dtype(x, v)) if r is None else r
+                for r, (x, v) in zip(results, x_pairs)
+            ]
+        return results
+
+
+def _x_shape(x, var):
+    return var.shape if var is not None else x.shape
+
+
+def _x_dtype(x, var):
+    return var.dtype.base_dtype if var is not None else x.dtype
+
+
+def _build(ys, x_pairs, grad_ys, stops, scope, op_type):
+    """Creates the op; returns one output per x (``None`` where unconnected)."""
+    n = len(x_pairs)
+    results = [None] * n
+    if not ys or not x_pairs:
+        return results
+    xs_for_analysis = [
+        (x, v) if v is None or v.dtype.base_dtype.is_floating else (x, None) for x, v in x_pairs
+    ]
+    reached, mask, upstream, order = _analyse(ys, xs_for_analysis, stops)
+    if not reached:
+        return results
+    live_ys = [y for y in ys if _trainable(y) and mask.get(y, 0)]
+    grad_ys_inputs, grad_ys_index = [], []
+    for y, g in zip(ys, grad_ys):
+        if not (_trainable(y) and mask.get(y, 0)):
+            continue
+        if g is None:
+            grad_ys_index.append(None)
+        else:
+            grad_ys_index.append(len(grad_ys_inputs))
+            grad_ys_inputs.append(g)
+    # Stops that matter: those some x reaches (others are constant already); never an x itself.
+    x_set = {x for x, v in x_pairs if v is None}
+    live_stops = []
+    for s in stops:
+        for t in s.op._outputs:
+            if t not in x_set and mask.get(t, 0) and t not in live_stops:
+                live_stops.append(t)
+    # Connected xs, deduplicated; variables first, then tensors inputs-first.
+    seen = {}
+    var_entries, tensor_entries, tensor_inputs, handles = [], [], [], []
+    out_types = []
+    position = {op: i for i, op in enumerate(order)}
+    for i, (x, var) in enumerate(x_pairs):
+        if not (reached >> i) & 1:
+            continue
+        key = var if var is not None else x
+        if key in seen:
+            results[i] = seen[key]
+            continue
+        out_index = len(out_types)
+        if var is not None:
+            dtype = var.dtype.base_dtype
+            out_types.append((dtype, var.shape))
+            var_entries.append(
+                _Entry(x, _plan.variable_key(x.op), var.shape, dtype, True, out_index, None)
+            )
+            handles.append(x)
+        else:
+            out_types.append((x.dtype, x.shape))
+            root = not upstream.get(x, 0)
+            tensor_entries.append(
+                _Entry(x, None, None, x.dtype, root, out_index, len(tensor_inputs))
+            )
+            tensor_inputs.append(x)
+        seen[key] = out_index
+        results[i] = out_index
+    tensor_entries.sort(key=lambda e: position.get(e.tensor.op, -1))
+    spec = _Spec(live_ys, grad_ys_index, var_entries + tensor_entries, live_stops, handles)
+    if op_type == "Hessians":
+        out_types = [
+            (dt, (shape.concatenate(shape) if shape.ndims is not None else None))
+            for dt, shape in out_types
+        ]
+    op = _base.make_op(
+        op_type,
+        live_ys + grad_ys_inputs + tensor_inputs,
+        {"_spec": spec, "_out_types": out_types},
+        name=op_type,
+        graph=ys[0].graph,
+    )
+    outs = op._outputs
+    return [None if r is None else outs[r] for r in results]
+
+
+def _infer(op):
+    return [(dt, s) for dt, s in op._attrs["_out_types"]]
+
+
+# -- lowering ----------------------------------------------------------------------------------
+class _Differentiable:
+    """The forward sub-graph of one ``Gradients``/``Hessians`` op as a function of its xs.
+
+    ``primals()`` are the values at which to differentiate; ``__call__(primals)`` returns the
+    floating ys. Used within ``with self:``, which keeps the run's variable writes and reads
+    untouched by the re-lowering.
+    """
+
+    def __init__(self, ctx, spec, inputs):
+        self.ctx = ctx
+        self.spec = spec
+        ny = len(spec.ys)
+        self.y_values = inputs[:ny]
+        self.grad_y_values = inputs[ny : ny + spec.n_grad_ys]
+        self.x_values = inputs[ny + spec.n_grad_ys :]
+        # Values computed outside any differentiation: constants for the function.
+        self.stop_values = ctx.evaluate(spec.stops) if spec.stops else []
+        self.handle_values = ctx.evaluate(spec.handles) if spec.handles else []
+
+    def primals(self):
+        out = []
+        for e in self.spec.entries:
+            if e.var_key is not None:
+                out.append(jnp.zeros(e.var_shape.as_list(), e.dtype.as_numpy_dtype))
+            elif e.root:
+                out.append(self.x_values[e.input_index])
+            else:
+                out.append(jnp.zeros_like(self.x_values[e.input_index]))
+        return tuple(out)
+
+    def cotangents(self):
+        out = []
+        for v, gi in zip(self.y_values, self.spec.grad_ys_index):
+            if gi is None:
+                out.append(jnp.ones_like(v))
+            else:
+                g = jnp.asarray(self.grad_y_values[gi], dtype=jnp.result_type(v))
+                out.append(jnp.broadcast_to(g, jnp.shape(v)))
+        return tuple(out)
+
+    def __call__(self, primals):
+        ctx, spec = self.ctx, self.spec
+        overrides = dict(zip(spec.stops, self.stop_values))
+        deltas = {}
+        for e, p in zip(spec.entries, primals):
+            if e.var_key is not None:
+                deltas[e.var_key] = p
+        for h, hv in zip(spec.handles, self.handle_values):
+            # Overriding the handle makes every op that uses it recompute (and read again).
+            overrides[h] = hv
+        self._deltas = deltas
+        for e, p in zip(spec.entries, primals):
+            if e.var_key is not None:
+                continue
+            if e.root:
+                overrides[e.tensor] = p
+            else:
+                # An x computed from other xs: its value plus a zero delta keeps the path from
+                # those xs through it (TF gives total derivatives).
+                overrides[e.tensor] = ctx.evaluate([e.tensor], overrides)[0] + p
+        return tuple(ctx.evaluate(spec.ys, overrides))
+
+    # Reads of the differentiated variables return ``value + delta``; reads see the writes made
+    # before the differentiation began, never a write recomputed inside it.
+    def __enter__(self):
+        ctx = self.ctx
+        self._written = dict(ctx.written)
+        self._patched = ctx.__dict__.get("read_variable")
+        self._deltas = {}
+        outer_read = ctx.read_variable
+        written = self._written
+        plan = ctx.plan
+
+        def read_variable(op, key=None):
+            writer = plan.sees.get(op if key is None else (op, key))
+            if writer is not None:
+                value = written[writer]
+            else:
+                value = outer_read(op) if key is None else outer_read(op, key)
+            d = self._deltas.get(plan.handles.get(op) if key is None else key)
+            return value if d is None else value + d
+
+        ctx.read_variable = read_variable
+        return self
+
+    def __exit__(self, *exc):
+        ctx = self.ctx
+        ctx.written.clear()
+        ctx.written.update(self._written)
+        if self._patched is None:
+            del ctx.read_variable
+        else:
+            ctx.read_variable = self._patched
+        return False
+
+
+def _gradients_lower(op):
+    spec = op._attrs["_spec"]
+
+    def fn(ctx, *inputs):
+        with _Differentiable(ctx, spec, inputs) as f:
+            _, vjp = jax.vjp(f, f.primals())
+            (grads,) = vjp(f.cotangents())
+        return _outputs(spec, grads)
+
+    return fn
+
+
+def _hessians_lower(op):
+    spec = op._attrs["_spec"]
+
+    def fn(ctx, *inputs):
+        with _Differentiable(ctx, spec, inputs) as f:
+            primals = f.primals()
+            cot = f.cotangents()
+
+            def grad(ps):
+                return jax.vjp(f, ps)[1](cot)[0]
+
+            out = []
+            for i, p in enumerate(primals):
+
+                def grad_i(pi, i=i):
+                    return grad(primals[:i] + (pi,) + primals[i + 1 :])[i]
+
+                out.append(jax.jacfwd(grad_i)(p))
+        return _outputs(spec, out)
+
+    return fn
+
+
+def _outputs(spec, values):
+    ordered = [None] * len(spec.entries)
+    for e, v in zip(spec.entries, values):
+        ordered[e.out_index] = v
+    return ordered[0] if len(ordered) == 1 else tuple(ordered)
+
+
+for _type, _lower in (("Gradients", _gradients_lower), ("Hessians", _hessians_lower)):
+    registry.register_op(_type, _infer)
+    registry.lowering(_type, uses_context=True)(_lower)
+
+
+def hessians(
+    ys,
+    xs,
+    name="hessians",
+    colocate_gradients_with_ops=False,
+    gate_gradients=False,
+    aggregation_method=None,
+):
+    """The Hessian of ``sum(ys)`` with respect to each ``x``: a tensor of shape
+    ``x.shape + x.shape`` per ``x`` (``None`` where unconnected)."""
+    ys = _as_list(ys)
+    xs = _as_list(xs)
+    with ops.name_scope(name, "hessians", ys + xs) as scope:
+        ys = [ops.convert_to_tensor(y, name="y") for y in ys]
+        x_pairs = []
+        for x in xs:
+            if isinstance(x, _variables.Variable):
+                x_pairs.append((x.handle, x))
+            else:
+                x_pairs.append((ops.convert_to_tensor(x, name="x"), None))
+        return _build(ys, x_pairs, [None] * len(ys), [], scope, "Hessians")

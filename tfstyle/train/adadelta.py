@@ -1,0 +1,53 @@
+"""``tf.train.AdadeltaOptimizer`` (TF's ``ApplyAdadelta`` kernel)."""
+
+from tfstyle.framework import ops
+from tfstyle.ops import math_ops
+
+from .optimizer import Optimizer, cast_to, resource_apply
+
+
+class AdadeltaOptimizer(Optimizer):
+    """Adadelta as TF 1.x computes it::
+
+        accum = accum * rho + grad**2 * (1 - rho)
+        update = sqrt(accum_update + epsilon) * rsqrt(accum + epsilon) * grad
+        var -= update * lr
+        accum_update = accum_update * rho + update**2 * (1 - rho)
+
+    Slots ``accum`` and ``accum_update`` (``w/Adadelta``, ``w/Adadelta_1``).
+    """
+
+    def __init__(
+        self, learning_rate=0.001, rho=0.95, epsilon=1e-8, use_locking=False, name="Adadelta"
+    ):
+        super().__init__(use_locking, name)
+        self._lr = learning_rate
+        self._rho = rho
+        self._epsilon = epsilon
+
+    def _create_slots(self, var_list):
+        for v in var_list:
+            self._zeros_slot(v, "accum", self._name)
+            self._zeros_slot(v, "accum_update", self._name)
+
+    def _prepare(self):
+        self._lr_t = ops.convert_to_tensor(self._call_if_callable(self._lr), name="lr")
+        self._rho_t = ops.convert_to_tensor(self._call_if_callable(self._rho), name="rho")
+        self._epsilon_t = ops.convert_to_tensor(
+            self._call_if_callable(self._epsilon), name="epsilon"
+        )
+
+    def _resource_apply_dense(self, grad, var):
+        dt = grad.dtype.base_dtype
+        lr = cast_to(self._lr_t, dt)
+        rho = cast_to(self._rho_t, dt)
+        epsilon = cast_to(self._epsilon_t, dt)
+
+        def kernel(w, accum, accum_update):
+            accum = accum * rho + math_ops.square(grad) * (1 - rho)
+            update = math_ops.sqrt(accum_update + epsilon) * math_ops.rsqrt(accum + epsilon) * grad
+            accum_update = accum_update * rho + math_ops.square(update) * (1 - rho)
+            return [w - update * lr, accum, accum_update]
+
+        slots = [self.get_slot(var, "accum"), self.get_slot(var, "accum_update")]
+        return resource_apply("ResourceApplyAdadelta", kernel, [var, *slots])

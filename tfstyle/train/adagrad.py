@@ -1,0 +1,41 @@
+"""``tf.train.AdagradOptimizer`` (TF's ``ApplyAdagrad`` kernel)."""
+
+from tfstyle.framework import ops
+from tfstyle.ops import math_ops
+
+from .optimizer import Optimizer, cast_to, resource_apply
+
+
+class AdagradOptimizer(Optimizer):
+    """``accum += grad**2; var -= lr * grad / sqrt(accum)``; slot ``accumulator``
+    (``w/Adagrad``) starting at ``initial_accumulator_value``."""
+
+    def __init__(
+        self, learning_rate, initial_accumulator_value=0.1, use_locking=False, name="Adagrad"
+    ):
+        if initial_accumulator_value <= 0.0:
+            raise ValueError(
+                f"initial_accumulator_value must be positive: {initial_accumulator_value}"
+            )
+        super().__init__(use_locking, name)
+        self._learning_rate = learning_rate
+        self._initial_accumulator_value = initial_accumulator_value
+
+    def _create_slots(self, var_list):
+        for v in var_list:
+            self._constant_slot(v, self._initial_accumulator_value, "accumulator", self._name)
+
+    def _prepare(self):
+        lr = self._call_if_callable(self._learning_rate)
+        self._learning_rate_tensor = ops.convert_to_tensor(lr, name="learning_rate")
+
+    def _resource_apply_dense(self, grad, var):
+        lr = cast_to(self._learning_rate_tensor, grad.dtype.base_dtype)
+
+        def kernel(w, accum):
+            accum = accum + math_ops.square(grad)
+            return [w - grad * lr * math_ops.rsqrt(accum), accum]
+
+        return resource_apply(
+            "ResourceApplyAdagrad", kernel, [var, self.get_slot(var, "accumulator")]
+        )

@@ -1,0 +1,87 @@
+"""``tf.train.AdamOptimizer`` (TF's ``ApplyAdam`` kernel)."""
+
+from tfstyle.framework import ops
+from tfstyle.ops import control_flow_ops, math_ops
+
+from .optimizer import Optimizer, cast_to, resource_apply
+
+
+class AdamOptimizer(Optimizer):
+    """Adam as TF 1.x computes it::
+
+        lr_t = lr * sqrt(1 - beta2_power) / (1 - beta1_power)
+        m += (grad - m) * (1 - beta1);  v += (grad**2 - v) * (1 - beta2)
+        var -= lr_t * m / (sqrt(v) + epsilon)
+
+    Slots ``m`` and ``v`` (``w/Adam``, ``w/Adam_1``); the non-slot variables ``beta1_power``
+    and ``beta2_power`` are multiplied by ``beta1``/``beta2`` after each update.
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta1=0.9,
+        beta2=0.999,
+        epsilon=1e-8,
+        use_locking=False,
+        name="Adam",
+    ):
+        super().__init__(use_locking, name)
+        self._lr = learning_rate
+        self._beta1 = beta1
+        self._beta2 = beta2
+        self._epsilon = epsilon
+
+    def _get_beta_accumulators(self):
+        graph = ops.get_default_graph()
+        return (
+            self._get_non_slot_variable("beta1_power", graph=graph),
+            self._get_non_slot_variable("beta2_power", graph=graph),
+        )
+
+    def _create_slots(self, var_list):
+        first_var = min(var_list, key=lambda x: x.name)
+        self._create_non_slot_variable(self._beta1, "beta1_power", first_var)
+        self._create_non_slot_variable(self._beta2, "beta2_power", first_var)
+        for v in var_list:
+            self._zeros_slot(v, "m", self._name)
+            self._zeros_slot(v, "v", self._name)
+
+    def _prepare(self):
+        self._lr_t = ops.convert_to_tensor(self._call_if_callable(self._lr), name="learning_rate")
+        self._beta1_t = ops.convert_to_tensor(self._call_if_callable(self._beta1), name="beta1")
+        self._beta2_t = ops.convert_to_tensor(self._call_if_callable(self._beta2), name="beta2")
+        self._epsilon_t = ops.convert_to_tensor(
+            self._call_if_callable(self._epsilon), name="epsilon"
+        )
+
+    def _resource_apply_dense(self, grad, var):
+        dt = grad.dtype.base_dtype
+        beta1_power, beta2_power = self._get_beta_accumulators()
+        lr = cast_to(self._lr_t, dt)
+        beta1 = cast_to(self._beta1_t, dt)
+        beta2 = cast_to(self._beta2_t, dt)
+        epsilon = cast_to(self._epsilon_t, dt)
+
+        def kernel(w, m, v):
+            b1p = cast_to(beta1_power.value(), dt)
+            b2p = cast_to(beta2_power.value(), dt)
+            alpha = lr * math_ops.sqrt(1 - b2p) / (1 - b1p)
+            m = m + (grad - m) * (1 - beta1)
+            v = v + (math_ops.square(grad) - v) * (1 - beta2)
+            return [w - (m * alpha) / (math_ops.sqrt(v) + epsilon), m, v]
+
+        slots = [self.get_slot(var, "m"), self.get_slot(var, "v")]
+        return resource_apply("ResourceApplyAdam", kernel, [var, *slots])
+
+    def _finish(self, update_ops, name_scope):
+        with ops.control_dependencies(update_ops):
+            beta1_power, beta2_power = self._get_beta_accumulators()
+            with ops.colocate_with(beta1_power):
+                update_beta1 = beta1_power.assign(
+                    beta1_power.value() * self._beta1_t, read_value=False
+                )
+                update_beta2 = beta2_power.assign(
+                    beta2_power.value() * self._beta2_t, read_value=False
+                )
+        return control_flow_ops.group(*update_ops, update_beta1, update_beta2, name=name_scope)

@@ -1,0 +1,116 @@
+"""``tf.train.FtrlOptimizer`` (TF's ``ApplyFtrl`` / ``ApplyFtrlV2`` kernels)."""
+
+from tfstyle.framework import ops
+from tfstyle.ops import array_ops, constant_op, math_ops
+
+from .optimizer import Optimizer, cast_to, resource_apply
+
+
+class FtrlOptimizer(Optimizer):
+    """FTRL-Proximal as TF 1.x computes it::
+
+        new_accum = accum + grad**2
+        linear += grad - (new_accum**-lr_power - accum**-lr_power) / lr * var
+        quadratic = new_accum**-lr_power / lr + 2 * l2
+        var = (l1 * sign(linear) - linear) / quadratic  if |linear| > l1  else 0
+
+    (with ``l2_shrinkage_regularization_strength``, ``grad + 2 * l2_shrinkage * var`` feeds
+    ``linear``). Slots ``accum`` (starting at ``initial_accumulator_value``) and ``linear``:
+    ``w/Ftrl``, ``w/Ftrl_1``.
+    """
+
+    def __init__(
+        self,
+        learning_rate,
+        learning_rate_power=-0.5,
+        initial_accumulator_value=0.1,
+        l1_regularization_strength=0.0,
+        l2_regularization_strength=0.0,
+        use_locking=False,
+        name="Ftrl",
+        accum_name=None,
+        linear_name=None,
+        l2_shrinkage_regularization_strength=0.0,
+        beta=None,
+    ):
+        super().__init__(use_locking, name)
+        for value, what, cmp in (
+            (initial_accumulator_value, "initial_accumulator_value", "positive or zero"),
+            (learning_rate_power, "learning_rate_power", "negative or zero"),
+            (l1_regularization_strength, "l1_regularization_strength", "positive or zero"),
+            (l2_regularization_strength, "l2_regularization_strength", "positive or zero"),
+            (
+                l2_shrinkage_regularization_strength,
+                "l2_shrinkage_regularization_strength",
+                "positive or zero",
+            ),
+        ):
+            bad = value > 0.0 if cmp == "negative or zero" else value < 0.0
+            if bad:
+                raise ValueError(f"{what} {value:f} needs to be {cmp}")
+        self._learning_rate = learning_rate
+        self._learning_rate_power = learning_rate_power
+        self._initial_accumulator_value = initial_accumulator_value
+        self._l1_regularization_strength = l1_regularization_strength
+        self._l2_regularization_strength = l2_regularization_strength
+        self._beta = 0.0 if beta is None else beta
+        self._l2_shrinkage_regularization_strength = l2_shrinkage_regularization_strength
+        self._accum_name = accum_name
+        self._linear_name = linear_name
+
+    def _create_slots(self, var_list):
+        for v in var_list:
+            val = constant_op.constant(
+                self._initial_accumulator_value, dtype=v.dtype.base_dtype, shape=v.shape
+            )
+            self._get_or_make_slot(v, val, "accum", self._accum_name or self._name)
+            self._zeros_slot(v, "linear", self._linear_name or self._name)
+
+    def _prepare(self):
+        lr = self._call_if_callable(self._learning_rate)
+        self._learning_rate_tensor = ops.convert_to_tensor(lr, name="learning_rate")
+        self._l1_regularization_strength_tensor = ops.convert_to_tensor(
+            self._l1_regularization_strength, name="l1_regularization_strength"
+        )
+        # TF folds ``beta`` into the L2 strength so that the kernel needs no extra input.
+        self._adjusted_l2_regularization_strength_tensor = ops.convert_to_tensor(
+            self._l2_regularization_strength
+            + self._beta / (2.0 * math_ops.maximum(self._learning_rate, 1e-36)),
+            name="adjusted_l2_regularization_strength",
+        )
+        self._l2_shrinkage_regularization_strength_tensor = ops.convert_to_tensor(
+            self._l2_shrinkage_regularization_strength,
+            name="l2_shrinkage_regularization_strength",
+        )
+        self._learning_rate_power_tensor = ops.convert_to_tensor(
+            self._learning_rate_power, name="learning_rate_power"
+        )
+
+    def _resource_apply_dense(self, grad, var):
+        dt = grad.dtype.base_dtype
+        lr = cast_to(self._learning_rate_tensor, dt)
+        l1 = cast_to(self._l1_regularization_strength_tensor, dt)
+        l2 = cast_to(self._adjusted_l2_regularization_strength_tensor, dt)
+        lr_power = cast_to(self._learning_rate_power_tensor, dt)
+        shrinkage = self._l2_shrinkage_regularization_strength > 0.0
+        l2_shrinkage = cast_to(self._l2_shrinkage_regularization_strength_tensor, dt)
+        sqrt_power = self._learning_rate_power == -0.5
+
+        def kernel(w, accum, linear):
+            g_linear = grad + 2 * l2_shrinkage * w if shrinkage else grad
+            new_accum = accum + math_ops.square(grad)
+            if sqrt_power:
+                root_new, root_old = math_ops.sqrt(new_accum), math_ops.sqrt(accum)
+            else:
+                root_new = math_ops.pow(new_accum, -lr_power)
+                root_old = math_ops.pow(accum, -lr_power)
+            linear = linear + (g_linear - (root_new - root_old) / lr * w)
+            x = l1 * math_ops.sign(linear) - linear
+            y = root_new / lr + 2 * l2
+            keep = math_ops.greater(math_ops.abs(linear), l1)
+            w = math_ops.where_v2(keep, x / y, array_ops.zeros_like(w))
+            return [w, new_accum, linear]
+
+        op_type = "ResourceApplyFtrlV2" if shrinkage else "ResourceApplyFtrl"
+        slots = [self.get_slot(var, "accum"), self.get_slot(var, "linear")]
+        return resource_apply(op_type, kernel, [var, *slots])

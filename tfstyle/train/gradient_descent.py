@@ -1,0 +1,22 @@
+"""``tf.train.GradientDescentOptimizer``."""
+
+from tfstyle.framework import ops
+
+from .optimizer import Optimizer, cast_to, resource_apply
+
+
+class GradientDescentOptimizer(Optimizer):
+    """Plain gradient descent: ``var -= learning_rate * grad``."""
+
+    def __init__(self, learning_rate, use_locking=False, name="GradientDescent"):
+        super().__init__(use_locking, name)
+        self._learning_rate = learning_rate
+        self._learning_rate_tensor = None
+
+    def _prepare(self):
+        lr = self._call_if_callable(self._learning_rate)
+        self._learning_rate_tensor = ops.convert_to_tensor(lr, name="learning_rate")
+
+    def _resource_apply_dense(self, grad, var):
+        lr = cast_to(self._learning_rate_tensor, grad.dtype.base_dtype)
+        return resource_apply("ResourceApplyGradientDescent", lambda v: [v - grad * lr], [var])

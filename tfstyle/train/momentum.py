@@ -1,0 +1,44 @@
+"""``tf.train.MomentumOptimizer`` (TF's ``ApplyMomentum`` kernel)."""
+
+from tfstyle.framework import ops
+
+from .optimizer import Optimizer, cast_to, resource_apply
+
+
+class MomentumOptimizer(Optimizer):
+    """``accum = accum * momentum + grad; var -= lr * accum`` (Nesterov:
+    ``var -= lr * grad + lr * momentum * accum``). Slot ``momentum`` (``w/Momentum``)."""
+
+    def __init__(
+        self, learning_rate, momentum, use_locking=False, name="Momentum", use_nesterov=False
+    ):
+        super().__init__(use_locking, name)
+        self._learning_rate = learning_rate
+        self._momentum = momentum
+        self._use_nesterov = use_nesterov
+
+    def _create_slots(self, var_list):
+        for v in var_list:
+            self._zeros_slot(v, "momentum", self._name)
+
+    def _prepare(self):
+        lr = self._call_if_callable(self._learning_rate)
+        momentum = self._call_if_callable(self._momentum)
+        self._learning_rate_tensor = ops.convert_to_tensor(lr, name="learning_rate")
+        self._momentum_tensor = ops.convert_to_tensor(momentum, name="momentum")
+
+    def _resource_apply_dense(self, grad, var):
+        dt = grad.dtype.base_dtype
+        lr = cast_to(self._learning_rate_tensor, dt)
+        momentum = cast_to(self._momentum_tensor, dt)
+        nesterov = self._use_nesterov
+
+        def kernel(v, accum):
+            accum = accum * momentum + grad
+            if nesterov:
+                return [v - (grad * lr + accum * momentum * lr), accum]
+            return [v - accum * lr, accum]
+
+        return resource_apply(
+            "ResourceApplyMomentum", kernel, [var, self.get_slot(var, "momentum")]
+        )

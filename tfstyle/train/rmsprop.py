@@ -1,0 +1,79 @@
+"""``tf.train.RMSPropOptimizer`` (TF's ``ApplyRMSProp`` / ``ApplyCenteredRMSProp`` kernels)."""
+
+from tfstyle.framework import ops
+from tfstyle.ops import math_ops
+
+from .optimizer import Optimizer, cast_to, resource_apply
+
+
+class RMSPropOptimizer(Optimizer):
+    """RMSProp as TF 1.x computes it::
+
+        ms += (grad**2 - ms) * (1 - decay)
+        mom = mom * momentum + lr * grad / sqrt(ms + epsilon)
+        var -= mom
+
+    (centered: ``mg += (grad - mg) * (1 - decay)`` and ``ms - mg**2 + epsilon`` under the
+    root). Slots ``rms`` (starting at ONES, as in TF1), ``mg`` if centered, and ``momentum``:
+    ``w/RMSProp``, ``w/RMSProp_1``[, ``w/RMSProp_2``] in that order.
+    """
+
+    def __init__(
+        self,
+        learning_rate,
+        decay=0.9,
+        momentum=0.0,
+        epsilon=1e-10,
+        use_locking=False,
+        centered=False,
+        name="RMSProp",
+    ):
+        super().__init__(use_locking, name)
+        self._learning_rate = learning_rate
+        self._decay = decay
+        self._momentum = momentum
+        self._epsilon = epsilon
+        self._centered = centered
+
+    def _create_slots(self, var_list):
+        for v in var_list:
+            self._ones_slot(v, "rms", self._name)
+            if self._centered:
+                self._zeros_slot(v, "mg", self._name)
+            self._zeros_slot(v, "momentum", self._name)
+
+    def _prepare(self):
+        def tensor(value, name):
+            return ops.convert_to_tensor(self._call_if_callable(value), name=name)
+
+        self._learning_rate_tensor = tensor(self._learning_rate, "learning_rate")
+        self._decay_tensor = tensor(self._decay, "decay")
+        self._momentum_tensor = tensor(self._momentum, "momentum")
+        self._epsilon_tensor = tensor(self._epsilon, "epsilon")
+
+    def _resource_apply_dense(self, grad, var):
+        dt = grad.dtype.base_dtype
+        lr = cast_to(self._learning_rate_tensor, dt)
+        rho = cast_to(self._decay_tensor, dt)
+        momentum = cast_to(self._momentum_tensor, dt)
+        epsilon = cast_to(self._epsilon_tensor, dt)
+        rms = self.get_slot(var, "rms")
+        mom = self.get_slot(var, "momentum")
+        if self._centered:
+
+            def centered(w, mg, ms, mom):
+                ms = ms + (math_ops.square(grad) - ms) * (1 - rho)
+                mg = mg + (grad - mg) * (1 - rho)
+                denom = (ms - math_ops.square(mg)) + epsilon
+                mom = mom * momentum + (grad * lr) * math_ops.rsqrt(denom)
+                return [w - mom, mg, ms, mom]
+
+            mg = self.get_slot(var, "mg")
+            return resource_apply("ResourceApplyCenteredRMSProp", centered, [var, mg, rms, mom])
+
+        def plain(w, ms, mom):
+            ms = ms + (math_ops.square(grad) - ms) * (1 - rho)
+            mom = mom * momentum + (grad * lr) / math_ops.sqrt(ms + epsilon)
+            return [w - mom, ms, mom]
+
+        return resource_apply("ResourceApplyRMSProp", plain, [var, rms, mom])
