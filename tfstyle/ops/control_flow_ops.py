@@ -427,8 +427,10 @@ def while_loop(
         _outer_control(op, cond_g, body_g)
         outs = _identities(op, scope)
         packed = _pack(structure, outs[2 : 2 + len(flat)])
-        if single or (len(structure) == 1 and not return_same_structure):
+        if single:
             return packed[0]
+        if len(flat) == 1 and not return_same_structure:
+            return outs[2]
         return packed
 
 
