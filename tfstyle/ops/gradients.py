@@ -96,9 +96,10 @@ def _analyse(ys, xs, stop_tensors):
     stop_ops = {t.op for t in stop_tensors}
     mask = {}
     upstream = {}  # tensor x -> mask of the other xs reaching it
+    stopped = []  # outputs of stop ops that an x reaches: held constant when differentiating
     for op in order:
         m = 0
-        if op._type not in _NOT_DIFFERENTIABLE and op not in stop_ops:
+        if op._type not in _NOT_DIFFERENTIABLE:
             op_def = op._def
             if op_def is not None and op_def.reads_resource and op._inputs:
                 h = _plan.variable_handle_op(op._inputs[0])
@@ -111,6 +112,9 @@ def _analyse(ys, xs, stop_tensors):
             for t in op._inputs:
                 if t in mask:
                     m |= mask[t]
+            if m and op in stop_ops:
+                stopped.extend(t for t in op._outputs if t not in bit_of_tensor)
+                m = 0
         for t in op._outputs:
             if not _trainable(t):
                 continue
@@ -123,7 +127,7 @@ def _analyse(ys, xs, stop_tensors):
     for y in ys:
         if _trainable(y):
             reached |= mask.get(y, 0)
-    return reached, mask, upstream, order
+    return reached, mask, upstream, order, stopped
 
 
 def gradients(
@@ -195,7 +199,7 @@ def _build(ys, x_pairs, grad_ys, stops, scope, op_type):
     xs_for_analysis = [
         (x, v) if v is None or v.dtype.base_dtype.is_floating else (x, None) for x, v in x_pairs
     ]
-    reached, mask, upstream, order = _analyse(ys, xs_for_analysis, stops)
+    reached, mask, upstream, order, stopped = _analyse(ys, xs_for_analysis, stops)
     if not reached:
         return results
     live_ys = [y for y in ys if _trainable(y) and mask.get(y, 0)]
@@ -208,13 +212,6 @@ def _build(ys, x_pairs, grad_ys, stops, scope, op_type):
         else:
             grad_ys_index.append(len(grad_ys_inputs))
             grad_ys_inputs.append(g)
-    # Stops that matter: those some x reaches (others are constant already); never an x itself.
-    x_set = {x for x, v in x_pairs if v is None}
-    live_stops = []
-    for s in stops:
-        for t in s.op._outputs:
-            if t not in x_set and mask.get(t, 0) and t not in live_stops:
-                live_stops.append(t)
     # Connected xs, deduplicated; variables first, then tensors inputs-first.
     seen = {}
     var_entries, tensor_entries, tensor_inputs, handles = [], [], [], []
@@ -245,7 +242,7 @@ def _build(ys, x_pairs, grad_ys, stops, scope, op_type):
         seen[key] = out_index
         results[i] = out_index
     tensor_entries.sort(key=lambda e: position.get(e.tensor.op, -1))
-    spec = _Spec(live_ys, grad_ys_index, var_entries + tensor_entries, live_stops, handles)
+    spec = _Spec(live_ys, grad_ys_index, var_entries + tensor_entries, stopped, handles)
     if op_type == "Hessians":
         out_types = [
             (dt, (shape.concatenate(shape) if shape.ndims is not None else None))

@@ -107,6 +107,12 @@ from tfstyle.ops.control_flow_ops import (
     with_dependencies,
 )
 from tfstyle.ops.functional_ops import foldl, foldr, map_fn, scan
+from tfstyle.ops.clip_ops import (
+    clip_by_average_norm,
+    clip_by_global_norm,
+    clip_by_norm,
+    global_norm,
+)
 from tfstyle.ops.gradients import UnconnectedGradients, gradients, hessians
 from tfstyle.ops.init_ops import (
     constant_initializer,
