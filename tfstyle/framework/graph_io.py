@@ -16,6 +16,7 @@ from tensorboard.compat.proto import (
     attr_value_pb2,
     graph_pb2,
     meta_graph_pb2,
+    node_def_pb2,
     saver_pb2,
     tensor_pb2,
     tensor_shape_pb2,
@@ -249,7 +250,7 @@ def _fill_node_def(nd, op):
 
 def node_def(op):
     """``op.node_def``: the op as a ``NodeDef`` proto."""
-    nd = graph_pb2.NodeDef()
+    nd = node_def_pb2.NodeDef()
     _fill_node_def(nd, op)
     return nd
 
