@@ -1,0 +1,486 @@
+"""Array ops against real TF: names, static shapes (with None dims), dtypes, values, errors."""
+
+import numpy as np
+import pytest
+
+import tfstyle.compat.v1 as tfs
+from tests.op_check import check as _check
+from tests.op_check import check_raises
+from tests.oracle import tf1
+
+X = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+FEED_X = {"x:0": X}
+
+
+def check(build, feeds=None, grad=False, **kwargs):
+    """``op_check.check``; with ``grad`` also the gradients of all float outputs (summed) with
+    respect to every float tensor fed."""
+    _check(build, feeds, **kwargs)
+    if grad:
+
+        def gradients(tf):
+            outs = build(tf)
+            outs = outs if isinstance(outs, list) else [outs]
+            g = tf.get_default_graph()
+            xs = [g.get_tensor_by_name(k) for k in feeds]
+            xs = [x for x in xs if x.dtype.is_floating]
+            ys = [y for y in outs if y.dtype.is_floating]
+            gs = tf.gradients(ys, xs)
+            return [tf.zeros_like(x) if d is None else d for x, d in zip(xs, gs)]
+
+        _check(gradients, feeds, names=False)
+
+
+def static_shapes(build):
+    """The static shapes of ``build``'s outputs, asserted equal in TF and tfstyle."""
+    shapes = []
+    for tf in (tf1(), tfs):
+        with tf.Graph().as_default():
+            outs = build(tf)
+            shapes.append([None if t.shape.ndims is None else t.shape.as_list() for t in outs])
+    assert shapes[0] == shapes[1]
+    return shapes[0]
+
+
+def _x(tf, shape=(None, 3, 4)):
+    return tf.placeholder(tf.float32, shape, name="x")
+
+
+def test_expand_dims_and_squeeze():
+    def build(tf):
+        x = _x(tf)
+        return [
+            tf.expand_dims(x, 1),
+            tf.expand_dims(x, -1),
+            tf.expand_dims(x, dim=0),
+            tf.expand_dims(x, tf.constant(2)),
+            tf.squeeze(tf.expand_dims(x, 1)),
+            tf.squeeze(tf.expand_dims(x, 1), axis=[1]),
+            tf.squeeze(tf.expand_dims(x, -1), squeeze_dims=[-1]),
+            tf.squeeze(tf.ones([1, 3, 1])),
+            tf.squeeze(tf.ones([1, 3, 1]), 0),
+        ]
+
+    check(build, FEED_X, grad=True)
+
+
+def test_expand_dims_and_squeeze_errors():
+    x = lambda tf: tf.placeholder(tf.float32, [4, 6], name="x")  # noqa: E731
+    check_raises(lambda tf: tf.expand_dims(x(tf), 3))
+    check_raises(lambda tf: tf.expand_dims(x(tf), -4))
+    check_raises(lambda tf: tf.expand_dims(x(tf)))
+    check_raises(lambda tf: tf.expand_dims(x(tf), 0, dim=0))
+    check_raises(lambda tf: tf.squeeze(x(tf), [0]))
+    _, act = check_raises(lambda tf: tf.squeeze(tf.placeholder(tf.float32, [None, 1, 3]), [2]))
+    assert "Can not squeeze dim[2], expected a dimension of 1, got 3" in str(act)
+
+
+def test_concat():
+    def build(tf):
+        x = _x(tf)
+        y = tf.placeholder(tf.float32, [2, None, 4], name="y")
+        return [
+            tf.concat([x, x], axis=-1),
+            tf.concat([x, y], 0),
+            tf.concat([x, y], 1),
+            tf.concat([x], axis=1),
+            tf.concat([x, x, x], tf.constant(2)),
+            tf.concat([[1, 2], [3]], 0),
+            tf.concat([x[0], [[1.0] * 4]], 0),
+        ]
+
+    check(build, {"x:0": X, "y:0": X}, grad=True)
+
+
+def test_concat_errors():
+    x = lambda tf: tf.placeholder(tf.float32, [4, 6], name="x")  # noqa: E731
+    check_raises(lambda tf: tf.concat([x(tf), tf.placeholder(tf.float32, [None, 1, 3])], 0))
+    _, act = check_raises(lambda tf: tf.concat([x(tf), tf.ones([4, 2])], 0))
+    assert "Dimension 0 in both shapes must be equal, but are 6 and 2" in str(act)
+    check_raises(lambda tf: tf.concat([x(tf), tf.ones([4, 6], tf.int32)], 0))
+    check_raises(lambda tf: tf.concat([x(tf), x(tf)], 2))
+
+
+def test_stack_unstack():
+    def build(tf):
+        x = _x(tf)
+        i = tf.placeholder(tf.int32, [], name="i")
+        return [
+            tf.stack([x, x]),
+            tf.stack([x, x], axis=1),
+            tf.stack([x, x], axis=-1),
+            tf.stack([1, 2]),
+            tf.stack([i, 1, 2]),
+            tf.stack([[i, 1], [2, i]]),
+            *tf.unstack(x, axis=1),
+            *tf.unstack(x, axis=-1),
+            *tf.unstack(tf.ones([2, 3]), num=2),
+        ]
+
+    check(build, {"x:0": X, "i:0": 7}, grad=True)
+
+
+def test_stack_unstack_errors():
+    x = lambda tf: tf.placeholder(tf.float32, [4, 6], name="x")  # noqa: E731
+    check_raises(lambda tf: tf.stack([x(tf), tf.placeholder(tf.float32, [None, 1, 3])]))
+    check_raises(lambda tf: tf.stack([x(tf), x(tf)], axis=3))
+    check_raises(lambda tf: tf.stack([x(tf), 1.0]))
+    check_raises(lambda tf: tf.unstack(tf.placeholder(tf.float32, [None, 2])))
+    check_raises(lambda tf: tf.unstack(x(tf), axis=2))
+
+
+def test_split():
+    def build(tf):
+        x = _x(tf)
+        return [
+            *tf.split(x, 2, axis=2),
+            *tf.split(x, 3, axis=1),
+            *tf.split(x, [1, -1], axis=2),
+            *tf.split(x, [1, 2], axis=-2),
+            *tf.split(x, tf.constant([3, 1]), 2),
+            *tf.split(x, 1),
+        ]
+
+    check(build, FEED_X, grad=True)
+
+
+def test_split_errors():
+    x = lambda tf: tf.placeholder(tf.float32, [4, 6], name="x")  # noqa: E731
+    check_raises(lambda tf: tf.split(x(tf), 4, axis=1))
+    check_raises(lambda tf: tf.split(x(tf), [1, 2], axis=1))
+    check_raises(lambda tf: tf.split(x(tf), [1, -1, -1], axis=1))
+    check_raises(lambda tf: tf.split(x(tf), [1, -1], axis=2))
+    check_raises(lambda tf: tf.split(x(tf), tf.placeholder(tf.int32, [None]), axis=1))
+
+
+def test_slice():
+    def build(tf):
+        x = _x(tf)
+        i = tf.placeholder(tf.int32, [], name="i")
+        x2 = tf.placeholder(tf.float32, [4, 6], name="x2")
+        return [
+            tf.slice(x, [0, 1, 0], [-1, 2, -1]),
+            tf.slice(x, [1, 0, 2], [1, 3, 2]),
+            tf.slice(x2, [i, 1], [2, -1]),
+            tf.slice(x2, tf.stack([i, i]), [2, 2]),
+        ]
+
+    check(build, {"x:0": X, "i:0": 1, "x2:0": np.ones((4, 6), np.float32)}, grad=True)
+
+
+def test_python_slicing_names_masks_and_values():
+    def build(tf):
+        x = _x(tf)
+        i = tf.placeholder(tf.int32, [], name="i")
+        return [
+            x[1:, ::2, None],
+            x[..., 0],
+            x[i],
+            x[-1, 1:-1],
+            x[:, tf.newaxis, ..., ::-1],
+            x[0][1],
+            x[0, 0, 0],
+            x[...],
+            x[None],
+            x[:, :, 4:0:-2],
+            x[:, :, 10:20],
+            x[:, :, -10:2],
+            x[:, -2:],
+            x[:, :, i],
+            x[0, i],
+            x[[1, 2]],
+            x[:, tf.constant(1, tf.int64)],
+            x[i, 1:3],
+        ]
+
+    check(build, {"x:0": X, "i:0": 1}, grad=True)
+    i = lambda tf: tf.placeholder(tf.int32, [], name="i")  # noqa: E731
+    assert static_shapes(lambda tf: [_x(tf)[: i(tf)], _x(tf)[i(tf) :, 1]]) == [
+        [None, 3, 4],
+        [None, 4],
+    ]
+
+
+def test_strided_slice_graph_encoding():
+    def encoding(tf):
+        g = tf.Graph()
+        with g.as_default():
+            x = _x(tf)
+            i = tf.placeholder(tf.int32, [], name="i")
+            x[1:, ::2, None]
+            x[i]
+            x[1:i]
+            x[i, 1:3]
+            tf.strided_slice(x, [0], [1])
+            tf.strided_slice(x, [0, 1], [1, 3], [1, 2], begin_mask=1, shrink_axis_mask=2)
+        out = []
+        for op in g.get_operations():
+            attrs = {}
+            if op.type == "StridedSlice":
+                attrs = {
+                    k: op.get_attr(k)
+                    for k in ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask")
+                }
+                attrs["shrink_axis_mask"] = op.get_attr("shrink_axis_mask")
+            out.append((op.name, op.type, [t.name for t in op.inputs], attrs))
+        return out
+
+    assert encoding(tfs) == encoding(tf1())
+
+
+def test_slicing_errors():
+    x = lambda tf: tf.placeholder(tf.float32, [None, None, 5], name="x")  # noqa: E731
+    for spec in ((slice(None), slice(None), 5), (slice(None), slice(None), -6), (1, 2, 3, 4)):
+        _, act = check_raises(lambda tf, s=spec: x(tf)[s])
+    assert "Index out of range using input dim 3" in str(act)
+    check_raises(lambda tf: x(tf)[..., ...])
+    check_raises(lambda tf: x(tf)[:, :, ::0])
+    check_raises(lambda tf: x(tf)[1.0])
+    check_raises(lambda tf: x(tf)["a"])
+
+    def unknown_rank(tf):
+        u = tf.placeholder(tf.float32, None, name="u")
+        return [u[1:3], u[..., 0], u[0]]
+
+    check(unknown_rank, {"u:0": X})
+
+
+def test_slice_bounds_from_a_feed_raise_a_clear_error():
+    x = tfs.placeholder(tfs.float32, [5])
+    i = tfs.placeholder(tfs.int32, [])
+    y = x[i : i + 2]
+    with tfs.Session() as s:
+        with pytest.raises(tfs.errors.InvalidArgumentError, match="known when the graph is com"):
+            s.run(y, {x: np.zeros(5), i: 1})
+
+
+def test_gather():
+    def build(tf):
+        x = _x(tf)
+        i = tf.placeholder(tf.int32, [None], name="i")
+        return [
+            tf.gather(x, [0, 2], axis=1),
+            tf.gather(x, [[0, 1]], axis=-1),
+            tf.gather(x, 1),
+            tf.gather(x, i),
+            tf.gather(x, tf.constant([1, 0], tf.int64)),
+            tf.gather(x, [[0, 1], [2, 2]], axis=1, batch_dims=1),
+            tf.gather(x, [[1, 0], [3, 3]], axis=2, batch_dims=1),
+            tf.gather_nd(x, [[0, 1]]),
+            tf.gather_nd(x, [[0, 1, 2], [1, 2, 3]]),
+            tf.gather_nd(x, [[[1]], [[0]]]),
+        ]
+
+    check(build, {"x:0": X, "i:0": [1, 0, 1]}, grad=True)
+    # TF builds the batched form from several ops; only the result's name differs.
+    batched = lambda tf: tf.gather_nd(_x(tf), [[0], [1]], batch_dims=1)  # noqa: E731
+    check(batched, FEED_X, names=False)
+
+
+def test_gather_errors():
+    x = lambda tf: tf.placeholder(tf.float32, [4, 6], name="x")  # noqa: E731
+    check_raises(lambda tf: tf.gather(x(tf), [1], axis=2))
+    check_raises(lambda tf: tf.gather(tf.constant([1, 2]), [5]))
+    check_raises(lambda tf: tf.gather_nd(x(tf), [[0, 1, 2]]))
+
+
+def test_tile_pad():
+    def build(tf):
+        x = _x(tf)
+        p = [[0, 0], [1, 1], [2, 0]]
+        return [
+            tf.tile(x, [1, 2, 1]),
+            tf.tile(x, tf.constant([2, 1, 3])),
+            tf.pad(x, p),
+            tf.pad(x, p, mode="REFLECT"),
+            tf.pad(x, p, mode="symmetric"),
+            tf.pad(x, p, constant_values=3),
+            tf.pad(x, tf.constant(p)),
+            tf.pad(tf.constant([1, 2]), [[1, 1]], constant_values=tf.constant(9)),
+        ]
+
+    check(build, FEED_X, grad=True)
+
+    def fed_padding(tf):
+        i = tf.placeholder(tf.int32, [], name="i")
+        return [tf.pad(_x(tf), [[0, 0], [1, i], [1, 1]])]
+
+    assert static_shapes(fed_padding) == [[None, None, 6]]
+
+
+def test_tile_pad_errors():
+    x = lambda tf: tf.placeholder(tf.float32, [4, 6], name="x")  # noqa: E731
+    check_raises(lambda tf: tf.tile(x(tf), [2]))
+    check_raises(lambda tf: tf.pad(x(tf), [[1, 1]]))
+    check_raises(lambda tf: tf.pad(x(tf), [[1, 1], [1, 1]], mode="foo"))
+    check_raises(lambda tf: tf.pad(x(tf), [[4, 1], [1, 1]], mode="REFLECT"))
+
+
+def test_transpose_reverse():
+    def build(tf):
+        x = _x(tf)
+        u = tf.placeholder(tf.float32, None, name="u")
+        return [
+            tf.transpose(x),
+            tf.transpose(x, [0, 2, 1]),
+            tf.transpose(x, perm=tf.constant([1, 0, 2])),
+            tf.transpose(u),
+            tf.reverse(x, [1]),
+            tf.reverse(x, [0, -1]),
+            tf.reverse_v2(x, tf.constant([2])),
+        ]
+
+    check(build, {"x:0": X, "u:0": X}, grad=True)
+    check_raises(lambda tf: tf.transpose(tf.placeholder(tf.float32, [4, 6]), [0]))
+    check_raises(lambda tf: tf.reverse(tf.placeholder(tf.float32, [4, 6]), 1))
+
+
+def test_one_hot():
+    def build(tf):
+        i = tf.placeholder(tf.int32, [None], name="i")
+        return [
+            tf.one_hot(i, 4),
+            tf.one_hot([1, 2, -1, 7], 4),
+            tf.one_hot(i, 3, on_value=5, off_value=-1),
+            tf.one_hot(i, 3, on_value=5.0, dtype=tf.float32),
+            tf.one_hot([[1, 0]], 3, axis=0),
+            tf.one_hot([[1, 0]], 3, axis=1, dtype=tf.int64),
+            tf.one_hot(tf.constant([1, 0], tf.int64), 2, on_value=True, off_value=False),
+        ]
+
+    check(build, {"i:0": [0, 2, 1]})
+    depth = lambda tf: [tf.one_hot([1], tf.placeholder(tf.int32, []))]  # noqa: E731
+    assert static_shapes(depth) == [[1, None]]
+    check_raises(lambda tf: tf.one_hot([1], 3, on_value=1.5, dtype=tf.int32))
+    check_raises(lambda tf: tf.one_hot([1], 3, on_value=1, off_value=0.0))
+
+
+def test_range_and_linspace():
+    def build(tf):
+        return [
+            tf.range(5),
+            tf.range(1, 5.0, 2),
+            tf.range(5, dtype=tf.float64),
+            tf.range(1, 2.5, 0.5),
+            tf.range(tf.constant(3, tf.int64)),
+            tf.range(10, 0, -3),
+            tf.range(0, 1, 0.1),
+            tf.range(3, limit=None, delta=1, name="r"),
+            tf.linspace(0.0, 1.0, 5),
+            tf.linspace(0, 1, 4),
+            tf.linspace(-1.0, 2.0, 1),
+            tf.lin_space(3.0, 1.0, 3),
+        ]
+
+    check(build)
+    check_raises(lambda tf: tf.range(5, 1))
+    check_raises(lambda tf: tf.range(0, 5, 0))
+
+
+def test_range_with_fed_limit():
+    def build(tf):
+        n = tf.placeholder(tf.int32, [], name="n")
+        return tf.range(n)
+
+    assert static_shapes(lambda tf: [build(tf)]) == [[None]]
+    with pytest.raises(tfs.errors.InvalidArgumentError, match="known when the graph is compiled"):
+        check(build, {"n:0": 3})
+
+
+def test_shape_ops_and_broadcasting():
+    def build(tf):
+        x = _x(tf)
+        x2 = tf.placeholder(tf.float32, [4, 1], name="x2")
+        return [
+            *tf.shape_n([x, x2]),
+            *tf.shape_n([x, x], out_type=tf.int64),
+            tf.broadcast_to(tf.ones([3, 1]), [2, 3, 4]),
+            tf.broadcast_to(x2, tf.constant([2, 4, 5])),
+            tf.broadcast_to(x[0, 0], tf.shape(x)),
+            tf.broadcast_dynamic_shape(tf.shape(x), [1, 4]),
+            tf.broadcast_dynamic_shape([2, 1], [3]),
+        ]
+
+    check(build, {"x:0": X, "x2:0": np.ones((4, 1), np.float32)}, grad=True)
+    check_raises(lambda tf: tf.broadcast_to(tf.placeholder(tf.float32, [4, 6]), [3, 4]))
+    for tf in (tf1(), tfs):
+        assert tf.broadcast_static_shape(
+            tf.TensorShape([2, None]), tf.TensorShape([3])
+        ).as_list() == [2, 3]
+        assert tf.broadcast_static_shape(
+            tf.TensorShape([5, 1]), tf.TensorShape([None, 1, 3])
+        ).as_list() == [None, 5, 3]
+        with pytest.raises(ValueError, match="Incompatible shapes for broadcasting"):
+            tf.broadcast_static_shape(tf.TensorShape([2, 3]), tf.TensorShape([4]))
+
+
+def test_boolean_mask_with_a_static_mask():
+    def build(tf):
+        x = _x(tf)
+        x2 = tf.placeholder(tf.float32, [4, 6], name="x2")
+        return [
+            tf.boolean_mask(x, [True, False, True], axis=1),
+            tf.boolean_mask(x, np.array([[True, False, True], [False, False, True]])),
+            tf.boolean_mask(x2, [True, False, True, True]),
+            tf.boolean_mask(x2, tf.ones([4, 6], tf.bool)),
+            x2[np.array([False, True, True, False])],
+        ]
+
+    check(build, {"x:0": X, "x2:0": np.arange(24, dtype=np.float32).reshape(4, 6)})
+
+
+def test_boolean_mask_with_a_fed_mask_raises_a_clear_error():
+    x = tfs.constant(np.arange(4.0))
+    m = tfs.placeholder(tfs.bool, [4])
+    y = tfs.boolean_mask(x, m)
+    assert y.shape.as_list() == [None]
+    with tfs.Session() as s:
+        with pytest.raises(tfs.errors.InvalidArgumentError, match="known at graph construction"):
+            s.run(y, {m: [True, False, True, False]})
+    check_raises(lambda tf: tf.boolean_mask(tf.ones([2]), True))
+
+
+def test_sequence_mask_meshgrid_scatter_nd():
+    def build(tf):
+        lengths = tf.placeholder(tf.int32, [None], name="lengths")
+        return [
+            tf.sequence_mask([1, 3], 4),
+            tf.sequence_mask([[1, 3]], 4, dtype=tf.float32),
+            tf.sequence_mask(lengths, 5),
+            *tf.meshgrid([1.0, 2.0], [3.0, 4.0, 5.0]),
+            *tf.meshgrid([1, 2], [3, 4, 5], indexing="ij"),
+            *tf.meshgrid([1, 2], [3, 4, 5], [6, 7]),
+            tf.scatter_nd([[0], [2]], [1.0, 2.0], [4]),
+            tf.scatter_nd([[0], [0]], [[1, 2], [3, 4]], [3, 2]),
+            tf.scatter_nd([[1, 1], [0, 1]], [5, 6], tf.constant([2, 2])),
+        ]
+
+    check(build, {"lengths:0": [0, 2, 5]})
+
+
+def test_sequence_mask_default_maxlen():
+    if not hasattr(tfs, "reduce_max"):
+        pytest.skip("needs reduce_max")
+    check(lambda tf: [tf.sequence_mask([1, 3]), tf.sequence_mask(tf.constant([[2], [0]]))])
+
+
+def test_unique_and_matrix_band_part():
+    def build(tf):
+        u = tf.unique([4, 1, 4, 2, 1])
+        u64 = tf.unique(tf.constant([3.0, 3.0, 1.0]), out_idx=tf.int64)
+        m = tf.placeholder(tf.float32, [3, 4], name="m")
+        return [
+            u.y,
+            u.idx,
+            u64.y,
+            u64.idx,
+            tf.matrix_band_part(m, 1, -1),
+            tf.matrix_band_part(m, 0, 0),
+            tf.matrix_band_part(m, -1, 1),
+        ]
+
+    check(build, {"m:0": np.arange(12, dtype=np.float32).reshape(3, 4)})
+
+
+def test_newaxis():
+    assert tfs.newaxis is None
