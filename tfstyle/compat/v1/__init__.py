@@ -8,7 +8,6 @@ A deliberate list of re-exports; each name is defined once in the module that ow
 from tfstyle import compat
 from tfstyle import compiler as _compiler
 from tfstyle import nn
-from tfstyle import summary
 from tfstyle import train
 from tfstyle.client.config import (
     ConfigProto,
@@ -21,7 +20,6 @@ from tfstyle.client.config import (
 from tfstyle.client.interop import to_jax
 from tfstyle.client.session import InteractiveSession, Session, get_default_session
 from tfstyle.compat.v1 import initializers, random
-from tfstyle.compat.v1 import linalg, math
 from tfstyle.framework import errors
 from tfstyle.framework.dtypes import (
     DType,
@@ -76,7 +74,6 @@ from tfstyle.framework.ops import (
     register_tensor_conversion_function,
     reset_default_graph,
 )
-from tfstyle.framework.graph_io import import_graph_def
 from tfstyle.framework.tensor_shape import Dimension, TensorShape, dimension_value
 from tfstyle.ops.array_ops import (
     cast,
@@ -162,22 +159,6 @@ from tfstyle.ops.init_ops import (
     uniform_unit_scaling_initializer,
     variance_scaling_initializer,
     zeros_initializer,
-)
-from tfstyle.ops.linalg_ops import (
-    conj,
-    cross,
-    diag,
-    diag_part,
-    einsum,
-    eye,
-    matmul,
-    matrix_diag,
-    matrix_diag_part,
-    matrix_set_diag,
-    matrix_transpose,
-    norm,
-    tensordot,
-    trace,
 )
 from tfstyle.ops.math_ops import (
     abs,
@@ -273,21 +254,6 @@ from tfstyle.ops.variable_scope import (
     no_regularizer,
     variable_op_scope,
     variable_scope,
-)
-from tfstyle.ops.reduction_ops import (
-    arg_max,
-    arg_min,
-    argmax,
-    argmin,
-    count_nonzero,
-    reduce_all,
-    reduce_any,
-    reduce_logsumexp,
-    reduce_max,
-    reduce_mean,
-    reduce_min,
-    reduce_prod,
-    reduce_sum,
 )
 from tfstyle.ops.variables import (
     Variable,
