@@ -375,8 +375,6 @@ class Saver:
                     f"'{save_path}'"
                 )
         save_dir = os.path.dirname(save_path)
-        if save_dir and not os.path.isdir(save_dir):
-            raise ValueError(f"Parent directory of {save_path} doesn't exist, can't save.")
         if self._is_empty:
             return None
         if not isinstance(sess, _session_types()):
