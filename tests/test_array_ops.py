@@ -484,3 +484,67 @@ def test_unique_and_matrix_band_part():
 
 def test_newaxis():
     assert tfs.newaxis is None
+
+
+def test_existing_basics_against_tf():
+    def build(tf):
+        x = _x(tf)
+        f = tf.constant([-2.7, -0.5, 0.0, 0.5, 2.7, 3.0])
+        return [
+            tf.identity(x),
+            tf.placeholder_with_default([1.0, 2.0], [None]),
+            tf.cast(f, tf.int32),
+            tf.cast(f, tf.bool),
+            tf.cast(f, tf.uint8),
+            tf.cast(tf.constant([True, False]), tf.float32),
+            tf.cast(tf.constant([0, 3, -1]), tf.bool),
+            tf.cast(tf.constant([1, 2], tf.int64), tf.float64),
+            tf.cast(x, tf.float32),
+            tf.shape(x),
+            tf.shape(x, out_type=tf.int64),
+            tf.shape(tf.ones([2, 3])),
+            tf.size(x),
+            tf.size(x, out_type=tf.int64),
+            tf.size(tf.ones([2, 3])),
+            tf.rank(x),
+            tf.reshape(x, [-1]),
+            tf.reshape(x, [2, -1, 2]),
+            tf.reshape(x, tf.shape(x)),
+            tf.reshape(x, [tf.shape(x)[0], 12]),
+            tf.fill([2, 3], 1),
+            tf.fill(tf.shape(x), 2.0),
+            tf.zeros([2, 3], dtype=tf.int32),
+            tf.zeros([1000, 2]),
+            tf.zeros(5),
+            tf.zeros([]),
+            tf.ones(tf.shape(x), dtype=tf.bool),
+            tf.zeros(tf.shape(x)[0]),
+            tf.zeros_like(x),
+            tf.zeros_like(x, dtype=tf.int32),
+            tf.ones_like(x),
+            tf.ones_like(tf.ones([2, 2])),
+            tf.ones_like(x, dtype=tf.int64),
+            tf.zeros_like(tf.ones([2, 2])),
+        ]
+
+    check(build, FEED_X)
+    n = lambda tf: tf.placeholder(tf.int32, [], name="n")  # noqa: E731
+    assert static_shapes(lambda tf: [tf.ones([n(tf), 3]), tf.zeros([2, n(tf)])]) == [
+        [None, 3],
+        [2, None],
+    ]
+
+
+def test_existing_basics_errors():
+    x = lambda tf: tf.placeholder(tf.float32, [4, 6], name="x")  # noqa: E731
+    check_raises(lambda tf: tf.reshape(x(tf), [5, -1]))
+    check_raises(lambda tf: tf.reshape(x(tf), [5, 5]))
+    check_raises(lambda tf: tf.placeholder_with_default([1.0, 2.0], [3]))
+    _, act = check_raises(lambda tf: x(tf) + 1.0)
+    assert "You must feed a value for placeholder tensor 'x' with dtype float and shape [4,6]" in (
+        str(act)
+    )
+    check_raises(
+        lambda tf: tf.reshape(tf.placeholder(tf.float32, [None, 3], name="p"), [5]),
+        {"p:0": np.ones((2, 3))},
+    )

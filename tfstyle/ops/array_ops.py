@@ -302,6 +302,14 @@ def _reshape_infer(op):
                 f"tensors computed as partial shapes: input[1] = "
                 f"[{','.join(str(d) for d in target)}]."
             )
+    elif xs is not None and not unknown and any(d is not None for d in xs):
+        # Part of the input is known: the target's size must be a multiple of it.
+        known = int(np.prod([d for d in xs if d is not None]))
+        total = int(np.prod(target))
+        if known and total % known:
+            raise _shape_error(
+                op, f"Dimension size must be evenly divisible by {known} but is {total}"
+            )
     return [(x.dtype, target)]
 
 
