@@ -325,7 +325,7 @@ def _set_diag_lower(op):
     def fn(x, diag, k):
         n = min(x.shape[-2:])
         idx = jnp.arange(n)
-        return x.at[..., idx, idx].set(diag)
+        return jnp.asarray(x).at[..., idx, idx].set(diag)
 
     return fn
 

@@ -218,10 +218,9 @@ def random_uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None
 def random_shuffle(value, seed=None, name=None):
     """``value`` with its first dimension randomly permuted."""
     seeds = _seed_attrs(seed)
-    value = ops.convert_to_tensor(value, name="value")
-    return _base.output(
-        "RandomShuffle", [value], {"T": value.dtype, **seeds}, name=name or "RandomShuffle"
-    )
+    with ops.name_scope(name, "RandomShuffle", [value]) as scope:
+        value = ops.convert_to_tensor(value, name="value")
+        return _base.output("RandomShuffle", [value], {"T": value.dtype, **seeds}, name=scope)
 
 
 def _categorical(logits, num_samples, dtype, seed):
