@@ -252,9 +252,8 @@ def _as_proto(value, cls):
         return value
     if isinstance(value, (bytes, bytearray)):
         return cls.FromString(bytes(value))
-    if hasattr(value, "SerializeToString") and (
-        value.DESCRIPTOR.full_name == cls.DESCRIPTOR.full_name
-    ):
+    # The same message from TF's own proto classes (package ``tensorflow``, not ``tensorboard``).
+    if getattr(getattr(value, "DESCRIPTOR", None), "name", None) == cls.DESCRIPTOR.name:
         return cls.FromString(value.SerializeToString())
     raise TypeError(f"Expected a {cls.DESCRIPTOR.full_name} proto, got {type(value).__name__}")
 
@@ -345,14 +344,14 @@ class FileWriter:
         self._add_event(event_pb2.Event(graph_def=gd.SerializeToString()), global_step)
 
     def add_meta_graph(self, meta_graph_def, global_step=None):
-        if not hasattr(meta_graph_def, "DESCRIPTOR") or (
-            meta_graph_def.DESCRIPTOR.full_name != "tensorflow.MetaGraphDef"
-        ):
+        """Adds a ``MetaGraphDef`` event."""
+        try:
+            mg = _as_proto(meta_graph_def, meta_graph_pb2.MetaGraphDef)
+        except TypeError:
             raise TypeError(
                 f"meta_graph_def must be type MetaGraphDef, saw type: {type(meta_graph_def)}"
-            )
-        event = event_pb2.Event(meta_graph_def=meta_graph_def.SerializeToString())
-        self._add_event(event, global_step)
+            ) from None
+        self._add_event(event_pb2.Event(meta_graph_def=mg.SerializeToString()), global_step)
 
     def add_run_metadata(self, run_metadata, tag, global_step=None):
         """Adds a ``RunMetadata`` under ``tag`` (each tag once)."""
