@@ -8,6 +8,7 @@ A deliberate list of re-exports; each name is defined once in the module that ow
 from tfstyle import compat
 from tfstyle import compiler as _compiler
 from tfstyle import nn
+from tfstyle import summary
 from tfstyle import train
 from tfstyle.client.config import (
     ConfigProto,
@@ -74,6 +75,7 @@ from tfstyle.framework.ops import (
     register_tensor_conversion_function,
     reset_default_graph,
 )
+from tfstyle.framework.graph_io import import_graph_def
 from tfstyle.framework.tensor_shape import Dimension, TensorShape, dimension_value
 from tfstyle.ops.array_ops import (
     cast,
