@@ -60,6 +60,8 @@ def test_reuse_modes_scope_objects_and_default_names():
                 out += [tf.get_variable("h", [1]).name, tf.constant(2).name, vs.original_name_scope]
             with tf.variable_scope(ax, auxiliary_name_scope=False):
                 out += [tf.constant(1).name, tf.get_variable_scope().name]
+        with tf.name_scope("only_ns"):
+            out += [tf.get_variable("root_v", [1]).name, tf.get_variable_scope().name]
         with tf.variable_scope("a/b"):
             out += [tf.get_variable("c", [1]).name]
         out.append(tf.get_variable_scope().name)

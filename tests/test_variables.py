@@ -1,7 +1,6 @@
 """``tf.Variable``, assignments and the variable helpers, against real TF (resource variables)."""
 
 import numpy as np
-import pytest
 
 import tfstyle.compat.v1 as tfs
 from tests.oracle import tf1
@@ -291,8 +290,6 @@ def test_initial_value_from_another_variable():
 
 def test_initialized_value():
     # TF 2.21's resource variables raise NotImplementedError here; tfstyle keeps TF1's meaning.
-    if not hasattr(tfs, "cond"):
-        pytest.skip("tf.cond has not landed")
     with tfs.Graph().as_default():
         v = tfs.Variable(tfs.constant([1.0, 2.0]), name="v")
         w = tfs.Variable(v.initialized_value() * 2.0, name="w")
