@@ -4,6 +4,7 @@ the names of the update ops, errors, and a training loop that traces once."""
 import numpy as np
 import pytest
 
+import tfstyle
 import tfstyle.compat.v1 as tfs
 from tests.oracle import tf1
 
@@ -130,3 +131,131 @@ def test_learning_rate_tensor_of_global_step():
 
     _compare(make, steps=4, with_global_step=True)
     _compare(lambda tf, gs: tf.train.AdamOptimizer(lambda: 0.02), steps=2)
+
+
+def test_compute_and_apply_gradients_options():
+    def build(tf):
+        g = tf.Graph()
+        with g.as_default():
+            w, b, loss = _model(tf)
+            unused = tf.Variable([1.0, 2.0], name="unused")
+            opt = tf.train.MomentumOptimizer(0.1, 0.5)
+            gv = opt.compute_gradients(loss)
+            out = {"gv": [(gr is None, v.name) for gr, v in gv]}
+            only_w = opt.compute_gradients(loss, var_list=[w])
+            weighted = opt.compute_gradients(loss, var_list={"b": b}, grad_loss=tf.constant(3.0))
+            scaled = [(gr * 2.0, v) for gr, v in gv if gr is not None] + [(None, unused)]
+            train = opt.apply_gradients(scaled, name="apply")
+            gs = tf.train.get_or_create_global_step()
+            train2 = tf.train.GradientDescentOptimizer(0.1).minimize(loss, gs, var_list=[b])
+            out["ops"] = [train.name, train.type, train2.name, train2.type]
+            out["slots"] = sorted(v.name for v in opt.variables())
+            with tf.Session(graph=g) as sess:
+                sess.run(tf.global_variables_initializer())
+                out["grads"] = sess.run([only_w[0][0], weighted[0][0]])
+                sess.run(train)
+                sess.run(train2)
+                sess.run(train2)
+                out["after"] = sess.run([w, b, unused, gs])
+        return out
+
+    exp, act = build(tf1()), build(tfs)
+    for key in ("gv", "ops", "slots"):
+        assert act[key] == exp[key]
+    for e, a in zip(exp["grads"] + exp["after"], act["grads"] + act["after"]):
+        np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
+
+
+def test_errors_match_tf():
+    def errors(tf):
+        out = []
+        g = tf.Graph()
+        with g.as_default():
+            w = tf.Variable(1.0, name="w")
+            v = tf.Variable(1.0, name="v")
+            loss = v * 2.0
+            opt = tf.train.AdamOptimizer()
+            attempts = [
+                lambda: opt.minimize(loss, var_list=[w]),
+                lambda: opt.apply_gradients([(None, w)]),
+                lambda: opt.apply_gradients([]),
+                lambda: opt.compute_gradients(loss, var_list=[]),
+                lambda: opt.minimize(tf.constant(1), var_list=[w]),
+                lambda: tf.train.AdamOptimizer(name=""),
+                lambda: opt.compute_gradients(loss, gate_gradients=5),
+                lambda: tf.train.AdagradOptimizer(0.1, initial_accumulator_value=0.0),
+                lambda: tf.train.FtrlOptimizer(0.1, learning_rate_power=0.5),
+                lambda: tf.train.FtrlOptimizer(0.1, l1_regularization_strength=-1.0),
+            ]
+            for fn in attempts:
+                try:
+                    fn()
+                    out.append(None)
+                except Exception as e:  # noqa: BLE001 - comparing classes and messages
+                    out.append((type(e).__name__, str(e).split(",")[0].split(":")[0]))
+        return out
+
+    assert errors(tfs) == errors(tf1())
+
+
+def test_training_loop_traces_once():
+    with tfs.Graph().as_default():
+        x = tfs.placeholder(tfs.float32, [None, 2, 1], name="x")
+        y = tfs.placeholder(tfs.float32, [None, 1], name="y")
+        w = tfs.Variable(W0, name="w")
+        loss = tfs.reduce_mean(tfs.square(tfs.reduce_sum(x * w, axis=1) - y))
+        gs = tfs.train.get_or_create_global_step()
+        train = tfs.train.AdamOptimizer(0.1).minimize(loss, global_step=gs)
+        with tfs.Session() as sess:
+            sess.run(tfs.global_variables_initializer())
+            sess.run([train, loss], {x: X, y: Y})
+            before = tfstyle.compiler.trace_count()
+            losses = [sess.run([train, loss], {x: X, y: Y})[1] for _ in range(5)]
+            assert tfstyle.compiler.trace_count() == before
+            assert losses[-1] < losses[0]
+            assert tfs.train.global_step(sess, gs) == 6
+
+
+def test_optax_optimizer_trains_like_optax_by_hand():
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(0.05, weight_decay=0.1))
+    with tfs.Graph().as_default():
+        w, b, loss = _model(tfs)
+        opt = tfstyle.train.OptaxOptimizer(tx)
+        gs = tfs.train.get_or_create_global_step()
+        train = opt.minimize(loss, global_step=gs)
+        state_vars = opt.variables()
+        assert state_vars and all(not v.trainable for v in state_vars)
+        assert all(v.name.startswith("Optax_state/") for v in state_vars)
+        assert {v.name for v in tfs.trainable_variables()} == {"w:0", "b:0"}
+        assert train.name == "Optax"
+        with tfs.Session() as sess:
+            sess.run(tfs.global_variables_initializer())
+            before = None
+            got = []
+            for step in range(4):
+                sess.run(train)
+                if step == 0:
+                    before = tfstyle.compiler.trace_count()
+                got.append(sess.run([w, b]))
+            assert tfstyle.compiler.trace_count() == before + 1  # the [w, b] fetch only
+            assert tfs.train.global_step(sess, gs) == 4
+
+    def loss_fn(p):
+        pred = jnp.sum(jnp.asarray(X) * p["w"], axis=1) + p["b"]
+        return jnp.mean(jnp.square(pred - Y))
+
+    @jax.jit
+    def step(params, state):
+        updates, state = tx.update(jax.grad(loss_fn)(params), state, params)
+        return optax.apply_updates(params, updates), state
+
+    params = {"w": jnp.asarray(W0), "b": jnp.asarray(B0)}
+    state = tx.init(params)
+    for w_got, b_got in got:
+        params, state = step(params, state)
+        np.testing.assert_allclose(w_got, params["w"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b_got, params["b"], rtol=1e-5, atol=1e-6)

@@ -174,18 +174,9 @@ class Optimizer:
             )
         with ops.control_dependencies(None):
             self._create_slots(var_list)
-        update_ops = []
         with ops.name_scope(name, self._name) as name:
             self._prepare()
-            for grad, var in converted:
-                if grad is None:
-                    continue
-                with ops.name_scope("update_" + var.op.name), ops.colocate_with(var):
-                    update = self._resource_apply_dense(grad, var)
-                    if var.constraint is not None:
-                        with ops.control_dependencies([update]):
-                            update = var.assign(var.constraint(var), read_value=False)
-                    update_ops.append(update)
+            update_ops = self._apply_all([(g, v) for g, v in converted if g is not None])
             if global_step is None:
                 apply_updates = self._finish(update_ops, name)
             else:
@@ -197,6 +188,18 @@ class Optimizer:
             if apply_updates not in train_ops:
                 train_ops.append(apply_updates)
             return apply_updates
+
+    def _apply_all(self, grads_and_vars):
+        """The update op of each variable (``update_<var>/...``), constraints applied after."""
+        update_ops = []
+        for grad, var in grads_and_vars:
+            with ops.name_scope("update_" + var.op.name), ops.colocate_with(var):
+                update = self._resource_apply_dense(grad, var)
+                if var.constraint is not None:
+                    with ops.control_dependencies([update]):
+                        update = var.assign(var.constraint(var), read_value=False)
+                update_ops.append(update)
+        return update_ops
 
     # -- slots ---------------------------------------------------------------------------------
     def get_slot(self, var, name):
