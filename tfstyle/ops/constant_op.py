@@ -60,7 +60,9 @@ def _to_array(value, dtype):
             else arr
         )
     np_dtype = dtype.as_numpy_dtype
-    if not isinstance(value, (np.ndarray, np.generic)):
+    # An empty list has no elements to refuse: ``constant([], tf.int32)`` is fine.
+    empty = isinstance(value, (list, tuple)) and next(_flat(value), None) is None
+    if not isinstance(value, (np.ndarray, np.generic)) and not empty:
         inferred = _infer_dtype(value)
         if (dtype.is_integer or dtype.is_bool) and inferred.is_floating:
             raise TypeError(

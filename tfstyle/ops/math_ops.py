@@ -29,6 +29,14 @@ NUMBER = (
     "quint16 uint16 complex128 float16 uint32 uint64"
 )
 
+
+def _selu(x):
+    # TF's gradient at 0 is scale (the positive branch); jax.nn.selu takes the negative one.
+    scale, alpha = 1.0507009873554805, 1.6732632423543772
+    neg = scale * alpha * jnp.expm1(jnp.minimum(x, 0))
+    return jnp.where(x >= 0, scale * x, neg)
+
+
 # -- unary ops: TF op type -> (lowering, allowed dtypes) -------------------------------------
 _UNARY = {
     "Neg": (jnp.negative, _SIGNED),
@@ -75,7 +83,7 @@ _UNARY = {
     "Relu": (jax.nn.relu, _REAL),
     "Relu6": (jax.nn.relu6, _REAL),
     "Elu": (jax.nn.elu, _FLOAT),
-    "Selu": (jax.nn.selu, _FLOAT),
+    "Selu": (_selu, _FLOAT),
 }
 _BOOL_OUT = {"IsNan", "IsInf", "IsFinite"}
 
@@ -92,6 +100,17 @@ def _truncdiv(x, y):
     if jnp.issubdtype(jnp.result_type(x), jnp.integer):
         return jax.lax.div(x, y)
     return x / y
+
+
+def _tf_extreme(pick):
+    # TF sends the gradient of a tie to x (x >= y for Maximum), and NaN propagates.
+    def fn(x, y):
+        out = jnp.where(pick(x, y), x, y)
+        if jnp.issubdtype(jnp.result_type(x), jnp.inexact):
+            out = jnp.where(jnp.isnan(x) | jnp.isnan(y), x + y, out)
+        return out
+
+    return fn
 
 
 def _div_no_nan(x, y):
@@ -122,8 +141,8 @@ _BINARY = {
         jnp.power,
         "bfloat16 float32 float16 float64 int8 int16 int32 int64 complex64 complex128",
     ),
-    "Maximum": (jnp.maximum, _MINMAX),
-    "Minimum": (jnp.minimum, _MINMAX),
+    "Maximum": (_tf_extreme(jnp.greater_equal), _MINMAX),
+    "Minimum": (_tf_extreme(jnp.less_equal), _MINMAX),
     "SquaredDifference": (
         lambda x, y: jnp.square(x - y),
         "bfloat16 float16 float32 float64 int32 int64 complex64 complex128",
@@ -166,13 +185,24 @@ def check_dtype(op_type, param, dtype):
         )
 
 
+def on_host_if_static(fn, arrays, *args):
+    """``fn(*arrays, *args)``, computed right away as a NumPy array when every array is known
+    while tracing (values derived from constants and static shapes), so that shape arithmetic
+    stays static for ``jax.jit``; otherwise traced as usual."""
+    if all(isinstance(x, (np.ndarray, np.generic)) for x in arrays):
+        with jax.ensure_compile_time_eval():
+            return np.asarray(fn(*arrays, *args))
+    return fn(*[jnp.asarray(x) for x in arrays], *args)
+
+
 def _cast_like(fn):
     # Keep the input dtype: JAX may promote (e.g. integer power), TF never does.
     def lower(op):
         dt = op._outputs[0].dtype.as_numpy_dtype
 
         def f(*xs):
-            return jnp.asarray(fn(*xs)).astype(dt)
+            out = on_host_if_static(fn, xs)
+            return out.astype(dt)
 
         return f
 
@@ -208,7 +238,9 @@ for _name, (_fn, _allowed) in _BINARY.items():
     if _allowed:
         allow(_name, _allowed)
 for _name, (_fn, _allowed) in _COMPARE.items():
-    _base.register_simple(_name, _bool_broadcast_rule, lambda op, f=_fn: f)
+    _base.register_simple(
+        _name, _bool_broadcast_rule, lambda op, f=_fn: lambda *xs: on_host_if_static(f, xs)
+    )
     if _allowed:
         allow(_name, _allowed)
 
@@ -471,6 +503,9 @@ def div_no_nan(x, y, name=None):
         x = _base.to_tensor(x, name="x")
         y = _base.to_tensor(y, dtype=x.dtype, name="y")
         return _gen_binary("DivNoNan", x, y, scope)
+
+
+divide_no_nan = div_no_nan
 
 
 def scalar_mul(scalar, x, name=None):

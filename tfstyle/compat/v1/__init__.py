@@ -21,6 +21,7 @@ from tfstyle.client.config import (
 from tfstyle.client.interop import to_jax
 from tfstyle.client.session import InteractiveSession, Session, get_default_session
 from tfstyle.compat.v1 import initializers, random
+from tfstyle.compat.v1 import linalg, math
 from tfstyle.framework import errors
 from tfstyle.framework.dtypes import (
     DType,
@@ -162,6 +163,22 @@ from tfstyle.ops.init_ops import (
     variance_scaling_initializer,
     zeros_initializer,
 )
+from tfstyle.ops.linalg_ops import (
+    conj,
+    cross,
+    diag,
+    diag_part,
+    einsum,
+    eye,
+    matmul,
+    matrix_diag,
+    matrix_diag_part,
+    matrix_set_diag,
+    matrix_transpose,
+    norm,
+    tensordot,
+    trace,
+)
 from tfstyle.ops.math_ops import (
     abs,
     accumulate_n,
@@ -256,6 +273,21 @@ from tfstyle.ops.variable_scope import (
     no_regularizer,
     variable_op_scope,
     variable_scope,
+)
+from tfstyle.ops.reduction_ops import (
+    arg_max,
+    arg_min,
+    argmax,
+    argmin,
+    count_nonzero,
+    reduce_all,
+    reduce_any,
+    reduce_logsumexp,
+    reduce_max,
+    reduce_mean,
+    reduce_min,
+    reduce_prod,
+    reduce_sum,
 )
 from tfstyle.ops.variables import (
     Variable,
