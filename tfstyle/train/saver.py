@@ -393,7 +393,7 @@ class Saver:
                     "This could mean that the variable was uninitialized. Attempting to use "
                     f"uninitialized value {e.key}",
                 )
-            values[e.name] = np.asarray(value)
+            values[e.name] = _host_array(value)
         tensor_bundle.write_bundle(checkpoint_file, values)
         del values, state
         model_checkpoint_path = checkpoint_file
@@ -481,6 +481,20 @@ class Saver:
 def _tf_name(dtype):
     # TF's kernels name dtypes by their C++ names in these messages.
     return {"float32": "float", "float64": "double", "float16": "half"}.get(dtype.name, dtype.name)
+
+
+def _host_array(value):
+    """A NumPy view of a state value. ``np.asarray`` on a JAX array caches a host copy inside
+    the array (doubling the memory of every saved variable for as long as it lives); a DLPack
+    view of a CPU buffer copies nothing."""
+    if isinstance(value, np.ndarray):
+        return value
+    try:
+        return np.from_dlpack(value)
+    except (TypeError, ValueError, RuntimeError, BufferError):
+        import jax
+
+        return np.array(jax.device_get(value), copy=False)
 
 
 def _session_types():
