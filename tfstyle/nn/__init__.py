@@ -6,6 +6,7 @@ from .candidate_sampling_ops import log_uniform_candidate_sampler, uniform_candi
 from .conv_ops import (
     avg_pool,
     avg_pool1d,
+    avg_pool2d,
     conv1d,
     conv2d,
     conv2d_transpose,
@@ -13,11 +14,13 @@ from .conv_ops import (
     depthwise_conv2d_native,
     max_pool,
     max_pool1d,
+    max_pool2d,
 )
 from .embedding_ops import embedding_lookup, nce_loss, sampled_softmax_loss
 from .nn_ops import (
     batch_normalization,
     bias_add,
+    crelu,
     dropout,
     elu,
     fused_batch_norm,
@@ -34,12 +37,14 @@ from .nn_ops import (
     selu,
     sigmoid,
     sigmoid_cross_entropy_with_logits,
+    silu,
     softmax,
     softmax_cross_entropy_with_logits,
     softmax_cross_entropy_with_logits_v2,
     softplus,
     softsign,
     sparse_softmax_cross_entropy_with_logits,
+    swish,
     tanh,
     top_k,
     weighted_cross_entropy_with_logits,

@@ -447,11 +447,11 @@ def _pool_window(op, x):
 def _max_pool_lower(op):
     def fn(x):
         ks, ss, pads = _pool_window(op, x)
-        if jnp.issubdtype(x.dtype, jnp.floating):
-            init = -jnp.inf
-        else:
-            init = jnp.iinfo(x.dtype).min
-        return jax.lax.reduce_window(x, jnp.asarray(init, x.dtype), jax.lax.max, ks, ss, pads)
+        dt = np.dtype(x.dtype)
+        # A concrete NumPy identity lets JAX recognise the max reduction (and differentiate it).
+        floating = jnp.issubdtype(dt, jnp.floating)
+        init = np.array(-np.inf if floating else np.iinfo(dt).min, dt)
+        return jax.lax.reduce_window(x, init, jax.lax.max, ks, ss, pads)
 
     return fn
 
@@ -459,7 +459,7 @@ def _max_pool_lower(op):
 def _avg_pool_lower(op):
     def fn(x):
         ks, ss, pads = _pool_window(op, x)
-        zero = jnp.asarray(0, x.dtype)
+        zero = np.zeros((), np.dtype(x.dtype))
         total = jax.lax.reduce_window(x, zero, jax.lax.add, ks, ss, pads)
         # SAME averages over the window's elements inside the input only, as TF does.
         ones = jnp.ones(x.shape, x.dtype)
@@ -548,3 +548,13 @@ def max_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):  #
 def avg_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):  # noqa: A002
     """Average pooling of a 3-D input, as ``ExpandDims``, ``AvgPool``, ``Squeeze``."""
     return _pool1d("AvgPool", "AvgPool1D", input, ksize, strides, padding, data_format, name)
+
+
+def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
+    """``max_pool`` with the 2-D signature of ``tf.nn.max_pool2d``."""
+    return max_pool(input, ksize, strides, padding, data_format=data_format, name=name)
+
+
+def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
+    """``avg_pool`` with the 2-D signature of ``tf.nn.avg_pool2d``."""
+    return avg_pool(input, ksize, strides, padding, data_format=data_format, name=name)

@@ -6,7 +6,7 @@ is gathered for every id and the right one selected, where TF routes ids through
 """
 
 from tfstyle.framework import dtypes, ops
-from tfstyle.ops import _base, array_ops, math_ops, reduction_ops
+from tfstyle.ops import _base, array_ops, linalg_ops, math_ops, reduction_ops
 
 from . import nn_ops
 from .candidate_sampling_ops import log_uniform_candidate_sampler
@@ -111,7 +111,7 @@ def _sum_rows(x):
     ones_shape = array_ops.stack([cols, 1])
     ones = array_ops.ones(ones_shape, x.dtype)
 
-    return array_ops.reshape(math_ops.matmul(x, ones), [-1])
+    return array_ops.reshape(linalg_ops.matmul(x, ones), [-1])
 
 
 def _compute_sampled_logits(
@@ -162,7 +162,7 @@ def _compute_sampled_logits(
         sampled_w = array_ops.slice(
             all_w, array_ops.stack([array_ops.shape(labels_flat)[0], 0]), [-1, -1]
         )
-        sampled_logits = math_ops.matmul(inputs, sampled_w, transpose_b=True)
+        sampled_logits = linalg_ops.matmul(inputs, sampled_w, transpose_b=True)
         all_b = embedding_lookup(biases, all_ids, partition_strategy=partition_strategy)
         if all_b.dtype != inputs.dtype:
             all_b = array_ops.cast(all_b, inputs.dtype)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from tfstyle.framework import dtypes, ops
-from tfstyle.ops import _base, array_ops, math_ops, reduction_ops
+from tfstyle.ops import _base, array_ops, linalg_ops, math_ops, reduction_ops
 
 from . import _util
 from ._util import FLOATS, check_dtype, node_error, with_rank
@@ -512,7 +512,7 @@ def xw_plus_b(x, weights, biases, name=None):
         x = _convert(x, "x")
         weights = _convert(weights, "weights")
         biases = _convert(biases, "biases")
-        mm = math_ops.matmul(x, weights)
+        mm = linalg_ops.matmul(x, weights)
         return bias_add(mm, biases, name=name)
 
 
@@ -523,7 +523,7 @@ def relu_layer(x, weights, biases, name=None):
         x = _convert(x, "x")
         weights = _convert(weights, "weights")
         biases = _convert(biases, "biases")
-        xw_plus_b_ = bias_add(math_ops.matmul(x, weights), biases)
+        xw_plus_b_ = bias_add(linalg_ops.matmul(x, weights), biases)
         return relu(xw_plus_b_, name=name)
 
 
@@ -765,7 +765,7 @@ _base.register_simple("InTopKV2", _in_top_k_infer, _in_top_k_lower)
 def in_top_k(predictions, targets, k, name=None):
     """Whether each ``targets[i]`` is among the top ``k`` of ``predictions[i]`` (ties count)."""
     with ops.name_scope(name, "in_top_k"):
-        with ops.name_scope(None, "InTopKV2", [predictions, targets, k]) as scope:
+        with ops.name_scope(None, name or "InTopKV2", [predictions, targets, k]) as scope:
             predictions = _convert(predictions, "predictions")
             if predictions.dtype != dtypes.float32:
                 raise TypeError(
@@ -850,3 +850,34 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None
         ret = math_ops.where_v2(keep_mask, ret, constant(0, dtype=x.dtype))
         ret.set_shape(x.shape)
         return ret
+
+
+# -- swish, crelu -------------------------------------------------------------------------------
+def _identity_n_infer(op):
+    return [(t.dtype, t._shape) for t in op._inputs]
+
+
+# IdentityN passes its inputs through (TF wraps custom-gradient functions in it).
+_base.register_simple("IdentityN", _identity_n_infer, lambda op: lambda *xs: tuple(xs))
+
+
+def swish(features, beta=1.0):
+    """``features * sigmoid(beta * features)``."""
+    features = _convert(features, "features")
+    beta = array_ops.cast(_convert(beta, "beta"), features.dtype)
+    out = features * math_ops.sigmoid(beta * features)
+    array_ops.identity(out)
+    return _base.make_op(
+        "IdentityN", [out, features, beta], {"T": [out.dtype] * 3}, name="IdentityN"
+    )._outputs[0]
+
+
+silu = swish
+
+
+def crelu(features, name=None, axis=-1):
+    """``relu(concat([features, -features], axis))``."""
+    with ops.name_scope(name, "CRelu", [features]) as name:
+        features = _convert(features, "features")
+        c = array_ops.concat([features, -features], axis, name=name)
+        return relu(c)
