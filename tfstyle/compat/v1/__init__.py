@@ -6,6 +6,7 @@ A deliberate list of re-exports; each name is defined once in the module that ow
 # ruff: noqa: F401
 
 from tfstyle import compat
+from tfstyle import layers, losses
 from tfstyle import compiler as _compiler
 from tfstyle import nn
 from tfstyle import summary

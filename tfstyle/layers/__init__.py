@@ -1,0 +1,18 @@
+"""``tf.layers``: TF1's object and functional layers, built on ``get_variable``."""
+
+# ruff: noqa: F401
+
+from .base import InputSpec, Layer
+from .convolutional import Conv1D, Conv2D, Conv2DTranspose, conv1d, conv2d, conv2d_transpose
+from .core import Dense, Dropout, Flatten, dense, dropout, flatten
+from .normalization import BatchNormalization, batch_normalization
+from .pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    MaxPooling1D,
+    MaxPooling2D,
+    average_pooling1d,
+    average_pooling2d,
+    max_pooling1d,
+    max_pooling2d,
+)

@@ -1,0 +1,344 @@
+"""``tf.layers`` convolutions: ``Conv1D``, ``Conv2D``, ``Conv2DTranspose`` and their
+functional forms (``conv1d``, ``conv2d``, ``conv2d_transpose``)."""
+
+from tfstyle import nn
+from tfstyle.framework.tensor_shape import TensorShape
+from tfstyle.ops import array_ops, init_ops
+
+from .base import InputSpec, Layer
+from .core import _normalize_data_format
+
+
+def normalize_tuple(value, n, name):
+    """``value`` (an int or ``n`` ints) as a tuple of ``n`` ints."""
+    if isinstance(value, int):
+        return (value,) * n
+    try:
+        value = tuple(value)
+    except TypeError:
+        raise ValueError(
+            f"The `{name}` argument must be a tuple of {n} integers. Received: {value}"
+        ) from None
+    if len(value) != n or not all(isinstance(v, int) for v in value):
+        raise ValueError(
+            f"The `{name}` argument must be a tuple of {n} integers. Received: {value}"
+        )
+    return value
+
+
+def normalize_padding(value, allowed=("valid", "same")):
+    padding = value.lower() if isinstance(value, str) else value
+    if padding not in allowed:
+        raise ValueError(
+            "The `padding` argument must be a list/tuple or one of "
+            f'"valid", "same" (or "causal", only for `Conv1D). Received: {value}'
+        )
+    return padding
+
+
+def conv_output_length(length, k, padding, stride, dilation=1):
+    if length is None:
+        return None
+    k = k + (k - 1) * (dilation - 1)
+    if padding == "same":
+        out = length
+    elif padding == "valid":
+        out = length - k + 1
+    else:  # causal
+        out = length
+    return (out + stride - 1) // stride
+
+
+def deconv_output_length(length, k, padding, stride, dilation=1):
+    if length is None:
+        return None
+    k = k + (k - 1) * (dilation - 1)
+    if padding == "valid":
+        return length * stride + max(k - stride, 0)
+    return length * stride
+
+
+class _Conv(Layer):
+    def __init__(
+        self,
+        rank,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format="channels_last",
+        dilation_rate=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer=None,
+        bias_initializer=init_ops.zeros_initializer(),
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        trainable=True,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(
+            trainable=trainable, name=name, activity_regularizer=activity_regularizer, **kwargs
+        )
+        self.rank = rank
+        self.filters = int(filters)
+        self.kernel_size = normalize_tuple(kernel_size, rank, "kernel_size")
+        self.strides = normalize_tuple(strides, rank, "strides")
+        allowed = ("valid", "same", "causal") if rank == 1 else ("valid", "same")
+        self.padding = normalize_padding(padding, allowed)
+        self.data_format = _normalize_data_format(data_format)
+        self.dilation_rate = normalize_tuple(dilation_rate, rank, "dilation_rate")
+        self.activation = activation
+        self.use_bias = use_bias
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+        self.input_spec = InputSpec(min_ndim=rank + 2)
+        self.kernel = None
+        self.bias = None
+
+    @property
+    def _channels_first(self):
+        return self.data_format == "channels_first"
+
+    @property
+    def _tf_data_format(self):
+        spatial = {1: "W", 2: "HW", 3: "DHW"}[self.rank]
+        return "NC" + spatial if self._channels_first else "N" + spatial + "C"
+
+    def _kernel_shape(self, input_dim):
+        return self.kernel_size + (input_dim, self.filters)
+
+    def build(self, input_shape):
+        input_shape = TensorShape(input_shape)
+        axis = 1 if self._channels_first else -1
+        if input_shape.ndims is None or input_shape.as_list()[axis] is None:
+            raise ValueError(
+                "The channel dimension of the inputs should be defined. The input_shape "
+                f"received is {input_shape}, where axis {axis} (0-based) is the channel "
+                "dimension, which found to be `None`."
+            )
+        input_dim = int(input_shape.as_list()[axis])
+        self.kernel = self.add_weight(
+            "kernel",
+            shape=list(self._kernel_shape(input_dim)),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+            trainable=True,
+            dtype=self._dtype,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                "bias",
+                shape=[self.filters],
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+                trainable=True,
+                dtype=self._dtype,
+            )
+        self.input_spec = InputSpec(min_ndim=self.rank + 2, axes={axis: input_dim})
+        self.built = True
+
+    def _convolve(self, inputs):
+        padding = "VALID" if self.padding == "causal" else self.padding.upper()
+        if self.rank == 1:
+            if self.padding == "causal":
+                left = self.dilation_rate[0] * (self.kernel_size[0] - 1)
+                inputs = array_ops.pad(inputs, [[0, 0], [left, 0], [0, 0]])
+            return nn.conv1d(
+                inputs,
+                self.kernel,
+                stride=list(self.strides),
+                padding=padding,
+                data_format=self._tf_data_format,
+                dilations=list(self.dilation_rate),
+                name="Conv1D",
+            )
+        if self._channels_first:
+            strides = [1, 1, *self.strides]
+            dilations = [1, 1, *self.dilation_rate]
+        else:
+            strides = [1, *self.strides, 1]
+            dilations = [1, *self.dilation_rate, 1]
+        return nn.conv2d(
+            inputs,
+            self.kernel,
+            strides=strides,
+            padding=padding,
+            data_format=self._tf_data_format,
+            dilations=dilations,
+            name="Conv2D",
+        )
+
+    def call(self, inputs):
+        outputs = self._convolve(inputs)
+        if self.use_bias:
+            if self.rank == 1 and self._channels_first:
+                outputs = outputs + array_ops.reshape(self.bias, (1, self.filters, 1))
+            else:
+                outputs = nn.bias_add(outputs, self.bias, data_format=self._tf_data_format)
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        dims = TensorShape(input_shape).as_list()
+        spatial = dims[2:] if self._channels_first else dims[1:-1]
+        out = [
+            conv_output_length(n, k, self.padding, s, d)
+            for n, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate)
+        ]
+        if self._channels_first:
+            return TensorShape([dims[0], self.filters, *out])
+        return TensorShape([dims[0], *out, self.filters])
+
+
+_CONV_DOC = """{n}-D convolution layer: ``activation(conv(inputs, kernel) + bias)`` with
+``kernel`` of shape ``kernel_size + [in_channels, filters]``."""
+
+
+class Conv1D(_Conv):
+    __doc__ = _CONV_DOC.format(n=1)
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid",
+                 data_format="channels_last", dilation_rate=1, **kwargs):  # fmt: skip
+        super().__init__(1, filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         **kwargs)  # fmt: skip
+
+
+class Conv2D(_Conv):
+    __doc__ = _CONV_DOC.format(n=2)
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 data_format="channels_last", dilation_rate=(1, 1), **kwargs):  # fmt: skip
+        super().__init__(2, filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         **kwargs)  # fmt: skip
+
+
+class Conv2DTranspose(Conv2D):
+    """Transposed 2-D convolution (the gradient of ``conv2d``); ``kernel`` has shape
+    ``kernel_size + [filters, in_channels]``."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 data_format="channels_last", dilation_rate=(1, 1), **kwargs):  # fmt: skip
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         **kwargs)  # fmt: skip
+        if self.dilation_rate != (1, 1):
+            raise ValueError(
+                "tfstyle's conv2d_transpose supports dilation_rate=(1, 1) only; got "
+                f"{self.dilation_rate}"
+            )
+        self.input_spec = InputSpec(ndim=4)
+
+    def _kernel_shape(self, input_dim):
+        return self.kernel_size + (self.filters, input_dim)
+
+    def build(self, input_shape):
+        input_shape = TensorShape(input_shape)
+        if input_shape.ndims != 4:
+            raise ValueError(f"Inputs should have rank 4. Received input_shape={input_shape}.")
+        super().build(input_shape)
+
+    def _convolve(self, inputs):
+        shape = array_ops.shape(inputs)
+        h_axis, w_axis = (2, 3) if self._channels_first else (1, 2)
+        dims = inputs.shape.as_list()
+        height = dims[h_axis] if dims[h_axis] is not None else shape[h_axis]
+        width = dims[w_axis] if dims[w_axis] is not None else shape[w_axis]
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        out_h = deconv_output_length(height, kh, self.padding, sh)
+        out_w = deconv_output_length(width, kw, self.padding, sw)
+        if self._channels_first:
+            out_shape = (shape[0], self.filters, out_h, out_w)
+            strides = (1, 1, sh, sw)
+        else:
+            out_shape = (shape[0], out_h, out_w, self.filters)
+            strides = (1, sh, sw, 1)
+        outputs = nn.conv2d_transpose(
+            inputs,
+            self.kernel,
+            array_ops.stack(list(out_shape)),
+            strides,
+            padding=self.padding.upper(),
+            data_format=self._tf_data_format,
+        )
+        outputs.set_shape(self.compute_output_shape(inputs.shape))
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        dims = TensorShape(input_shape).as_list()
+        spatial = dims[2:] if self._channels_first else dims[1:-1]
+        out = [
+            deconv_output_length(n, k, self.padding, s)
+            for n, k, s in zip(spatial, self.kernel_size, self.strides)
+        ]
+        if self._channels_first:
+            return TensorShape([dims[0], self.filters, *out])
+        return TensorShape([dims[0], *out, self.filters])
+
+
+def _functional(cls, inputs, filters, kernel_size, name, reuse, **kwargs):
+    layer = cls(filters, kernel_size, name=name, _scope=name, _reuse=reuse, **kwargs)
+    return layer(inputs)
+
+
+def conv1d(inputs, filters, kernel_size, strides=1, padding="valid",
+           data_format="channels_last", dilation_rate=1, activation=None, use_bias=True,
+           kernel_initializer=None, bias_initializer=init_ops.zeros_initializer(),
+           kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+           kernel_constraint=None, bias_constraint=None, trainable=True, name=None,
+           reuse=None):  # fmt: skip
+    """Functional form of ``Conv1D``."""
+    return _functional(
+        Conv1D, inputs, filters, kernel_size, name, reuse, strides=strides, padding=padding,
+        data_format=data_format, dilation_rate=dilation_rate, activation=activation,
+        use_bias=use_bias, kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+        bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
+        kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
+        trainable=trainable,
+    )  # fmt: skip
+
+
+def conv2d(inputs, filters, kernel_size, strides=(1, 1), padding="valid",
+           data_format="channels_last", dilation_rate=(1, 1), activation=None, use_bias=True,
+           kernel_initializer=None, bias_initializer=init_ops.zeros_initializer(),
+           kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+           kernel_constraint=None, bias_constraint=None, trainable=True, name=None,
+           reuse=None):  # fmt: skip
+    """Functional form of ``Conv2D``."""
+    return _functional(
+        Conv2D, inputs, filters, kernel_size, name, reuse, strides=strides, padding=padding,
+        data_format=data_format, dilation_rate=dilation_rate, activation=activation,
+        use_bias=use_bias, kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+        bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
+        kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
+        trainable=trainable,
+    )  # fmt: skip
+
+
+def conv2d_transpose(inputs, filters, kernel_size, strides=(1, 1), padding="valid",
+                     data_format="channels_last", activation=None, use_bias=True,
+                     kernel_initializer=None, bias_initializer=init_ops.zeros_initializer(),
+                     kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                     kernel_constraint=None, bias_constraint=None, trainable=True, name=None,
+                     reuse=None):  # fmt: skip
+    """Functional form of ``Conv2DTranspose``."""
+    return _functional(
+        Conv2DTranspose, inputs, filters, kernel_size, name, reuse, strides=strides,
+        padding=padding, data_format=data_format, activation=activation, use_bias=use_bias,
+        kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+        kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+        bias_constraint=bias_constraint, trainable=trainable,
+    )  # fmt: skip
