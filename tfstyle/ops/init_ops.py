@@ -10,12 +10,14 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
-from tfstyle.framework import dtypes, ops, registry
+from tfstyle.framework import dtypes, registry
 from tfstyle.framework import tensor_shape as _shape
 
 from . import _base, random_ops
 from .array_ops import ones, reshape, zeros
 from .constant_op import constant
+from .linalg_ops import diag_part, eye, matrix_transpose
+from .math_ops import sign
 
 
 def _assert_float_dtype(dtype):
@@ -285,7 +287,7 @@ class GlorotNormal(VarianceScaling):
         return {"seed": self.seed, "dtype": self.dtype.name}
 
 
-# -- linear-algebra ops the matrix initializers build (registered unless another module has) ---
+# -- QR, which only the orthogonal initializer builds (registered unless a module has) ----------
 def _qr_infer(op):
     d = _base.dims(op._inputs[0])
     dt = op._inputs[0].dtype
@@ -298,68 +300,15 @@ def _qr_infer(op):
     return [(dt, (*batch, m, k)), (dt, (*batch, k, n))]
 
 
-def _diag_part_infer(op):
-    d = _base.dims(op._inputs[0])
-    return [(op._inputs[0].dtype, None if d is None else d[: len(d) // 2])]
+def _qr_lower(op):
+    mode = "complete" if op._attrs["full_matrices"] else "reduced"
+    return lambda x: jnp.linalg.qr(x, mode=mode)
 
 
-def _diag_part_lower(op):
-    def fn(x):
-        half = x.ndim // 2
-        n = int(np.prod(x.shape[:half]))
-        flat = jnp.reshape(x, (n, n))
-        return jnp.reshape(jnp.diagonal(flat), x.shape[:half])
-
-    return fn
-
-
-def _transpose_infer(op):
-    d = _base.dims(op._inputs[0])
-    perm = _base.constant_value(op._inputs[1])
-    if d is None or perm is None:
-        return [(op._inputs[0].dtype, None)]
-    return [(op._inputs[0].dtype, tuple(d[int(p)] for p in perm))]
-
-
-def _set_diag_lower(op):
-    def fn(x, diag, k):
-        n = min(x.shape[-2:])
-        idx = jnp.arange(n)
-        return jnp.asarray(x).at[..., idx, idx].set(diag)
-
-    return fn
-
-
-_LINALG_OPS = {
-    "Qr": (
-        _qr_infer,
-        lambda op: (
-            lambda x: jnp.linalg.qr(x, mode="complete" if op._attrs["full_matrices"] else "reduced")
-        ),
-    ),
-    "DiagPart": (_diag_part_infer, _diag_part_lower),
-    "Transpose": (
-        _transpose_infer,
-        lambda op: lambda x, perm: jnp.transpose(x, tuple(_base.static_ints(perm, "perm"))),
-    ),
-    "MatrixSetDiagV3": (_base.same_as_input, _set_diag_lower),
-}
-
-
-def _ensure_linalg_ops():
-    # Looked up when first needed, so that a module defining these ops for everyone wins.
-    for op_type, (infer, lower) in _LINALG_OPS.items():
-        if registry.get(op_type) is None:
-            _base.register_simple(op_type, infer, lower)
-
-
-def _matrix_transpose(x):
-    with ops.name_scope(None, "matrix_transpose", [x]):
-        with ops.name_scope(None, "transpose") as scope:
-            perm = constant([1, 0], name="perm")
-            return _base.output(
-                "Transpose", [x, perm], {"T": x.dtype, "Tperm": perm.dtype}, name=scope
-            )
+def _ensure_qr():
+    # Looked up when first needed, so that a linear-algebra module defining Qr wins.
+    if registry.get("Qr") is None:
+        _base.register_simple("Qr", _qr_infer, _qr_lower)
 
 
 class Orthogonal(Initializer):
@@ -371,9 +320,7 @@ class Orthogonal(Initializer):
         self.dtype = _assert_float_dtype(dtypes.as_dtype(dtype))
 
     def __call__(self, shape, dtype=None, partition_info=None):
-        from .math_ops import sign
-
-        _ensure_linalg_ops()
+        _ensure_qr()
         dtype = dtype or self.dtype
         shape = _as_list(shape)
         if len(shape) < 2:
@@ -386,10 +333,9 @@ class Orthogonal(Initializer):
         flat_shape = (num_cols, num_rows) if num_rows < num_cols else (num_rows, num_cols)
         a = random_ops.random_normal(flat_shape, dtype=dtype, seed=self.seed)
         q, r = _base.make_op("Qr", [a], {"full_matrices": False, "T": a.dtype}, name="Qr").outputs
-        d = _base.output("DiagPart", [r], {"T": r.dtype}, name="DiagPart")
-        q = q * sign(d)
+        q = q * sign(diag_part(r))
         if num_rows < num_cols:
-            q = _matrix_transpose(q)
+            q = matrix_transpose(q)
         return self.gain * reshape(q, shape)
 
     def get_config(self):
@@ -410,21 +356,8 @@ class Identity(Initializer):
                 "The tensor to initialize, specified by argument `shape` must be at least "
                 f"two-dimensional. Received shape={shape}"
             )
-        _ensure_linalg_ops()
         dtype = dtypes.as_dtype(dtype or self.dtype)
-        rows, cols = full_shape
-        with ops.name_scope(None, "eye"):
-            diag = ones([min(rows, cols)], dtype=dtype)
-            z = zeros([rows, cols], dtype=dtype)
-            with ops.name_scope(None, "set_diag") as scope:
-                k = constant(0, name="k")
-                eye = _base.output(
-                    "MatrixSetDiagV3",
-                    [z, diag, k],
-                    {"T": dtype, "align": "RIGHT_LEFT"},
-                    name=scope,
-                )
-        return self.gain * eye
+        return self.gain * eye(*full_shape, dtype=dtype)
 
     def get_config(self):
         return {"gain": self.gain, "dtype": self.dtype.name}
