@@ -473,25 +473,29 @@ _base.register_simple("MaxPool", _pool_infer, _max_pool_lower)
 _base.register_simple("AvgPool", _pool_infer, _avg_pool_lower)
 
 
-def _pool(op_type, value, ksize, strides, padding, data_format, name, allowed, param):
-    with ops.name_scope(name, op_type, [value]) as name:
+def _pool(op_type, value, ksize, strides, padding, data_format, name, allowed, param, scope=None):
+    with ops.name_scope(name, scope or op_type, [value]) as name:
         data_format = data_format or "NHWC"
         channel_index = 1 if data_format.startswith("NC") else 3
         ksize = _get_sequence(ksize, 2, channel_index, "ksize")
         strides = _get_sequence(strides, 2, channel_index, "strides")
         if any(v == 0 for v in ksize):
             raise ValueError(f"`ksize` cannot be zero. Received: ksize={ksize}")
+        explicit = []
+        if op_type == "MaxPool":
+            padding, explicit = _convert_padding(padding)
         x = _base.to_tensor(value, name="input")
         check_dtype(x, param, allowed)
+        allowed_paddings = _PADDINGS if op_type == "MaxPool" else _POOL_PADDINGS
         attrs = {
             "T": x.dtype,
             "ksize": ksize,
             "strides": strides,
-            "padding": _check_padding(padding, _POOL_PADDINGS, op_type),
+            "padding": _check_padding(padding, allowed_paddings, op_type),
             "data_format": _util.as_bytes(data_format),
         }
         if op_type == "MaxPool":
-            attrs["explicit_paddings"] = []
+            attrs["explicit_paddings"] = explicit
         return _base.output(op_type, [x], attrs, name=name)
 
 
@@ -552,9 +556,19 @@ def avg_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):  #
 
 def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
     """``max_pool`` with the 2-D signature of ``tf.nn.max_pool2d``."""
-    return max_pool(input, ksize, strides, padding, data_format=data_format, name=name)
+    return _pool(
+        "MaxPool",
+        input,
+        ksize,
+        strides,
+        padding,
+        data_format,
+        name,
+        _MAX_POOL_TYPES,
+        "input",
+        "MaxPool2d",
+    )
 
 
-def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
-    """``avg_pool`` with the 2-D signature of ``tf.nn.avg_pool2d``."""
-    return avg_pool(input, ksize, strides, padding, data_format=data_format, name=name)
+# TF1 exports avg_pool itself as avg_pool2d.
+avg_pool2d = avg_pool
