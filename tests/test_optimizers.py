@@ -124,6 +124,24 @@ def test_global_step_and_scoped_variables_and_float64():
     _compare(OPTIMIZERS["adam_hparams"], dtype=np.float64)
 
 
+def test_variable_constraint_applied_after_update():
+    def run(tf):
+        with tf.Graph().as_default():
+            w = tf.Variable(W0, name="w", constraint=lambda v: tf.clip_by_value(v, -0.4, 0.4))
+            b = tf.Variable(B0, name="b")
+            pred = tf.reduce_sum(tf.constant(X) * w, axis=1) + b
+            loss = tf.reduce_mean(tf.square(pred - tf.constant(Y)))
+            train = tf.train.MomentumOptimizer(0.5, 0.9).minimize(loss)
+            with tf.Session() as sess:
+                sess.run(tf.global_variables_initializer())
+                for _ in range(3):
+                    sess.run(train)
+                return sess.run([w, b])
+
+    for e, a in zip(run(tf1()), run(tfs)):
+        np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
+
+
 def test_learning_rate_tensor_of_global_step():
     def make(tf, gs):
         lr = tf.train.exponential_decay(0.1, gs, 2, 0.5, staircase=True)
