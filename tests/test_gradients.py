@@ -228,3 +228,18 @@ def test_clip_ops():
             with pytest.raises(TypeError, match="should be a sequence of tensors"):
                 tf.global_norm(a)
     assert act == exp
+
+
+def test_random_ops_are_not_redrawn_for_the_gradient():
+    # TF's streams differ from tfstyle's, so this checks against the forward values instead.
+    with tfs.Graph().as_default():
+        x = tfs.placeholder(tfs.float32, [None, 200], name="x")
+        w = tfs.Variable(np.full([200], 2.0, np.float32), name="w")
+        y = tfs.nn.dropout(x * w, rate=0.5)
+        gx, gw = tfs.gradients(tfs.reduce_sum(y), [x, w])
+        with tfs.Session() as sess:
+            sess.run(tfs.global_variables_initializer())
+            yv, gxv, gwv = sess.run([y, gx, gw], {x: np.ones([3, 200], np.float32)})
+    assert 0.2 < (yv == 0).mean() < 0.8
+    np.testing.assert_allclose(gxv, yv)  # d/dx (x * w * mask / 0.5) = w * mask * 2 = y at x = 1
+    np.testing.assert_allclose(gwv, yv.sum(axis=0) / 2)
