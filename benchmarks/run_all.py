@@ -75,6 +75,14 @@ def _commit() -> str:
     return commit
 
 
+def _load() -> float | None:
+    """The 1-minute load average: how busy a shared host was (the timings' noise)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
 def meta(columns, quick: bool) -> dict:
     if "tfstyle" not in columns:
         tfstyle = "not run"
@@ -95,6 +103,7 @@ def meta(columns, quick: bool) -> dict:
         "commit": _commit(),
         "mode": "quick (tiny sizes, smoke run)" if quick else "default",
         "columns": list(columns),
+        "load_average_start": _load(),
     }
 
 
@@ -105,7 +114,12 @@ def markdown(info: dict, sections: list, columns) -> str:
         f"tfstyle {info['tfstyle']}; commit {info['commit']}; {info['date']}; "
         f"mode: {info['mode']}"
     )
-    head += f"; each cell the median of {info['repeats']} runs." if info["repeats"] > 1 else "."
+    if info["repeats"] > 1:
+        head += f"; each cell the median of {info['repeats']} runs"
+    head += (
+        f"; load average {info['load_average_start']} at the start, "
+        f"{info['load_average_end']} at the end ({os.cpu_count()} cores)."
+    )
     note = (
         "Ratios are plain quotients of the two cells: for steps/s higher is better, for "
         "times and memory lower is better."
@@ -173,6 +187,7 @@ def main(argv=None) -> dict:
         for run in runs:
             for name, results in run.items():
                 raw[name].append(results)
+    info["load_average_end"] = _load()
     sections, all_records = [], []
     for name in workloads:
         module = WORKLOADS[name]
