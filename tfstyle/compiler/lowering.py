@@ -93,7 +93,10 @@ class LoweringContext:
         if seed or seed2:
             key = jax.random.fold_in(jax.random.PRNGKey(np.uint32(seed & 0xFFFFFFFF)), seed2)
         else:
-            key = jax.random.fold_in(jax.random.PRNGKey(base_seed), op._id)
+            # Ops of function graphs have ids beyond 32 bits; fold both halves in.
+            key = jax.random.fold_in(jax.random.PRNGKey(base_seed), op._id & 0xFFFFFFFF)
+            if op._id >> 32:
+                key = jax.random.fold_in(key, op._id >> 32)
         return jax.random.fold_in(key, counter)
 
     # -- sub-graphs ------------------------------------------------------------------------

@@ -41,16 +41,27 @@ def _add_to_collection(items, key):
 def smart_cond(pred, true_fn, false_fn, name=None):
     """``true_fn()`` or ``false_fn()`` when ``pred`` is known at graph construction, else a
     ``tf.cond``."""
-    if isinstance(pred, variables_lib.Variable):
-        return control_flow_ops.cond(pred, true_fn, false_fn, name=name)
-    if isinstance(pred, ops.Tensor):
-        value = constant_value(pred)
+    if isinstance(pred, (variables_lib.Variable, ops.Tensor)):
+        value = None if isinstance(pred, variables_lib.Variable) else constant_value(pred)
         if value is None:
-            return control_flow_ops.cond(pred, true_fn, false_fn, name=name)
+            return control_flow_ops.cond(
+                pred, _tensor_outputs(true_fn), _tensor_outputs(false_fn), name=name
+            )
         pred = bool(value)
     if pred not in (True, False, 0, 1):
         raise TypeError(f"`pred` must be a Tensor, or a Python bool, or 1 or 0. Found: {pred!r}")
     return true_fn() if pred else false_fn()
+
+
+def _tensor_outputs(fn):
+    # Branches may return variables (a moving average, or its update); cond needs tensors.
+    def wrapped():
+        out = fn()
+        if isinstance(out, (list, tuple)):
+            return type(out)(ops.convert_to_tensor(x) for x in out)
+        return ops.convert_to_tensor(out)
+
+    return wrapped
 
 
 def static_bool(pred):

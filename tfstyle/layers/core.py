@@ -149,6 +149,9 @@ class Dropout(Layer):
         return [concrete[i] if v is None else v for i, v in enumerate(self.noise_shape)]
 
     def call(self, inputs, training=False):
+        if isinstance(self.rate, (int, float)) and self.rate == 0:
+            return array_ops.identity(inputs)
+
         def dropped():
             return nn.dropout(
                 inputs, noise_shape=self._get_noise_shape(inputs), seed=self.seed, rate=self.rate

@@ -7,6 +7,8 @@ dependency of the train op), as in TF. With ``training`` a bool tensor, the stat
 chosen by a ``cond`` and the updates move the averages only when it is true.
 """
 
+import functools
+
 from tfstyle import nn
 from tfstyle.framework import dtypes, ops
 from tfstyle.framework.tensor_shape import TensorShape
@@ -134,6 +136,9 @@ class BatchNormalization(Layer):
             delta = (variable - array_ops.cast(value, variable.dtype)) * decay
             return variable.assign_sub(delta)
 
+    def _do_update(self, var, value):
+        return self._assign_moving_average(var, value, self.momentum)
+
     def _momentum(self, training):
         # With a training tensor, a momentum of 1 makes the update a no-op when it is false.
         if static_bool(training) is None:
@@ -163,9 +168,7 @@ class BatchNormalization(Layer):
             )  # fmt: skip
 
         output, mean, variance = smart_cond(training, train, infer)
-        # FusedBatchNormV3 returns the unbiased variance; the moving average uses the biased.
-        n = array_ops.cast(array_ops.size(inputs) / array_ops.size(variance), variance.dtype)
-        variance = variance * ((n - ops.convert_to_tensor(1.0, dtype=variance.dtype)) / n)
+        # The moving variance follows FusedBatchNormV3's unbiased batch variance, as in TF.
         value = static_bool(training)
         if value or value is None:
             if value is None:
@@ -209,9 +212,14 @@ class BatchNormalization(Layer):
             variance = smart_cond(
                 training, lambda: batch_var, lambda: ops.convert_to_tensor(self.moving_variance)
             )
-            momentum = self._momentum(training)
-            self.add_update(self._assign_moving_average(self.moving_mean, mean, momentum))
-            self.add_update(self._assign_moving_average(self.moving_variance, variance, momentum))
+            for var, stat in ((self.moving_mean, mean), (self.moving_variance, variance)):
+                self.add_update(
+                    smart_cond(
+                        training,
+                        functools.partial(self._do_update, var, stat),
+                        lambda var=var: var,
+                    )
+                )
         mean = array_ops.cast(mean, inputs.dtype)
         variance = array_ops.cast(variance, inputs.dtype)
         if offset is not None:
