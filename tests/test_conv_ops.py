@@ -210,3 +210,39 @@ def test_pool_errors():
     check_raises(lambda tf: tf.nn.max_pool(x(tf, [8, 8, 3]), 2, 2, "VALID"))
     check_raises(lambda tf: tf.nn.max_pool(x(tf, [1, 2, 2, 3]), 3, 1, "VALID"))
     check_raises(lambda tf: tf.nn.max_pool(x(tf), 0, 1, "VALID"))
+
+
+def test_conv_gradient_ops_separable_and_convolution():
+    x = X.astype(np.float32)
+    dy = RNG.randn(2, 7, 6, 4).astype(np.float32)
+
+    def build(tf):
+        v = tf.placeholder(tf.float32, [None, 7, 6, 3], name="x")
+        g = tf.placeholder(tf.float32, [None, 7, 6, 4], name="dy")
+        k = tf.constant(K.astype(np.float32))
+        return [
+            tf.nn.conv2d_backprop_filter(v, [3, 2, 3, 4], g, [1, 1, 1, 1], "SAME"),
+            tf.nn.conv2d_backprop_input([2, 7, 6, 3], k, g, [1, 1, 1, 1], "SAME", name="bi"),
+            tf.nn.separable_conv2d(
+                v,
+                tf.constant(K[..., :2].astype(np.float32)),
+                tf.ones([1, 1, 6, 5]),
+                [1] * 4,
+                "SAME",
+            ),
+            tf.nn.convolution(v, k, "SAME", strides=[2, 2]),
+            tf.nn.convolution(v, k, "VALID", name="cv"),
+        ]
+
+    check(build, {"x:0": x, "dy:0": dy}, grad=True, **TOL)
+
+    def dilated(tf):
+        v = tf.placeholder(tf.float32, [None, 7, 6, 3], name="x")
+        k = tf.constant(K.astype(np.float32))
+        return [
+            tf.nn.atrous_conv2d(v, k, 2, "SAME"),
+            tf.nn.convolution(v, k, "VALID", dilation_rate=[2, 1]),
+        ]
+
+    # TF wraps dilated convolutions in SpaceToBatchND/BatchToSpaceND (other names).
+    check(dilated, {"x:0": x}, names=False, **TOL)

@@ -488,3 +488,29 @@ def test_candidate_sampler_graph_matches_tf():
             tf.constant([[1, 2]], tf.int64), 2, 5, True, 3
         )
     )
+
+
+def test_lrn_and_normalize_moments():
+    x4 = RNG.randn(2, 3, 3, 6).astype(np.float32)
+
+    def build(tf):
+        v = tf.placeholder(tf.float32, [None, 3, 3, 6], name="x")
+        counts, mean_ss, var_ss = tf.constant(4.0), tf.constant([1.0, 2.0]), tf.constant([3.0, 5.0])
+        return [
+            tf.nn.lrn(v),
+            tf.nn.local_response_normalization(v, 2, 1.5, 1e-2, 0.75, name="lrn"),
+            *tf.nn.normalize_moments(counts, mean_ss, var_ss, None),
+            *tf.nn.normalize_moments(counts, mean_ss, var_ss, tf.constant(0.5)),
+        ]
+
+    check(build, {"x:0": x4}, grad=True, rtol=1e-4, atol=1e-5)
+
+
+def test_dropout_gradient_is_the_mask_times_the_scale():
+    with tfs.Graph().as_default():
+        x = tfs.placeholder(tfs.float32, [50, 40])
+        d = tfs.nn.dropout(x, rate=0.4, seed=5)
+        (g,) = tfs.gradients(tfs.reduce_sum(d), [x])
+        with tfs.Session() as s:
+            dv, gv = s.run([d, g], {x: np.ones((50, 40), np.float32)})
+    np.testing.assert_allclose(gv, dv, rtol=1e-6)

@@ -4,17 +4,22 @@
 
 from .candidate_sampling_ops import log_uniform_candidate_sampler, uniform_candidate_sampler
 from .conv_ops import (
+    atrous_conv2d,
     avg_pool,
     avg_pool1d,
     avg_pool2d,
     conv1d,
     conv2d,
+    conv2d_backprop_filter,
+    conv2d_backprop_input,
     conv2d_transpose,
+    convolution,
     depthwise_conv2d,
     depthwise_conv2d_native,
     max_pool,
     max_pool1d,
     max_pool2d,
+    separable_conv2d,
 )
 from .embedding_ops import embedding_lookup, nce_loss, sampled_softmax_loss
 from .nn_ops import (
@@ -28,9 +33,12 @@ from .nn_ops import (
     l2_loss,
     l2_normalize,
     leaky_relu,
+    local_response_normalization,
     log_poisson_loss,
     log_softmax,
+    lrn,
     moments,
+    normalize_moments,
     relu,
     relu6,
     relu_layer,

@@ -277,7 +277,7 @@ def conv1d(
 def _backprop_input_infer(op):
     sizes = _base.constant_shape(op._inputs[0])
     f = with_rank(op, 1, 4)
-    with_rank(op, 2, 4)
+    dy = with_rank(op, 2, 4)
     dt = op._inputs[1].dtype
     if sizes is not None and len(sizes) != 4:
         raise node_error(op, f"input_sizes must be 4-dimensional, got: {len(sizes)}")
@@ -289,7 +289,10 @@ def _backprop_input_infer(op):
                 f"Depth of input ({sizes[c_axis]}) is not a multiple of input depth of filter "
                 f"({f[2]})",
             )
-    return [(dt, sizes if sizes is not None else (None,) * 4)]
+    out = list(sizes if sizes is not None else (None,) * 4)
+    # TF takes the batch size from out_backprop, not from input_sizes.
+    out[0] = None if dy is None else dy[0]
+    return [(dt, tuple(out))]
 
 
 def _backprop_input_lower(op):
@@ -572,3 +575,184 @@ def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  
 
 # TF1 exports avg_pool itself as avg_pool2d.
 avg_pool2d = avg_pool
+
+
+# -- Conv2DBackpropFilter, and the gradient wrappers ---------------------------------------------
+def _backprop_filter_infer(op):
+    with_rank(op, 0, 4)
+    with_rank(op, 2, 4)
+    sizes = _base.constant_shape(op._inputs[1])
+    return [(op._inputs[0].dtype, sizes if sizes is not None else (None,) * 4)]
+
+
+def _backprop_filter_lower(op):
+    def fn(x, sizes, dy):
+        sizes = tuple(int(s) for s in _base.static_ints(sizes, "filter_sizes"))
+        (df,) = jax.linear_transpose(
+            lambda f: _conv(op, x, f), jax.ShapeDtypeStruct(sizes, dy.dtype)
+        )(dy)
+        return df
+
+    return fn
+
+
+_base.register_simple("Conv2DBackpropFilter", _backprop_filter_infer, _backprop_filter_lower)
+
+
+def _backprop(op_type, inputs, sizes_name, strides, padding, data_format, dilations, name):
+    padding, explicit = _convert_padding(padding)
+    data_format = data_format or "NHWC"
+    with ops.name_scope(name, op_type, inputs) as scope:
+        attrs = _conv_attrs(list(strides), padding, explicit, data_format, list(dilations), op_type)
+        ts = []
+        for i, v in enumerate(inputs):
+            if i == (0 if op_type == "Conv2DBackpropInput" else 1) and not isinstance(
+                v, ops.Tensor
+            ):
+                ts.append(_base.to_tensor(v, dtype=dtypes.int32, name=sizes_name))
+            else:
+                ts.append(_base.to_tensor(v))
+        attrs["T"] = ts[2].dtype
+        return _base.output(op_type, ts, attrs, name=scope)
+
+
+def conv2d_backprop_input(
+    input_sizes,
+    filter=None,  # noqa: A002
+    out_backprop=None,
+    strides=None,
+    padding=None,
+    use_cudnn_on_gpu=True,
+    data_format="NHWC",
+    dilations=(1, 1, 1, 1),
+    name=None,
+    filters=None,
+):
+    """The gradient of ``conv2d`` with respect to its input (op ``Conv2DBackpropInput``)."""
+    filter = filters if filter is None else filter  # noqa: A001
+    return _backprop(
+        "Conv2DBackpropInput",
+        [input_sizes, filter, out_backprop],
+        "input_sizes",
+        strides,
+        padding,
+        data_format,
+        dilations,
+        name,
+    )
+
+
+def conv2d_backprop_filter(
+    input,  # noqa: A002
+    filter_sizes,
+    out_backprop,
+    strides,
+    padding,
+    use_cudnn_on_gpu=True,
+    data_format="NHWC",
+    dilations=(1, 1, 1, 1),
+    name=None,
+):
+    """The gradient of ``conv2d`` with respect to its filter (op ``Conv2DBackpropFilter``)."""
+    return _backprop(
+        "Conv2DBackpropFilter",
+        [input, filter_sizes, out_backprop],
+        "filter_sizes",
+        strides,
+        padding,
+        data_format,
+        dilations,
+        name,
+    )
+
+
+# -- separable_conv2d, convolution, atrous_conv2d --------------------------------------------------
+def separable_conv2d(
+    input,  # noqa: A002
+    depthwise_filter,
+    pointwise_filter,
+    strides,
+    padding,
+    rate=None,
+    name=None,
+    data_format=None,
+    dilations=None,
+):
+    """A depthwise convolution followed by a 1x1 ``Conv2D`` mixing the channels."""
+    rate = dilations if rate is None else rate
+    with ops.name_scope(
+        name, "separable_conv2d", [input, depthwise_filter, pointwise_filter]
+    ) as name:
+        x = _base.to_tensor(input, name="tensor_in")
+        dw = _base.to_tensor(depthwise_filter, name="depthwise_filter")
+        pw = _base.to_tensor(pointwise_filter, name="pointwise_filter")
+        pshape = pw.shape.with_rank(4)
+        for d in pshape.as_list()[:2]:
+            if d not in (None, 1):
+                raise ValueError(f"Dimensions {d} and 1 are not compatible")
+        rate = [1, 1] if rate is None else list(rate)
+        from tfstyle.ops.constant_op import constant
+
+        if dw.shape.is_fully_defined():
+            constant(dw.shape.as_list(), dtype=dtypes.int32, name="Shape")
+        else:
+            array_ops.shape(dw)
+        constant(rate, dtype=dtypes.int32, name="dilation_rate")
+        nc = data_format is not None and data_format.startswith("NC")
+        dil = [1, 1] + rate if nc else [1] + rate + [1]
+        depthwise = depthwise_conv2d_native(
+            x, dw, strides, padding, data_format=data_format, dilations=dil, name="depthwise"
+        )
+        return conv2d(depthwise, pw, [1, 1, 1, 1], "VALID", data_format=data_format, name=name)
+
+
+def convolution(
+    input,  # noqa: A002
+    filter,  # noqa: A002
+    padding,
+    strides=None,
+    dilation_rate=None,
+    name=None,
+    data_format=None,
+    filters=None,
+    dilations=None,
+):
+    """N-D convolution; the 1-D and 2-D cases as ``conv1d``/``Conv2D`` named ``convolution``.
+
+    A dilated convolution is one ``Conv2D`` with ``dilations`` here, where TF wraps it in
+    ``SpaceToBatchND``/``BatchToSpaceND`` (same values, other op names).
+    """
+    filter = filters if filter is None else filter  # noqa: A001
+    dilation_rate = dilations if dilation_rate is None else dilation_rate
+    with ops.name_scope(name, "convolution", [input, filter]) as name:
+        x = _base.to_tensor(input, name="input")
+        n = (x.shape.ndims or 4) - 2
+        if n == 1:
+            return conv1d(
+                x,
+                filter,
+                strides or 1,
+                padding,
+                data_format=data_format,
+                name=name,
+                dilations=dilation_rate,
+            )
+        if n != 2:
+            raise ValueError(
+                f"tfstyle supports 1-D and 2-D convolutions; the input has rank {n + 2}"
+            )
+        nc = data_format is not None and data_format.startswith("NC")
+        return conv2d(
+            x,
+            filter,
+            _get_sequence(strides, 2, 1 if nc else 3, "strides"),
+            padding,
+            data_format=data_format or "NHWC",
+            dilations=_get_sequence(dilation_rate, 2, 1 if nc else 3, "dilations"),
+            name=name,
+        )
+
+
+def atrous_conv2d(value, filters, rate, padding, name=None):
+    """``convolution`` with ``dilation_rate=(rate, rate)``."""
+    return convolution(value, filters, padding, dilation_rate=[rate, rate], name=name)

@@ -881,3 +881,69 @@ def crelu(features, name=None, axis=-1):
         features = _convert(features, "features")
         c = array_ops.concat([features, -features], axis, name=name)
         return relu(c)
+
+
+# -- LRN, normalize_moments -----------------------------------------------------------------------
+def _lrn_lower(op):
+    r = op._attrs["depth_radius"]
+    bias, alpha, beta = op._attrs["bias"], op._attrs["alpha"], op._attrs["beta"]
+
+    def fn(x):
+        sq = jnp.square(x)
+        window = (1, 1, 1, 2 * r + 1)
+        zero = np.zeros((), np.dtype(x.dtype))
+        total = jax.lax.reduce_window(
+            sq, zero, jax.lax.add, window, (1,) * 4, [(0, 0)] * 3 + [(r, r)]
+        )
+        return x / (jnp.asarray(bias, x.dtype) + jnp.asarray(alpha, x.dtype) * total) ** beta
+
+    return fn
+
+
+def _lrn_infer(op):
+    with_rank(op, 0, 4)
+    return _base.same_as_input(op)
+
+
+_base.register_simple("LRN", _lrn_infer, _lrn_lower)
+
+
+def local_response_normalization(
+    input,
+    depth_radius=5,
+    bias=1.0,
+    alpha=1.0,
+    beta=0.5,
+    name=None,  # noqa: A002
+):
+    """``input / (bias + alpha * sum(input ** 2 over depth_radius channels)) ** beta``."""
+    with ops.name_scope(name, "LRN", [input]) as scope:
+        x = _convert(input, "input")
+        check_dtype(x, "input", (dtypes.float16, dtypes.bfloat16, dtypes.float32))
+        attrs = {
+            "depth_radius": int(depth_radius),
+            "bias": float(bias),
+            "alpha": float(alpha),
+            "beta": float(beta),
+            "T": x.dtype,
+        }
+        return _base.output("LRN", [x], attrs, name=scope)
+
+
+lrn = local_response_normalization
+
+
+def normalize_moments(counts, mean_ss, variance_ss, shift, name=None):
+    """Mean and variance from sufficient statistics (``count``, ``sum``, ``sum of squares``)."""
+    with ops.name_scope(name, "normalize", [counts, mean_ss, variance_ss, shift]):
+        divisor = math_ops.reciprocal(counts, name="divisor")
+        if shift is not None:
+            shifted_mean = math_ops.multiply(mean_ss, divisor, name="shifted_mean")
+            mean = math_ops.add(shifted_mean, shift, name="mean")
+        else:
+            shifted_mean = math_ops.multiply(mean_ss, divisor, name="mean")
+            mean = shifted_mean
+        variance = math_ops.subtract(
+            math_ops.multiply(variance_ss, divisor), math_ops.square(shifted_mean), name="variance"
+        )
+        return mean, variance
