@@ -354,3 +354,11 @@ def test_shape_errors_match_tf(k):
 def test_empty_add_n_raises_value_error():
     check_raises(lambda tf: tf.add_n([]))
     check_raises(lambda tf: tf.where(tf.constant([True]), x=tf.constant([1])))
+
+
+def test_abs_gradient_at_zero_is_zero_as_in_tf():
+    check(
+        lambda tf: tf.abs(tf.placeholder(tf.float32, [3], name="x")),
+        {"x:0": np.array([-2.0, 0.0, 3.0], np.float32)},
+        grad=True,
+    )

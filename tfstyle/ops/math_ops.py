@@ -37,10 +37,17 @@ def _selu(x):
     return jnp.where(x >= 0, scale * x, neg)
 
 
+def _abs(x):
+    # TF's gradient of |x| is sign(x), so 0 at 0; JAX's is 1 there.
+    if jnp.issubdtype(jnp.result_type(x), jnp.floating):
+        return x * jnp.sign(x)
+    return jnp.abs(x)
+
+
 # -- unary ops: TF op type -> (lowering, allowed dtypes) -------------------------------------
 _UNARY = {
     "Neg": (jnp.negative, _SIGNED),
-    "Abs": (jnp.abs, "bfloat16 float16 float32 float64 int8 int16 int32 int64"),
+    "Abs": (_abs, "bfloat16 float16 float32 float64 int8 int16 int32 int64"),
     "Square": (jnp.square, _SIGNED.replace("int64", "int64 uint8 uint16 uint32 uint64")),
     "Sqrt": (jnp.sqrt, _FLOAT_C),
     "Rsqrt": (jax.lax.rsqrt, _FLOAT_C),
