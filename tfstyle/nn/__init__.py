@@ -2,6 +2,7 @@
 
 # ruff: noqa: F401
 
+from . import rnn_cell
 from .candidate_sampling_ops import log_uniform_candidate_sampler, uniform_candidate_sampler
 from .conv_ops import (
     atrous_conv2d,
@@ -57,4 +58,10 @@ from .nn_ops import (
     top_k,
     weighted_cross_entropy_with_logits,
     xw_plus_b,
+)
+from .rnn import (
+    bidirectional_dynamic_rnn,
+    dynamic_rnn,
+    static_bidirectional_rnn,
+    static_rnn,
 )

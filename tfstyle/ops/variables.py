@@ -91,11 +91,20 @@ def _read(handle, dtype, shape, name):
 def init_scope():
     """A context that lifts op creation out of control dependencies (``tf.init_scope``).
 
-    The name scope is kept; ops created inside run without the enclosing control inputs.
+    The name scope is kept; ops created inside run without the enclosing control inputs, and
+    inside a ``cond`` branch or loop body they go to the outermost graph (so a variable created
+    there is an ordinary global variable, as in TF).
     """
+    from tfstyle.framework.func_graph import outermost_graph
+
     graph = ops.get_default_graph()
     scope = graph.get_name_scope()
-    with graph.name_scope(scope + "/" if scope else ""), graph.control_dependencies(None):
+    outer = outermost_graph(graph)
+    with (
+        outer.as_default(),
+        outer.name_scope(scope + "/" if scope else ""),
+        outer.control_dependencies(None),
+    ):
         yield
 
 

@@ -6,6 +6,7 @@ A deliberate list of re-exports; each name is defined once in the module that ow
 # ruff: noqa: F401
 
 from tfstyle import compat
+from tfstyle import contrib
 from tfstyle import layers, losses
 from tfstyle import compiler as _compiler
 from tfstyle import nn
@@ -134,6 +135,7 @@ from tfstyle.ops.array_ops import (
     unstack,
 )
 from tfstyle.ops.constant_op import constant
+from tfstyle.nn.rnn import reverse_sequence
 from tfstyle.ops.control_flow_ops import (
     case,
     cond,
