@@ -4,7 +4,9 @@ Targets (from the performance issue): tfstyle's save and restore take at most 1.
 time, and their peak memory above the baseline is at most 1.2x the size of the variables.
 
 A handful of large float32 variables (about 100 MB and about 1 GB in all; MB = 1e6 bytes) are
-created and initialised; the baseline is the process RSS right after that. ``saver.save`` and
+created and initialised, and one small value computed from each of them is fetched: a
+framework that dispatches asynchronously (JAX) has then really produced the variables, so they
+are in the baseline, the process RSS right after that. ``saver.save`` and
 ``saver.restore`` are each timed a few times (median), and the peak RSS above the baseline is
 the largest over the repetitions (the kernel's high-water mark, reset before each one). Every
 size and framework runs in its own subprocess. The hand-JAX column is a floor for reference:
@@ -93,14 +95,18 @@ def tf1_variables(tf, case):
 def _tf1_measure(tf, case, settings) -> dict:
     graph = tf.Graph()
     with graph.as_default():
-        tf1_variables(tf, case)
+        variables = tf1_variables(tf, case)
         saver = tf.train.Saver()
         init = tf.global_variables_initializer()
+        # A fetch that needs every variable's value: the initialisation has finished (and its
+        # temporaries are gone) before the baseline is taken, even if it ran asynchronously.
+        sums = [tf.reduce_sum(v) for v in variables]
     with (
         tempfile.TemporaryDirectory(prefix="tfstyle-bench-ckpt-") as tmp,
         tf.Session(graph=graph) as sess,
     ):
         sess.run(init)
+        sess.run(sums)
         prefix = os.path.join(tmp, "model.ckpt")
         settle()
         baseline = rss_mb()

@@ -381,21 +381,24 @@ class Saver:
             raise TypeError(f"'sess' must be a Session; {sess}")
         if getattr(sess, "_closed", False):
             raise RuntimeError("Attempted to use a closed Session.")
-        state = sess.state
-        values = {}
-        for e in self._entries:
-            value = state.get(e.key)
-            if value is None:
-                raise errors.FailedPreconditionError(
-                    None,
-                    None,
-                    f"Error while reading resource variable {e.key} from Container: localhost. "
-                    "This could mean that the variable was uninitialized. Attempting to use "
-                    f"uninitialized value {e.key}",
-                )
-            values[e.name] = _host_array(value)
-        tensor_bundle.write_bundle(checkpoint_file, values)
-        del values, state
+        # The session's lock keeps runs that assign variables (and so donate their buffers)
+        # out while the host views of those buffers are written.
+        with sess._lock:
+            state = sess.state
+            values = {}
+            for e in self._entries:
+                value = state.get(e.key)
+                if value is None:
+                    raise errors.FailedPreconditionError(
+                        None,
+                        None,
+                        f"Error while reading resource variable {e.key} from Container: "
+                        "localhost. This could mean that the variable was uninitialized. "
+                        f"Attempting to use uninitialized value {e.key}",
+                    )
+                values[e.name] = value
+            tensor_bundle.write_bundle(checkpoint_file, values, host=_host_array)
+            del values, state
         model_checkpoint_path = checkpoint_file
         if write_state:
             self._record_last_checkpoint(model_checkpoint_path)
@@ -504,8 +507,12 @@ def _session_types():
 
 
 def _read_to_device(reader, keys_and_names):
-    """Reads every value (all checksums verified) and puts it in device memory one by one, so
-    the host never holds more than one variable's copy."""
+    """Reads every value (all checksums verified) and puts it in device memory one by one.
+
+    The reader returns arrays aligned so that on the CPU ``device_put`` adopts their memory
+    instead of copying it: the new values take their size in memory once, next to the old
+    ones that the session keeps until every read has succeeded (as TF's restore does). On an
+    accelerator each host copy is dropped as soon as it has been transferred."""
     import jax
 
     from tfstyle.compiler import executable

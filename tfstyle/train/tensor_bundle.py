@@ -14,6 +14,7 @@ and ``BundleReader`` reads anything TensorFlow writes, including sharded bundles
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
 from collections.abc import Mapping
@@ -92,8 +93,10 @@ _CRC_MASK_DELTA = 0xA282EAD8
 _BUNDLE_VERSION = 1
 _BUNDLE_MIN_PRODUCER = 0
 
-# Bytes read per system call when streaming tensors larger than this.
-_IO_CHUNK = 64 << 20
+# Bytes read or written per system call when streaming tensors larger than this. Each chunk is
+# checksummed right before it is written or right after it is read, while it is still in the
+# CPU's cache, so a tensor's bytes cross main memory once per save or restore, not twice.
+_IO_CHUNK = 4 << 20
 
 
 def index_filename(prefix: str) -> str:
@@ -527,15 +530,18 @@ def _create_temp(path: str):
         return temp, os.fdopen(fd, "wb", buffering=1 << 20)
 
 
-def _write_data(f, items: list[tuple[bytes, int, np.ndarray]]) -> list[tuple[bytes, bytes]]:
+def _write_data(f, items: list[tuple[bytes, str, object]], host) -> list[tuple[bytes, bytes]]:
     entries = []
     offset = 0
-    for key, enum, array in items:
+    for key, name, value in items:
+        # Converted only now, and dropped once written: one host copy at a time at most.
+        enum, array = _as_storable(name, host(value))
         if enum == DT_STRING:
             size, crc = _write_string_tensor(f, _string_elements(array))
         else:
             size, crc = _write_numeric_tensor(f, array)
         entry = BundleEntry(enum, tuple(array.shape), 0, offset, size, _mask_crc(crc))
+        del array
         entries.append((key, entry.encode()))
         offset += size
     return entries
@@ -545,7 +551,7 @@ def _write_index(f, entries: list[tuple[bytes, bytes]]) -> None:
     f.write(_build_table([(b"", _encode_header(1))] + entries))
 
 
-def write_bundle(prefix: str, tensors: Mapping[str, object]) -> None:
+def write_bundle(prefix: str, tensors: Mapping[str, object], host=np.asarray) -> None:
     """Saves ``tensors`` (name -> array) as a TensorFlow V2 checkpoint at ``prefix``.
 
     Writes ``prefix.index`` and ``prefix.data-00000-of-00001``, readable by TensorFlow's
@@ -555,6 +561,10 @@ def write_bundle(prefix: str, tensors: Mapping[str, object]) -> None:
     tensors. The files are first written under hidden temporary names in the same directory and
     then renamed into place, data file first, so an interrupted save leaves any earlier
     checkpoint at ``prefix`` as it was. The parent directory is created if needed.
+
+    ``host`` turns one value into an array on the host (``np.asarray`` by default); it is
+    called for each tensor just before its bytes are written and the result is dropped right
+    after, so values kept elsewhere (device arrays) never have more than one host copy alive.
     """
     items = []
     for name, value in tensors.items():
@@ -564,8 +574,7 @@ def write_bundle(prefix: str, tensors: Mapping[str, object]) -> None:
             raise _errors().InvalidArgumentError(
                 None, None, "The empty string is not a valid tensor name in a checkpoint"
             )
-        enum, array = _as_storable(name, value)
-        items.append((_key(name), enum, array))
+        items.append((_key(name), name, value))
     items.sort(key=lambda item: item[0])
 
     directory = os.path.dirname(prefix)
@@ -577,7 +586,7 @@ def write_bundle(prefix: str, tensors: Mapping[str, object]) -> None:
         data_temp, f = _create_temp(data_path)
         temps.append(data_temp)
         with f:
-            entries = _write_data(f, items)
+            entries = _write_data(f, items, host)
         index_temp, f = _create_temp(index_path)
         temps.append(index_temp)
         with f:
@@ -711,17 +720,60 @@ def _read_table(table: bytes) -> dict[bytes, bytes]:
     return entries
 
 
-def _read_exact(f, offset: int, buf) -> int:
-    """Fills ``buf`` from ``f`` at ``offset``; returns the bytes read (short at end of file)."""
-    view = memoryview(buf).cast("B")
+# Start address of arrays read from a checkpoint: XLA's CPU client adopts a host buffer aligned
+# like this in ``jax.device_put`` without copying it.
+_ALIGNMENT = 64
+
+# Tensors at least this large are read into memory mapped for them alone (see _empty_aligned).
+_MAP_THRESHOLD = 1 << 20
+
+
+def _mapped(nbytes: int):
+    flags = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0)
+    try:
+        # All pages faulted in by one system call, instead of one fault per page while reading.
+        return mmap.mmap(-1, nbytes, flags=flags | mmap.MAP_POPULATE)
+    except (AttributeError, OSError, TypeError, ValueError):
+        pass
+    try:
+        return mmap.mmap(-1, nbytes)
+    except (OSError, ValueError):
+        return None
+
+
+def _empty_aligned(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data starts on an ``_ALIGNMENT`` boundary.
+
+    Large ones live in an anonymous memory map of their own (page aligned, unmapped when the
+    array is freed): NumPy asks for transparent huge pages on its large allocations, and on a
+    host whose memory is fragmented the kernel then stalls on compaction while the pages are
+    first touched, which made reading a checkpoint several times slower.
+    """
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if nbytes >= _MAP_THRESHOLD:
+        mapped = _mapped(nbytes)
+        if mapped is not None:
+            return np.frombuffer(mapped, dtype).reshape(shape)
+    raw = np.empty(nbytes + _ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % _ALIGNMENT
+    return raw[start : start + nbytes].view(dtype).reshape(shape)
+
+
+def _read_checksummed(f, offset: int, flat: np.ndarray) -> tuple[int, int]:
+    """Fills the uint8 array ``flat`` from ``f`` at ``offset``, checksumming each chunk as it
+    arrives; returns ``(bytes read, crc32c of them)`` (short at end of file)."""
+    view = memoryview(flat)
+    readable = flat.view()
+    readable.flags.writeable = False  # the crc32c extension only takes read-only buffers
     f.seek(offset)
-    done = 0
+    done = crc = 0
     while done < len(view):
         n = f.readinto(view[done : done + _IO_CHUNK])
         if not n:
             break
+        crc = _crc(readable[done : done + n], crc)
         done += n
-    return done
+    return done, crc
 
 
 def _read_bytes(f, offset: int, size: int) -> bytes:
@@ -887,7 +939,7 @@ class BundleReader:
         return self._read_entry(name, entry, dtype)
 
     def _read_partitioned(self, name: str, entry: BundleEntry, dtype: np.dtype) -> np.ndarray:
-        out = np.empty(entry.shape, dtype)
+        out = _empty_aligned(entry.shape, dtype)
         key = _key(name)
         for extents in entry.slices:
             if len(extents) != len(entry.shape):
@@ -926,22 +978,19 @@ class BundleReader:
                 f"Invalid size in bundle entry: key {name}; stored size {entry.size}; "
                 f"expected size {count * dtype.itemsize}",
             )
-        out = np.empty(entry.shape, dtype)
+        out = _empty_aligned(entry.shape, dtype)
         flat = out.reshape(-1).view(np.uint8)
+        actual = 0
         if flat.size:
             path, f = self._open_data(name, entry)
             with f:
-                got = _read_exact(f, entry.offset, flat)
+                got, actual = _read_checksummed(f, entry.offset, flat)
             if got != flat.size:
                 raise self._data_loss(
                     path,
                     f"unexpected end of file reading {name}: {entry.size} bytes at offset "
                     f"{entry.offset}, got {got}",
                 )
-            flat.flags.writeable = False
-            actual = _crc(flat)
-        else:
-            actual = 0
         if actual != _unmask_crc(entry.crc32c):
             raise self._checksum_error(name, entry, actual)
         if self._swap_bytes:
