@@ -309,12 +309,15 @@ def _remove_squeezable_dimensions(labels, predictions, weights=None, expected_ra
     labels, predictions = remove_squeezable_dimensions(labels, predictions, expected_rank_diff)
     if weights is not None:
         weights = ops.convert_to_tensor(weights)
-        p_rank, w_rank = predictions.shape.ndims, weights.shape.ndims
-        if p_rank is not None and w_rank is not None:
-            if w_rank - p_rank == 1:
+        l_rank, w_rank = labels.shape.ndims, weights.shape.ndims
+        if l_rank is not None and w_rank is not None:
+            if w_rank - l_rank == 1:
                 weights = array_ops.squeeze(weights, [-1])
-            elif p_rank - w_rank == 1:
-                weights = array_ops.expand_dims(weights, [-1])
+        elif w_rank is None or (w_rank > 0 and weights.shape.as_list()[-1] in (1, None)):
+            raise ValueError(
+                "tfstyle needs the ranks of labels and weights of "
+                "sparse_softmax_cross_entropy to be known when the graph is built."
+            )
     return labels, predictions, weights
 
 
