@@ -56,7 +56,8 @@ def topological_order(fetch_ops, needed_tensors, fed):
             state[op] = 1
             stack.append((op, True))
             for c in reversed(op._control_inputs):
-                if state.get(c) != 2:
+                # An op whose outputs are all fed has nothing left to run (as in TF).
+                if state.get(c) != 2 and not (c._outputs and all(o in fed for o in c._outputs)):
                     stack.append((c, False))
             for t in reversed(op._inputs):
                 if t not in fed and state.get(t._op) != 2:

@@ -7,7 +7,7 @@ A deliberate list of re-exports; each name is defined once in the module that ow
 
 from tfstyle import compat
 from tfstyle import contrib
-from tfstyle import layers, losses
+from tfstyle import layers, losses, metrics
 from tfstyle import compiler as _compiler
 from tfstyle import nn
 from tfstyle import summary
