@@ -362,8 +362,6 @@ def test_lstm_classifier_adam_three_steps_match_tf():
 
 
 def test_lstm_training_loop_traces_once_and_is_one_scan():
-    import jax
-
     with tfs.Graph().as_default():
         x, y, loss, train = _classifier(tfs)
         assert [op.type for op in tfs.get_default_graph().get_operations()].count(
@@ -378,5 +376,3 @@ def test_lstm_training_loop_traces_once_and_is_one_scan():
             sess.run([loss, train], feed)
             assert tfstyle.compiler.trace_count() == before + 1  # the [loss, train] fetch
             assert losses[-1] < losses[0]
-    # The recurrence lowers to a single loop over time, not an unrolled graph.
-    del jax
