@@ -2,4 +2,4 @@
 
 # ruff: noqa: F401
 
-from tfstyle.contrib import rnn
+from tfstyle.contrib import layers, rnn
