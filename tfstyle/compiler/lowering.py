@@ -151,6 +151,8 @@ def _run_ops(ctx, ops, env):
         try:
             if op._def.uses_context:
                 out = fn(ctx, *args)
+            elif args and all(isinstance(a, _HOST_TYPES) for a in args):
+                out = _on_host(fn, args)
             else:
                 out = fn(*args)
         except (TypeError, ValueError) as e:
@@ -163,6 +165,26 @@ def _run_ops(ctx, ops, env):
         elif outs:
             for t, v in zip(outs, out):
                 env[t] = v
+
+
+_HOST_TYPES = (np.ndarray, np.generic)
+
+
+def _on_host(fn, args):
+    """An op whose inputs are all known while tracing (constants, static shapes) is computed
+    right away, as NumPy, so that shape arithmetic stays static for the ops that need it
+    (``reshape``, ``range``, ``tile`` ...) instead of becoming traced values."""
+    with jax.ensure_compile_time_eval():
+        out = fn(*args)
+    if isinstance(out, (tuple, list)):
+        return type(out)(_to_host(v) for v in out)
+    return _to_host(out)
+
+
+def _to_host(v):
+    if isinstance(v, jax.Array):
+        return np.asarray(v)
+    return v
 
 
 def _runtime_error(op, args, e):

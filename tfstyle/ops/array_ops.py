@@ -22,17 +22,6 @@ def _outputs(values):
     return values[0] if len(values) == 1 else values
 
 
-def _xp(*values):
-    """NumPy when every input is a NumPy value, else ``jax.numpy``.
-
-    Constants lower to NumPy arrays; keeping shape arithmetic on them in NumPy keeps the results
-    concrete while the step is traced, so that later ops can use them as static shapes.
-    """
-    if all(isinstance(v, (np.ndarray, np.generic)) for v in values):
-        return np
-    return jnp
-
-
 # -- Placeholder -----------------------------------------------------------------------------
 
 
@@ -137,9 +126,10 @@ def _cast_lower(op):
     dt = op._attrs["DstT"].as_numpy_dtype
 
     def fn(x):
-        xp = _xp(x)
+        xp = np if isinstance(x, np.ndarray | np.generic) else jnp
         if np.issubdtype(x.dtype, np.complexfloating) and not np.issubdtype(dt, np.complexfloating):
             x = xp.real(x)
+        # Known values cast with NumPy: its out-of-range float->int conversion is C's, as TF's.
         return xp.asarray(x).astype(dt)
 
     return fn
@@ -316,7 +306,7 @@ def _reshape_infer(op):
 def _reshape_lower(op):
     def fn(x, s):
         shape_ = tuple(int(d) for d in _base.static_ints(s, "a reshape's shape"))
-        return _xp(x).reshape(x, shape_)
+        return jnp.reshape(x, shape_)
 
     return fn
 
@@ -352,7 +342,7 @@ def _fill_infer(op):
 def _fill_lower(op):
     def fn(d, v):
         dims_ = tuple(int(x) for x in _base.static_ints(d, "fill's dims"))
-        return _xp(v).full(dims_, v, dtype=v.dtype)
+        return jnp.full(dims_, v, dtype=v.dtype)
 
     return fn
 
@@ -628,7 +618,7 @@ def _expand_dims_infer(op):
 
 def _expand_dims_lower(op):
     def fn(x, d):
-        return _xp(x).expand_dims(x, _ints(d, "expand_dims' axis")[0])
+        return jnp.expand_dims(x, _ints(d, "expand_dims' axis")[0])
 
     return fn
 
@@ -692,7 +682,7 @@ def _squeeze_lower(op):
     axes = tuple(op._attrs["squeeze_dims"]) or None
 
     def fn(x):
-        return _xp(_host_check(x, op)).squeeze(x, axes)
+        return jnp.squeeze(_host_check(x, op), axes)
 
     return fn
 
@@ -767,7 +757,7 @@ def _concat_infer(op):
 def _concat_lower(op):
     def fn(*args):
         *xs, axis = args
-        return _xp(*xs).concatenate(xs, axis=_ints(axis, "concat's axis")[0])
+        return jnp.concatenate(xs, axis=_ints(axis, "concat's axis")[0])
 
     return fn
 
@@ -832,7 +822,7 @@ def _pack_infer(op):
 
 def _pack_lower(op):
     axis = op._attrs["axis"]
-    return lambda *xs: _xp(*xs).stack(xs, axis=axis)
+    return lambda *xs: jnp.stack(xs, axis=axis)
 
 
 _base.register_simple("Pack", _pack_infer, _pack_lower)
@@ -884,7 +874,7 @@ def _unpack_lower(op):
     axis = op._attrs["axis"]
 
     def fn(x):
-        return _outputs(_xp(x).moveaxis(x, axis, 0))
+        return _outputs(jnp.moveaxis(x, axis, 0))
 
     return fn
 
@@ -943,7 +933,7 @@ def _split_lower(op):
     n = op._attrs["num_split"]
 
     def fn(d, x):
-        return _outputs(_xp(x).split(x, n, axis=_ints(d, "split's axis")[0]))
+        return _outputs(jnp.split(x, n, axis=_ints(d, "split's axis")[0]))
 
     return fn
 
@@ -1005,7 +995,7 @@ def _splitv_lower(op):
         axis = _ints(d, "split's axis")[0]
         sizes = _splitv_sizes(list(_ints(s, "split's sizes")), x.shape[axis])
         cuts = np.cumsum(sizes)[:-1]
-        return _outputs(_xp(x).split(x, cuts, axis=axis))
+        return _outputs(jnp.split(x, cuts, axis=axis))
 
     return fn
 
@@ -1226,7 +1216,7 @@ def _strided_slice_lower(op):
                 ):
                     _ints(b if lo is None else e, "the bounds of a slice (not a single index)")
                 index.append(_pyslice(lo, hi, strides[i]))
-        if _xp(x, b, e) is jnp:
+        if jnp is jnp:
             x = jnp.asarray(x)
         return x[tuple(index)]
 
@@ -1450,7 +1440,7 @@ def _gather_lower(op):
         if ci is not None:
             _check_indices(op, ci, np.shape(p)[axis])
 
-        if not batch and _xp(p, i) is np:
+        if not batch and jnp is np:
             return np.take(p, i, axis=axis)
 
         def take(pp, ii):
@@ -1543,7 +1533,7 @@ def _tile_infer(op):
 
 
 _base.register_simple(
-    "Tile", _tile_infer, lambda op: lambda x, m: _xp(x).tile(x, _ints(m, "tile's multiples"))
+    "Tile", _tile_infer, lambda op: lambda x, m: jnp.tile(x, _ints(m, "tile's multiples"))
 )
 
 
@@ -1597,10 +1587,9 @@ def _pad_lower(op):
                         f"paddings must be less than{' or equal to' if limit == 0 else ''} "
                         f"the dimension size: {lo}, {hi} not less than {d}",
                     )
-        xp = _xp(x) if c is None else _xp(x, c)
         if mode is not None:
-            return xp.pad(x, pads, mode=mode)
-        return xp.pad(x, pads, constant_values=0 if c is None else c)
+            return jnp.pad(x, pads, mode=mode)
+        return jnp.pad(x, pads, constant_values=0 if c is None else c)
 
     return fn
 
@@ -1707,9 +1696,8 @@ def _transpose_lower(op):
     conj = op.type == "ConjugateTranspose"
 
     def fn(x, p):
-        xp = _xp(x)
-        y = xp.transpose(x, _ints(p, "transpose's perm"))
-        return xp.conj(y) if conj else y
+        y = jnp.transpose(x, _ints(p, "transpose's perm"))
+        return jnp.conj(y) if conj else y
 
     return fn
 
@@ -1760,7 +1748,7 @@ def _reverse_infer(op):
 _base.register_simple(
     "ReverseV2",
     _reverse_infer,
-    lambda op: lambda x, a: _xp(x).flip(x, _ints(a, "reverse's axis")),
+    lambda op: lambda x, a: jnp.flip(x, _ints(a, "reverse's axis")),
 )
 
 
@@ -2045,7 +2033,7 @@ def _broadcast_to_infer(op):
 _base.register_simple(
     "BroadcastTo",
     _broadcast_to_infer,
-    lambda op: lambda x, s: _xp(x).broadcast_to(x, _ints(s, "broadcast_to's shape")),
+    lambda op: lambda x, s: jnp.broadcast_to(x, _ints(s, "broadcast_to's shape")),
 )
 
 

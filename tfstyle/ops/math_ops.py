@@ -192,23 +192,13 @@ def check_dtype(op_type, param, dtype):
         )
 
 
-def on_host_if_static(fn, arrays, *args):
-    """``fn(*arrays, *args)``, computed right away as a NumPy array when every array is known
-    while tracing (values derived from constants and static shapes), so that shape arithmetic
-    stays static for ``jax.jit``; otherwise traced as usual."""
-    if all(isinstance(x, (np.ndarray, np.generic)) for x in arrays):
-        with jax.ensure_compile_time_eval():
-            return np.asarray(fn(*arrays, *args))
-    return fn(*[jnp.asarray(x) for x in arrays], *args)
-
-
 def _cast_like(fn):
     # Keep the input dtype: JAX may promote (e.g. integer power), TF never does.
     def lower(op):
         dt = op._outputs[0].dtype.as_numpy_dtype
 
         def f(*xs):
-            out = on_host_if_static(fn, xs)
+            out = jnp.asarray(fn(*xs))
             return out.astype(dt)
 
         return f
@@ -245,9 +235,7 @@ for _name, (_fn, _allowed) in _BINARY.items():
     if _allowed:
         allow(_name, _allowed)
 for _name, (_fn, _allowed) in _COMPARE.items():
-    _base.register_simple(
-        _name, _bool_broadcast_rule, lambda op, f=_fn: lambda *xs: on_host_if_static(f, xs)
-    )
+    _base.register_simple(_name, _bool_broadcast_rule, lambda op, f=_fn: f)
     if _allowed:
         allow(_name, _allowed)
 

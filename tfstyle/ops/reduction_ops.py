@@ -115,7 +115,7 @@ def _reduce_lower(op):
                 "Invalid reduction arguments: Axes contains duplicate dimension: "
                 f"{dup}\n\t [[{{{{node {op.name}}}}}]]",
             )
-        return _m.on_host_if_static(reducer, (x,), axes, keep)
+        return reducer(x, axes, keep)
 
     return fn
 
