@@ -315,3 +315,97 @@ def test_layer_object_api():
             assert conv.trainable_weights == [] and len(conv.non_trainable_weights) == 2
             assert conv.scope_name == "conv2d"
             assert tf.trainable_variables()[-1].name == "batch_normalization/beta:0"
+
+
+def _static(tf, build):
+    with tf.Graph().as_default():
+        outs = build(tf)
+        return (
+            [(t.name, _shape(t), t.dtype.name) for t in outs],
+            [(v.name, v.shape.as_list()) for v in tf.global_variables()],
+            [(v.name) for v in tf.trainable_variables()],
+            [getattr(x, "name", None) for x in tf.get_collection(tf.GraphKeys.UPDATE_OPS)],
+        )
+
+
+def test_channels_first_and_other_options_graph():
+    # TF's CPU kernels cannot run NCHW convolutions, so these compare the graphs only.
+    def build(tf):
+        x = _ph(tf, [None, 3, 8, 7])
+        s = _ph(tf, [None, 2, 9], "s")
+        return [
+            tf.layers.conv2d(x, 4, 3, data_format="channels_first"),
+            tf.layers.conv2d(x, 2, 2, strides=2, padding="same", data_format="channels_first"),
+            tf.layers.conv1d(s, 3, 2, data_format="channels_first", use_bias=False),
+            tf.layers.max_pooling2d(x, 2, 2, data_format="channels_first"),
+            tf.layers.average_pooling2d(x, 3, 1, "same", data_format="channels_first"),
+            tf.layers.flatten(x, data_format="channels_first"),
+            tf.layers.batch_normalization(x, axis=1, training=True),
+            tf.layers.batch_normalization(
+                _ph(tf, [None, 4, 4, 3], "y"), fused=False, training=True
+            ),  # fmt: skip
+            tf.layers.batch_normalization(x, axis=[1, 2], name="two_axes"),
+            tf.layers.dense(x, 2, trainable=False, name="frozen"),
+            tf.layers.conv2d(x, 2, 3, trainable=False, name="frozen_conv"),
+        ]
+
+    assert _static(tfs, build) == _static(tf1(), build)
+
+
+def test_layer_argument_errors_match_tf():
+    for tf in (tf1(), tfs):
+        with tf.Graph().as_default():
+            x = tf.placeholder(tf.float32, [None, 5, 5, 3])
+            for bad in (
+                lambda tf=tf, x=x: tf.layers.conv2d(x, 2, 3, padding="full"),
+                lambda tf=tf, x=x: tf.layers.conv2d(x, 2, (3, 3, 3)),
+                lambda tf=tf, x=x: tf.layers.conv2d(x, 2, 3, data_format="NHWC"),
+                lambda tf=tf, x=x: tf.layers.conv2d(
+                    tf.placeholder(tf.float32, [None, 5, 5, None]), 2, 3
+                ),
+                lambda tf=tf, x=x: tf.layers.max_pooling2d(x, 2, 2, padding="causal"),
+                lambda tf=tf, x=x: tf.layers.batch_normalization(x, axis=4),
+            ):
+                with pytest.raises(ValueError):
+                    bad()
+
+
+def test_input_spec_errors_match_tf():
+    msgs = []
+    for tf in (tf1(), tfs):
+        got = []
+        with tf.Graph().as_default():
+            layer = tf.layers.Dense(2)
+            layer(tf.zeros([1, 3]))
+            for bad in (
+                lambda tf=tf, layer=layer: tf.layers.dense(tf.zeros([3]), 2),
+                lambda tf=tf, layer=layer: tf.layers.conv2d(tf.zeros([3, 4, 4]), 2, 2),
+                lambda tf=tf, layer=layer: tf.layers.max_pooling2d(tf.zeros([3, 4, 4]), 2, 2),
+                lambda tf=tf, layer=layer: layer(tf.zeros([1, 4])),
+            ):
+                with pytest.raises(ValueError) as info:
+                    bad()
+                got.append(str(info.value))
+        msgs.append(got)
+    assert msgs[0] == msgs[1]
+
+
+def test_custom_layer_subclass():
+    def build(tf):
+        class Scale(tf.layers.Layer):
+            def build(self, input_shape):
+                self.w = self.add_variable("w", [int(input_shape[-1]), 2],
+                                           initializer=tf.ones_initializer())  # fmt: skip
+                self.b = self.add_weight("b", [2], trainable=False)
+                super().build(input_shape)
+
+            def call(self, x):
+                return tf.matmul(x, self.w) + self.b
+
+        x = _ph(tf, [None, 3])
+        m = Scale()
+        outs = [m(x), m(x * 2.0), Scale(name="custom")(x)]
+        assert m.name == "scale_1" and [v.name for v in m.variables] == ["scale/w:0", "scale/b:0"]
+        return outs
+
+    layer_check(build, {"x:0": _x(2, 3)})

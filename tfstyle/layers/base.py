@@ -86,6 +86,34 @@ class InputSpec:
         self.axes = axes or {}
 
 
+def _check_input_spec(spec, inputs, layer_name):
+    if spec is None:
+        return
+    for i, x in enumerate(inputs if isinstance(inputs, (list, tuple)) else [inputs]):
+        shape = x.shape
+        ndim = shape.ndims
+        if ndim is None:
+            continue
+        dims = shape.as_list()
+        full = tuple(dims)
+        prefix = f'Input {i} of layer "{layer_name}" is incompatible with the layer: '
+        if spec.ndim is not None and ndim != spec.ndim:
+            raise ValueError(
+                f"{prefix}expected ndim={spec.ndim}, found ndim={ndim}. Full shape received: {full}"
+            )
+        if spec.min_ndim is not None and ndim < spec.min_ndim:
+            raise ValueError(
+                f"{prefix}expected min_ndim={spec.min_ndim}, found ndim={ndim}. "
+                f"Full shape received: {full}"
+            )
+        for axis, value in spec.axes.items():
+            if value is not None and dims[axis] not in (value, None):
+                raise ValueError(
+                    f"{prefix}expected axis {axis} of input shape to have value {value}, "
+                    f"but received input with shape {full}"
+                )
+
+
 class Layer:
     """Base class of ``tf.layers``: ``build(input_shape)`` creates the weights with
     ``add_weight``, ``call(inputs)`` computes the outputs; ``layer(inputs)`` does both."""
@@ -251,6 +279,8 @@ class Layer:
             self._non_trainable_weights.append(variable)
         return variable
 
+    add_variable = add_weight
+
     # -- calling ----------------------------------------------------------------------------
     def build(self, input_shape):
         self.built = True
@@ -278,6 +308,7 @@ class Layer:
                 self._current_scope = sc
                 n_updates = len(self._updates)
                 with ops.name_scope(self._name_scope()):
+                    _check_input_spec(self.input_spec, inputs, self._name)
                     if not self.built:
                         if self._dtype is None and first.dtype.is_floating:
                             self._dtype = first.dtype.base_dtype
