@@ -400,7 +400,8 @@ def _to_numpy(outs, finishers):
     res = []
     for v, fin in zip(outs, finishers):
         if fin is not None:
-            res.append(fin[0](*[np.asarray(a) for a in v]))
+            r = fin[0](*[np.asarray(a) for a in v])
+            res.append(r[()] if isinstance(r, np.ndarray) and r.ndim == 0 else r)
             continue
         a = np.asarray(v)
         res.append(a[()] if a.ndim == 0 else a)

@@ -2304,6 +2304,42 @@ def unique(x, out_idx=dtypes.int32, name=None):
     return namedtuple("Unique", ["y", "idx"])(*op.outputs)
 
 
+def _unique_with_counts_lower(op):
+    unique_fn = _unique_lower(op)
+
+    def fn(x):
+        y, idx = unique_fn(x)
+        return y, idx, np.bincount(idx, minlength=len(y)).astype(idx.dtype)
+
+    return fn
+
+
+_base.register_simple(
+    "UniqueWithCounts",
+    lambda op: [
+        (op._inputs[0].dtype, (None,)),
+        (op._attrs["out_idx"], _base.dims(op._inputs[0])),
+        (op._attrs["out_idx"], (None,)),
+    ],
+    _unique_with_counts_lower,
+)
+
+
+def unique_with_counts(x, out_idx=dtypes.int32, name=None):
+    """``unique`` plus how often each unique element occurs."""
+    from collections import namedtuple
+
+    with ops.name_scope(name, "UniqueWithCounts", [x]) as scope:
+        t = _base.to_tensor(x, name="x")
+        op = _base.make_op(
+            "UniqueWithCounts",
+            [t],
+            {"T": t.dtype, "out_idx": dtypes.as_dtype(out_idx)},
+            name=scope,
+        )
+    return namedtuple("UniqueWithCounts", ["y", "idx", "count"])(*op.outputs)
+
+
 def _band_part_lower(op):
     def fn(x, lo, hi):
         lo, hi = _ints(lo, "num_lower")[0], _ints(hi, "num_upper")[0]

@@ -5,13 +5,8 @@ A deliberate list of re-exports; each name is defined once in the module that ow
 
 # ruff: noqa: F401
 
-from tfstyle import compat
-from tfstyle import contrib
-from tfstyle import layers, losses, metrics
+from tfstyle import compat, contrib, layers, losses, metrics, nn, summary, train
 from tfstyle import compiler as _compiler
-from tfstyle import nn
-from tfstyle import summary
-from tfstyle import train
 from tfstyle.client.config import (
     ConfigProto,
     GPUOptions,
@@ -22,8 +17,7 @@ from tfstyle.client.config import (
 )
 from tfstyle.client.interop import to_jax
 from tfstyle.client.session import InteractiveSession, Session, get_default_session
-from tfstyle.compat.v1 import initializers, random
-from tfstyle.compat.v1 import linalg, math
+from tfstyle.compat.v1 import initializers, linalg, math, random, strings
 from tfstyle.framework import errors
 from tfstyle.framework.dtypes import (
     DType,
@@ -58,6 +52,7 @@ from tfstyle.framework.execution_mode import (
     enable_v2_behavior,
     executing_eagerly,
 )
+from tfstyle.framework.graph_io import import_graph_def
 from tfstyle.framework.ops import (
     Graph,
     GraphKeys,
@@ -78,64 +73,68 @@ from tfstyle.framework.ops import (
     register_tensor_conversion_function,
     reset_default_graph,
 )
-from tfstyle.framework.graph_io import import_graph_def
 from tfstyle.framework.tensor_shape import Dimension, TensorShape, dimension_value
-from tfstyle.ops.array_ops import (
-    cast,
-    fill,
-    identity,
-    no_op,
-    ones,
-    ones_like,
-    placeholder,
-    placeholder_with_default,
-    rank,
-    reshape,
-    saturate_cast,
-    shape,
-    size,
-    stop_gradient,
-    to_double,
-    to_float,
-    to_int32,
-    to_int64,
-    zeros,
-    zeros_like,
-)
+from tfstyle.nn.rnn import reverse_sequence
 from tfstyle.ops.array_ops import (
     boolean_mask,
     broadcast_dynamic_shape,
     broadcast_static_shape,
     broadcast_to,
+    cast,
     concat,
     expand_dims,
+    fill,
     gather,
     gather_nd,
+    identity,
     lin_space,
     linspace,
     matrix_band_part,
     meshgrid,
     newaxis,
+    no_op,
     one_hot,
+    ones,
+    ones_like,
     pad,
+    placeholder,
+    placeholder_with_default,
     range,
+    rank,
+    reshape,
     reverse,
     reverse_v2,
+    saturate_cast,
     scatter_nd,
     sequence_mask,
+    shape,
     shape_n,
+    size,
     slice,
     split,
     squeeze,
     stack,
+    stop_gradient,
     strided_slice,
     tile,
+    to_double,
+    to_float,
+    to_int32,
+    to_int64,
     transpose,
     unique,
+    unique_with_counts,
     unstack,
+    zeros,
+    zeros_like,
+)
+from tfstyle.ops.clip_ops import (
+    clip_by_average_norm,
+    clip_by_global_norm,
+    clip_by_norm,
+    global_norm,
 )
 from tfstyle.ops.constant_op import constant
-from tfstyle.nn.rnn import reverse_sequence
 from tfstyle.ops.control_flow_ops import (
     case,
     cond,
@@ -145,12 +144,6 @@ from tfstyle.ops.control_flow_ops import (
     with_dependencies,
 )
 from tfstyle.ops.functional_ops import foldl, foldr, map_fn, scan
-from tfstyle.ops.clip_ops import (
-    clip_by_average_norm,
-    clip_by_global_norm,
-    clip_by_norm,
-    global_norm,
-)
 from tfstyle.ops.gradients import UnconnectedGradients, gradients, hessians
 from tfstyle.ops.init_ops import (
     constant_initializer,
@@ -185,24 +178,21 @@ from tfstyle.ops.linalg_ops import (
 from tfstyle.ops.math_ops import (
     abs,
     accumulate_n,
-    add_n,
-    clip_by_value,
-    cumprod,
-    cumsum,
-    scalar_mul,
-    where,
-    where_v2,
     acos,
     acosh,
     add,
+    add_n,
     asin,
     asinh,
     atan,
     atan2,
     atanh,
     ceil,
+    clip_by_value,
     cos,
     cosh,
+    cumprod,
+    cumsum,
     digamma,
     div,
     div_no_nan,
@@ -242,6 +232,7 @@ from tfstyle.ops.math_ops import (
     rint,
     round,
     rsqrt,
+    scalar_mul,
     sigmoid,
     sign,
     sin,
@@ -255,6 +246,8 @@ from tfstyle.ops.math_ops import (
     truediv,
     truncatediv,
     truncatemod,
+    where,
+    where_v2,
     xdivy,
     xlogy,
 )
@@ -266,16 +259,6 @@ from tfstyle.ops.random_ops import (
     random_uniform,
     set_random_seed,
     truncated_normal,
-)
-from tfstyle.ops.variable_scope import (
-    AUTO_REUSE,
-    VariableScope,
-    get_local_variable,
-    get_variable,
-    get_variable_scope,
-    no_regularizer,
-    variable_op_scope,
-    variable_scope,
 )
 from tfstyle.ops.reduction_ops import (
     arg_max,
@@ -291,6 +274,28 @@ from tfstyle.ops.reduction_ops import (
     reduce_min,
     reduce_prod,
     reduce_sum,
+)
+from tfstyle.ops.segment_ops import (
+    segment_max,
+    segment_mean,
+    segment_min,
+    segment_prod,
+    segment_sum,
+    unsorted_segment_max,
+    unsorted_segment_min,
+    unsorted_segment_prod,
+    unsorted_segment_sum,
+)
+from tfstyle.ops.string_ops import string_join
+from tfstyle.ops.variable_scope import (
+    AUTO_REUSE,
+    VariableScope,
+    get_local_variable,
+    get_variable,
+    get_variable_scope,
+    no_regularizer,
+    variable_op_scope,
+    variable_scope,
 )
 from tfstyle.ops.variables import (
     Variable,

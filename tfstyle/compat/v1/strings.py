@@ -1,0 +1,3 @@
+"""``tf.strings``."""
+
+from tfstyle.ops.string_ops import join  # noqa: F401

@@ -1,0 +1,55 @@
+"""String ops. Strings never enter XLA: their values are built on the host after the run
+(``HostValue``), from constants, feeds of the run, or other string ops."""
+
+import numpy as np
+
+from tfstyle.compiler.lowering import HostValue
+from tfstyle.framework import dtypes, ops
+
+from . import _base
+
+
+def _as_bytes_array(v):
+    arr = np.asarray(v, dtype=object)
+    return (
+        np.vectorize(lambda s: s if isinstance(s, bytes) else str(s).encode(), otypes=[object])(arr)
+        if arr.size
+        else arr
+    )
+
+
+def _join_lower(op):
+    sep = op._attrs["separator"].encode()
+
+    def finish(*parts):
+        parts = np.broadcast_arrays(*[_as_bytes_array(p) for p in parts])
+        out = np.empty(parts[0].shape, dtype=object)
+        for idx in np.ndindex(out.shape):
+            out[idx] = sep.join(p[idx] for p in parts)
+        return out
+
+    def fn(*inputs):
+        hosts = [x if isinstance(x, HostValue) else HostValue(lambda a: a, x) for x in inputs]
+        return HostValue.combine(finish, *hosts)
+
+    return fn
+
+
+def _join_infer(op):
+    shape = ()
+    for t in op._inputs:
+        shape = _base.broadcast_dims(shape, _base.dims(t))
+    return [(dtypes.string, shape)]
+
+
+_base.register_simple("StringJoin", _join_infer, _join_lower)
+
+
+def string_join(inputs, separator="", name=None):
+    """Joins strings elementwise (scalars broadcast), as ``tf.strings.join``."""
+    with ops.name_scope(name, "StringJoin", inputs) as scope:
+        ts = [_base.to_tensor(x) for x in inputs]
+        return _base.output("StringJoin", ts, {"N": len(ts), "separator": separator}, name=scope)
+
+
+join = string_join
