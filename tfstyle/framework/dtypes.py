@@ -164,7 +164,8 @@ _BY_ENUM = {d.as_datatype_enum: d for d in _ALL}
 # TF1 graphs serialise reference types as enum + 100 (``float32_ref``).
 _BY_ENUM.update({d.as_datatype_enum + 100: d for d in _ALL})
 _BY_NP = {np.dtype(d.as_numpy_dtype): d for d in _ALL if d.as_numpy_dtype is not object}
-_PY_TYPES = {float: float32, int: int32, type(True): bool, str: string, bytes: string}
+# As TF: Python ``int`` is not a dtype (its width is ambiguous); ``object`` means strings.
+_PY_TYPES = {float: float32, type(True): bool, object: string}
 
 
 def as_dtype(type_value):
@@ -180,6 +181,8 @@ def as_dtype(type_value):
             return _BY_ENUM[type_value]
     elif isinstance(type_value, type) and type_value in _PY_TYPES:
         return _PY_TYPES[type_value]
+    elif type_value is int:
+        pass
     else:
         try:
             npd = np.dtype(type_value)

@@ -117,7 +117,8 @@ class Tensor:
         return f"<tf.Tensor '{self.name}' shape={self._shape} dtype={self._dtype.name}>"
 
     def __str__(self):
-        return f'Tensor("{self.name}", shape={self._shape}, dtype={self._dtype.name})'
+        dev = f", device={self._op._device}" if self._op._device else ""
+        return f'Tensor("{self.name}", shape={self._shape}, dtype={self._dtype.name}{dev})'
 
     def __hash__(self):
         return id(self)
@@ -450,7 +451,7 @@ class Graph:
         for d in self._device_stack:
             device = d(op) if callable(d) else d
         if device:
-            op._device = device
+            op._device = canonical_device(device)
 
     def get_operations(self):
         return list(self._ops)
@@ -642,6 +643,21 @@ class Graph:
 
     def __contains__(self, name):
         return name in self._ops_by_name
+
+
+def canonical_device(spec):
+    """TF's canonical device string: ``/cpu:0`` -> ``/device:CPU:0``."""
+    parts = []
+    for part in spec.split("/"):
+        low = part.lower()
+        if low.startswith(("cpu:", "gpu:", "tpu:")):
+            kind, _, idx = part.partition(":")
+            part = f"device:{kind.upper()}:{idx}"
+        elif low.startswith("device:"):
+            _, kind, idx = (part.split(":") + [""])[:3]
+            part = f"device:{kind.upper()}:{idx}" if idx else f"device:{kind.upper()}"
+        parts.append(part)
+    return "/".join(parts)
 
 
 def _to_shape(s):
