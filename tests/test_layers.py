@@ -409,3 +409,17 @@ def test_custom_layer_subclass():
         return outs
 
     layer_check(build, {"x:0": _x(2, 3)})
+
+
+def test_separable_conv2d():
+    def build(tf):
+        x = _ph(tf, [None, 7, 6, 3])
+        return [
+            tf.layers.separable_conv2d(x, 4, 3),
+            tf.layers.separable_conv2d(
+                x, 2, (2, 3), strides=2, padding="same", depth_multiplier=2, activation=tf.nn.relu
+            ),  # fmt: skip
+            tf.layers.SeparableConv2D(3, 1, use_bias=False, name="sep")(x),
+        ]
+
+    layer_check(build, {"x:0": _x(2, 7, 6, 3)}, rtol=1e-4, atol=1e-4)

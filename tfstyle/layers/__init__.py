@@ -3,7 +3,16 @@
 # ruff: noqa: F401
 
 from .base import InputSpec, Layer
-from .convolutional import Conv1D, Conv2D, Conv2DTranspose, conv1d, conv2d, conv2d_transpose
+from .convolutional import (
+    Conv1D,
+    Conv2D,
+    Conv2DTranspose,
+    SeparableConv2D,
+    conv1d,
+    conv2d,
+    conv2d_transpose,
+    separable_conv2d,
+)
 from .core import Dense, Dropout, Flatten, dense, dropout, flatten
 from .normalization import BatchNormalization, batch_normalization
 from .pooling import (

@@ -286,6 +286,100 @@ class Conv2DTranspose(Conv2D):
         return TensorShape([dims[0], *out, self.filters])
 
 
+class SeparableConv2D(Conv2D):
+    """Depthwise-separable 2-D convolution: a depthwise convolution (``depth_multiplier``
+    filters per input channel) followed by a 1x1 pointwise convolution to ``filters``."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 data_format="channels_last", dilation_rate=(1, 1), depth_multiplier=1,
+                 activation=None, use_bias=True, depthwise_initializer=None,
+                 pointwise_initializer=None, bias_initializer=init_ops.zeros_initializer(),
+                 depthwise_regularizer=None, pointwise_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, depthwise_constraint=None,
+                 pointwise_constraint=None, bias_constraint=None, trainable=True, name=None,
+                 **kwargs):  # fmt: skip
+        super().__init__(
+            filters, kernel_size, strides, padding, data_format, dilation_rate,
+            activation=activation, use_bias=use_bias, bias_initializer=bias_initializer,
+            bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
+            bias_constraint=bias_constraint, trainable=trainable, name=name, **kwargs,
+        )  # fmt: skip
+        self.depth_multiplier = depth_multiplier
+        self.depthwise_initializer = depthwise_initializer
+        self.pointwise_initializer = pointwise_initializer
+        self.depthwise_regularizer = depthwise_regularizer
+        self.pointwise_regularizer = pointwise_regularizer
+        self.depthwise_constraint = depthwise_constraint
+        self.pointwise_constraint = pointwise_constraint
+        self.input_spec = InputSpec(ndim=4)
+
+    def build(self, input_shape):
+        input_shape = TensorShape(input_shape)
+        axis = 1 if self._channels_first else -1
+        dims = input_shape.as_list() if input_shape.ndims is not None else None
+        if dims is None or dims[axis] is None:
+            raise ValueError("The channel dimension of the inputs should be defined. Found `None`.")
+        input_dim = int(dims[axis])
+        self.depthwise_kernel = self.add_weight(
+            "depthwise_kernel", shape=[*self.kernel_size, input_dim, self.depth_multiplier],
+            initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint, trainable=True, dtype=self._dtype,
+        )  # fmt: skip
+        self.pointwise_kernel = self.add_weight(
+            "pointwise_kernel", shape=[1, 1, self.depth_multiplier * input_dim, self.filters],
+            initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
+            constraint=self.pointwise_constraint, trainable=True, dtype=self._dtype,
+        )  # fmt: skip
+        if self.use_bias:
+            self.bias = self.add_weight(
+                "bias", shape=[self.filters], initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+                trainable=True, dtype=self._dtype,
+            )  # fmt: skip
+        self.kernel = self.depthwise_kernel
+        self.input_spec = InputSpec(ndim=4, axes={axis: input_dim})
+        self.built = True
+
+    def _convolve(self, inputs):
+        from tfstyle.framework import ops
+
+        if self._channels_first:
+            strides, dilations = (1, 1, *self.strides), (1, 1, *self.dilation_rate)
+        else:
+            strides, dilations = (1, *self.strides, 1), (1, *self.dilation_rate, 1)
+        fmt = self._tf_data_format
+        with ops.name_scope(None, "separable_conv2d", [inputs]) as name:
+            depthwise = nn.depthwise_conv2d_native(
+                inputs, self.depthwise_kernel, strides, self.padding.upper(),
+                data_format=fmt, dilations=dilations, name="depthwise",
+            )  # fmt: skip
+            return nn.conv2d(depthwise, self.pointwise_kernel, [1, 1, 1, 1], "VALID",
+                             data_format=fmt, name=name)  # fmt: skip
+
+
+def separable_conv2d(inputs, filters, kernel_size, strides=(1, 1), padding="valid",
+                     data_format="channels_last", dilation_rate=(1, 1), depth_multiplier=1,
+                     activation=None, use_bias=True, depthwise_initializer=None,
+                     pointwise_initializer=None, bias_initializer=init_ops.zeros_initializer(),
+                     depthwise_regularizer=None, pointwise_regularizer=None,
+                     bias_regularizer=None, activity_regularizer=None,
+                     depthwise_constraint=None, pointwise_constraint=None,
+                     bias_constraint=None, trainable=True, name=None, reuse=None):  # fmt: skip
+    """Functional form of ``SeparableConv2D``."""
+    return _functional(
+        SeparableConv2D, inputs, filters, kernel_size, name, reuse, strides=strides,
+        padding=padding, data_format=data_format, dilation_rate=dilation_rate,
+        depth_multiplier=depth_multiplier, activation=activation, use_bias=use_bias,
+        depthwise_initializer=depthwise_initializer,
+        pointwise_initializer=pointwise_initializer, bias_initializer=bias_initializer,
+        depthwise_regularizer=depthwise_regularizer,
+        pointwise_regularizer=pointwise_regularizer, bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer, depthwise_constraint=depthwise_constraint,
+        pointwise_constraint=pointwise_constraint, bias_constraint=bias_constraint,
+        trainable=trainable,
+    )  # fmt: skip
+
+
 def _functional(cls, inputs, filters, kernel_size, name, reuse, **kwargs):
     layer = cls(filters, kernel_size, name=name, _scope=name, _reuse=reuse, **kwargs)
     return layer(inputs)
