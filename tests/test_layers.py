@@ -423,3 +423,20 @@ def test_separable_conv2d():
         ]
 
     layer_check(build, {"x:0": _x(2, 7, 6, 3)}, rtol=1e-4, atol=1e-4)
+
+
+def test_batch_norm_without_center_and_scale():
+    def build(tf):
+        x = _ph(tf, [None, 3, 3, 2])
+        r = _ph(tf, [None, 2], "r")
+        return [
+            tf.layers.batch_normalization(x, center=False, scale=False, training=True),
+            tf.layers.batch_normalization(x, scale=False, epsilon=1e-6, training=False),
+            tf.layers.batch_normalization(r, center=False, momentum=0.5, training=True),
+        ]
+
+    def update(tf, outs):
+        return tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+
+    layer_check(build, {"x:0": _x(2, 3, 3, 2), "r:0": _x(5, 2)}, steps=[update, update],
+                rtol=1e-4, atol=1e-4)  # fmt: skip
