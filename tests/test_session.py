@@ -42,7 +42,10 @@ def _same(a, b):
     elif isinstance(a, (np.ndarray, np.generic)):
         assert type(a) is type(b), (a, b)
         assert a.dtype == b.dtype and np.shape(a) == np.shape(b), (a, b)
-        np.testing.assert_allclose(a, b, rtol=1e-6)
+        if a.dtype == object:
+            assert a.tolist() == b.tolist(), (a, b)
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-6)
     else:
         assert a == b, (a, b)
 
@@ -315,3 +318,19 @@ def test_64bit_values_stay_64bit(dtype):
     exp, act = both(fn)
     _same(exp, act)
     assert not jax.config.jax_enable_x64  # the user's global JAX setting is untouched
+
+
+def test_string_placeholders_feed_string_ops():
+    def fn(tf):
+        p = tf.placeholder(tf.string, [], name="p")
+        q = tf.placeholder(tf.string, [None], name="q")
+        x = tf.placeholder(tf.float32, [2])
+        with tf.Session() as s:
+            return [
+                s.run(p, {p: "abc"}),
+                s.run([tf.strings.join([p, "x"], separator="-"), x * 2], {p: "abc", x: [1, 2]}),
+                list(s.run(tf.strings.join([q, p]), {p: "abc", q: ["u", b"v"]})),
+            ]
+
+    exp, act = both(fn)
+    _same(exp, act)

@@ -14,6 +14,7 @@ import weakref
 import numpy as np
 
 from tfstyle.compiler import executable as _executable
+from tfstyle.compiler import lowering as _lowering
 from tfstyle.compiler import plan as _plan
 from tfstyle.framework import errors
 from tfstyle.framework import ops as _ops
@@ -170,7 +171,7 @@ def _feed_tensor(graph, key):
 class _RunSignature:
     """Everything about one ``(fetches, feed keys)`` pair that doesn't change between runs."""
 
-    __slots__ = ("structure", "plan", "feeds", "outputs", "fed_fetches", "executables")
+    __slots__ = ("structure", "plan", "feeds", "outputs", "host_feeds", "executables")
 
     def __init__(self, graph, fetches, feed_keys):
         self.structure = _FetchStructure(graph, fetches)
@@ -198,6 +199,10 @@ class _RunSignature:
             else:
                 outputs.append(("out", out_index[el]))
         self.outputs = outputs
+        # Positions of fed values that stay on the host (strings): passed as None to the step.
+        self.host_feeds = tuple(
+            i for i, t in enumerate(feed_tensors) if _lowering.is_host_dtype(t.dtype)
+        )
         self.executables = {}
 
 
@@ -310,10 +315,14 @@ class BaseSession:
             if key is not None:
                 self._signatures[key] = sig
         feeds = tuple(f.convert(v) for f, v in zip(sig.feeds, feed_values))
-        if sig.plan.ops:
-            outs = self._execute(sig, feeds)
-        else:
+        if not sig.plan.ops:
             outs = ()
+        elif sig.host_feeds:
+            device_feeds = tuple(None if i in sig.host_feeds else v for i, v in enumerate(feeds))
+            with _lowering.host_feeds(feeds):
+                outs = self._execute(sig, device_feeds)
+        else:
+            outs = self._execute(sig, feeds)
         vals = []
         for src in sig.outputs:
             if src is None:
@@ -321,8 +330,7 @@ class BaseSession:
             elif src[0] == "out":
                 vals.append(outs[src[1]])
             else:
-                v = feeds[src[1]]
-                vals.append(v[()] if v.ndim == 0 else v)
+                vals.append(feeds[src[1]])  # TF returns a fetched feed as fed, even 0-d
         return sig.structure.rebuild(vals)
 
     def _execute(self, sig, feeds):

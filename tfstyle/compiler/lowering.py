@@ -8,12 +8,14 @@ donated), ``readonly`` those it only reads, ``feeds`` the fed values in ``plan.f
 """
 
 import collections
+import contextlib
+import threading
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tfstyle.framework import errors
+from tfstyle.framework import dtypes, errors
 from tfstyle.framework.ops import Operation, Tensor
 
 from . import plan as _plan
@@ -217,6 +219,29 @@ def run_plan(ctx, feed_values):
     return outs, written
 
 
+_HOST_FEEDS = threading.local()
+
+
+@contextlib.contextmanager
+def host_feeds(values):
+    """Makes the fed values of the current run readable by host-side finishers (strings)."""
+    saved = getattr(_HOST_FEEDS, "values", None)
+    _HOST_FEEDS.values = values
+    try:
+        yield
+    finally:
+        _HOST_FEEDS.values = saved
+
+
+def _host_feed(i):
+    return lambda: _HOST_FEEDS.values[i]
+
+
+def is_host_dtype(dtype):
+    """Values of this dtype stay on the host (strings)."""
+    return dtype is dtypes.string
+
+
 def build_step(plan):
     """The pure function of one plan (see the module docstring)."""
     fetch_tensors = [f for f in plan.fetches if isinstance(f, Tensor)]
@@ -229,8 +254,9 @@ def build_step(plan):
         state.update(donated)
         ctx = LoweringContext(plan, state, rng)
         env = ctx.values
-        for t, v in zip(feeds, feed_values):
-            env[t] = v
+        for i, (t, v) in enumerate(zip(feeds, feed_values)):
+            # Strings never enter XLA: a fed string (passed as None) is read on the host.
+            env[t] = HostValue(_host_feed(i)) if v is None else v
         _run_ops(ctx, plan.ops, env)
         outs = []
         for i, t in enumerate(fetch_tensors):
