@@ -104,6 +104,22 @@ def test_default_reduction_and_tensor_weights():
     check(build, feeds, grad=True)
 
 
+def test_mean_pairwise_squared_error():
+    def build(tf):
+        t = _inputs(tf)
+        w = tf.placeholder(tf.float32, [None], name="w")
+        return [
+            tf.losses.mean_pairwise_squared_error(t["labels"], t["preds"]),
+            tf.losses.mean_pairwise_squared_error(t["labels"], t["preds"], weights=2.0),
+            tf.losses.mean_pairwise_squared_error(
+                t["labels"], t["preds"], weights=tf.expand_dims(w, 1)
+            ),  # fmt: skip
+        ]
+
+    feeds = dict(FEEDS, **{"w:0": np.array([1.0, 0.0, 2.0, 0.5], np.float32)})
+    check(build, feeds, grad=True)
+
+
 def test_losses_collections_and_totals():
     def build(tf):
         t = _inputs(tf)

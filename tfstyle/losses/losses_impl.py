@@ -84,7 +84,7 @@ def _safe_mean(losses, num_present):
     return math_ops.div_no_nan(total, num_present, name="value")
 
 
-def _num_present(losses, weights):
+def _num_present(losses, weights, per_batch=False):
     with ops.name_scope(None, "num_present", (losses, weights)) as scope:
         weights = array_ops.cast(weights, dtypes.float32)
         present = math_ops.where(
@@ -92,6 +92,9 @@ def _num_present(losses, weights):
             array_ops.ones_like(weights),
         )  # fmt: skip
         present = broadcast_weights(present, losses)
+        if per_batch:
+            axis = array_ops.range(1, array_ops.rank(present))
+            return reduction_ops.reduce_sum(present, axis=axis, keepdims=True, name=scope)
         return reduction_ops.reduce_sum(present, name=scope)
 
 
@@ -287,6 +290,38 @@ def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing=0,
             labels=onehot_labels, logits=logits, name="xentropy"
         )
         return compute_weighted_loss(losses, weights, scope, loss_collection, reduction)
+
+
+def mean_pairwise_squared_error(labels, predictions, weights=1.0, scope=None,
+                                loss_collection=_LOSSES):  # fmt: skip
+    """Weighted mean over each example of the squared differences between all pairs of
+    ``predictions - labels`` entries (invariant to a per-example shift)."""
+    _check_args(labels, predictions)
+    with ops.name_scope(
+        scope, "mean_pairwise_squared_error", (predictions, labels, weights)
+    ) as scope:
+        weights = array_ops.cast(weights, dtypes.float32)
+        labels = array_ops.cast(labels, dtypes.float32)
+        with ops.control_dependencies((assert_broadcastable(weights, labels),)):
+            predictions = array_ops.cast(predictions, dtypes.float32)
+            predictions.shape.assert_is_compatible_with(labels.shape)
+            diffs = math_ops.subtract(predictions, labels)
+            axis = array_ops.range(1, array_ops.rank(diffs))
+            sum_squares = reduction_ops.reduce_sum(math_ops.square(diffs), axis=axis, keepdims=True)
+            n = _num_present(diffs, weights, per_batch=True)
+            term1 = 2.0 * math_ops.div_no_nan(sum_squares, math_ops.maximum(n - 1, 0), name="value")
+            sum_diff = reduction_ops.reduce_sum(diffs, axis=axis, keepdims=True)
+            term2 = 2.0 * math_ops.div_no_nan(
+                math_ops.square(sum_diff),
+                math_ops.maximum(math_ops.multiply(n, n - 1), 0),
+                name="value",
+            )
+            loss = reduction_ops.reduce_sum(math_ops.multiply(term1 - term2, weights))
+            mean_loss = math_ops.where(
+                reduction_ops.reduce_sum(n) > 0, loss, array_ops.zeros_like(loss), name="value"
+            )
+            add_loss(mean_loss, loss_collection)
+            return mean_loss
 
 
 def remove_squeezable_dimensions(labels, predictions, expected_rank_diff=0, name=None):
