@@ -440,3 +440,22 @@ def test_batch_norm_without_center_and_scale():
 
     layer_check(build, {"x:0": _x(2, 3, 3, 2), "r:0": _x(5, 2)}, steps=[update, update],
                 rtol=1e-4, atol=1e-4)  # fmt: skip
+
+
+def test_dropout_noise_shape_and_constant_training_graph():
+    def build(tf):
+        x = _ph(tf, [None, 4, 3])
+        t = tf.placeholder(tf.bool, [])
+        return [
+            tf.layers.dropout(x, 0.5, noise_shape=[None, 1, 3], seed=3, training=True),
+            tf.layers.dropout(x, 0.2, noise_shape=[None, 1, 3], training=t),
+            tf.layers.Dropout(0.3, seed=1)(x, training=tf.constant(True)),
+        ]
+
+    assert _static(tfs, build) == _static(tf1(), build)
+    with tfs.Graph().as_default():
+        y = build(tfs)[0]
+        with tfs.Session() as s:
+            out = s.run(y, {"x:0": np.ones([50, 4, 3], np.float32)})
+    # The noise is shared along the axis of size 1 in noise_shape.
+    assert (out == out[:, :1, :]).all() and set(np.unique(out).tolist()) <= {0.0, 2.0}

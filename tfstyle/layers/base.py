@@ -119,7 +119,10 @@ class Layer:
     ``add_weight``, ``call(inputs)`` computes the outputs; ``layer(inputs)`` does both."""
 
     def __init__(self, trainable=True, name=None, dtype=None, **kwargs):
-        allowed = {"_scope", "_reuse", "activity_regularizer", "input_shape", "batch_size"}
+        allowed = {
+            "_scope", "_reuse", "activity_regularizer", "input_shape", "batch_input_shape",
+            "batch_size", "input_dim", "weights", "autocast", "dynamic", "implementation",
+        }  # fmt: skip
         for key in kwargs:
             if key not in allowed:
                 raise TypeError(f"Keyword argument not understood: {key}")
