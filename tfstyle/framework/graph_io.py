@@ -235,15 +235,23 @@ def _input_name(t):
     return t.op.name if t.value_index == 0 else f"{t.op.name}:{t.value_index}"
 
 
-def _fill_node_def(nd, op):
+def _fill_node_def(nd, op, lib=None):
     nd.name = op.name
     nd.op = op.type
     nd.input.extend(_input_name(t) for t in op._inputs)
     nd.input.extend("^" + c.name for c in op._control_inputs)
     if op._device:
         nd.device = op._device
-    for key, value in op._attrs.items():
-        if key.startswith("_") or value is None:
+    _fill_attrs(nd, op, lib if lib is not None else _Library(graph_pb2.GraphDef().library))
+
+
+def _fill_attrs(nd, op, lib):
+    if op.type in _FUNCTIONAL_OPS:
+        attrs = _FUNCTIONAL_OPS[op.type][0](op, lib)
+    else:
+        attrs = op._attrs
+    for key, value in attrs.items():
+        if (key.startswith("_") and key not in _TF_PRIVATE_ATTRS) or value is None:
             continue
         nd.attr[key].CopyFrom(attr_value(value))
 
@@ -257,15 +265,276 @@ def node_def(op):
 
 def graph_def(graph, add_shapes=False):
     """``graph.as_graph_def()``: every op in creation order; ``add_shapes`` adds the static
-    shapes of the outputs as the ``_output_shapes`` attribute (as TF does)."""
+    shapes of the outputs as the ``_output_shapes`` attribute (as TF does). The function graphs
+    of control-flow ops become ``FunctionDef``s of ``library``."""
     gd = graph_pb2.GraphDef()
     gd.versions.producer = GRAPH_DEF_VERSION
+    lib = _Library(gd.library)
     for op in graph.get_operations():
         nd = gd.node.add()
-        _fill_node_def(nd, op)
+        _fill_node_def(nd, op, lib)
         if add_shapes and op._outputs:
             nd.attr["_output_shapes"].list.shape.extend(shape_proto(t.shape) for t in op._outputs)
     return gd
+
+
+# -- functions ---------------------------------------------------------------------------------
+# In a FunctionDef, an input names an output of a node as ``node:output_arg:index``. Output
+# argument names of TF's op definitions (the ops with one output argument not named "output",
+# and those with several).
+_OUTPUT_ARG_NAMES = {
+    "activations": "Elu LeakyRelu Relu Relu6 Selu Softplus Softsign",
+    "band": "MatrixBandPart",
+    "diagonal": "DiagPart MatrixDiagPartV3",
+    "index": "Where",
+    "is_initialized": "VarIsInitializedOp",
+    "logsoftmax": "LogSoftmax",
+    "out": "Cumprod Cumsum",
+    "precision": "InTopKV2",
+    "product": "Cross MatMul BatchMatMulV2 BatchMatMulV3",
+    "r0": "BroadcastArgs",
+    "resource": "VarHandleOp",
+    "softmax": "Softmax",
+    "sum": "AddN",
+    "summary": "AudioSummaryV2 HistogramSummary ImageSummary MergeSummary ScalarSummary "
+    "TensorSummaryV2",
+    "tensors": "RestoreV2",
+    "value": "ReadVariableOp",
+    "y": "Abs Acos Acosh Asin Asinh Atan Atanh Cast Ceil ConjugateTranspose Cos Cosh Digamma "
+    "Erf Erfc Exp Expm1 Floor Invert IsFinite IsInf IsNan Lgamma Log Log1p LogicalNot Neg "
+    "OnesLike Reciprocal Rint Round Rsqrt Sigmoid Sign Sin Sinh Sqrt Square Tan Tanh Transpose "
+    "ZerosLike",
+    "z": "Add AddV2 Atan2 BitwiseAnd BitwiseOr BitwiseXor Div DivNoNan Equal FloorDiv FloorMod "
+    "Greater GreaterEqual Less LessEqual LogicalAnd LogicalOr Maximum Minimum Mul NotEqual Pow "
+    "RealDiv SquaredDifference Sub TruncateDiv TruncateMod Xdivy Xlogy",
+}
+_SINGLE_OUTPUT_ARG = {t: k for k, v in _OUTPUT_ARG_NAMES.items() for t in v.split()}
+_MULTI_OUTPUT_ARGS = {
+    "FusedBatchNormV3": [
+        "y",
+        "batch_mean",
+        "batch_variance",
+        "reserve_space_1",
+        "reserve_space_2",
+        "reserve_space_3",
+    ],
+    "LogUniformCandidateSampler": [
+        "sampled_candidates",
+        "true_expected_count",
+        "sampled_expected_count",
+    ],
+    "UniformCandidateSampler": [
+        "sampled_candidates",
+        "true_expected_count",
+        "sampled_expected_count",
+    ],
+    "SoftmaxCrossEntropyWithLogits": ["loss", "backprop"],
+    "SparseSoftmaxCrossEntropyWithLogits": ["loss", "backprop"],
+    "TopKV2": ["values", "indices"],
+    "Unique": ["y", "idx"],
+    "UniqueWithCounts": ["y", "idx", "count"],
+}
+
+# Private attributes TF sets on functional ops (kept on export).
+_TF_PRIVATE_ATTRS = frozenset({"_lower_using_switch_merge", "_num_original_outputs"})
+
+
+def _body_output_name(t):
+    multi = _MULTI_OUTPUT_ARGS.get(t.op.type)
+    if multi is not None and t.value_index < len(multi):
+        return f"{t.op.name}:{multi[t.value_index]}:0"
+    return f"{t.op.name}:{_SINGLE_OUTPUT_ARG.get(t.op.type, 'output')}:{t.value_index}"
+
+
+def _body_output_index(node_type, arg, index):
+    multi = _MULTI_OUTPUT_ARGS.get(node_type)
+    if multi is not None and arg in multi:
+        return multi.index(arg) + index
+    return index
+
+
+class _Library:
+    """The ``FunctionDefLibrary`` being written: one ``FunctionDef`` per function graph and
+    signature."""
+
+    def __init__(self, proto):
+        self.proto = proto
+        self.names = {}
+        self.used = set()
+
+    def add(self, fg, key, build):
+        name = self.names.get((fg, key))
+        if name is None:
+            base = "".join(c if c.isalnum() or c == "_" else "_" for c in fg.name)
+            i = len(self.used)
+            while f"{base}_{i}" in self.used:
+                i += 1
+            name = f"{base}_{i}"
+            self.used.add(name)
+            self.names[(fg, key)] = name
+            fdef = self.proto.function.add()
+            fdef.signature.name = name
+            build(fdef)
+        return attr_value_pb2.NameAttrList(name=name)
+
+
+def _function_def(fdef, fg, lib, args, rets, stateful, extra=None):
+    """Fills ``fdef`` from function graph ``fg``. ``args``: one ``(tensor of fg or None,
+    dtype)`` per argument; ``rets``: per result, a tensor of fg or ``("arg", i)``; ``extra(
+    ref, node)`` may add nodes and returns replacements of ``rets``."""
+    sig = fdef.signature
+    nodes = {op.name for op in fg._ops}
+    arg_names, ref = [], {}
+    for i, (t, dt) in enumerate(args):
+        name = f"arg{i}"
+        while name in nodes:
+            name += "_"
+        arg_names.append(name)
+        sig.input_arg.add(name=name, type=dtypes.as_dtype(dt).as_datatype_enum)
+        if t is not None and t not in ref:
+            ref[t] = name
+    arg_ops = {t.op for t in ref}
+
+    def refer(t):
+        return ref[t] if t in ref else _body_output_name(t)
+
+    for op in fg._ops:
+        if op in arg_ops:
+            continue
+        nd = fdef.node_def.add()
+        nd.name = op.name
+        nd.op = op.type
+        nd.input.extend(refer(t) for t in op._inputs)
+        nd.input.extend("^" + c.name for c in op._control_inputs if c not in arg_ops)
+        if op._device:
+            nd.device = op._device
+        _fill_attrs(nd, op, lib)
+
+    def add_node(name, op_type, inputs, attrs):
+        while name in nodes:
+            name += "_"
+        nodes.add(name)
+        nd = fdef.node_def.add(name=name, op=op_type)
+        nd.input.extend(inputs)
+        for k, v in attrs.items():
+            nd.attr[k].CopyFrom(attr_value(v))
+        return name
+
+    refs = [arg_names[r[1]] if isinstance(r, tuple) else refer(r) for r in rets]
+    if extra is not None:
+        refs = extra(refs, arg_names, add_node)
+    for i, (r, value) in enumerate(zip(rets, refs)):
+        out = f"out{i}"
+        dt = args[r[1]][1] if isinstance(r, tuple) else r.dtype
+        sig.output_arg.add(name=out, type=dtypes.as_dtype(dt).as_datatype_enum)
+        fdef.ret[out] = value
+    if stateful:
+        sig.is_stateful = True
+
+
+def _shapes(shapes):
+    return [_shape.as_shape(s) if s is not None else _shape.unknown_shape() for s in shapes]
+
+
+def _arg_bindings(fg, outer_inputs):
+    """For each outer input of a functional op: the tensor of ``fg`` capturing it, or None."""
+    inner = {o: i for o, i in fg.captures}
+    return [(inner.get(t), t.dtype) for t in outer_inputs]
+
+
+def _export_if(op, lib):
+    a = op._attrs
+    captured = op._inputs[1:]
+    stateful = op.type == "If"
+
+    def branch(fg):
+        def build(fdef):
+            _function_def(fdef, fg, lib, _arg_bindings(fg, captured), list(fg.outputs), stateful)
+
+        return lib.add(fg, "If", build)
+
+    return {
+        "Tcond": a["Tcond"],
+        "Tin": a["Tin"],
+        "Tout": a["Tout"],
+        "then_branch": branch(a["then_branch"]),
+        "else_branch": branch(a["else_branch"]),
+        "output_shapes": _shapes(a["output_shapes"]),
+        "_lower_using_switch_merge": True,
+    }
+
+
+def _export_while(op, lib):
+    from tfstyle.ops import _base
+
+    a = op._attrs
+    cond_g, body_g = a["cond"], a["body"]
+    n = len(cond_g.inputs)
+    captured = op._inputs[2 + n :]
+    types = a["T"]
+    stateful = op.type == "While"
+    limit = _base.constant_value(op._inputs[1])
+    bounded = limit is None or int(np.asarray(limit)) >= 0
+
+    def args(fg):
+        return (
+            [(None, types[0]), (None, types[1])]
+            + [(t, dt) for t, dt in zip(fg.inputs, types[2 : 2 + n])]
+            + _arg_bindings(fg, captured)
+        )
+
+    def build_cond(fdef):
+        def extra(refs, names, add_node):
+            if not bounded:
+                return refs
+            less = add_node("Less", "Less", [names[0], names[1]], {"T": dtypes.int32})
+            both = add_node(
+                "LogicalAnd", "LogicalAnd", [f"{less}:z:0", refs[0]], {}
+            )  # fmt: skip
+            return [f"{both}:z:0"]
+
+        _function_def(fdef, cond_g, lib, args(cond_g), [cond_g.outputs[0]], stateful, extra)
+
+    def build_body(fdef):
+        rets = [("arg", 0), ("arg", 1), *body_g.outputs]
+        rets += [("arg", 2 + n + j) for j in range(len(captured))]
+
+        def extra(refs, names, add_node):
+            one = add_node(
+                "add/y", "Const", [], {"dtype": dtypes.int32, "value": np.array(1, np.int32)}
+            )
+            inc = add_node("add", "AddV2", [names[0], f"{one}:output:0"], {"T": dtypes.int32})
+            return [f"{inc}:z:0", *refs[1:]]
+
+        _function_def(fdef, body_g, lib, args(body_g), rets, stateful, extra)
+
+    return {
+        "T": types,
+        "cond": lib.add(cond_g, "While", build_cond),
+        "body": lib.add(body_g, "While", build_body),
+        "output_shapes": _shapes(a["output_shapes"]),
+        "parallel_iterations": a.get("parallel_iterations", 10),
+        "_lower_using_switch_merge": True,
+        "_num_original_outputs": len(types),
+    }
+
+
+def _export_scan(op, lib):
+    a = op._attrs
+    fg = a["fn"]
+    n_init = 0 if a["init_from_first"] else a["n_carry"]
+    captured = op._inputs[a["n_elems"] + n_init :]
+    stateful = any(o._def is not None and (o._def.reads_resource or o._def.writes_resource)
+                   for o in fg._ops)  # fmt: skip
+
+    def build(fdef):
+        args = [(t, t.dtype) for t in fg.inputs] + _arg_bindings(fg, captured)
+        _function_def(fdef, fg, lib, args, list(fg.outputs), stateful)
+
+    attrs = {k: v for k, v in a.items() if k != "fn"}
+    attrs["fn"] = lib.add(fg, "TfstyleScan", build)
+    attrs["output_shapes"] = _shapes(a["output_shapes"])
+    return attrs
 
 
 def variable_def(var, export_scope=None):
@@ -327,7 +596,7 @@ def _unsupported_error(missing):
     )
 
 
-def _topological_nodes(nodes):
+def _topological_nodes(nodes, source=None):
     """GraphDef nodes with every node after its inputs; raises ``ValueError`` on a cycle."""
     by_name = {n.name: n for n in nodes}
     order, state = [], {}
@@ -349,7 +618,7 @@ def _topological_nodes(nodes):
             state[n.name] = 1
             stack.append((n, True))
             for s in reversed(n.input):
-                dep = by_name.get(_parse_input(s)[0])
+                dep = by_name.get(source(s) if source else _parse_input(s)[0])
                 if dep is not None and state.get(dep.name) != 2:
                     if state.get(dep.name) == 1:
                         raise ValueError(
@@ -357,6 +626,163 @@ def _topological_nodes(nodes):
                         )
                     stack.append((dep, False))
     return order
+
+
+def _body_source(s):
+    """The node (or argument) a FunctionDef body input names, and whether it is control."""
+    if s.startswith("^"):
+        return s[1:]
+    return s.split(":", 1)[0]
+
+
+def _import_function(fdef, lib, outer, bindings, name):
+    """A FuncGraph rebuilt from ``fdef``; ``bindings`` per argument: ``("capture", outer
+    tensor)`` or ``("input", dtype, shape)``. Its outputs follow the signature's output args."""
+    from tfstyle.framework.func_graph import FuncGraph
+
+    fg = FuncGraph(name, outer)
+    sig = fdef.signature
+    if len(bindings) != len(sig.input_arg):
+        raise ValueError(
+            f"Function '{sig.name}' takes {len(sig.input_arg)} arguments, got {len(bindings)}."
+        )
+    values = {}
+    with fg.as_default():
+        for arg, b in zip(sig.input_arg, bindings):
+            values[arg.name] = fg.capture(b[1]) if b[0] == "capture" else fg.add_input(*b[1:])
+        outputs, created = {}, {}
+
+        def resolve(s):
+            if s in values:
+                return values[s]
+            parts = s.split(":")
+            if len(parts) != 3 or parts[0] not in outputs:
+                raise ValueError(f"Function '{sig.name}': unknown input '{s}'.")
+            node, arg, index = parts
+            i = _body_output_index(created[node].type, arg, int(index))
+            return outputs[node][i]
+
+        order = _topological_nodes(list(fdef.node_def), _body_source)
+        with fg.control_dependencies(None):
+            for nd in order:
+                inputs = [resolve(s) for s in nd.input if not s.startswith("^")]
+                control = [created[s[1:]] for s in nd.input if s.startswith("^")]
+                op, outs = _create_node(fg, nd, inputs, control, nd.name + "/", lib)
+                created[nd.name], outputs[nd.name] = op, outs
+        fg.outputs = [resolve(fdef.ret[a.name]) for a in sig.output_arg]
+    return fg
+
+
+def _function(lib, nd, key):
+    name = nd.attr[key].func.name
+    fdef = lib.get(name)
+    if fdef is None:
+        raise ValueError(f"Node '{nd.name}': function '{name}' is not in the graph's library.")
+    return fdef
+
+
+def _attr_shapes(nd, n):
+    a = nd.attr.get("output_shapes")
+    shapes = [shape_from_proto(sp) for sp in a.list.shape] if a is not None else []
+    return shapes if len(shapes) == n else [_shape.unknown_shape()] * n
+
+
+def _import_if(graph, nd, inputs, control, name, lib):
+    from tfstyle.ops import control_flow_ops as cf
+
+    pred, args = inputs[0], inputs[1:]
+    bind = [("capture", t) for t in args]
+    then_g = _import_function(_function(lib, nd, "then_branch"), lib, graph, bind, "cond_true")
+    else_g = _import_function(_function(lib, nd, "else_branch"), lib, graph, bind, "cond_false")
+    captured = cf._captured_inputs(then_g, else_g)
+    tout = [t.dtype for t in then_g.outputs]
+    shapes = _attr_shapes(nd, len(tout))
+    attrs = {
+        "Tcond": pred.dtype,
+        "Tin": [t.dtype for t in captured],
+        "Tout": tout,
+        "then_branch": then_g,
+        "else_branch": else_g,
+        "output_shapes": [cf._shape_tuple(s) for s in shapes],
+    }
+    op = graph.create_op(nd.op, [pred, *captured], attrs, name=name, control_inputs=control)
+    return op, op._outputs
+
+
+def _import_while(graph, nd, inputs, control, name, lib):
+    from tfstyle.ops import control_flow_ops as cf
+
+    shapes = _attr_shapes(nd, len(inputs))
+    keep = [i for i, t in enumerate(inputs) if t.dtype is not dtypes.resource]
+    bind = [
+        ("capture", t) if t.dtype is dtypes.resource else ("input", t.dtype, shapes[i])
+        for i, t in enumerate(inputs)
+    ]
+    cond_g = _import_function(_function(lib, nd, "cond"), lib, graph, bind, "while_cond")
+    body_g = _import_function(_function(lib, nd, "body"), lib, graph, bind, "while_body")
+    inner = dict(zip(range(len(inputs)), body_g.outputs))
+    for i, t in enumerate(inputs):
+        if t.dtype is dtypes.resource and inner[i] is not body_g.capture(t):
+            raise ValueError(f"Node '{nd.name}': the loop body changes resource argument {i}.")
+    body_g.outputs = [body_g.outputs[i] for i in keep]
+    cond_g.outputs = cond_g.outputs[:1]
+    captured = cf._captured_inputs(cond_g, body_g)
+    ins = [inputs[0], inputs[1], *(inputs[i] for i in keep), *captured]
+    attrs = {
+        "T": [t.dtype for t in ins],
+        "Tout": [t.dtype for t in ins],
+        "cond": cond_g,
+        "body": body_g,
+        "output_shapes": [(), ()]
+        + [cf._shape_tuple(shapes[i]) for i in keep]
+        + [cf._shape_tuple(t.shape) for t in captured],
+        "parallel_iterations": attr_from_proto(nd.attr["parallel_iterations"])
+        if "parallel_iterations" in nd.attr
+        else 10,
+    }
+    op = graph.create_op(nd.op, ins, attrs, name=name, control_inputs=control)
+    outs = [op._outputs[2 + keep.index(i)] if i in keep else t for i, t in enumerate(inputs)]
+    return op, outs
+
+
+def _import_scan(graph, nd, inputs, control, name, lib):
+    from tfstyle.ops import control_flow_ops as cf
+
+    attrs = {k: attr_from_proto(v) for k, v in nd.attr.items() if not k.startswith("_")}
+    n, m, from_first = attrs["n_elems"], attrs["n_carry"], attrs["init_from_first"]
+    n_init = 0 if from_first else m
+    elems, init, outer = inputs[:n], inputs[n : n + n_init], inputs[n + n_init :]
+    elem_specs = [(e.dtype, e.shape[1:] if e.shape.ndims else None) for e in elems]
+    carry_specs = elem_specs if from_first else [(t.dtype, t.shape) for t in init]
+    specs = (carry_specs if m else []) + elem_specs
+    bind = [("input", dt, sh) for dt, sh in specs] + [("capture", t) for t in outer]
+    fg = _import_function(_function(lib, nd, "fn"), lib, graph, bind, "scan_fn")
+    captured = cf._captured_inputs(fg)
+    attrs["fn"] = fg
+    attrs["output_shapes"] = [cf._shape_tuple(s) for s in attrs["output_shapes"]]
+    op = graph.create_op(
+        nd.op, [*elems, *init, *captured], attrs, name=name, control_inputs=control
+    )
+    return op, op._outputs
+
+
+def _create_node(graph, nd, inputs, control, name, lib):
+    """Creates the op of NodeDef ``nd``: ``(op, its outputs as the NodeDef numbers them)``."""
+    functional = _FUNCTIONAL_OPS.get(nd.op)
+    if functional is not None:
+        return functional[1](graph, nd, inputs, control, name, lib)
+    attrs = {k: attr_from_proto(v) for k, v in nd.attr.items() if not k.startswith("_")}
+    op = graph.create_op(nd.op, inputs, attrs, name=name, control_inputs=control)
+    return op, op._outputs
+
+
+_FUNCTIONAL_OPS = {
+    "If": (_export_if, _import_if),
+    "StatelessIf": (_export_if, _import_if),
+    "While": (_export_while, _import_while),
+    "StatelessWhile": (_export_while, _import_while),
+    "TfstyleScan": (_export_scan, _import_scan),
+}
 
 
 def _mark_names_used(graph, names):
@@ -396,7 +822,9 @@ def import_graph_def(
             raise TypeError(f"input_map values must be Tensors, got {value!r}")
         src, idx = _parse_input(key)
         mapped[(src, idx)] = value
-    missing = sorted({n.op for n in gd.node if registry.get(n.op) is None})
+    lib = {f.signature.name: f for f in gd.library.function}
+    types = {n.op for n in gd.node} | {n.op for f in lib.values() for n in f.node_def}
+    missing = sorted(t for t in types if registry.get(t) is None)
     if missing:
         raise _unsupported_error(missing)
     names_in_gd = {n.name for n in gd.node}
@@ -407,7 +835,7 @@ def import_graph_def(
         name = "import"
     with graph.name_scope(name) as scope:
         prefix = scope
-    created = {}
+    created, outputs = {}, {}
     order = _topological_nodes(list(gd.node))
     with graph.control_dependencies(None):
         for nd in order:
@@ -424,32 +852,29 @@ def import_graph_def(
                 if (src, idx) in mapped:
                     inputs.append(mapped[(src, idx)])
                     continue
-                op = created.get(src)
-                if op is None:
+                outs = outputs.get(src)
+                if outs is None:
                     raise ValueError(f"Node '{nd.name}': unknown input node '{src}' in graph_def.")
-                if idx >= len(op._outputs):
+                if idx >= len(outs):
                     raise ValueError(
                         f"Node '{nd.name}': input '{s}' refers to output {idx} of '{src}', which "
-                        f"has {len(op._outputs)} outputs."
+                        f"has {len(outs)} outputs."
                     )
-                inputs.append(op._outputs[idx])
-            attrs = {k: attr_from_proto(v) for k, v in nd.attr.items() if not k.startswith("_")}
+                inputs.append(outs[idx])
             try:
-                op = graph.create_op(
-                    nd.op, inputs, attrs, name=prefix + nd.name + "/", control_inputs=control
-                )
+                op, outs = _create_node(graph, nd, inputs, control, prefix + nd.name + "/", lib)
             except (TypeError, ValueError, KeyError) as e:
                 raise ValueError(f"Node '{nd.name}' ({nd.op}) cannot be imported: {e}") from e
             if nd.device:
                 op._set_device(nd.device)
             shapes = nd.attr.get("_output_shapes")
             if shapes is not None:
-                for t, sp in zip(op._outputs, shapes.list.shape):
+                for t, sp in zip(outs, shapes.list.shape):
                     try:
                         t.set_shape(shape_from_proto(sp))
                     except ValueError:
                         pass
-            created[nd.name] = op
+            created[nd.name], outputs[nd.name] = op, outs
     _mark_names_used(graph, [prefix + n for n in created])
     if return_elements is None:
         return None
@@ -457,9 +882,9 @@ def import_graph_def(
     for el in return_elements:
         src, idx = _parse_input(el)
         op = created.get(src)
-        if op is None or (":" in el and idx >= len(op._outputs)):
+        if op is None or (":" in el and idx >= len(outputs[src])):
             raise ValueError(f"Requested return_element {el!r} not found in graph_def.")
-        out.append(op._outputs[idx] if ":" in el else op)
+        out.append(outputs[src][idx] if ":" in el else op)
     return out
 
 
@@ -565,6 +990,7 @@ def _scoped_graph_def(gd, scope, strip):
     prefix = scope.rstrip("/") + "/"
     out = graph_pb2.GraphDef()
     out.versions.CopyFrom(gd.versions)
+    out.library.CopyFrom(gd.library)
     for nd in gd.node:
         if not nd.name.startswith(prefix):
             continue

@@ -1,0 +1,158 @@
+"""GraphDef / MetaGraphDef interop of control flow: function graphs as ``FunctionDef``s."""
+
+import numpy as np
+import pytest
+
+import tfstyle.compat.v1 as tfs
+from tests.oracle import tf1
+from tfstyle.framework import graph_io
+
+FEEDS = [np.float32(1.5), np.float32(-2.0)]
+
+
+def _tf_graph_def(gd):
+    from tensorflow.core.framework import graph_pb2
+
+    return graph_pb2.GraphDef.FromString(gd.SerializeToString())
+
+
+def _model(tf):
+    """A cond and a while_loop reading a captured constant and a variable; a nested cond in a
+    loop body; a bounded loop."""
+    x = tf.placeholder(tf.float32, [], name="x")
+    v = tf.get_variable("v", initializer=2.0, use_resource=True)
+    c = tf.constant(3.0, name="c")
+    y = tf.cond(x > 0, lambda: x * c + v, lambda: x - c, name="branch")
+    i, a = tf.while_loop(lambda i, a: i < 5, lambda i, a: (i + 1, a * 0.5 + v * c), [0, x])
+    b = tf.while_loop(
+        lambda b: b < 100.0,
+        lambda b: tf.cond(b > 0, lambda: b * 2.0 + 1.0, lambda: b - 3.0 * c),
+        [x],
+        maximum_iterations=4,
+        name="bounded",
+    )
+    s, t = tf.cond(x < 0, lambda: (x, tf.square(c)), lambda: (v + 1.0, x), name="pair")
+    return [y, i, a, b, s, t]
+
+
+def _build(lib, graph):
+    with graph.as_default():
+        outs = [t.name for t in _model(lib)]
+        init = lib.global_variables_initializer().name
+    return outs, init
+
+
+def _run(sess_cls, graph, init, fetches):
+    results = []
+    with sess_cls(graph=graph) as sess:
+        sess.run(init)
+        for x in FEEDS:
+            results.append(sess.run(fetches, {"x:0": x}))
+    return results
+
+
+def _check(a, b):
+    assert len(a) == len(b)
+    for ra, rb in zip(a, b):
+        for va, vb in zip(ra, rb):
+            np.testing.assert_allclose(va, vb, rtol=1e-6)
+
+
+def _tf_reference():
+    tf = tf1()
+    g = tf.Graph()
+    outs, init = _build(tf, g)
+    return g, outs, init, _run(tf.Session, g, init, outs)
+
+
+def test_tfstyle_control_flow_graph_def_runs_in_tf():
+    tf = tf1()
+    _, outs, init, expected = _tf_reference()
+    ours = tfs.Graph()
+    our_outs, our_init = _build(tfs, ours)
+    assert our_outs == outs
+    gd = ours.as_graph_def()
+    kinds = {n.name: n.op for n in gd.node}
+    assert kinds["branch"] in ("If", "StatelessIf") and kinds["while"] == "While"
+    names = {f.signature.name for f in gd.library.function}
+    for n in gd.node:
+        for key in ("then_branch", "else_branch", "cond", "body"):
+            if key in n.attr:
+                assert n.attr[key].func.name in names
+    g = tf.Graph()
+    with g.as_default():
+        tf.import_graph_def(_tf_graph_def(gd), name="")
+    _check(_run(tf.Session, g, our_init, our_outs), expected)
+    # And back into tfstyle.
+    g2 = tfs.Graph()
+    with g2.as_default():
+        tfs.import_graph_def(gd, name="")
+    _check(_run(tfs.Session, g2, our_init, our_outs), expected)
+
+
+def test_tf_control_flow_graph_def_imports_into_tfstyle():
+    g, outs, init, expected = _tf_reference()
+    gd = graph_io._as_graph_def_proto(g.as_graph_def())
+    assert len(gd.library.function) >= 6
+    ours = tfs.Graph()
+    with ours.as_default():
+        tfs.import_graph_def(gd, name="")
+    assert ours.get_operation_by_name("while").type == "While"
+    _check(_run(tfs.Session, ours, init, outs), expected)
+    # Under an import scope, with the fetched tensors returned.
+    other = tfs.Graph()
+    with other.as_default():
+        x = tfs.placeholder(tfs.float32, [], name="feed")
+        els = tfs.import_graph_def(
+            gd, input_map={"x:0": x}, return_elements=outs + [init], name="imp"
+        )
+        with tfs.Session() as sess:
+            sess.run(els[-1])
+            got = sess.run(els[:-1], {x: FEEDS[0]})
+    _check([got], expected[:1])
+
+
+def test_saver_meta_graph_with_cond_restores_in_tf(tmp_path):
+    tf = tf1()
+    ours = tfs.Graph()
+    with ours.as_default():
+        x = tfs.placeholder(tfs.float32, [], name="x")
+        v = tfs.get_variable("v", initializer=2.0, use_resource=True)
+        y = tfs.cond(x > 0, lambda: x * v, lambda: x - v, name="branch")
+        y = tfs.identity(y, name="y")
+        saver = tfs.train.Saver()
+        with tfs.Session() as sess:
+            sess.run(tfs.global_variables_initializer())
+            sess.run(v.assign(5.0))
+            path = saver.save(sess, str(tmp_path / "model"))
+    g = tf.Graph()
+    with g.as_default():
+        restorer = tf.train.import_meta_graph(path + ".meta")
+        with tf.Session() as sess:
+            restorer.restore(sess, path)
+            assert sess.run("y:0", {"x:0": 3.0}) == pytest.approx(15.0)
+            assert sess.run("y:0", {"x:0": -1.0}) == pytest.approx(-6.0)
+
+
+def test_scan_is_a_tfstyle_op_that_round_trips():
+    ours = tfs.Graph()
+    with ours.as_default():
+        elems = tfs.constant([1.0, 2.0, 3.0], name="elems")
+        k = tfs.constant(10.0, name="k")
+        m = tfs.map_fn(lambda e: e * k, elems)
+        s = tfs.scan(lambda acc, e: acc + e, elems)
+        f = tfs.foldl(lambda acc, e: acc * e, elems, initializer=tfs.constant(2.0))
+        names = [m.name, s.name, f.name]
+        gd = ours.as_graph_def()
+    assert "TfstyleScan" in {n.op for n in gd.node}
+    back = tfs.Graph()
+    with back.as_default():
+        tfs.import_graph_def(gd, name="")
+        with tfs.Session() as sess:
+            got = sess.run(names)
+    np.testing.assert_allclose(got[0], [10.0, 20.0, 30.0])
+    np.testing.assert_allclose(got[1], [1.0, 3.0, 6.0])
+    np.testing.assert_allclose(got[2], 12.0)
+    tf = tf1()
+    with tf.Graph().as_default(), pytest.raises(Exception, match="TfstyleScan"):
+        tf.import_graph_def(_tf_graph_def(gd), name="")
