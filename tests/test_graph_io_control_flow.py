@@ -132,6 +132,12 @@ def test_saver_meta_graph_with_cond_restores_in_tf(tmp_path):
             restorer.restore(sess, path)
             assert sess.run("y:0", {"x:0": 3.0}) == pytest.approx(15.0)
             assert sess.run("y:0", {"x:0": -1.0}) == pytest.approx(-6.0)
+    # And into tfstyle, from the same files.
+    with tfs.Graph().as_default():
+        restorer = tfs.train.import_meta_graph(path + ".meta")
+        with tfs.Session() as sess:
+            restorer.restore(sess, path)
+            assert sess.run("y:0", {"x:0": 3.0}) == pytest.approx(15.0)
 
 
 def test_scan_is_a_tfstyle_op_that_round_trips():
@@ -156,3 +162,81 @@ def test_scan_is_a_tfstyle_op_that_round_trips():
     tf = tf1()
     with tf.Graph().as_default(), pytest.raises(Exception, match="TfstyleScan"):
         tf.import_graph_def(_tf_graph_def(gd), name="")
+
+
+def _stateful_model(tf):
+    x = tf.placeholder(tf.float32, [], name="x")
+    v = tf.get_variable("v", initializer=2.0, use_resource=True)
+    y = tf.cond(x > 0, lambda: v.assign_add(x), lambda: x * 2.0, name="update")
+    n = tf.while_loop(lambda i: i < 3, lambda i: i + 1, [0], name="count")
+    z = tf.case([(x > 10, lambda: x), (x > 0, lambda: x + 100.0)], default=lambda: -x)
+    return [y, n, z]
+
+
+@pytest.mark.parametrize("direction", ["tfstyle_to_tf", "tf_to_tfstyle"])
+def test_assignment_in_a_branch_and_case_both_ways(direction):
+    tf = tf1()
+    src, dst = (tfs, tf) if direction == "tfstyle_to_tf" else (tf, tfs)
+    g = src.Graph()
+    with g.as_default():
+        outs = [t.name for t in _stateful_model(src)]
+        init = src.global_variables_initializer().name
+        gd = g.as_graph_def()
+    expected = [[3.5, 3, 101.5], [5.0, 3, 101.5]]
+    g2 = dst.Graph()
+    with g2.as_default():
+        dst.import_graph_def(_tf_graph_def(gd) if dst is tf else gd, name="")
+    with dst.Session(graph=g2) as sess:
+        sess.run(init)
+        got = [sess.run(outs, {"x:0": 1.5}) for _ in range(2)]
+    np.testing.assert_allclose(np.array(got, np.float64), expected)
+
+
+def test_function_bodies_name_outputs_as_tf_does():
+    g = tfs.Graph()
+    with g.as_default():
+        x = tfs.placeholder(tfs.float32, [], name="x")
+        tfs.cond(x > 0, lambda: tfs.square(x) * 2.0, lambda: x)
+        gd = g.as_graph_def()
+    then = next(f for f in gd.library.function if f.signature.name.startswith("cond_true"))
+    inputs = {s for nd in then.node_def for s in nd.input}
+    assert any(s.endswith(":y:0") for s in inputs)  # Square's output argument is "y"
+    (ret,) = then.ret.values()
+    assert ret.endswith(":z:0")  # Mul's is "z"
+    assert [a.type for a in then.signature.input_arg] == [tfs.float32.as_datatype_enum]
+
+
+def test_gradients_through_control_flow_imported_from_tf():
+    tf = tf1()
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [], name="x")
+        tf.cond(x > 0, lambda: x * x, lambda: -x, name="c")
+        tf.while_loop(lambda i, a: i < 3, lambda i, a: (i + 1, a * x), [0, x], maximum_iterations=5)
+        gd = graph_io._as_graph_def_proto(g.as_graph_def())
+    ours = tfs.Graph()
+    with ours.as_default():
+        y, z = tfs.import_graph_def(gd, return_elements=["c/Identity:0", "while/Identity_3:0"])
+        x = ours.get_tensor_by_name("import/x:0")
+        grads = tfs.gradients(y, x) + tfs.gradients(z, x)
+        with tfs.Session() as sess:
+            np.testing.assert_allclose(sess.run(grads, {x: 2.0}), [4.0, 32.0])
+
+
+def test_dynamic_rnn_round_trips_through_tfstyle():
+    g = tfs.Graph()
+    with g.as_default():
+        inputs = tfs.constant(np.linspace(-1, 1, 24, dtype=np.float32).reshape(2, 4, 3))
+        with tfs.variable_scope("m", initializer=tfs.constant_initializer(0.1)):
+            out, _ = tfs.nn.dynamic_rnn(tfs.nn.rnn_cell.BasicRNNCell(5), inputs, dtype=tfs.float32)
+        init = tfs.global_variables_initializer()
+        with tfs.Session() as sess:
+            sess.run(init)
+            expected = sess.run(out)
+        gd, names = g.as_graph_def(), [out.name, init.name]
+    back = tfs.Graph()
+    with back.as_default():
+        tfs.import_graph_def(gd, name="")
+        with tfs.Session() as sess:
+            sess.run(names[1])
+            np.testing.assert_allclose(sess.run(names[0]), expected, rtol=1e-6)
