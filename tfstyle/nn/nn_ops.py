@@ -323,26 +323,20 @@ def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None
         check_dtype(labels, "labels", (dtypes.int32, dtypes.int64))
         check_dtype(precise, "features", FLOATS)
         attrs = {"T": precise.dtype, "Tlabels": labels.dtype}
-        if xshape.ndims == 2:
-            cost = _gen(
-                "SparseSoftmaxCrossEntropyWithLogits",
-                [precise, labels],
-                attrs,
-                name,
-                "SparseSoftmaxCrossEntropyWithLogits",
-            )._outputs[0]
-        else:
+        if xshape.ndims != 2:
+            # The op takes a matrix: flatten the leading dims, restored after.
             labels_shape = array_ops.shape(labels)
             num_classes = array_ops.shape(logits)[array_ops.rank(logits) - 1]
             precise = array_ops.reshape(precise, [-1, num_classes])
             labels = array_ops.reshape(labels, [-1])
-            cost = _gen(
-                "SparseSoftmaxCrossEntropyWithLogits",
-                [precise, labels],
-                attrs,
-                name,
-                "SparseSoftmaxCrossEntropyWithLogits",
-            )._outputs[0]
+        cost = _gen(
+            "SparseSoftmaxCrossEntropyWithLogits",
+            [precise, labels],
+            attrs,
+            name,
+            "SparseSoftmaxCrossEntropyWithLogits",
+        )._outputs[0]
+        if xshape.ndims != 2:
             cost = array_ops.reshape(cost, labels_shape)
             cost.set_shape(lshape)
         if logits.dtype != precise.dtype:

@@ -146,24 +146,12 @@ def scan(
 ):
     """The successive accumulators ``a = fn(a, elems[i])``, stacked; without ``initializer``
     the first element is the first accumulator."""
-    _check_fn(fn)
-    with ops.name_scope(name, "scan", _cf._flatten(elems)) as scope:
-        flat = _elems(elems)
-        if initializer is None:
-            init, structure = [], elems
-        else:
-            init = [ops.convert_to_tensor(t) for t in _cf._flatten(initializer)]
-            structure = initializer
-        _, ys, _ = _scan_op(
-            scope, fn, flat, init, elems, structure, reverse, initializer is None, "scan"
-        )
-        outs = _stack_names(scope, ys)
-        if not _cf._is_nested(structure):
-            return outs[0]
-        return _cf._pack(structure, outs)
+    return _fold("scan", fn, elems, initializer, name, reverse)
 
 
 def _fold(kind, fn, elems, initializer, name, reverse):
+    """``scan`` (every accumulator, stacked) or ``foldl``/``foldr`` (the last one)."""
+    mode = "scan" if kind == "scan" else "fold"
     _check_fn(fn)
     with ops.name_scope(name, kind, _cf._flatten(elems)) as scope:
         flat = _elems(elems)
@@ -172,13 +160,16 @@ def _fold(kind, fn, elems, initializer, name, reverse):
         else:
             init = [ops.convert_to_tensor(t) for t in _cf._flatten(initializer)]
             structure = initializer
-        carry, _, _ = _scan_op(
-            scope, fn, flat, init, elems, structure, reverse, initializer is None, "fold"
+        carry, ys, _ = _scan_op(
+            scope, fn, flat, init, elems, structure, reverse, initializer is None, mode
         )
-        with ops.name_scope(scope + "while/"):
-            for _ in range(3):
-                ops.get_default_graph().unique_name("Identity")  # TF's counter and index
-            outs = [identity(c, name="Identity") for c in carry]
+        if mode == "scan":
+            outs = _stack_names(scope, ys)
+        else:
+            with ops.name_scope(scope + "while/"):
+                for _ in range(3):
+                    ops.get_default_graph().unique_name("Identity")  # TF's counter and index
+                outs = [identity(c, name="Identity") for c in carry]
         if not _cf._is_nested(structure):
             return outs[0]
         return _cf._pack(structure, outs)

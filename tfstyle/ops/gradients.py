@@ -130,6 +130,16 @@ def _analyse(ys, xs, stop_tensors):
     return reached, mask, upstream, order, stopped
 
 
+def _x_pairs(xs):
+    """``(tensor, variable)`` per ``x``: a variable is differentiated through its handle."""
+    return [
+        (x.handle, x)
+        if isinstance(x, _variables.Variable)
+        else (ops.convert_to_tensor(x, name="x"), None)
+        for x in xs
+    ]
+
+
 def gradients(
     ys,
     xs,
@@ -163,12 +173,7 @@ def gradients(
     values = list(ys) + list(xs) + list(stop_gradients) + [g for g in grad_ys if g is not None]
     with ops.name_scope(name, "gradients", values) as scope:
         ys = [ops.convert_to_tensor(y, name="y") for y in ys]
-        x_pairs = []
-        for x in xs:
-            if isinstance(x, _variables.Variable):
-                x_pairs.append((x.handle, x))
-            else:
-                x_pairs.append((ops.convert_to_tensor(x, name="x"), None))
+        x_pairs = _x_pairs(xs)
         stops = [ops.convert_to_tensor(s) for s in stop_gradients]
         gys = [None if g is None else ops.convert_to_tensor(g, name="grad_y") for g in grad_ys]
         results = _build(ys, x_pairs, gys, stops, scope, "Gradients")
@@ -421,10 +426,4 @@ def hessians(
     xs = _as_list(xs)
     with ops.name_scope(name, "hessians", ys + xs) as scope:
         ys = [ops.convert_to_tensor(y, name="y") for y in ys]
-        x_pairs = []
-        for x in xs:
-            if isinstance(x, _variables.Variable):
-                x_pairs.append((x.handle, x))
-            else:
-                x_pairs.append((ops.convert_to_tensor(x, name="x"), None))
-        return _build(ys, x_pairs, [None] * len(ys), [], scope, "Hessians")
+        return _build(ys, _x_pairs(xs), [None] * len(ys), [], scope, "Hessians")

@@ -46,30 +46,29 @@ class Initializer:
         return cls(**config)
 
 
-class Zeros(Initializer):
+class _Fill(Initializer):
+    """Fills the shape with ``_fill(shape, dtype)`` (``zeros`` or ``ones``)."""
+
+    def __init__(self, dtype=dtypes.float32):
+        self.dtype = dtypes.as_dtype(dtype)
+
+    def __call__(self, shape, dtype=None, partition_info=None):
+        return self._fill(shape, dtype or self.dtype)
+
+    def get_config(self):
+        return {"dtype": self.dtype.name}
+
+
+class Zeros(_Fill):
     """Initializes to 0."""
 
-    def __init__(self, dtype=dtypes.float32):
-        self.dtype = dtypes.as_dtype(dtype)
-
-    def __call__(self, shape, dtype=None, partition_info=None):
-        return zeros(shape, dtype or self.dtype)
-
-    def get_config(self):
-        return {"dtype": self.dtype.name}
+    _fill = staticmethod(zeros)
 
 
-class Ones(Initializer):
+class Ones(_Fill):
     """Initializes to 1."""
 
-    def __init__(self, dtype=dtypes.float32):
-        self.dtype = dtypes.as_dtype(dtype)
-
-    def __call__(self, shape, dtype=None, partition_info=None):
-        return ones(shape, dtype or self.dtype)
-
-    def get_config(self):
-        return {"dtype": self.dtype.name}
+    _fill = staticmethod(ones)
 
 
 class Constant(Initializer):

@@ -375,27 +375,6 @@ class VariableScope:
         """From now on, ``get_variable`` in this scope returns existing variables."""
         self._reuse = True
 
-    def set_initializer(self, initializer):
-        self._initializer = initializer
-
-    def set_dtype(self, dtype):
-        self._dtype = dtype
-
-    def set_use_resource(self, use_resource):
-        self._use_resource = use_resource
-
-    def set_regularizer(self, regularizer):
-        self._regularizer = regularizer
-
-    def set_caching_device(self, caching_device):
-        self._caching_device = caching_device
-
-    def set_partitioner(self, partitioner):
-        self._partitioner = partitioner
-
-    def set_custom_getter(self, custom_getter):
-        self._custom_getter = custom_getter
-
     def get_collection(self, name):
         """The items of collection ``name`` whose names start with this scope's name."""
         return ops.get_collection(name, self._name + "/" if self._name else "")
@@ -476,6 +455,27 @@ class VariableScope:
             )
 
 
+def _setter(attr):
+    def set_value(self, value):
+        setattr(self, attr, value)
+
+    set_value.__name__ = set_value.__qualname__ = "set" + attr
+    return set_value
+
+
+# The scope defaults that ``variable_scope`` overrides: ``set_initializer``, ``set_dtype``, ...
+for _name in (
+    "initializer",
+    "dtype",
+    "use_resource",
+    "regularizer",
+    "caching_device",
+    "partitioner",
+    "custom_getter",
+):
+    setattr(VariableScope, "set_" + _name, _setter("_" + _name))
+
+
 _VARSTORE_KEY = ("__variable_store",)
 _VARSCOPESTORE_KEY = ("__varscope",)
 
@@ -501,13 +501,18 @@ class _VariableScopeStore(threading.local):
         return self.variable_scopes_count.get(scope_name, 0)
 
 
-def _get_variable_scope_store():
-    found = ops.get_collection(_VARSCOPESTORE_KEY)
+def _graph_singleton(key, make):
+    """The one object kept in the default graph's collection ``key``, made on first use."""
+    found = ops.get_collection(key)
     if found:
         return found[0]
-    store = _VariableScopeStore()
-    ops.add_to_collection(_VARSCOPESTORE_KEY, store)
+    store = make()
+    ops.add_to_collection(key, store)
     return store
+
+
+def _get_variable_scope_store():
+    return _graph_singleton(_VARSCOPESTORE_KEY, _VariableScopeStore)
 
 
 def get_variable_scope():
@@ -516,12 +521,7 @@ def get_variable_scope():
 
 
 def _get_default_variable_store():
-    found = ops.get_collection(_VARSTORE_KEY)
-    if found:
-        return found[0]
-    store = _VariableStore()
-    ops.add_to_collection(_VARSTORE_KEY, store)
-    return store
+    return _graph_singleton(_VARSTORE_KEY, _VariableStore)
 
 
 def _maybe_wrap_custom_getter(custom_getter, old_getter):
@@ -543,6 +543,25 @@ def _set_overrides(scope, old_getter, **overrides):
         getattr(scope, "set_" + key)(value)
 
 
+def _derived_scope(base, reuse, name, name_scope, constraint, overrides):
+    """A scope with ``base``'s defaults, then ``overrides`` (those not ``None``) applied."""
+    scope = VariableScope(
+        reuse,
+        name=name,
+        initializer=base.initializer,
+        regularizer=base.regularizer,
+        caching_device=base.caching_device,
+        partitioner=base.partitioner,
+        dtype=base.dtype,
+        custom_getter=base.custom_getter,
+        name_scope=name_scope,
+        use_resource=base.use_resource,
+        constraint=constraint,
+    )
+    _set_overrides(scope, base.custom_getter, **overrides)
+    return scope
+
+
 class _pure_variable_scope:  # noqa: N801 - TF's name
     """Enters a variable scope without touching name scopes."""
 
@@ -557,20 +576,9 @@ class _pure_variable_scope:  # noqa: N801 - TF's name
         if isinstance(name_or_scope, VariableScope):
             s = name_or_scope
             self._new_name = s.name
-            self._cached = VariableScope(
-                s.reuse if not reuse else reuse,
-                name=s.name,
-                initializer=s.initializer,
-                regularizer=s.regularizer,
-                caching_device=s.caching_device,
-                partitioner=s.partitioner,
-                dtype=s.dtype,
-                custom_getter=s.custom_getter,
-                name_scope=s._name_scope,
-                use_resource=s.use_resource,
-                constraint=constraint,
+            self._cached = _derived_scope(
+                s, s.reuse if not reuse else reuse, s.name, s._name_scope, constraint, kw
             )
-            _set_overrides(self._cached, s.custom_getter, **kw)
 
     def __enter__(self):
         store = self._store
@@ -586,22 +594,12 @@ class _pure_variable_scope:  # noqa: N801 - TF's name
             )
             # Reuse is inherited by sub-scopes.
             self._reuse = self._reuse or old.reuse
-            scope = VariableScope(
-                self._reuse,
-                name=self._new_name,
-                initializer=old.initializer,
-                regularizer=old.regularizer,
-                caching_device=old.caching_device,
-                partitioner=old.partitioner,
-                dtype=old.dtype,
-                use_resource=old.use_resource,
-                custom_getter=old.custom_getter,
-                name_scope=(
-                    self._name_or_scope if self._old_name_scope is None else self._old_name_scope
-                ),
-                constraint=self._constraint,
+            name_scope = (
+                self._name_or_scope if self._old_name_scope is None else self._old_name_scope
             )
-            _set_overrides(scope, old.custom_getter, **self._overrides)
+            scope = _derived_scope(
+                old, self._reuse, self._new_name, name_scope, self._constraint, self._overrides
+            )
             store.open_variable_scope(self._new_name)
         store.current_scope = scope
         self._last = scope

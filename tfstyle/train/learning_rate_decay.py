@@ -13,19 +13,28 @@ def _step(global_step, dtype):
     return array_ops.cast(global_step, dtype)
 
 
+def _decay_progress(learning_rate, global_step, decay_steps, decay_rate, staircase):
+    """The initial rate, ``decay_rate`` and ``global_step / decay_steps`` (floored with
+    ``staircase``), all in the initial rate's dtype."""
+    lr = ops.convert_to_tensor(learning_rate, name="initial_learning_rate")
+    dtype = lr.dtype
+    decay_steps = array_ops.cast(decay_steps, dtype)
+    decay_rate = array_ops.cast(decay_rate, dtype)
+    p = _step(global_step, dtype) / decay_steps
+    if staircase:
+        p = math_ops.floor(p)
+    return lr, decay_rate, p
+
+
 def exponential_decay(
     learning_rate, global_step, decay_steps, decay_rate, staircase=False, name=None
 ):
     """``learning_rate * decay_rate ** (global_step / decay_steps)`` (the exponent floored
     with ``staircase``)."""
     with ops.name_scope(name, "ExponentialDecay") as scope:
-        lr = ops.convert_to_tensor(learning_rate, name="initial_learning_rate")
-        dtype = lr.dtype
-        decay_steps = array_ops.cast(decay_steps, dtype)
-        decay_rate = array_ops.cast(decay_rate, dtype)
-        p = _step(global_step, dtype) / decay_steps
-        if staircase:
-            p = math_ops.floor(p)
+        lr, decay_rate, p = _decay_progress(
+            learning_rate, global_step, decay_steps, decay_rate, staircase
+        )
         return math_ops.multiply(lr, math_ops.pow(decay_rate, p), name=scope)
 
 
@@ -42,14 +51,10 @@ def inverse_time_decay(
 ):
     """``learning_rate / (1 + decay_rate * global_step / decay_steps)``."""
     with ops.name_scope(name, "InverseTimeDecay") as scope:
-        lr = ops.convert_to_tensor(learning_rate, name="initial_learning_rate")
-        dtype = lr.dtype
-        decay_steps = array_ops.cast(decay_steps, dtype)
-        decay_rate = array_ops.cast(decay_rate, dtype)
-        p = _step(global_step, dtype) / decay_steps
-        if staircase:
-            p = math_ops.floor(p)
-        one = array_ops.cast(constant_op.constant(1), dtype)
+        lr, decay_rate, p = _decay_progress(
+            learning_rate, global_step, decay_steps, decay_rate, staircase
+        )
+        one = array_ops.cast(constant_op.constant(1), lr.dtype)
         denom = math_ops.add(one, math_ops.multiply(decay_rate, p))
         return math_ops.divide(lr, denom, name=scope)
 
