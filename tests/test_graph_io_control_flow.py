@@ -240,3 +240,27 @@ def test_dynamic_rnn_round_trips_through_tfstyle():
         with tfs.Session() as sess:
             sess.run(names[1])
             np.testing.assert_allclose(sess.run(names[0]), expected, rtol=1e-6)
+
+
+def test_loop_bounded_by_a_fed_tensor_and_relaxed_shapes_run_in_tf():
+    tf = tf1()
+    g = tfs.Graph()
+    with g.as_default():
+        m = tfs.placeholder(tfs.int32, [], name="m")
+        r = tfs.while_loop(
+            lambda i, a: i < 10, lambda i, a: (i + 1, a * 2.0), [0, 1.0], maximum_iterations=m
+        )
+        q = tfs.while_loop(
+            lambda a: a < 100.0,
+            lambda a: a * 3.0,
+            [tfs.constant(1.0)],
+            shape_invariants=[tfs.TensorShape(None)],
+        )
+        names = [r[0].name, r[1].name, q.name]
+        gd = g.as_graph_def()
+    g2 = tf.Graph()
+    with g2.as_default():
+        tf.import_graph_def(_tf_graph_def(gd), name="")
+    with tf.Session(graph=g2) as sess:
+        np.testing.assert_allclose(sess.run(names, {"m:0": 4}), [4, 16.0, 243.0])
+        np.testing.assert_allclose(sess.run(names, {"m:0": 20}), [10, 1024.0, 243.0])

@@ -5,6 +5,15 @@
 starts with ``_`` are tfstyle's own and stay private). ``import_graph_def`` rebuilds ops from a
 GraphDef through the op registry, so their shape rules run as when they are built by hand. The
 protos are the ones the ``tensorboard`` package ships; nothing here needs TensorFlow.
+
+Control flow is written as TF 2.x writes it: the function graphs of ``If``/``StatelessIf`` and
+``While``/``StatelessWhile`` become ``FunctionDef``s of ``GraphDef.library``, named by the op's
+``then_branch``/``else_branch``/``cond``/``body`` attributes. Every argument of a function is an
+input of its op (for a ``While``: loop counter, maximum iterations, loop variables, captured
+tensors; the body returns them all, the counter incremented). Importing rebuilds tfstyle
+function graphs from the FunctionDefs (resource arguments become captures). ``TfstyleScan``
+(``map_fn``, ``scan``, ``foldl``, ``dynamic_rnn``) is written as itself, its ``fn`` a FunctionDef:
+tfstyle imports it back; TF refuses it as an unregistered op type ``TfstyleScan``.
 """
 
 import os
