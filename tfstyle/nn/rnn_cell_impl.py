@@ -212,9 +212,10 @@ class RNNCell:
     def weights(self):
         return self.trainable_weights + self.non_trainable_weights
 
-    trainable_variables = trainable_weights
-    non_trainable_variables = non_trainable_weights
-    variables = weights
+    # Properties, not aliases, so that a subclass overrides only the two lists above.
+    trainable_variables = property(lambda self: self.trainable_weights)
+    non_trainable_variables = property(lambda self: self.non_trainable_weights)
+    variables = property(lambda self: self.weights)
 
     def _track(self, variable, trainable):
         lst = self._trainable_weights if trainable else self._non_trainable_weights
@@ -297,6 +298,17 @@ class LayerRNNCell(RNNCell):
     def __call__(self, inputs, state, scope=None):
         return self._layer_call(inputs, state, scope)
 
+    def _add_bias(self, name, size, initializer=None):
+        """A bias variable of ``size``, zeros unless ``initializer`` is given."""
+        if initializer is None:
+            initializer = init_ops.zeros_initializer(dtype=self._dtype)
+        return self.add_weight(name, shape=[size], initializer=initializer)
+
+
+def _linear(args, kernel, bias):
+    """``concat(args, 1) @ kernel + bias``: the gate pre-activations of a cell."""
+    return nn_ops.bias_add(matmul(array_ops.concat(args, 1), kernel), bias)
+
 
 def _input_depth(cell, input_shape):
     dims = _shape.as_shape(input_shape).as_list() if input_shape is not None else [None]
@@ -338,16 +350,11 @@ class BasicRNNCell(LayerRNNCell):
         self._kernel = self.add_weight(
             _WEIGHTS_VARIABLE_NAME, shape=[depth + self._num_units, self._num_units]
         )
-        self._bias = self.add_weight(
-            _BIAS_VARIABLE_NAME,
-            shape=[self._num_units],
-            initializer=init_ops.zeros_initializer(dtype=self._dtype),
-        )
+        self._bias = self._add_bias(_BIAS_VARIABLE_NAME, self._num_units)
 
     def call(self, inputs, state):
         _check_rnn_cell_input_dtypes([inputs, state])
-        gate_inputs = matmul(array_ops.concat([inputs, state], 1), self._kernel)
-        gate_inputs = nn_ops.bias_add(gate_inputs, self._bias)
+        gate_inputs = _linear([inputs, state], self._kernel, self._bias)
         output = self._activation(gate_inputs)
         return output, output
 
@@ -404,23 +411,17 @@ class GRUCell(LayerRNNCell):
             shape=[depth + n, n],
             initializer=self._kernel_initializer,
         )
-        self._candidate_bias = self.add_weight(
-            f"candidate/{_BIAS_VARIABLE_NAME}",
-            shape=[n],
-            initializer=self._bias_initializer
-            if self._bias_initializer is not None
-            else init_ops.zeros_initializer(dtype=self._dtype),
+        self._candidate_bias = self._add_bias(
+            f"candidate/{_BIAS_VARIABLE_NAME}", n, self._bias_initializer
         )
 
     def call(self, inputs, state):
         _check_rnn_cell_input_dtypes([inputs, state])
-        gate_inputs = matmul(array_ops.concat([inputs, state], 1), self._gate_kernel)
-        gate_inputs = nn_ops.bias_add(gate_inputs, self._gate_bias)
+        gate_inputs = _linear([inputs, state], self._gate_kernel, self._gate_bias)
         value = math_ops.sigmoid(gate_inputs)
         r, u = array_ops.split(value=value, num_or_size_splits=2, axis=1)
         r_state = r * state
-        candidate = matmul(array_ops.concat([inputs, r_state], 1), self._candidate_kernel)
-        candidate = nn_ops.bias_add(candidate, self._candidate_bias)
+        candidate = _linear([inputs, r_state], self._candidate_kernel, self._candidate_bias)
         c = self._activation(candidate)
         new_h = u * state + (1 - u) * c
         return new_h, new_h
@@ -477,11 +478,7 @@ class BasicLSTMCell(LayerRNNCell):
         depth = _input_depth(self, input_shape)
         n = self._num_units
         self._kernel = self.add_weight(_WEIGHTS_VARIABLE_NAME, shape=[depth + n, 4 * n])
-        self._bias = self.add_weight(
-            _BIAS_VARIABLE_NAME,
-            shape=[4 * n],
-            initializer=init_ops.zeros_initializer(dtype=self._dtype),
-        )
+        self._bias = self._add_bias(_BIAS_VARIABLE_NAME, 4 * n)
 
     def call(self, inputs, state):
         _check_rnn_cell_input_dtypes([inputs, state])
@@ -490,8 +487,7 @@ class BasicLSTMCell(LayerRNNCell):
             c, h = state
         else:
             c, h = array_ops.split(value=state, num_or_size_splits=2, axis=one)
-        gate_inputs = matmul(array_ops.concat([inputs, h], 1), self._kernel)
-        gate_inputs = nn_ops.bias_add(gate_inputs, self._bias)
+        gate_inputs = _linear([inputs, h], self._kernel, self._bias)
         i, j, f, o = array_ops.split(value=gate_inputs, num_or_size_splits=4, axis=one)
         forget_bias = constant(self._forget_bias, dtype=f.dtype)
         sigmoid = math_ops.sigmoid
@@ -573,11 +569,7 @@ class LSTMCell(LayerRNNCell):
         self._kernel = self.add_weight(
             _WEIGHTS_VARIABLE_NAME, shape=[depth + h_depth, 4 * n], initializer=self._initializer
         )
-        self._bias = self.add_weight(
-            _BIAS_VARIABLE_NAME,
-            shape=[4 * n],
-            initializer=init_ops.zeros_initializer(dtype=self._dtype),
-        )
+        self._bias = self._add_bias(_BIAS_VARIABLE_NAME, 4 * n)
         if self._use_peepholes:
             self._w_f_diag = self.add_weight("w_f_diag", shape=[n], initializer=self._initializer)
             self._w_i_diag = self.add_weight("w_i_diag", shape=[n], initializer=self._initializer)
@@ -604,8 +596,7 @@ class LSTMCell(LayerRNNCell):
                 "Could not infer input size from inputs.get_shape()[-1]."
                 f"Received input shape: {inputs.get_shape()}"
             )
-        lstm_matrix = matmul(array_ops.concat([inputs, m_prev], 1), self._kernel)
-        lstm_matrix = nn_ops.bias_add(lstm_matrix, self._bias)
+        lstm_matrix = _linear([inputs, m_prev], self._kernel, self._bias)
         i, j, f, o = array_ops.split(value=lstm_matrix, num_or_size_splits=4, axis=1)
         if self._use_peepholes:
             c = sigmoid(f + self._forget_bias + self._w_f_diag * c_prev) * c_prev + sigmoid(
@@ -679,15 +670,6 @@ class MultiRNNCell(RNNCell):
             return self._cell_weights("trainable_weights") + weights
         return weights
 
-    trainable_variables = trainable_weights
-    non_trainable_variables = non_trainable_weights
-
-    @property
-    def weights(self):
-        return self.trainable_weights + self.non_trainable_weights
-
-    variables = weights
-
     def call(self, inputs, state):
         cur_pos = 0
         cur_inp = inputs
@@ -745,15 +727,6 @@ class _RNNCellWrapper(RNNCell):
     @property
     def non_trainable_weights(self):
         return getattr(self.cell, "non_trainable_weights", [])
-
-    trainable_variables = trainable_weights
-    non_trainable_variables = non_trainable_weights
-
-    @property
-    def weights(self):
-        return self.trainable_weights + self.non_trainable_weights
-
-    variables = weights
 
 
 def _default_dropout_state_filter_visitor(substate):

@@ -1,6 +1,5 @@
 """``tf.train.AdadeltaOptimizer`` (TF's ``ApplyAdadelta`` kernel)."""
 
-from tfstyle.framework import ops
 from tfstyle.ops import math_ops
 
 from .optimizer import Optimizer, cast_to, resource_apply
@@ -31,11 +30,9 @@ class AdadeltaOptimizer(Optimizer):
             self._zeros_slot(v, "accum_update", self._name)
 
     def _prepare(self):
-        self._lr_t = ops.convert_to_tensor(self._call_if_callable(self._lr), name="lr")
-        self._rho_t = ops.convert_to_tensor(self._call_if_callable(self._rho), name="rho")
-        self._epsilon_t = ops.convert_to_tensor(
-            self._call_if_callable(self._epsilon), name="epsilon"
-        )
+        self._lr_t = self._hyper_tensor(self._lr, "lr")
+        self._rho_t = self._hyper_tensor(self._rho, "rho")
+        self._epsilon_t = self._hyper_tensor(self._epsilon, "epsilon")
 
     def _resource_apply_dense(self, grad, var):
         dt = grad.dtype.base_dtype

@@ -1,6 +1,5 @@
 """``tf.train.AdagradOptimizer`` (TF's ``ApplyAdagrad`` kernel)."""
 
-from tfstyle.framework import ops
 from tfstyle.ops import math_ops
 
 from .optimizer import Optimizer, cast_to, resource_apply
@@ -26,8 +25,7 @@ class AdagradOptimizer(Optimizer):
             self._constant_slot(v, self._initial_accumulator_value, "accumulator", self._name)
 
     def _prepare(self):
-        lr = self._call_if_callable(self._learning_rate)
-        self._learning_rate_tensor = ops.convert_to_tensor(lr, name="learning_rate")
+        self._learning_rate_tensor = self._hyper_tensor(self._learning_rate, "learning_rate")
 
     def _resource_apply_dense(self, grad, var):
         lr = cast_to(self._learning_rate_tensor, grad.dtype.base_dtype)

@@ -48,12 +48,10 @@ class AdamOptimizer(Optimizer):
             self._zeros_slot(v, "v", self._name)
 
     def _prepare(self):
-        self._lr_t = ops.convert_to_tensor(self._call_if_callable(self._lr), name="learning_rate")
-        self._beta1_t = ops.convert_to_tensor(self._call_if_callable(self._beta1), name="beta1")
-        self._beta2_t = ops.convert_to_tensor(self._call_if_callable(self._beta2), name="beta2")
-        self._epsilon_t = ops.convert_to_tensor(
-            self._call_if_callable(self._epsilon), name="epsilon"
-        )
+        self._lr_t = self._hyper_tensor(self._lr, "learning_rate")
+        self._beta1_t = self._hyper_tensor(self._beta1, "beta1")
+        self._beta2_t = self._hyper_tensor(self._beta2, "beta2")
+        self._epsilon_t = self._hyper_tensor(self._epsilon, "epsilon")
 
     def _resource_apply_dense(self, grad, var):
         dt = grad.dtype.base_dtype

@@ -67,8 +67,7 @@ class FtrlOptimizer(Optimizer):
             self._zeros_slot(v, "linear", self._linear_name or self._name)
 
     def _prepare(self):
-        lr = self._call_if_callable(self._learning_rate)
-        self._learning_rate_tensor = ops.convert_to_tensor(lr, name="learning_rate")
+        self._learning_rate_tensor = self._hyper_tensor(self._learning_rate, "learning_rate")
         self._l1_regularization_strength_tensor = ops.convert_to_tensor(
             self._l1_regularization_strength, name="l1_regularization_strength"
         )

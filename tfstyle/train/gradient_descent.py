@@ -1,6 +1,5 @@
 """``tf.train.GradientDescentOptimizer``."""
 
-from tfstyle.framework import ops
 
 from .optimizer import Optimizer, cast_to, resource_apply
 
@@ -14,8 +13,7 @@ class GradientDescentOptimizer(Optimizer):
         self._learning_rate_tensor = None
 
     def _prepare(self):
-        lr = self._call_if_callable(self._learning_rate)
-        self._learning_rate_tensor = ops.convert_to_tensor(lr, name="learning_rate")
+        self._learning_rate_tensor = self._hyper_tensor(self._learning_rate, "learning_rate")
 
     def _resource_apply_dense(self, grad, var):
         lr = cast_to(self._learning_rate_tensor, grad.dtype.base_dtype)

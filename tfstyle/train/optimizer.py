@@ -313,6 +313,10 @@ class Optimizer:
     def _call_if_callable(self, param):
         return param() if callable(param) else param
 
+    def _hyper_tensor(self, param, name):
+        """A hyperparameter (a value, or a callable giving one) as a tensor named ``name``."""
+        return ops.convert_to_tensor(self._call_if_callable(param), name=name)
+
 
 def _increment(global_step, name):
     """``global_step += 1`` as the op named ``name`` (TF's ``AssignAddVariableOp``)."""

@@ -1,6 +1,5 @@
 """``tf.train.RMSPropOptimizer`` (TF's ``ApplyRMSProp`` / ``ApplyCenteredRMSProp`` kernels)."""
 
-from tfstyle.framework import ops
 from tfstyle.ops import math_ops
 
 from .optimizer import Optimizer, cast_to, resource_apply
@@ -43,13 +42,10 @@ class RMSPropOptimizer(Optimizer):
             self._zeros_slot(v, "momentum", self._name)
 
     def _prepare(self):
-        def tensor(value, name):
-            return ops.convert_to_tensor(self._call_if_callable(value), name=name)
-
-        self._learning_rate_tensor = tensor(self._learning_rate, "learning_rate")
-        self._decay_tensor = tensor(self._decay, "decay")
-        self._momentum_tensor = tensor(self._momentum, "momentum")
-        self._epsilon_tensor = tensor(self._epsilon, "epsilon")
+        self._learning_rate_tensor = self._hyper_tensor(self._learning_rate, "learning_rate")
+        self._decay_tensor = self._hyper_tensor(self._decay, "decay")
+        self._momentum_tensor = self._hyper_tensor(self._momentum, "momentum")
+        self._epsilon_tensor = self._hyper_tensor(self._epsilon, "epsilon")
 
     def _resource_apply_dense(self, grad, var):
         dt = grad.dtype.base_dtype
