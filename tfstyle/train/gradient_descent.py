@@ -1,6 +1,5 @@
 """``tf.train.GradientDescentOptimizer``."""
 
-
 from .optimizer import Optimizer, cast_to, resource_apply
 
 
