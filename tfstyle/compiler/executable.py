@@ -2,13 +2,37 @@
 
 64-bit types: TF1 programs use int64 and float64, so tracing and calls happen with JAX's 64-bit
 mode switched on for tfstyle's own functions only; the user's global JAX setting is untouched.
+
+Compilation cache (opt-in): with ``TFSTYLE_COMPILATION_CACHE_DIR`` set in the environment when
+tfstyle is imported, JAX's persistent compilation cache is switched on in that directory, for
+every compilation at least ``TFSTYLE_COMPILATION_CACHE_MIN_SECS`` long (default 0.1 s; JAX's own
+default of 1 s would skip a typical training step). A later process that runs the same graphs
+loads their executables instead of compiling them: the MLP benchmark's first step (graph
+build, initialisation, first training step) goes from about 1.5 s to 0.4 s. This changes
+JAX's global configuration, which is why it is not the default; without the variable nothing
+is changed.
 """
+
+import os
 
 import jax
 
 from . import lowering
 
 x64 = jax.enable_x64
+
+
+def _configure_compilation_cache():
+    path = os.environ.get("TFSTYLE_COMPILATION_CACHE_DIR")
+    if not path:
+        return
+    jax.config.update("jax_compilation_cache_dir", os.path.expanduser(path))
+    min_secs = float(os.environ.get("TFSTYLE_COMPILATION_CACHE_MIN_SECS", "0.1"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", min_secs)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+_configure_compilation_cache()
 
 
 class Executable:
