@@ -246,3 +246,18 @@ def test_conv_gradient_ops_separable_and_convolution():
 
     # TF wraps dilated convolutions in SpaceToBatchND/BatchToSpaceND (other names).
     check(dilated, {"x:0": x}, names=False, **TOL)
+
+
+@pytest.mark.parametrize(
+    "ksize,strides,padding",
+    [(2, 2, "VALID"), (3, 2, "VALID"), (3, 1, "SAME"), (2, 2, "SAME"), (3, 2, "SAME")],
+)
+def test_max_pool_gradient_with_tied_maxima_goes_where_tf_puts_it(ksize, strides, padding):
+    # Many equal values per window: TF routes each window's gradient to its first maximum.
+    x = np.random.RandomState(0).randint(0, 3, size=(2, 7, 7, 3)).astype(np.float32)
+
+    def build(tf):
+        p = tf.placeholder(tf.float32, [None, 7, 7, 3], name="x")
+        return tf.nn.max_pool(p, ksize, strides, padding) * 1.5
+
+    check(build, {"x:0": x}, grad=True)
