@@ -9,7 +9,6 @@ import collections
 import contextlib
 import os
 import threading
-import weakref
 
 import numpy as np
 
@@ -447,6 +446,3 @@ class InteractiveSession(BaseSession):
         ctx, self._interactive_ctx = getattr(self, "_interactive_ctx", None), None
         if ctx is not None:
             ctx.__exit__(None, None, None)
-
-
-_all_sessions = weakref.WeakSet()

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from tfstyle.framework import dtypes, errors
-from tfstyle.framework.ops import Operation, Tensor
+from tfstyle.framework.ops import Tensor
 
 from . import plan as _plan
 
@@ -282,7 +282,3 @@ def build_step(plan):
         return tuple(outs), written
 
     return step, host_finishers
-
-
-def is_fetchable_op(x):
-    return isinstance(x, Operation)

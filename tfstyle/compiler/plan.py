@@ -6,7 +6,6 @@ assignment it depends on (through data or control edges); a read that depends on
 sees the value at the start of the run.
 """
 
-from tfstyle.framework import dtypes
 from tfstyle.framework.ops import Operation, Tensor
 
 _EMPTY = {}
@@ -162,7 +161,3 @@ def _merge(a, b, position):
         if cur is None or position[w] > position[cur]:
             out[k] = w
     return out
-
-
-def is_resource(tensor):
-    return tensor.dtype is dtypes.resource

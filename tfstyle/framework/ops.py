@@ -286,7 +286,6 @@ class Graph:
         self._seed = None
         self._last_id = 0
         self._building_function = False
-        self._attr_scope = {}
         self._gradient_override_map = {}
 
     # -- default graph ---------------------------------------------------------------------
@@ -619,22 +618,10 @@ class Graph:
         finally:
             self._gradient_override_map = saved
 
-    @contextlib.contextmanager
-    def _attr_scope_ctx(self, attr_map):
-        saved = dict(self._attr_scope)
-        self._attr_scope.update(attr_map)
-        try:
-            yield
-        finally:
-            self._attr_scope = saved
-
     def as_graph_def(self, from_version=None, add_shapes=False):
         from tfstyle.framework import graph_io
 
         return graph_io.graph_def(self, add_shapes=add_shapes)
-
-    def _next_id(self):
-        return self._last_id + 1
 
     def _can_capture_from(self, graph):
         """Whether ops of this graph may take tensors of ``graph`` as inputs (a function graph
