@@ -193,3 +193,14 @@ def test_device_functions_see_the_node_def():
         assert "MatMul" in seen and "Const" in seen
         with tfs.Session() as s:
             np.testing.assert_allclose(s.run(m), 2 * np.ones((2, 2)))
+
+
+def test_protos_are_tfs_own_messages():
+    # A GraphDef built with tfstyle's proto classes parses in TF and back.
+    tf = tf1()
+    g = tfs.GraphDef()
+    g.node.extend([tfs.NodeDef(name="a", op="NoOp")])
+    parsed = tf.GraphDef.FromString(g.SerializeToString())
+    assert [n.name for n in parsed.node] == ["a"]
+    s = tfs.Summary(value=[tfs.Summary.Value(tag="x", simple_value=1.5)])
+    assert tf.Summary.FromString(s.SerializeToString()).value[0].simple_value == 1.5

@@ -73,6 +73,17 @@ from tfstyle.framework.ops import (
     register_tensor_conversion_function,
     reset_default_graph,
 )
+from tfstyle.framework.protos import (
+    AttrValue,
+    Event,
+    GraphDef,
+    HistogramProto,
+    MetaGraphDef,
+    NameAttrList,
+    NodeDef,
+    SessionLog,
+    Summary,
+)
 from tfstyle.framework.tensor_shape import Dimension, TensorShape, dimension_value
 from tfstyle.nn.rnn import reverse_sequence
 from tfstyle.ops.array_ops import (
