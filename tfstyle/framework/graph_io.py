@@ -14,6 +14,16 @@ tensors; the body returns them all, the counter incremented). Importing rebuilds
 function graphs from the FunctionDefs (resource arguments become captures). ``TfstyleScan``
 (``map_fn``, ``scan``, ``foldl``, ``dynamic_rnn``) is written as itself, its ``fn`` a FunctionDef:
 tfstyle imports it back; TF refuses it as an unregistered op type ``TfstyleScan``.
+
+``tf.gradients`` (one ``Gradients`` op) is written as TF writes a function's gradient: a
+``SymbolicGradient`` node of a ``FunctionDef`` holding the forward sub-graph from the xs to the
+ys (arguments: the xs, a variable's as the value a read of it returns, then the tensors the
+sub-graph captures), followed by an ``IdentityN`` named as the op, so that its outputs keep their
+names. Ops that TF cannot differentiate inside a function (``SoftmaxCrossEntropyWithLogits``,
+``SparseSoftmaxCrossEntropyWithLogits``, ``L2Loss``) are written there as ops it can. Importing
+a ``SymbolicGradient`` rebuilds the function's body and differentiates it with a ``Gradients``
+op. A ``Gradients`` op that cannot be written so (an x computed from another x, a variable
+used by control flow) and ``Hessians`` are written as themselves.
 """
 
 import os
@@ -279,12 +289,290 @@ def graph_def(graph, add_shapes=False):
     gd = graph_pb2.GraphDef()
     gd.versions.producer = GRAPH_DEF_VERSION
     lib = _Library(gd.library)
+    taken = {op.name for op in graph.get_operations()}
     for op in graph.get_operations():
-        nd = gd.node.add()
-        _fill_node_def(nd, op, lib)
+        nd = None
+        if op.type == "Gradients":
+            n_nodes, n_functions = len(gd.node), len(gd.library.function)
+            try:
+                nd = _export_gradients(gd, op, lib, taken)
+            except NotImplementedError:
+                # Written as tfstyle's own op type, which TF does not know.
+                del gd.node[n_nodes:]
+                del gd.library.function[n_functions:]
+        if nd is None:
+            nd = gd.node.add()
+            _fill_node_def(nd, op, lib)
         if add_shapes and op._outputs:
             nd.attr["_output_shapes"].list.shape.extend(shape_proto(t.shape) for t in op._outputs)
     return gd
+
+
+# -- gradients ---------------------------------------------------------------------------------
+def _fresh(name, taken):
+    base, i = name, 0
+    while name in taken:
+        i += 1
+        name = f"{base}_{i}"
+    taken.add(name)
+    return name
+
+
+class _Expansion:
+    """Writes nodes into a ``FunctionDef`` body under the name scope of the op they replace."""
+
+    def __init__(self, fdef, op, taken):
+        self.fdef, self.op, self.taken = fdef, op, taken
+        self.t = attr_value(op._attrs["T"])
+
+    def node(self, suffix, op_type, ins, out, **attrs):
+        name = _fresh(f"{self.op.name}/{suffix}", self.taken)
+        nd = self.fdef.node_def.add(name=name, op=op_type)
+        nd.input.extend(ins)
+        for k, v in attrs.items():
+            nd.attr[k].CopyFrom(v if isinstance(v, attr_value_pb2.AttrValue) else attr_value(v))
+        return f"{name}:{out}:0"
+
+    def const(self, suffix, value):
+        value = np.asarray(value)
+        return self.node(
+            suffix, "Const", [], "output", dtype=dtypes.as_dtype(value.dtype),
+            value=tensor_proto(value),
+        )  # fmt: skip
+
+    def xent(self, features, onehot):
+        """``(loss, backprop)`` of a softmax cross-entropy of 2-D ``features``; TF's function
+        gradient of ``Sum`` needs a non-negative axis."""
+        t = self.t
+        log_sm = self.node("LogSoftmax", "LogSoftmax", [features], "logsoftmax", T=t)
+        prod = self.node("Mul", "Mul", [onehot, log_sm], "z", T=t)
+        total = self.node(
+            "Sum", "Sum", [prod, self.const("axis", np.array([1], np.int32))], "output", T=t,
+            Tidx=dtypes.int32, keep_dims=False,
+        )  # fmt: skip
+        loss = self.node("Neg", "Neg", [total], "y", T=t)
+        sm = self.node("Softmax", "Softmax", [features], "softmax", T=t)
+        backprop = self.node("Sub", "Sub", [sm, onehot], "z", T=t)
+        return loss, backprop
+
+
+def _expand_softmax_xent(fdef, op, inputs, taken):
+    """``SoftmaxCrossEntropyWithLogits``: loss ``-sum(labels * log_softmax(logits), 1)``,
+    backprop ``softmax(logits) - labels``."""
+    loss, backprop = _Expansion(fdef, op, taken).xent(*inputs)
+    return {op._outputs[0]: loss, op._outputs[1]: backprop}
+
+
+def _expand_sparse_softmax_xent(fdef, op, inputs, taken):
+    """``SparseSoftmaxCrossEntropyWithLogits``: the dense form; ``inputs[1]`` are the one-hot
+    labels, computed outside the function (TF has no function gradient for ``OneHot``)."""
+    loss, backprop = _Expansion(fdef, op, taken).xent(*inputs)
+    return {op._outputs[0]: loss, op._outputs[1]: backprop}
+
+
+class _OuterNode:
+    """An argument of a gradient function bound to a node written only into the GraphDef."""
+
+    def __init__(self, name, dtype):
+        self.name, self.dtype = name, dtype
+
+
+def _outer_one_hot(gd, op, taken):
+    """Writes ``one_hot(labels)`` of a ``SparseSoftmaxCrossEntropyWithLogits`` into ``gd``."""
+    features, labels = op._inputs
+    depth = features.shape[-1] if features.shape.ndims else None
+    depth = getattr(depth, "value", depth)
+    if depth is None:
+        raise NotImplementedError(
+            f"Cannot export the gradient through '{op.name}' "
+            "(SparseSoftmaxCrossEntropyWithLogits): its number of classes is not known."
+        )
+    dt = features.dtype
+
+    def node(suffix, op_type, ins, **attrs):
+        nd = gd.node.add(name=_fresh(f"{op.name}/{suffix}", taken), op=op_type)
+        nd.input.extend(ins)
+        for k, v in attrs.items():
+            nd.attr[k].CopyFrom(attr_value(v))
+        return nd.name
+
+    def const(suffix, value):
+        return node(suffix, "Const", [], dtype=dtypes.as_dtype(value.dtype),
+                    value=tensor_proto(value))  # fmt: skip
+
+    ins = [
+        _input_name(labels),
+        const("one_hot/depth", np.array(int(depth), np.int32)),
+        const("one_hot/on_value", np.array(1, dt.as_numpy_dtype)),
+        const("one_hot/off_value", np.array(0, dt.as_numpy_dtype)),
+    ]
+    return _OuterNode(node("one_hot", "OneHot", ins, T=dt, TI=labels.dtype, axis=-1), dt)
+
+
+def _expand_l2_loss(fdef, op, inputs, taken):
+    """``L2Loss``: ``sum(t ** 2) / 2``."""
+    e = _Expansion(fdef, op, taken)
+    dt = dtypes.as_dtype(op._attrs["T"])
+    flat = e.node(
+        "Reshape", "Reshape", [inputs[0], e.const("flat", np.array([-1], np.int32))],
+        "output", T=e.t, Tshape=dtypes.int32,
+    )  # fmt: skip
+    sq = e.node("Square", "Square", [flat], "y", T=e.t)
+    total = e.node(
+        "Sum", "Sum", [sq, e.const("axis", np.array([0], np.int32))], "output", T=e.t,
+        Tidx=dtypes.int32, keep_dims=False,
+    )  # fmt: skip
+    half = e.node("Mul", "Mul", [total, e.const("half", np.array(0.5, dt.as_numpy_dtype))], "z",
+                  T=e.t)  # fmt: skip
+    return {op._outputs[0]: half}
+
+
+# Ops that TF cannot differentiate inside a function (they have no function gradient), written
+# there as ops it can differentiate.
+_GRADIENT_EXPANSIONS = {
+    "SoftmaxCrossEntropyWithLogits": _expand_softmax_xent,
+    "SparseSoftmaxCrossEntropyWithLogits": _expand_sparse_softmax_xent,
+    "L2Loss": _expand_l2_loss,
+}
+
+
+def _export_gradients(gd, op, lib, taken):
+    """Writes a ``Gradients`` op as TF writes a function's gradient: a ``SymbolicGradient`` of
+    a ``FunctionDef`` holding the forward sub-graph from the xs to the ys, and an ``IdentityN``
+    named as the op that picks the xs' gradients (so that ``op:i`` keeps its meaning).
+
+    The function's arguments are the xs (for a variable: the value of a read of it in the
+    sub-graph, every such read becoming the argument) and then the tensors the sub-graph
+    captures; its results are the ys. Returns the ``IdentityN`` node."""
+    from tfstyle.compiler import plan as _plan
+    from tfstyle.ops import gradients as _grads
+
+    spec = op._attrs["_spec"]
+    ys = list(spec.ys)
+    ny, ng = len(ys), spec.n_grad_ys
+    grad_ys = op._inputs[ny : ny + ng]
+    entries = sorted(spec.entries, key=lambda e: e.out_index)
+    for e in entries:
+        if e.var_key is None and not e.root:
+            raise NotImplementedError(
+                f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: the x "
+                f"'{e.tensor.name}' is computed from another x."
+            )
+    handle_index = {_plan.variable_handle_op(e.tensor): i for i, e in enumerate(entries)
+                    if e.var_key is not None}  # fmt: skip
+    tensor_index = {e.tensor: i for i, e in enumerate(entries) if e.var_key is None}
+    pairs = [(e.tensor, object() if e.var_key is not None else None) for e in entries]
+    _, mask, _, order, _ = _grads._analyse(ys, pairs, spec.stops)
+    stops = set(spec.stops)
+    arg_of = dict(tensor_index)  # tensor of the outer graph -> argument index
+    inside = []
+    for o in order:
+        if not any(t in mask and t not in stops for t in o._outputs):
+            continue
+        if any(t in tensor_index for t in o._outputs):
+            continue
+        if o.type == "ReadVariableOp" and o._inputs:
+            h = _plan.variable_handle_op(o._inputs[0])
+            if h in handle_index:
+                arg_of[o._outputs[0]] = handle_index[h]
+                continue
+        for t in o._inputs:
+            if t.dtype is dtypes.resource and _plan.variable_handle_op(t) in handle_index:
+                raise NotImplementedError(
+                    f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: op "
+                    f"'{o.name}' ({o.type}) uses a differentiated variable other than by "
+                    "ReadVariableOp."
+                )
+        inside.append(o)
+    inside_set = set(inside)
+    # Per argument, the outer tensor bound to it: the x, or a read of the variable.
+    bound = [e.tensor if e.var_key is None else None for e in entries]
+    for t, i in arg_of.items():
+        if bound[i] is None:
+            bound[i] = t
+    for i, e in enumerate(entries):
+        if bound[i] is None:
+            raise NotImplementedError(
+                f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: no read of "
+                f"variable '{e.tensor.op.name}' on the way to the ys."
+            )
+    for o in inside:
+        for j, t in enumerate(o._inputs):
+            if o.type == "SparseSoftmaxCrossEntropyWithLogits" and j == 1:
+                if t.op in inside_set:
+                    raise NotImplementedError(
+                        f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: the "
+                        f"labels of '{o.name}' depend on an x."
+                    )
+                arg_of[o] = len(bound)
+                bound.append(_outer_one_hot(gd, o, taken))
+                continue
+            if t not in arg_of and t.op not in inside_set:
+                arg_of[t] = len(bound)
+                bound.append(t)
+    for y in ys:
+        if y not in arg_of and y.op not in inside_set:
+            arg_of[y] = len(bound)
+            bound.append(y)
+
+    fdef = lib.proto.function.add()
+    fname = "".join(c if c.isalnum() or c == "_" else "_" for c in op.name)
+    fname = _fresh(f"{fname}_forward", lib.used)
+    fdef.signature.name = fname
+    body_names = {o.name for o in inside}
+    arg_names = []
+    for i, t in enumerate(bound):
+        arg_names.append(_fresh(f"arg{i}", body_names))
+        fdef.signature.input_arg.add(name=arg_names[-1], type=t.dtype.as_datatype_enum)
+
+    renamed = {}
+
+    def refer(t):
+        if t in arg_of:
+            return arg_names[arg_of[t]]
+        return renamed.get(t) or _body_output_name(t)
+
+    for o in inside:
+        expand = _GRADIENT_EXPANSIONS.get(o.type)
+        if expand is not None:
+            ins = [refer(t) for t in o._inputs]
+            if o in arg_of:  # sparse labels: their one-hot form is an argument
+                ins[1] = arg_names[arg_of[o]]
+            renamed.update(expand(fdef, o, ins, body_names))
+            continue
+        nd = fdef.node_def.add(name=o.name, op=o.type)
+        nd.input.extend(refer(t) for t in o._inputs)
+        nd.input.extend("^" + c.name for c in o._control_inputs if c in inside_set)
+        if o._device:
+            nd.device = o._device
+        _fill_attrs(nd, o, lib)
+    for i, y in enumerate(ys):
+        fdef.signature.output_arg.add(name=f"out{i}", type=y.dtype.as_datatype_enum)
+        fdef.ret[f"out{i}"] = refer(y)
+
+    dys = []
+    for i, (y, gi) in enumerate(zip(ys, spec.grad_ys_index)):
+        if gi is None:
+            nd = gd.node.add(name=_fresh(f"{op.name}/OnesLike_{i}", taken), op="OnesLike")
+            nd.input.append(_input_name(y))
+            nd.attr["T"].CopyFrom(attr_value(y.dtype))
+            dys.append(nd.name)
+        else:
+            dys.append(_input_name(grad_ys[gi]))
+    sg = gd.node.add(name=_fresh(f"{op.name}/SymbolicGradient", taken), op="SymbolicGradient")
+    sg.input.extend(b.name if isinstance(b, _OuterNode) else _input_name(b) for b in bound)
+    sg.input.extend(dys)
+    sg.input.extend("^" + c.name for c in op._control_inputs)
+    if op._device:
+        sg.device = op._device
+    tin = [t.dtype for t in bound]
+    sg.attr["f"].CopyFrom(attr_value(attr_value_pb2.NameAttrList(name=fname)))
+    sg.attr["Tin"].CopyFrom(attr_value(tin + [y.dtype for y in ys]))
+    sg.attr["Tout"].CopyFrom(attr_value(tin))
+    nd = gd.node.add(name=op.name, op="IdentityN")
+    nd.input.extend(f"{sg.name}:{i}" for i in range(len(entries)))
+    nd.attr["T"].CopyFrom(attr_value([e.dtype for e in entries]))
+    return nd
 
 
 # -- functions ---------------------------------------------------------------------------------
@@ -775,6 +1063,49 @@ def _import_scan(graph, nd, inputs, control, name, lib):
     return op, op._outputs
 
 
+def _import_symbolic_gradient(graph, nd, inputs, control, name, lib):
+    """A ``SymbolicGradient`` of a library function: the function's body is rebuilt in the
+    graph (its arguments bound to the node's first inputs) and differentiated by a tfstyle
+    ``Gradients`` op with respect to every argument, weighted by the node's remaining inputs."""
+    from tfstyle.ops import array_ops
+    from tfstyle.ops import gradients as _grads
+
+    fdef = _function(lib, nd, "f")
+    sig = fdef.signature
+    n = len(sig.input_arg)
+    if len(inputs) != n + len(sig.output_arg):
+        raise ValueError(
+            f"SymbolicGradient of '{sig.name}' needs {n + len(sig.output_arg)} inputs, got "
+            f"{len(inputs)}."
+        )
+    args, dys = inputs[:n], inputs[n:]
+    values = {a.name: t for a, t in zip(sig.input_arg, args)}
+    outputs, created = {}, {}
+
+    def resolve(s):
+        if s in values:
+            return values[s]
+        parts = s.split(":")
+        if len(parts) != 3 or parts[0] not in outputs:
+            raise ValueError(f"Function '{sig.name}': unknown input '{s}'.")
+        node, arg, index = parts
+        return outputs[node][_body_output_index(created[node].type, arg, int(index))]
+
+    for body in _topological_nodes(list(fdef.node_def), _body_source):
+        ins = [resolve(s) for s in body.input if not s.startswith("^")]
+        ctrl = [created[s[1:]] for s in body.input if s.startswith("^")]
+        op, outs = _create_node(graph, body, ins, ctrl, f"{name}{body.name}/", lib)
+        created[body.name], outputs[body.name] = op, outs
+    ys = [resolve(fdef.ret[a.name]) for a in sig.output_arg]
+    with graph.control_dependencies(control):
+        grads = _grads.gradients(ys, list(args), grad_ys=list(dys), name=f"{name}gradients/")
+        grads = [
+            array_ops.zeros_like(a) if g is None else g for g, a in zip(grads, args)
+        ]  # fmt: skip
+    producers = [g.op for g in grads if g.op.type == "Gradients"]
+    return (producers[0] if producers else grads[0].op), grads
+
+
 def _create_node(graph, nd, inputs, control, name, lib):
     """Creates the op of NodeDef ``nd``: ``(op, its outputs as the NodeDef numbers them)``."""
     functional = _FUNCTIONAL_OPS.get(nd.op)
@@ -791,6 +1122,7 @@ _FUNCTIONAL_OPS = {
     "While": (_export_while, _import_while),
     "StatelessWhile": (_export_while, _import_while),
     "TfstyleScan": (_export_scan, _import_scan),
+    "SymbolicGradient": (None, _import_symbolic_gradient),
 }
 
 
@@ -833,7 +1165,7 @@ def import_graph_def(
         mapped[(src, idx)] = value
     lib = {f.signature.name: f for f in gd.library.function}
     types = {n.op for n in gd.node} | {n.op for f in lib.values() for n in f.node_def}
-    missing = sorted(t for t in types if registry.get(t) is None)
+    missing = sorted(t for t in types if registry.get(t) is None and t not in _FUNCTIONAL_OPS)
     if missing:
         raise _unsupported_error(missing)
     names_in_gd = {n.name for n in gd.node}

@@ -1,0 +1,243 @@
+"""GraphDef / MetaGraphDef interop of training graphs: ``Gradients`` as ``SymbolicGradient``."""
+
+import numpy as np
+import pytest
+
+import tfstyle.compat.v1 as tfs
+from tests.oracle import tf1
+
+X = np.array([[1.0, 2.0, -1.0], [0.5, -1.0, 3.0], [-2.0, 0.3, 0.7]], np.float32)
+LABELS = np.array([[1.0, 0.0], [0.0, 1.0], [0.3, 0.7]], np.float32)
+W0 = np.arange(6, dtype=np.float32).reshape(3, 2) * 0.1 - 0.2
+B0 = np.array([0.1, -0.2], np.float32)
+READS = ["w/Read/ReadVariableOp:0", "b/Read/ReadVariableOp:0"]
+FEED = {"x:0": X, "lab:0": LABELS}
+
+
+def _tf_graph_def(gd):
+    from tensorflow.core.framework import graph_pb2
+
+    return graph_pb2.GraphDef.FromString(gd.SerializeToString())
+
+
+def _model(tf, optimizer):
+    """Placeholders, two variables, matmul, relu, softmax cross-entropy and one training op."""
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    lab = tf.placeholder(tf.float32, [None, 2], name="lab")
+    w = tf.get_variable("w", initializer=W0, use_resource=True)
+    b = tf.get_variable("b", initializer=B0, use_resource=True)
+    logits = tf.matmul(tf.nn.relu(x), w) + b
+    xent = tf.nn.softmax_cross_entropy_with_logits_v2(labels=lab, logits=logits)
+    loss = tf.reduce_mean(xent, name="loss")
+    if optimizer == "sgd":
+        opt = tf.train.GradientDescentOptimizer(0.5)
+    else:
+        opt = tf.train.AdamOptimizer(0.1)
+    opt.minimize(loss, name="train")
+    return tf.global_variables_initializer().name
+
+
+def _ours(optimizer):
+    g = tfs.Graph()
+    with g.as_default():
+        init = _model(tfs, optimizer)
+    return g, init
+
+
+def _steps(sess, init, n=2):
+    sess.run(init)
+    for _ in range(n):
+        sess.run("train", FEED)
+    return sess.run(READS + ["loss:0"], FEED)
+
+
+def _check(a, b):
+    for va, vb in zip(a, b):
+        np.testing.assert_allclose(va, vb, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_training_graph_def_runs_in_tf(optimizer):
+    tf = tf1()
+    g, init = _ours(optimizer)
+    with tfs.Session(graph=g) as sess:
+        expected = _steps(sess, init)
+    gd = g.as_graph_def()
+    kinds = {n.name: n.op for n in gd.node}
+    assert "Gradients" not in kinds.values()
+    sg = [n for n in gd.node if n.op == "SymbolicGradient"]
+    assert len(sg) == 1
+    assert sg[0].attr["f"].func.name in {f.signature.name for f in gd.library.function}
+    grads = [op for op in g.get_operations() if op.type == "Gradients"]
+    assert kinds[grads[0].name] == "IdentityN"
+    tg = tf.Graph()
+    with tg.as_default():
+        tf.import_graph_def(_tf_graph_def(gd), name="")
+    with tf.Session(graph=tg) as sess:
+        got = _steps(sess, init)
+    _check(got, expected)
+    # The same model built in TF reaches the same values.
+    ref = tf.Graph()
+    with ref.as_default():
+        ref_init = _model(tf, optimizer)
+    with tf.Session(graph=ref) as sess:
+        _check(_steps(sess, ref_init), expected)
+
+
+def test_gradient_outputs_keep_their_names():
+    tf = tf1()
+    g = tfs.Graph()
+    with g.as_default():
+        x = tfs.placeholder(tfs.float32, [2], name="x")
+        v = tfs.get_variable("v", initializer=np.array([1.0, 2.0], np.float32), use_resource=True)
+        y = tfs.reduce_sum(tfs.square(x * v) + tfs.sin(x), name="y")
+        gx, gv = tfs.gradients(y, [x, v], grad_ys=tfs.constant(2.0, name="dy"))
+        names = [gx.name, gv.name]
+        init = tfs.global_variables_initializer().name
+    xv = np.array([0.5, -1.5], np.float32)
+    with tfs.Session(graph=g) as sess:
+        sess.run(init)
+        expected = sess.run(names, {"x:0": xv})
+    tg = tf.Graph()
+    with tg.as_default():
+        tf.import_graph_def(_tf_graph_def(g.as_graph_def()), name="")
+    with tf.Session(graph=tg) as sess:
+        sess.run(init)
+        _check(sess.run(names, {"x:0": xv}), expected)
+    g2 = tfs.Graph()
+    with g2.as_default():
+        tfs.import_graph_def(g.as_graph_def(), name="")
+    with tfs.Session(graph=g2) as sess:
+        sess.run(init)
+        _check(sess.run(names, {"x:0": xv}), expected)
+
+
+def test_training_graph_def_imports_back_into_tfstyle():
+    g, init = _ours("adam")
+    with tfs.Session(graph=g) as sess:
+        expected = _steps(sess, init)
+    gd = g.as_graph_def()
+    g2 = tfs.Graph()
+    with g2.as_default():
+        tfs.import_graph_def(gd, name="")
+    with tfs.Session(graph=g2) as sess:
+        _check(_steps(sess, init), expected)
+    # And out again: the rebuilt Gradients op is written as a SymbolicGradient once more.
+    gd2 = g2.as_graph_def()
+    assert "Gradients" not in {n.op for n in gd2.node}
+    tf = tf1()
+    tg = tf.Graph()
+    with tg.as_default():
+        tf.import_graph_def(_tf_graph_def(gd2), name="")
+    with tf.Session(graph=tg) as sess:
+        _check(_steps(sess, init), expected)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_saver_meta_graph_of_training_graph_trains_in_tf(tmp_path, optimizer):
+    tf = tf1()
+    g, init = _ours(optimizer)
+    with g.as_default():
+        saver = tfs.train.Saver()
+        with tfs.Session() as sess:
+            sess.run(init)
+            path = saver.save(sess, str(tmp_path / "model"))
+            for _ in range(2):
+                sess.run("train", FEED)
+            expected = sess.run(READS + ["loss:0"], FEED)
+    tg = tf.Graph()
+    with tg.as_default():
+        restorer = tf.train.import_meta_graph(path + ".meta")
+        with tf.Session() as sess:
+            restorer.restore(sess, path)
+            for _ in range(2):
+                sess.run("train", FEED)
+            _check(sess.run(READS + ["loss:0"], FEED), expected)
+    # And into tfstyle, from the same files.
+    with tfs.Graph().as_default():
+        restorer = tfs.train.import_meta_graph(path + ".meta")
+        with tfs.Session() as sess:
+            restorer.restore(sess, path)
+            for _ in range(2):
+                sess.run("train", FEED)
+            _check(sess.run(READS + ["loss:0"], FEED), expected)
+
+
+def test_export_meta_graph_of_training_graph_imports_in_tf(tmp_path):
+    tf = tf1()
+    g, init = _ours("sgd")
+    with tfs.Session(graph=g) as sess:
+        expected = _steps(sess, init)
+    path = str(tmp_path / "graph.meta")
+    with g.as_default():
+        tfs.train.export_meta_graph(path)
+    tg = tf.Graph()
+    with tg.as_default():
+        tf.train.import_meta_graph(path)
+        with tf.Session() as sess:
+            _check(_steps(sess, init), expected)
+
+
+def _conv_pool(x, w):
+    y = tfs.nn.conv2d(x, w, [1, 1, 1, 1], "SAME")
+    y = tfs.nn.bias_add(y, tfs.reduce_sum(w, [0, 1, 2]))
+    return tfs.nn.max_pool(tfs.tanh(y), [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
+
+
+def _sparse_xent(x, w):
+    logits = tfs.reshape(_conv_pool(x, w), [2, -1])[:, :5]
+    return tfs.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tfs.constant([0, 3]), logits=logits
+    )
+
+
+def _l2(x, w):
+    return tfs.nn.l2_loss(w) + tfs.reduce_mean(tfs.sigmoid(x * w[0, 0, 0, 0]))
+
+
+@pytest.mark.parametrize("fn", [_conv_pool, _sparse_xent, _l2])
+def test_gradients_through_ops_without_function_gradients(fn):
+    """Ops TF cannot differentiate inside a function are written there as ops it can."""
+    tf = tf1()
+    rng = np.random.RandomState(0)
+    xv = rng.randn(2, 6, 6, 2).astype(np.float32)
+    g = tfs.Graph()
+    with g.as_default():
+        x = tfs.placeholder(tfs.float32, [2, 6, 6, 2], name="x")
+        init_w = rng.randn(3, 3, 2, 2).astype(np.float32)
+        w = tfs.get_variable("w", initializer=init_w, use_resource=True)
+        grads = tfs.gradients(tfs.reduce_sum(fn(x, w)), [w, x])
+        names = [t.name for t in grads]
+        init = tfs.global_variables_initializer().name
+    with tfs.Session(graph=g) as sess:
+        sess.run(init)
+        expected = sess.run(names, {"x:0": xv})
+    gd = g.as_graph_def()
+    tg = tf.Graph()
+    with tg.as_default():
+        tf.import_graph_def(_tf_graph_def(gd), name="")
+    with tf.Session(graph=tg) as sess:
+        sess.run(init)
+        got = sess.run(names, {"x:0": xv})
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    g2 = tfs.Graph()
+    with g2.as_default():
+        tfs.import_graph_def(gd, name="")
+    with tfs.Session(graph=g2) as sess:
+        sess.run(init)
+        got = sess.run(names, {"x:0": xv})
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_gradients_not_expressible_as_symbolic_gradient_are_written_as_themselves():
+    g = tfs.Graph()
+    with g.as_default():
+        a = tfs.placeholder(tfs.float32, [], name="a")
+        b = tfs.square(a, name="b")
+        tfs.gradients(tfs.sin(b), [a, b])  # b is computed from a: total derivatives
+    gd = g.as_graph_def()
+    kinds = {n.op for n in gd.node}
+    assert "Gradients" in kinds and "SymbolicGradient" not in kinds
+    assert not gd.library.function
