@@ -11,6 +11,14 @@ loads their executables instead of compiling them: the MLP benchmark's first ste
 build, initialisation, first training step) goes from about 1.5 s to 0.4 s. This changes
 JAX's global configuration, which is why it is not the default; without the variable nothing
 is changed.
+
+Convolutions on CPU: an executable whose plan contains a convolution is compiled with
+``_CONV_CPU_OPTIONS``, which leaves dots on YNNPACK and gives convolutions to Eigen. YNNPACK's
+convolutions run on one thread and Eigen's on all cores, so the CNN training step is about 35%
+faster on 2 cores (numbers in docs/performance.md). The option is experimental in XLA, so it is
+probed once per process with a tiny compile and dropped silently when this jaxlib rejects it or
+the backend is not CPU. ``TFSTYLE_CPU_CONV_OPTIONS=0`` keeps XLA's defaults (on a machine whose
+cores are all busy with other work, the single-threaded default was about 20% faster).
 """
 
 import os
@@ -34,6 +42,33 @@ def _configure_compilation_cache():
 
 _configure_compilation_cache()
 
+# XLA CPU options for executables that contain convolutions (see docs/performance.md): dots stay
+# on YNNPACK, convolutions go to Eigen, which uses every core where YNNPACK's runs on one.
+_CONV_CPU_OPTIONS = {
+    "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT",
+}
+_CONV_OP_TYPES = frozenset(
+    ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "Conv3D", "DepthwiseConv2dNative")
+)
+_conv_options = []  # [options or None], decided once per process
+
+
+def _conv_compiler_options():
+    """``_CONV_CPU_OPTIONS`` when the backend is CPU and this jaxlib accepts them, else None."""
+    if not _conv_options:
+        options = None
+        if os.environ.get("TFSTYLE_CPU_CONV_OPTIONS", "1") != "0":
+            try:
+                if jax.default_backend() == "cpu":
+                    jax.jit(lambda x: x + 1, compiler_options=_CONV_CPU_OPTIONS).lower(
+                        jax.ShapeDtypeStruct((2,), "float32")
+                    ).compile()
+                    options = _CONV_CPU_OPTIONS
+            except Exception:  # an XLA that lacks or renamed the option: keep the defaults
+                options = None
+        _conv_options.append(options)
+    return _conv_options[0]
+
 
 class Executable:
     """The compiled step of one ``Plan`` (see ``lowering.build_step``)."""
@@ -50,7 +85,10 @@ class Executable:
             _TRACES[0] += 1
             return step(donated, readonly, feeds, rng)
 
-        self.jitted = jax.jit(counted, donate_argnums=(0,))
+        options = None
+        if any(op.type in _CONV_OP_TYPES for op in plan.ops):
+            options = _conv_compiler_options()
+        self.jitted = jax.jit(counted, donate_argnums=(0,), compiler_options=options)
 
     def __call__(self, donated, readonly, feeds, rng):
         with x64(True):
