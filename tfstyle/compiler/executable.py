@@ -12,13 +12,14 @@ build, initialisation, first training step) goes from about 1.5 s to 0.4 s. This
 JAX's global configuration, which is why it is not the default; without the variable nothing
 is changed.
 
-Convolutions on CPU: an executable whose plan contains a convolution is compiled with
-``_CONV_CPU_OPTIONS``, which leaves dots on YNNPACK and gives convolutions to Eigen. YNNPACK's
-convolutions run on one thread and Eigen's on all cores, so the CNN training step is about 35%
-faster on 2 cores (numbers in docs/performance.md). The option is experimental in XLA, so it is
-probed once per process with a tiny compile and dropped silently when this jaxlib rejects it or
-the backend is not CPU. ``TFSTYLE_CPU_CONV_OPTIONS=0`` keeps XLA's defaults (on a machine whose
-cores are all busy with other work, the single-threaded default was about 20% faster).
+CPU compiler options: an op's registry entry may ask for XLA options on CPU
+(``cpu_compiler_options``); an executable containing such ops is compiled with them. The
+convolutions use this to run on Eigen (all cores) instead of YNNPACK (one thread): the CNN
+training step is about 35% faster on 2 cores (docs/performance.md). Such options can be
+experimental in XLA, so each set is probed once per process with a tiny compile and dropped
+silently when this jaxlib rejects it or the backend is not CPU. ``TFSTYLE_CPU_CONV_OPTIONS=0``
+keeps XLA's defaults (on a machine whose cores are all busy with other work, the convolutions'
+single-threaded default was about 20% faster).
 """
 
 import os
@@ -42,32 +43,31 @@ def _configure_compilation_cache():
 
 _configure_compilation_cache()
 
-# XLA CPU options for executables that contain convolutions (see docs/performance.md): dots stay
-# on YNNPACK, convolutions go to Eigen, which uses every core where YNNPACK's runs on one.
-_CONV_CPU_OPTIONS = {
-    "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT",
-}
-_CONV_OP_TYPES = frozenset(
-    ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "Conv3D", "DepthwiseConv2dNative")
-)
-_conv_options = []  # [options or None], decided once per process
+_accepted_options = {}  # frozenset of option items -> bool, decided once per process
 
 
-def _conv_compiler_options():
-    """``_CONV_CPU_OPTIONS`` when the backend is CPU and this jaxlib accepts them, else None."""
-    if not _conv_options:
-        options = None
-        if os.environ.get("TFSTYLE_CPU_CONV_OPTIONS", "1") != "0":
-            try:
-                if jax.default_backend() == "cpu":
-                    jax.jit(lambda x: x + 1, compiler_options=_CONV_CPU_OPTIONS).lower(
-                        jax.ShapeDtypeStruct((2,), "float32")
-                    ).compile()
-                    options = _CONV_CPU_OPTIONS
-            except Exception:  # an XLA that lacks or renamed the option: keep the defaults
-                options = None
-        _conv_options.append(options)
-    return _conv_options[0]
+def _cpu_compiler_options(plan):
+    """The XLA options the plan's ops ask for on CPU, if this backend and jaxlib accept them."""
+    wanted = {}
+    for op in plan.ops:
+        opts = op._def.cpu_compiler_options if op._def is not None else None
+        if opts:
+            wanted.update(opts)
+    if not wanted or os.environ.get("TFSTYLE_CPU_CONV_OPTIONS", "1") == "0":
+        return None
+    key = frozenset(wanted.items())
+    if key not in _accepted_options:
+        ok = False
+        try:
+            if jax.default_backend() == "cpu":
+                jax.jit(lambda x: x + 1, compiler_options=wanted).lower(
+                    jax.ShapeDtypeStruct((2,), "float32")
+                ).compile()
+                ok = True
+        except Exception:  # an XLA that lacks or renamed the option: keep the defaults
+            ok = False
+        _accepted_options[key] = ok
+    return wanted if _accepted_options[key] else None
 
 
 class Executable:
@@ -85,9 +85,7 @@ class Executable:
             _TRACES[0] += 1
             return step(donated, readonly, feeds, rng)
 
-        options = None
-        if any(op.type in _CONV_OP_TYPES for op in plan.ops):
-            options = _conv_compiler_options()
+        options = _cpu_compiler_options(plan)
         self.jitted = jax.jit(counted, donate_argnums=(0,), compiler_options=options)
 
     def __call__(self, donated, readonly, feeds, rng):

@@ -19,6 +19,7 @@ class OpDef:
         "writes_resource",
         "random",
         "resource_effects",
+        "cpu_compiler_options",
     )
 
     def __init__(self, type_name, infer, lower, uses_context, reads_resource, writes_resource):
@@ -32,6 +33,9 @@ class OpDef:
         # For ops that run sub-graphs (``If``, ``While``): ``resource_effects(op)`` lists
         # ``(variable_key, reads, writes)``; such reads are conditional (not checked up front).
         self.resource_effects = None
+        # XLA compiler options that executables containing this op want on CPU (the compiler
+        # applies them when this jaxlib accepts them; see compiler/executable.py).
+        self.cpu_compiler_options = None
 
 
 _REGISTRY = {}

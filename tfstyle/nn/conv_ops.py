@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tfstyle.framework import dtypes, ops
+from tfstyle.framework import dtypes, ops, registry
 from tfstyle.ops import _base, array_ops
 
 from . import _util
@@ -831,3 +831,16 @@ def convolution(
 def atrous_conv2d(value, filters, rate, padding, name=None):
     """``convolution`` with ``dilation_rate=(rate, rate)``."""
     return convolution(value, filters, padding, dilation_rate=[rate, rate], name=name)
+
+
+# XLA's CPU backend runs convolutions through YNNPACK on one thread; this option leaves dots on
+# YNNPACK and gives convolutions to Eigen, which uses every core (docs/performance.md).
+for _conv_type in (
+    "Conv2D",
+    "Conv2DBackpropInput",
+    "Conv2DBackpropFilter",
+    "DepthwiseConv2dNative",
+):
+    registry.get(_conv_type).cpu_compiler_options = {
+        "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"
+    }
