@@ -297,6 +297,15 @@ from tfstyle.ops.segment_ops import (
     unsorted_segment_prod,
     unsorted_segment_sum,
 )
+from tfstyle.ops.state_ops import (
+    scatter_add,
+    scatter_div,
+    scatter_max,
+    scatter_min,
+    scatter_mul,
+    scatter_sub,
+    scatter_update,
+)
 from tfstyle.ops.string_ops import string_join
 from tfstyle.ops.variable_scope import (
     AUTO_REUSE,
