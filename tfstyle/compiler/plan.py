@@ -6,24 +6,9 @@ assignment it depends on (through data or control edges); a read that depends on
 sees the value at the start of the run.
 """
 
-from tfstyle.framework.ops import Operation, Tensor
+from tfstyle.framework.ops import Operation, Tensor, variable_handle_op, variable_key
 
 _EMPTY = {}
-
-
-def variable_handle_op(tensor):
-    """Follows identity-like edges from a resource tensor back to its ``VarHandleOp``."""
-    op = tensor.op
-    while op.type != "VarHandleOp":
-        if not op.inputs:
-            return None
-        op = op.inputs[0].op
-    return op
-
-
-def variable_key(handle_op):
-    """The state key of a variable: its ``shared_name`` (TF's variable name without ``:0``)."""
-    return handle_op._attrs.get("shared_name") or handle_op.name
 
 
 def topological_order(fetch_ops, needed_tensors, fed):

@@ -69,7 +69,7 @@ class FuncGraph(Graph):
             outer = self.outer_graph.capture(tensor)
         inner = self._capture_map.get(outer)
         if inner is None:
-            handle = _variable_handle(outer) if outer.dtype is dtypes.resource else None
+            handle = ops.variable_handle_op(outer) if outer.dtype is dtypes.resource else None
             base = outer.op.name.rsplit("/", 1)[-1]
             with self._isolated():
                 if handle is not None:
@@ -98,7 +98,7 @@ class FuncGraph(Graph):
         op = super().create_op(op_type, inputs, attrs, name=name, control_inputs=ctrl, **kwargs)
         op_def = op._def
         if op_def is not None and (op_def.reads_resource or op_def.writes_resource):
-            handle = _variable_handle(op._inputs[0])
+            handle = ops.variable_handle_op(op._inputs[0])
             if handle is not None:
                 key = handle._attrs.get("shared_name") or handle.name
                 prev = self._last_resource_op.get(key)
@@ -144,15 +144,6 @@ class FuncGraph(Graph):
             yield
         finally:
             self._name_stack, self._control_stack = saved
-
-
-def _variable_handle(tensor):
-    op = tensor.op
-    while op.type != "VarHandleOp":
-        if not op._inputs:
-            return None
-        op = op._inputs[0].op
-    return op
 
 
 def outermost_graph(graph=None):

@@ -444,7 +444,6 @@ def _export_gradients(gd, op, lib, taken):
     The function's arguments are the xs (for a variable: the value of a read of it in the
     sub-graph, every such read becoming the argument) and then the tensors the sub-graph
     captures; its results are the ys. Returns the ``IdentityN`` node."""
-    from tfstyle.compiler import plan as _plan
     from tfstyle.ops import gradients as _grads
 
     spec = op._attrs["_spec"]
@@ -458,7 +457,7 @@ def _export_gradients(gd, op, lib, taken):
                 f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: the x "
                 f"'{e.tensor.name}' is computed from another x."
             )
-    handle_index = {_plan.variable_handle_op(e.tensor): i for i, e in enumerate(entries)
+    handle_index = {ops.variable_handle_op(e.tensor): i for i, e in enumerate(entries)
                     if e.var_key is not None}  # fmt: skip
     tensor_index = {e.tensor: i for i, e in enumerate(entries) if e.var_key is None}
     pairs = [(e.tensor, object() if e.var_key is not None else None) for e in entries]
@@ -472,12 +471,12 @@ def _export_gradients(gd, op, lib, taken):
         if any(t in tensor_index for t in o._outputs):
             continue
         if o.type == "ReadVariableOp" and o._inputs:
-            h = _plan.variable_handle_op(o._inputs[0])
+            h = ops.variable_handle_op(o._inputs[0])
             if h in handle_index:
                 arg_of[o._outputs[0]] = handle_index[h]
                 continue
         for t in o._inputs:
-            if t.dtype is dtypes.resource and _plan.variable_handle_op(t) in handle_index:
+            if t.dtype is dtypes.resource and ops.variable_handle_op(t) in handle_index:
                 raise NotImplementedError(
                     f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: op "
                     f"'{o.name}' ({o.type}) uses a differentiated variable other than by "

@@ -773,6 +773,22 @@ def op_scope(values, name, default_name=None):
     return name_scope(name, default_name, values)
 
 
+# -- variables' identity ----------------------------------------------------------------------
+def variable_handle_op(tensor):
+    """Follows identity-like edges from a resource tensor back to its ``VarHandleOp``."""
+    op = tensor.op
+    while op.type != "VarHandleOp":
+        if not op._inputs:
+            return None
+        op = op._inputs[0].op
+    return op
+
+
+def variable_key(handle_op):
+    """A variable's state key: its ``shared_name`` (TF's variable name without ``:0``)."""
+    return handle_op._attrs.get("shared_name") or handle_op.name
+
+
 # -- conversion to tensors ---------------------------------------------------------------------
 _conversion_functions = []  # (base type, fn(value, dtype, name, as_ref) -> Tensor)
 

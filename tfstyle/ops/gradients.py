@@ -89,7 +89,7 @@ def _analyse(ys, xs, stop_tensors):
     bit_of_handle = {}
     for i, (x, var) in enumerate(xs):
         if var is not None:
-            h = _plan.variable_handle_op(x)
+            h = ops.variable_handle_op(x)
             bit_of_handle[h] = bit_of_handle.get(h, 0) | (1 << i)
         elif _trainable(x):
             bit_of_tensor[x] = bit_of_tensor.get(x, 0) | (1 << i)
@@ -102,13 +102,13 @@ def _analyse(ys, xs, stop_tensors):
         if op._type not in _NOT_DIFFERENTIABLE:
             op_def = op._def
             if op_def is not None and op_def.reads_resource and op._inputs:
-                h = _plan.variable_handle_op(op._inputs[0])
+                h = ops.variable_handle_op(op._inputs[0])
                 m = bit_of_handle.get(h, 0)
             elif op_def is not None and op_def.resource_effects is not None:
                 # A control-flow op reads the variables whose handles it captures.
                 for t in op._inputs:
                     if t.dtype is dtypes.resource:
-                        m |= bit_of_handle.get(_plan.variable_handle_op(t), 0)
+                        m |= bit_of_handle.get(ops.variable_handle_op(t), 0)
             for t in op._inputs:
                 if t in mask:
                     m |= mask[t]
@@ -234,7 +234,7 @@ def _build(ys, x_pairs, grad_ys, stops, scope, op_type):
             dtype = var.dtype.base_dtype
             out_types.append((dtype, var.shape))
             var_entries.append(
-                _Entry(x, _plan.variable_key(x.op), var.shape, dtype, True, out_index, None)
+                _Entry(x, ops.variable_key(x.op), var.shape, dtype, True, out_index, None)
             )
             handles.append(x)
         else:

@@ -29,10 +29,6 @@ registry.register_op("SaveV2", lambda op: [])
 registry.register_op("RestoreV2", lambda op: [(dt, None) for dt in op._attrs["dtypes"]])
 
 
-def _variable_key(handle_op):
-    return handle_op._attrs.get("shared_name") or handle_op.name
-
-
 def _var_list_to_dict(var_list):
     """``{checkpoint name: variable}`` from a list (named by op) or a dict of variables."""
     if isinstance(var_list, dict):
@@ -165,7 +161,7 @@ class Saver:
         graph = next(iter(named.values())).graph
         self._graph = graph
         self._entries = [
-            _Entry(name, _variable_key(var.handle.op), var.dtype, var.shape, var.handle)
+            _Entry(name, ops.variable_key(var.handle.op), var.dtype, var.shape, var.handle)
             for name, var in sorted(named.items())
         ]
         reads = [named[e.name]._as_graph_element() for e in self._entries]
@@ -271,7 +267,7 @@ class Saver:
                 entries.append(
                     _Entry(
                         graph_io._decode_s(bytes(names[i])),
-                        _variable_key(handle_op),
+                        ops.variable_key(handle_op),
                         handle_op.get_attr("dtype"),
                         _shape.as_shape(handle_op.get_attr("shape")),
                         handle,
