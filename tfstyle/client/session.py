@@ -183,7 +183,7 @@ class _RunSignature:
             if el not in seen and not (isinstance(el, Tensor) and el in fed_index):
                 seen.add(el)
                 unique.append(el)
-        self.plan = _plan.Plan(graph, unique, feed_tensors)
+        self.plan = _plan.Plan(graph, unique, feed_tensors, host_phase=True)
         # Where each flat element's value comes from: ("feed", i), ("out", j) or None (an op).
         out_index = {}
         for el in unique:
@@ -195,12 +195,15 @@ class _RunSignature:
                 outputs.append(None)
             elif el in fed_index:
                 outputs.append(("feed", fed_index[el]))
+            elif el in self.plan.host_feeds:
+                outputs.append(("host", self.plan.feeds.index(el)))
             else:
                 outputs.append(("out", out_index[el]))
         self.outputs = outputs
         # Positions of fed values that stay on the host (strings): passed as None to the step.
+        # The plan's feeds are the user's, then the outputs of its host phase (checkpoint reads).
         self.host_feeds = tuple(
-            i for i, t in enumerate(feed_tensors) if _lowering.is_host_dtype(t.dtype)
+            i for i, t in enumerate(self.plan.feeds) if _lowering.is_host_dtype(t.dtype)
         )
         self.executables = {}
 
@@ -314,6 +317,9 @@ class BaseSession:
             if key is not None:
                 self._signatures[key] = sig
         feeds = tuple(f.convert(v) for f, v in zip(sig.feeds, feed_values))
+        if sig.plan.host_ops:
+            # Values read on the host before the run (checkpoint files) are fed to it.
+            feeds += _lowering.run_host_phase(sig.plan, feeds)
         if not sig.plan.ops:
             outs = ()
         elif sig.host_feeds:
@@ -328,6 +334,9 @@ class BaseSession:
                 vals.append(None)
             elif src[0] == "out":
                 vals.append(outs[src[1]])
+            elif src[0] == "host":  # computed by the host phase: converted as fetched values
+                v = feeds[src[1]]
+                vals.append(v[()] if isinstance(v, np.ndarray) and v.ndim == 0 else v)
             else:
                 vals.append(feeds[src[1]])  # TF returns a fetched feed as fed, even 0-d
         return sig.structure.rebuild(vals)
@@ -345,7 +354,7 @@ class BaseSession:
             if exe is None:
                 exe = sig.executables[0] = _executable.Executable(plan)
             outs, _ = exe({}, {}, feeds, rng)
-            return _to_numpy(outs, exe.finishers)
+            return exe.finish(outs)
         if plan.written:
             with self._lock:
                 return self._execute_stateful(sig, feeds, rng)
@@ -380,7 +389,7 @@ class BaseSession:
             if len(new_state) != len(state):
                 self._state_epoch += 1
             self._state = new_state
-        return _to_numpy(outs, exe.finishers)
+        return exe.finish(outs)
 
     def make_callable(self, fetches, feed_list=None, accept_options=False):
         """Returns ``f(*feed_values)`` that runs ``fetches`` with ``feed_list`` fed in order."""
@@ -401,18 +410,6 @@ class BaseSession:
 
     def reset(self, *args, **kwargs):
         self._state = {}
-
-
-def _to_numpy(outs, finishers):
-    res = []
-    for v, fin in zip(outs, finishers):
-        if fin is not None:
-            r = fin[0](*[np.asarray(a) for a in v])
-            res.append(r[()] if isinstance(r, np.ndarray) and r.ndim == 0 else r)
-            continue
-        a = np.asarray(v)
-        res.append(a[()] if a.ndim == 0 else a)
-    return res
 
 
 @contextlib.contextmanager

@@ -73,11 +73,11 @@ def _cpu_compiler_options(plan):
 class Executable:
     """The compiled step of one ``Plan`` (see ``lowering.build_step``)."""
 
-    __slots__ = ("plan", "jitted", "finishers", "trace_count")
+    __slots__ = ("plan", "jitted", "finishers", "effects", "trace_count")
 
     def __init__(self, plan):
         self.plan = plan
-        step, self.finishers = lowering.build_step(plan)
+        step, self.finishers, self.effects = lowering.build_step(plan)
         self.trace_count = 0
 
         def counted(donated, readonly, feeds, rng):
@@ -91,6 +91,11 @@ class Executable:
     def __call__(self, donated, readonly, feeds, rng):
         with x64(True):
             return self.jitted(donated, readonly, feeds, rng)
+
+    def finish(self, outs):
+        """Runs the host effects of a call's results, then returns the fetched values as NumPy
+        (called once the session holds the run's new state, so a failing effect loses none)."""
+        return lowering.finish_run(outs, self.finishers, self.effects)
 
 
 _TRACES = [0]

@@ -4,7 +4,12 @@
 ``donated`` holds the current values of the variables the run writes (their buffers are
 donated), ``readonly`` those it only reads, ``feeds`` the fed values in ``plan.feeds`` order,
 ``rng`` the random-stream position. ``outputs`` follows the tensors of ``plan.fetches``
-(operations give nothing) and ``written`` maps each written variable to its new value.
+(operations give nothing), then holds the arrays of the host effects; ``written`` maps each
+written variable to its new value.
+
+Ops marked ``on_host`` in the registry (file I/O) run in Python, outside the compiled function:
+those with outputs before it (``run_host_phase``; the plan feeds their outputs to the run), the
+others after it, as host effects that receive the values the run computed for them.
 """
 
 import collections
@@ -71,6 +76,9 @@ class LoweringContext:
         self.written = {}  # writing op -> value it wrote
         self.values = {}  # Tensor -> value computed so far
         self.random_used = False
+        # HostValues of on_host ops to run after the compiled function, in order; None where
+        # they cannot run (sub-graphs, to_jax).
+        self.effects = None
 
     # -- variables -------------------------------------------------------------------------
     def variable_key(self, op):
@@ -160,6 +168,9 @@ def _run_ops(ctx, ops, env):
     for op in ops:
         fn = _lowered(op)
         args = [env[t] for t in op._inputs]
+        if op._def.on_host:
+            _host_effect(ctx, op, fn, args)
+            continue
         try:
             if op._def.uses_context:
                 out = fn(ctx, *args)
@@ -180,6 +191,53 @@ def _run_ops(ctx, ops, env):
 
 
 _HOST_TYPES = (np.ndarray, np.generic)
+
+
+def _host_effect(ctx, op, fn, args):
+    """Defers an ``on_host`` op without outputs (a file write) until after the compiled run."""
+    if op._outputs or ctx.effects is None:
+        raise errors.UnimplementedError(
+            None,
+            op,
+            f"{op.name} ({op.type}) reads or writes files on the host; tfstyle runs it in "
+            "Session.run only, outside control flow, gradients and to_jax",
+        )
+    hosts = [a if isinstance(a, HostValue) else HostValue(_same, a) for a in args]
+    ctx.effects.append(HostValue.combine(fn, *hosts))
+
+
+def _same(a):
+    return a
+
+
+def _concrete(v):
+    """The value of a host-phase computation as NumPy (HostValues finished)."""
+    if isinstance(v, HostValue):
+        return v.finish(*[np.asarray(a) for a in v.arrays])
+    if isinstance(v, jax.Array):
+        return np.asarray(v)
+    return v
+
+
+def run_host_phase(plan, feed_values):
+    """Runs ``plan.host_ops`` in Python before the compiled function, from the run's fed values
+    (``plan.feeds`` order, strings as object arrays); returns the values of
+    ``plan.host_feeds``, which the run is fed after ``feed_values``. Raises what the ops
+    raise (a missing checkpoint) before anything is dispatched."""
+    ctx = LoweringContext(plan, {}, None)
+    env = ctx.values
+    for t, v in zip(plan.feeds, feed_values):
+        env[t] = HostValue(lambda v=v: _tf_strings(v)) if is_host_dtype(t.dtype) else v
+    with jax.enable_x64(True):
+        for op in plan.host_ops:
+            if op._def is not None and op._def.on_host:
+                out = _lowered(op)(*[_concrete(env[t]) for t in op._inputs])
+                outs = op._outputs
+                for t, v in zip(outs, (out,) if len(outs) == 1 else out):
+                    env[t] = v
+            else:
+                _run_ops(ctx, [op], env)
+        return tuple(_concrete(env[t]) for t in plan.host_feeds)
 
 
 def _on_host(fn, args):
@@ -244,7 +302,15 @@ def host_feeds(values):
 
 
 def _host_feed(i):
-    return lambda: _HOST_FEEDS.values[i]
+    return lambda: _tf_strings(_HOST_FEEDS.values[i])
+
+
+def _tf_strings(value):
+    """A fed string value as TF holds it: ``str`` elements become UTF-8 ``bytes``."""
+    arr = np.asarray(value, dtype=object)
+    if not any(isinstance(s, str) for s in arr.reshape(-1).tolist()):
+        return value
+    return np.vectorize(lambda s: s.encode() if isinstance(s, str) else s, otypes=[object])(arr)
 
 
 def is_host_dtype(dtype):
@@ -252,17 +318,21 @@ def is_host_dtype(dtype):
     return dtype is dtypes.string
 
 
-def build_step(plan):
-    """The pure function of one plan (see the module docstring)."""
+def build_step(plan, host_effects=True):
+    """The pure function of one plan (see the module docstring). Without ``host_effects``
+    (``to_jax``: nothing runs after the function) ``on_host`` ops are an error."""
     fetch_tensors = [f for f in plan.fetches if isinstance(f, Tensor)]
     feeds = plan.feeds
     final_writer = plan.final_writer
     host_finishers = [None] * len(fetch_tensors)
+    effects = []  # finish of each host effect, its arrays following the fetched outputs
 
     def step(donated, readonly, feed_values, rng):
         state = dict(readonly)
         state.update(donated)
         ctx = LoweringContext(plan, state, rng)
+        if host_effects:
+            ctx.effects = []
         env = ctx.values
         for i, (t, v) in enumerate(zip(feeds, feed_values)):
             # Strings never enter XLA: a fed string (passed as None) is read on the host.
@@ -278,7 +348,27 @@ def build_step(plan):
                 raise TypeError(f"Fetch argument {t.name} has a non-array type ({t.dtype.name})")
             else:
                 outs.append(v)
+        if host_effects:
+            effects[:] = [h.finish for h in ctx.effects]
+            outs.extend(tuple(h.arrays) for h in ctx.effects)
         written = {k: ctx.written[w] for k, w in final_writer.items()}
         return tuple(outs), written
 
-    return step, host_finishers
+    return step, host_finishers, effects
+
+
+def finish_run(outs, finishers, effects):
+    """After a compiled run: performs its host effects in order (on the device arrays the run
+    returned for them), then returns the fetched values as NumPy."""
+    n = len(finishers)
+    for finish, arrays in zip(effects, outs[n:]):
+        finish(*arrays)
+    res = []
+    for v, fin in zip(outs[:n], finishers):
+        if fin is not None:
+            r = fin[0](*[np.asarray(a) for a in v])
+            res.append(r[()] if isinstance(r, np.ndarray) and r.ndim == 0 else r)
+            continue
+        a = np.asarray(v)
+        res.append(a[()] if a.ndim == 0 else a)
+    return res

@@ -6,6 +6,7 @@ assignment it depends on (through data or control edges); a read that depends on
 sees the value at the start of the run.
 """
 
+from tfstyle.framework import errors
 from tfstyle.framework.ops import Operation, Tensor, variable_handle_op, variable_key
 
 _EMPTY = {}
@@ -64,9 +65,11 @@ class Plan:
         "final_writer",
         "touched",
         "has_random",
+        "host_ops",
+        "host_feeds",
     )
 
-    def __init__(self, graph, fetches, feeds):
+    def __init__(self, graph, fetches, feeds, host_phase=False):
         self.graph = graph
         self.fetches = fetches  # list of Tensor | Operation
         self.feeds = feeds  # list of Tensor
@@ -74,7 +77,44 @@ class Plan:
         tensors = [f for f in fetches if isinstance(f, Tensor)]
         fetch_ops = [f for f in fetches if isinstance(f, Operation)]
         self.ops = topological_order(fetch_ops, tensors, fed)
+        # With ``host_phase`` (a session's run), host ops with outputs (file reads) and what
+        # they need run before the compiled function: ``host_ops`` in order; their outputs
+        # (``host_feeds``) are fed to it after ``feeds``.
+        self.host_ops = ()
+        self.host_feeds = ()
+        if host_phase:
+            readers = [op for op in self.ops if op._def is not None and op._def.on_host]
+            readers = [op for op in readers if op._outputs]
+            if readers:
+                self._split_host_phase(readers, fetch_ops, tensors, fed)
         self._analyse_state(fed)
+
+    def _split_host_phase(self, readers, fetch_ops, tensors, fed):
+        self.host_ops = topological_order(readers, [], fed)
+        for op in self.host_ops:
+            op_def = op._def
+            if op_def is None or op_def.on_host and op._outputs:
+                continue
+            if (
+                op_def.uses_context
+                or op_def.reads_resource
+                or op_def.writes_resource
+                or op_def.resource_effects is not None
+                or op_def.on_host
+            ):
+                raise errors.UnimplementedError(
+                    None,
+                    op,
+                    f"{op.name} ({op.type}) computes an input of an op that runs on the host "
+                    "before the compiled run (a checkpoint read); tfstyle computes those inputs "
+                    "only from feeds, constants and string ops, not from variables, random "
+                    "numbers or control flow",
+                )
+        self.host_feeds = tuple(t for op in readers for t in op._outputs)
+        self.feeds = list(self.feeds) + list(self.host_feeds)
+        fed.update(self.host_feeds)
+        done = set(readers)
+        self.ops = topological_order([op for op in fetch_ops if op not in done], tensors, fed)
 
     def _analyse_state(self, fed):
         position = {}

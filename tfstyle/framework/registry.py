@@ -20,6 +20,7 @@ class OpDef:
         "random",
         "resource_effects",
         "cpu_compiler_options",
+        "on_host",
     )
 
     def __init__(self, type_name, infer, lower, uses_context, reads_resource, writes_resource):
@@ -36,6 +37,11 @@ class OpDef:
         # XLA compiler options that executables containing this op want on CPU (the compiler
         # applies them when this jaxlib accepts them; see compiler/executable.py).
         self.cpu_compiler_options = None
+        # Ops that run in Python on concrete values, outside the compiled function (file I/O:
+        # SaveV2, RestoreV2). One with outputs runs before the compiled function, which is fed
+        # its outputs (its inputs come from feeds, constants and string ops only); one without
+        # outputs runs after it, in graph order, on the values the run computed for it.
+        self.on_host = False
 
 
 _REGISTRY = {}
@@ -74,11 +80,19 @@ def register_op(
 
 
 def lowering(
-    type_name, *, uses_context=False, reads_resource=False, writes_resource=False, random=False
+    type_name,
+    *,
+    uses_context=False,
+    reads_resource=False,
+    writes_resource=False,
+    random=False,
+    on_host=False,
 ):
     """Decorator form: registers the decorated factory as the lowering of ``type_name``.
 
-    The shape rule is attached with ``shape_rule`` (either order).
+    The shape rule is attached with ``shape_rule`` (either order). With ``on_host`` the
+    factory's function runs in Python on NumPy values (strings as object arrays of bytes) or
+    device arrays, outside the compiled function (see ``OpDef.on_host``).
     """
 
     def deco(fn):
@@ -90,6 +104,7 @@ def lowering(
         entry.reads_resource = reads_resource
         entry.writes_resource = writes_resource
         entry.random = random
+        entry.on_host = on_host
         if random:
             entry.uses_context = True
         return fn

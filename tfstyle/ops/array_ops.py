@@ -822,7 +822,17 @@ def _pack_infer(op):
 
 def _pack_lower(op):
     axis = op._attrs["axis"]
-    return lambda *xs: jnp.stack(xs, axis=axis)
+
+    def fn(*xs):
+        from tfstyle.compiler.lowering import HostValue
+
+        if any(isinstance(x, HostValue) for x in xs):
+            # Strings (the sharded Saver's shard names) are stacked on the host.
+            hosts = [x if isinstance(x, HostValue) else HostValue(lambda a: a, x) for x in xs]
+            return HostValue.combine(lambda *vals: np.stack(vals, axis=axis), *hosts)
+        return jnp.stack(xs, axis=axis)
+
+    return fn
 
 
 _base.register_simple("Pack", _pack_infer, _pack_lower)

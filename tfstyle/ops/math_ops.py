@@ -676,6 +676,19 @@ def _select_infer(op):
 
 def _select_lower(op):
     def fn(c, t, e):
+        from tfstyle.compiler.lowering import HostValue
+
+        if any(isinstance(v, HostValue) for v in (c, t, e)):
+            # Strings (the sharded Saver's file name suffix) are selected on the host.
+            hosts = [
+                v if isinstance(v, HostValue) else HostValue(lambda a: a, v) for v in (c, t, e)
+            ]
+            return HostValue.combine(lambda *vals: fn(*vals), *hosts)
+        if isinstance(t, np.ndarray) and t.dtype == object:
+            c = np.asarray(c)
+            if c.ndim == 1 and t.ndim > 1:
+                c = c.reshape(c.shape + (1,) * (t.ndim - 1))
+            return np.where(c, t, e)
         c = jnp.asarray(c)
         if c.ndim == 1 and jnp.ndim(t) > 1:
             c = c.reshape(c.shape + (1,) * (jnp.ndim(t) - 1))

@@ -1,6 +1,8 @@
 """String ops. Strings never enter XLA: their values are built on the host after the run
 (``HostValue``), from constants, feeds of the run, or other string ops."""
 
+import re
+
 import numpy as np
 
 from tfstyle.compiler.lowering import HostValue
@@ -53,3 +55,40 @@ def string_join(inputs, separator="", name=None):
 
 
 join = string_join
+
+
+def _regex_full_match_lower(op):
+    pattern = re.compile(
+        op._attrs["pattern"].encode()
+        if isinstance(op._attrs["pattern"], str)
+        else op._attrs["pattern"]
+    )
+
+    def finish(v):
+        arr = _as_bytes_array(v)
+        return (
+            np.vectorize(lambda s: pattern.fullmatch(s) is not None, otypes=[bool])(arr)
+            if arr.size
+            else np.zeros(arr.shape, bool)
+        )
+
+    def fn(x):
+        return HostValue.combine(
+            finish, x if isinstance(x, HostValue) else HostValue(lambda a: a, x)
+        )
+
+    return fn
+
+
+_base.register_simple(
+    "StaticRegexFullMatch",
+    lambda op: [(dtypes.bool, _base.dims(op._inputs[0]))],
+    _regex_full_match_lower,
+)
+
+
+def regex_full_match(input, pattern, name=None):  # noqa: A002 - TF's argument name
+    """Whether each string matches ``pattern`` entirely (``StaticRegexFullMatch``)."""
+    with ops.name_scope(name, "StaticRegexFullMatch", [input]) as scope:
+        x = _base.to_tensor(input, dtypes.string, name="input")
+        return _base.output("StaticRegexFullMatch", [x], {"pattern": pattern}, name=scope)

@@ -1,11 +1,14 @@
 """``tf.train.Saver`` and the checkpoint utilities, on TF's own V2 checkpoint files.
 
-A ``Saver`` moves values between the session's state and a tensor bundle directly (no graph
-run), but it also adds TF's ``save/...`` ops to the graph (``SaveV2``, ``RestoreV2``,
-``save/restore_all``) and describes them in its ``SaverDef``, so that the ``.meta`` files it
-writes work with real TF's ``import_meta_graph`` and ``restore``. A restore validates every
-variable's name, dtype and shape against the checkpoint and reads every value before the
-session's state changes: a failed restore leaves the state as it was.
+A ``Saver`` adds TF's ``save/...`` ops to the graph (``SaveV2``, ``RestoreV2``,
+``save/restore_all``, and for ``sharded=True`` TF's shard naming and ``MergeV2Checkpoints``) and
+describes them in its ``SaverDef``: running them with ``sess.run`` saves and restores, and the
+``.meta`` files it writes work with real TF. ``save()`` and ``restore()`` move the values
+between the session's state and the files directly instead (no graph run, no copy of the
+values through a compiled function), with the same writer and checks as the ops
+(``tfstyle.ops.io_ops``). A restore validates every variable's name, dtype and shape against
+the checkpoint and reads every value before the session's state changes: a failed restore
+leaves the state as it was.
 """
 
 import glob
@@ -18,15 +21,12 @@ import numpy as np
 from google.protobuf import text_encoding
 from tensorboard.compat.proto import saver_pb2
 
-from tfstyle.framework import dtypes, errors, graph_io, ops, registry
+from tfstyle.framework import dtypes, errors, graph_io, ops
 from tfstyle.framework import tensor_shape as _shape
+from tfstyle.ops import io_ops
 from tfstyle.platform import tf_logging as logging
 
 from . import tensor_bundle
-
-# -- the save/restore ops (placed in the graph for TF interop; tfstyle moves values itself) ----
-registry.register_op("SaveV2", lambda op: [])
-registry.register_op("RestoreV2", lambda op: [(dt, None) for dt in op._attrs["dtypes"]])
 
 
 def _var_list_to_dict(var_list):
@@ -169,41 +169,42 @@ class Saver:
             self.saver_def = self._add_ops(reads)
 
     def _add_ops(self, reads):
+        """TF's Saver graph, op for op (names included), sharded or not."""
         from tfstyle.ops import _base
-        from tfstyle.ops.array_ops import identity, placeholder_with_default
+        from tfstyle.ops.array_ops import identity, placeholder_with_default, stack
         from tfstyle.ops.constant_op import constant
         from tfstyle.ops.control_flow_ops import group, with_dependencies
+        from tfstyle.ops.math_ops import where
+        from tfstyle.ops.string_ops import regex_full_match, string_join
 
         names = [e.name for e in self._entries]
         slices = [""] * len(names)
         dts = [e.dtype for e in self._entries]
-        with ops.control_dependencies(None), ops.name_scope(self._name, "save") as scope:
+        with ops.control_dependencies(None), ops.name_scope(self._name, "save"):
             filename = placeholder_with_default(self._filename or "model", (), name="filename")
             filename = placeholder_with_default(filename, (), name="Const")
-            with ops.name_scope("SaveV2") as sc:
-                save_op = _base.make_op(
-                    "SaveV2",
-                    [
-                        filename,
-                        constant(names, dtypes.string, name="tensor_names"),
-                        constant(slices, dtypes.string, name="shape_and_slices"),
-                        *reads,
-                    ],
-                    {"dtypes": dts},
-                    name=sc,
+            if self._sharded:
+                # Shards are written under "<prefix>_temp/part" (".part" on S3), then merged.
+                suffix = where(
+                    regex_full_match(filename, "^s3://.*"),
+                    constant(".part"),
+                    constant("_temp/part"),
                 )
-            save_tensor = with_dependencies([save_op], filename)
-            with ops.name_scope("RestoreV2") as sc:
-                restore = _base.make_op(
-                    "RestoreV2",
-                    [
-                        filename,
-                        constant(names, dtypes.string, name="tensor_names"),
-                        constant(slices, dtypes.string, name="shape_and_slices"),
-                    ],
-                    {"dtypes": dts},
-                    name=sc,
-                )
+                temp = string_join([filename, suffix])
+                num_shards = constant(1, name="num_shards")
+                shard_file = io_ops.sharded_filename(temp, 0, num_shards)
+                save_op = io_ops.save_v2(shard_file, names, slices, reads)
+                shard_done = with_dependencies([save_op], shard_file)
+                with ops.name_scope("MergeV2Checkpoints") as sc:
+                    with ops.control_dependencies([shard_done]):
+                        prefixes = stack([shard_file], name="checkpoint_prefixes")
+                    merge = io_ops.merge_v2_checkpoints(prefixes, filename, name=sc)
+                with ops.control_dependencies([merge, shard_done.op]):
+                    save_tensor = identity(filename)
+            else:
+                save_op = io_ops.save_v2(filename, names, slices, reads)
+                save_tensor = with_dependencies([save_op], filename)
+            restore = io_ops.restore_v2(filename, names, slices, dts)
             assigns = []
             for e, t in zip(self._entries, restore.outputs):
                 value = identity(t)
@@ -215,8 +216,10 @@ class Saver:
                         name="AssignVariableOp",
                     )
                 )
-            restore_op = group(*assigns, name="restore_all")
-        del scope
+            if self._sharded:
+                restore_op = group(group(*assigns, name="restore_shard"), name="restore_all")
+            else:
+                restore_op = group(*assigns, name="restore_all")
         return saver_pb2.SaverDef(
             filename_tensor_name=filename.name,
             save_tensor_name=save_tensor.name,
@@ -393,7 +396,17 @@ class Saver:
                         f"Attempting to use uninitialized value {e.key}",
                     )
                 values[e.name] = value
-            tensor_bundle.write_bundle(checkpoint_file, values, host=_host_array)
+            try:
+                if self._sharded and not os.path.isdir(save_dir or "."):
+                    # TF's sharded save creates only "<prefix>_temp", beside the prefix.
+                    raise errors.NotFoundError(None, None, f"{save_dir}; No such file or directory")
+                io_ops.save_tensors(checkpoint_file, values)
+            except (errors.NotFoundError, errors.FailedPreconditionError):
+                if not os.path.isdir(save_dir or "."):
+                    raise ValueError(
+                        f"Parent directory of {save_path} doesn't exist, can't save."
+                    ) from None
+                raise
             del values, state
         model_checkpoint_path = checkpoint_file
         if write_state:
@@ -431,19 +444,13 @@ class Saver:
         logging.info("Restoring parameters from %s", save_path)
         reader = tensor_bundle.BundleReader(save_path)
         for e in self._entries:
-            if e.name not in reader:
-                raise _restore_failed(
-                    errors.NotFoundError, f"Key {e.name} not found in checkpoint", True
-                )
-            np_dtype, shape = reader.dtype_and_shape(e.name)
-            stored = dtypes.string if np_dtype.kind == "O" else dtypes.as_dtype(np_dtype)
-            if stored != e.dtype:
-                raise _restore_failed(
-                    errors.InvalidArgumentError,
-                    f"tensor_name = {e.name}; expected dtype {_tf_name(e.dtype)} does not equal "
-                    f"original dtype {_tf_name(stored)}",
-                    False,
-                )
+            # RestoreV2's checks, then the shape check of TF's restore.
+            try:
+                io_ops.check_restorable(reader, e.name, e.dtype)
+            except (errors.NotFoundError, errors.InvalidArgumentError) as err:
+                missing = isinstance(err, errors.NotFoundError)
+                raise _restore_failed(type(err), err.message, missing) from None
+            shape = reader.dtype_and_shape(e.name)[1]
             if not e.shape.is_compatible_with(shape):
                 raise _restore_failed(
                     errors.InvalidArgumentError,
@@ -475,25 +482,6 @@ class Saver:
             export_scope=export_scope,
             clear_devices=clear_devices,
         )
-
-
-def _tf_name(dtype):
-    # TF's kernels name dtypes by their C++ names in these messages.
-    return {"float32": "float", "float64": "double", "float16": "half"}.get(dtype.name, dtype.name)
-
-
-def _host_array(value):
-    """A NumPy view of a state value. ``np.asarray`` on a JAX array caches a host copy inside
-    the array (doubling the memory of every saved variable for as long as it lives); a DLPack
-    view of a CPU buffer copies nothing."""
-    if isinstance(value, np.ndarray):
-        return value
-    try:
-        return np.from_dlpack(value)
-    except (TypeError, ValueError, RuntimeError, BufferError):
-        import jax
-
-        return np.array(jax.device_get(value), copy=False)
 
 
 def _session_types():

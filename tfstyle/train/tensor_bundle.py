@@ -254,6 +254,16 @@ def _decode_slice(buf: bytes) -> tuple[tuple[int, int], ...]:
     return tuple(extents)
 
 
+def _encode_slice(extents: tuple[tuple[int, int], ...]) -> bytes:
+    out = bytearray()
+    for start, length in extents:
+        extent = (b"\x08" + _varint(start) if start else b"") + (
+            b"\x10" + _varint(length) if length >= 0 else b""
+        )
+        out += b"\x0a" + _varint(len(extent)) + extent
+    return bytes(out)
+
+
 class BundleEntry(NamedTuple):
     """Where and how one tensor is stored (TF's ``BundleEntryProto``)."""
 
@@ -279,8 +289,9 @@ class BundleEntry(NamedTuple):
             out += b"\x28" + _varint(self.size)
         if self.crc32c:
             out += b"\x35" + struct.pack("<I", self.crc32c)
-        if self.slices:
-            raise NotImplementedError("writing partitioned tensors")
+        for extents in self.slices:
+            piece = _encode_slice(extents)
+            out += b"\x3a" + _varint(len(piece)) + piece
         return bytes(out)
 
     @classmethod
@@ -602,6 +613,81 @@ def write_bundle(prefix: str, tensors: Mapping[str, object], host=np.asarray) ->
             except OSError:
                 pass
         raise
+
+
+def merge_bundles(
+    prefixes: list[str],
+    destination: str,
+    delete_old_dirs: bool = True,
+    allow_missing_files: bool = False,
+) -> None:
+    """Merges the checkpoints at ``prefixes`` into one at ``destination`` (TF's
+    ``MergeV2Checkpoints``): their data files are renamed to its shards, in order, and one index
+    lists every tensor; the old index files are deleted, and with ``delete_old_dirs`` their
+    directories too where that leaves them empty. A name in two checkpoints is an error."""
+    errors = _errors()
+    found = []
+    for prefix in prefixes:
+        if os.path.exists(index_filename(prefix)):
+            found.append(prefix)
+        elif not allow_missing_files:
+            raise errors.InvalidArgumentError(
+                None,
+                None,
+                f"allow_missing_files was set to false and {prefix} did not exist."
+                f"NOT_FOUND: {prefix} not found",
+            )
+    if not found:
+        raise errors.InvalidArgumentError(
+            None, None, "At least one prefix checkpoint file must exist, but none existed."
+        )
+    readers = [BundleReader(prefix) for prefix in found]
+    total = sum(r._num_shards for r in readers)
+    entries: dict[bytes, bytes] = {}
+    first_shard = 0
+    for reader in readers:
+        for key in reader._raw:
+            if key in entries:
+                name = key.decode("utf-8", "surrogateescape")
+                raise errors.InvalidArgumentError(
+                    None,
+                    None,
+                    f"Duplicate tensor keyed by {name} encountered, when merging prefix: "
+                    f"{reader.prefix}",
+                )
+            entry = reader._entry(key)
+            entries[key] = entry._replace(shard_id=entry.shard_id + first_shard).encode()
+        first_shard += reader._num_shards
+    directory = os.path.dirname(destination)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    first_shard = 0
+    for reader in readers:
+        for shard in range(reader._num_shards):
+            source = data_filename(reader.prefix, shard, reader._num_shards)
+            if os.path.exists(source):
+                os.replace(source, data_filename(destination, first_shard + shard, total))
+        first_shard += reader._num_shards
+    index_path = index_filename(destination)
+    temp, f = _create_temp(index_path)
+    try:
+        with f:
+            f.write(_build_table([(b"", _encode_header(total))] + sorted(entries.items())))
+        os.replace(temp, index_path)
+    except BaseException:
+        try:
+            os.remove(temp)
+        except OSError:
+            pass
+        raise
+    for prefix in found:
+        if index_filename(prefix) != index_path:
+            os.remove(index_filename(prefix))
+        if delete_old_dirs:
+            try:
+                os.rmdir(os.path.dirname(prefix) or ".")
+            except OSError:  # not empty, or the working directory
+                pass
 
 
 # --------------------------------------------------------------------------------------------
