@@ -16,10 +16,11 @@ CPU compiler options: an op's registry entry may ask for XLA options on CPU
 (``cpu_compiler_options``); an executable containing such ops is compiled with them. The
 convolutions use this to run on Eigen (all cores) instead of YNNPACK (one thread): the CNN
 training step is about 35% faster on 2 cores (docs/performance.md). Such options can be
-experimental in XLA, so each set is probed once per process with a tiny compile and dropped
+experimental in XLA, so each option is probed once per process with a tiny compile and dropped
 silently when this jaxlib rejects it or the backend is not CPU. ``TFSTYLE_CPU_CONV_OPTIONS=0``
 keeps XLA's defaults (on a machine whose cores are all busy with other work, the convolutions'
-single-threaded default was about 20% faster).
+single-threaded default was about 20% faster). Every CPU executable also gets
+``_CPU_DEFAULT_OPTIONS``.
 """
 
 import os
@@ -43,31 +44,41 @@ def _configure_compilation_cache():
 
 _configure_compilation_cache()
 
-_accepted_options = {}  # frozenset of option items -> bool, decided once per process
+# Every CPU executable: copy insertion with region analysis sees that a donated variable's
+# old value is read before its new value is written even when no data edge orders the two (a
+# layer's backprop reads the kernel that its optimizer update overwrites), so XLA does not
+# copy the variable first (docs/performance.md).
+_CPU_DEFAULT_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
+
+_accepted_options = {}  # (option, value) -> bool, decided once per process
 
 
-def _cpu_compiler_options(plan):
-    """The XLA options the plan's ops ask for on CPU, if this backend and jaxlib accept them."""
-    wanted = {}
-    for op in plan.ops:
-        opts = op._def.cpu_compiler_options if op._def is not None else None
-        if opts:
-            wanted.update(opts)
-    if not wanted or os.environ.get("TFSTYLE_CPU_CONV_OPTIONS", "1") == "0":
-        return None
-    key = frozenset(wanted.items())
-    if key not in _accepted_options:
+def _accepted(item):
+    if item not in _accepted_options:
         ok = False
         try:
             if jax.default_backend() == "cpu":
-                jax.jit(lambda x: x + 1, compiler_options=wanted).lower(
+                jax.jit(lambda x: x + 1, compiler_options=dict([item])).lower(
                     jax.ShapeDtypeStruct((2,), "float32")
                 ).compile()
                 ok = True
-        except Exception:  # an XLA that lacks or renamed the option: keep the defaults
+        except Exception:  # an XLA that lacks or renamed the option: keep its default
             ok = False
-        _accepted_options[key] = ok
-    return wanted if _accepted_options[key] else None
+        _accepted_options[item] = ok
+    return _accepted_options[item]
+
+
+def _cpu_compiler_options(plan):
+    """The XLA options for the plan on CPU (the defaults above and those its ops ask for) that
+    this backend and jaxlib accept."""
+    wanted = dict(_CPU_DEFAULT_OPTIONS)
+    if os.environ.get("TFSTYLE_CPU_CONV_OPTIONS", "1") != "0":
+        for op in plan.ops:
+            opts = op._def.cpu_compiler_options if op._def is not None else None
+            if opts:
+                wanted.update(opts)
+    options = dict(item for item in wanted.items() if _accepted(item))
+    return options or None
 
 
 class Executable:

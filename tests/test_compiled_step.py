@@ -1,0 +1,101 @@
+"""The compiled training step on CPU: XLA options and what they buy (compiler/executable.py)."""
+
+import re
+
+import jax
+import numpy as np
+import pytest
+
+import tfstyle.compat.v1 as tf
+from tfstyle.compiler import executable
+
+pytestmark = pytest.mark.skipif(jax.default_backend() != "cpu", reason="CPU compiler options")
+
+
+def _mlp_train_graph():
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [32, 64], name="x")
+        k1 = tf.Variable(np.full((64, 256), 0.01, np.float32), name="k1")
+        k2 = tf.Variable(np.full((256, 512), 0.02, np.float32), name="k2")
+        loss = tf.reduce_mean(tf.matmul(tf.nn.relu(tf.matmul(x, k1)), k2) ** 2)
+        train = tf.train.AdamOptimizer(0.1).minimize(loss)
+        init = tf.global_variables_initializer()
+    return g, x, k2, loss, train, init
+
+
+def _captured_calls(monkeypatch):
+    calls = []
+    original = executable.Executable.__call__
+
+    def spy(self, *args):
+        calls.append((self, args))
+        return original(self, *args)
+
+    monkeypatch.setattr(executable.Executable, "__call__", spy)
+    return calls
+
+
+def test_training_step_updates_donated_variables_without_copying_them(monkeypatch):
+    # k2 is read by the backprop into the first layer and overwritten by its Adam update, with
+    # no data edge between the two: without region analysis XLA copies k2 before the update.
+    g, x, k2, loss, train, init = _mlp_train_graph()
+    feed = {x: np.ones((32, 64), np.float32)}
+    with tf.Session(graph=g) as sess:
+        sess.run(init)
+        calls = _captured_calls(monkeypatch)
+        sess.run(train, feed)
+        exe, args = calls[-1]
+        options = executable._cpu_compiler_options(exe.plan)
+        assert options["xla_cpu_copy_insertion_use_region_analysis"] is True
+        with executable.x64(True):
+            hlo = exe.jitted.lower(*args).compile().as_text()
+        entry = hlo[hlo.index("ENTRY") :]
+        assert not re.findall(r"f32\[256,512\]\S* copy\(", entry)
+        # The step still updates k2 as Adam does (one step: lr * sign of the gradient).
+        before = np.full((256, 512), 0.02, np.float32)
+        after = sess.run(k2)
+        np.testing.assert_allclose(np.abs(after - before), 0.1, rtol=1e-3)
+
+
+def test_an_option_this_jaxlib_rejects_is_dropped_and_the_rest_kept(monkeypatch):
+    monkeypatch.setattr(
+        executable,
+        "_CPU_DEFAULT_OPTIONS",
+        {
+            "xla_cpu_no_such_option_anywhere": True,
+            "xla_cpu_copy_insertion_use_region_analysis": True,
+        },
+    )
+    g, x, k2, loss, train, init = _mlp_train_graph()
+    with tf.Session(graph=g) as sess:
+        sess.run(init)
+        calls = _captured_calls(monkeypatch)
+        value = sess.run(loss, {x: np.ones((32, 64), np.float32)})
+        options = executable._cpu_compiler_options(calls[-1][0].plan)
+    assert options == {"xla_cpu_copy_insertion_use_region_analysis": True}
+    np.testing.assert_allclose(value, (64 * 0.01 * 256 * 0.02) ** 2, rtol=1e-5)
+
+
+def test_conv_options_follow_the_ops_and_the_environment(monkeypatch):
+    g = tf.Graph()
+    with g.as_default():
+        img = tf.placeholder(tf.float32, [2, 8, 8, 1])
+        out = tf.nn.conv2d(img, tf.ones([3, 3, 1, 4]), [1, 1, 1, 1], "SAME")
+        plain = img * 2.0
+    with tf.Session(graph=g) as sess:
+        calls = _captured_calls(monkeypatch)
+        sess.run(out, {img: np.ones((2, 8, 8, 1), np.float32)})
+        sess.run(plain, {img: np.ones((2, 8, 8, 1), np.float32)})
+    conv_plan, plain_plan = calls[0][0].plan, calls[1][0].plan
+    ynn = "xla_cpu_experimental_ynn_fusion_type"
+    conv_opts = executable._cpu_compiler_options(conv_plan)
+    assert "xla_cpu_copy_insertion_use_region_analysis" in conv_opts
+    conv_op = next(op for op in conv_plan.ops if op._def and op._def.cpu_compiler_options)
+    if executable._accepted((ynn, conv_op._def.cpu_compiler_options[ynn])):
+        assert ynn in conv_opts
+    assert ynn not in executable._cpu_compiler_options(plain_plan)
+    monkeypatch.setenv("TFSTYLE_CPU_CONV_OPTIONS", "0")
+    assert executable._cpu_compiler_options(conv_plan) == {
+        "xla_cpu_copy_insertion_use_region_analysis": True
+    }
