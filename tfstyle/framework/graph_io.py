@@ -11,9 +11,17 @@ Control flow is written as TF 2.x writes it: the function graphs of ``If``/``Sta
 ``then_branch``/``else_branch``/``cond``/``body`` attributes. Every argument of a function is an
 input of its op (for a ``While``: loop counter, maximum iterations, loop variables, captured
 tensors; the body returns them all, the counter incremented). Importing rebuilds tfstyle
-function graphs from the FunctionDefs (resource arguments become captures). ``TfstyleScan``
-(``map_fn``, ``scan``, ``foldl``, ``dynamic_rnn``) is written as itself, its ``fn`` a FunctionDef:
-tfstyle imports it back; TF refuses it as an unregistered op type ``TfstyleScan``.
+function graphs from the FunctionDefs (resource arguments become captures).
+
+``TfstyleScan`` (``map_fn``, ``scan``, ``foldl``/``foldr``, ``dynamic_rnn``) is written as TF
+writes those: a ``While`` whose loop state is the counter, the trip count, the carried values, one
+``TensorListReserve`` list per per-step output and one ``TensorListFromTensor`` list per input
+sequence, then the captured tensors; the body reads its elements with ``TensorListGetItem`` and
+writes its outputs with ``TensorListSetItem`` (from the end with ``reverse``; without an
+initializer the first element is read before the loop), and ``TensorListStack`` stacks them
+after it. The nodes that read the op's outputs (``map/TensorArrayV2Stack/TensorListStack``,
+``foldl/while/Identity_3``) keep their names. The TensorList ops import as tfstyle ops
+(``tfstyle/ops/list_ops.py``), so TF's own such graphs, and its gradient loops, import too.
 
 ``tf.gradients`` (one ``Gradients`` op) is written as TF writes a function's gradient: a
 ``SymbolicGradient`` node of a ``FunctionDef`` holding the forward sub-graph from the xs to the
@@ -254,10 +262,10 @@ def _input_name(t):
     return t.op.name if t.value_index == 0 else f"{t.op.name}:{t.value_index}"
 
 
-def _fill_node_def(nd, op, lib=None):
+def _fill_node_def(nd, op, lib=None, ref=_input_name):
     nd.name = op.name
     nd.op = op.type
-    nd.input.extend(_input_name(t) for t in op._inputs)
+    nd.input.extend(ref(t) for t in op._inputs)
     nd.input.extend("^" + c.name for c in op._control_inputs)
     if op._device:
         nd.device = op._device
@@ -290,19 +298,29 @@ def graph_def(graph, add_shapes=False):
     gd.versions.producer = GRAPH_DEF_VERSION
     lib = _Library(gd.library)
     taken = {op.name for op in graph.get_operations()}
+    renamed = {}  # outputs of ops written as several nodes -> the node output holding them
+
+    def ref(t):
+        return renamed.get(t) or _input_name(t)
+
     for op in graph.get_operations():
         nd = None
+        if op.type == "TfstyleScan":
+            writer = _GraphWriter(gd, taken)
+            control = [c.name for c in op._control_inputs]
+            renamed.update(zip(op._outputs, _write_scan(op, writer, ref, lib, control)))
+            continue
         if op.type == "Gradients":
             n_nodes, n_functions = len(gd.node), len(gd.library.function)
             try:
-                nd = _export_gradients(gd, op, lib, taken)
+                nd = _export_gradients(gd, op, lib, taken, ref)
             except NotImplementedError:
                 # Written as tfstyle's own op type, which TF does not know.
                 del gd.node[n_nodes:]
                 del gd.library.function[n_functions:]
         if nd is None:
             nd = gd.node.add()
-            _fill_node_def(nd, op, lib)
+            _fill_node_def(nd, op, lib, ref)
         if add_shapes and op._outputs:
             nd.attr["_output_shapes"].list.shape.extend(shape_proto(t.shape) for t in op._outputs)
     return gd
@@ -377,7 +395,7 @@ class _OuterNode:
         self.name, self.dtype = name, dtype
 
 
-def _outer_one_hot(gd, op, taken):
+def _outer_one_hot(gd, op, taken, ref):
     """Writes ``one_hot(labels)`` of a ``SparseSoftmaxCrossEntropyWithLogits`` into ``gd``."""
     features, labels = op._inputs
     depth = features.shape[-1] if features.shape.ndims else None
@@ -401,7 +419,7 @@ def _outer_one_hot(gd, op, taken):
                     value=tensor_proto(value))  # fmt: skip
 
     ins = [
-        _input_name(labels),
+        ref(labels),
         const("one_hot/depth", np.array(int(depth), np.int32)),
         const("one_hot/on_value", np.array(1, dt.as_numpy_dtype)),
         const("one_hot/off_value", np.array(0, dt.as_numpy_dtype)),
@@ -436,7 +454,7 @@ _GRADIENT_EXPANSIONS = {
 }
 
 
-def _export_gradients(gd, op, lib, taken):
+def _export_gradients(gd, op, lib, taken, ref=_input_name):
     """Writes a ``Gradients`` op as TF writes a function's gradient: a ``SymbolicGradient`` of
     a ``FunctionDef`` holding the forward sub-graph from the xs to the ys, and an ``IdentityN``
     named as the op that picks the xs' gradients (so that ``op:i`` keeps its meaning).
@@ -504,7 +522,7 @@ def _export_gradients(gd, op, lib, taken):
                         f"labels of '{o.name}' depend on an x."
                     )
                 arg_of[o] = len(bound)
-                bound.append(_outer_one_hot(gd, o, taken))
+                bound.append(_outer_one_hot(gd, o, taken, ref))
                 continue
             if t not in arg_of and t.op not in inside_set:
                 arg_of[t] = len(bound)
@@ -532,6 +550,11 @@ def _export_gradients(gd, op, lib, taken):
         return renamed.get(t) or _body_output_name(t)
 
     for o in inside:
+        if o.type == "TfstyleScan":
+            writer = _FunctionWriter(fdef, body_names)
+            control = [c.name for c in o._control_inputs if c in inside_set]
+            renamed.update(zip(o._outputs, _write_scan(o, writer, refer, lib, control)))
+            continue
         expand = _GRADIENT_EXPANSIONS.get(o.type)
         if expand is not None:
             ins = [refer(t) for t in o._inputs]
@@ -553,13 +576,13 @@ def _export_gradients(gd, op, lib, taken):
     for i, (y, gi) in enumerate(zip(ys, spec.grad_ys_index)):
         if gi is None:
             nd = gd.node.add(name=_fresh(f"{op.name}/OnesLike_{i}", taken), op="OnesLike")
-            nd.input.append(_input_name(y))
+            nd.input.append(ref(y))
             nd.attr["T"].CopyFrom(attr_value(y.dtype))
             dys.append(nd.name)
         else:
-            dys.append(_input_name(grad_ys[gi]))
+            dys.append(ref(grad_ys[gi]))
     sg = gd.node.add(name=_fresh(f"{op.name}/SymbolicGradient", taken), op="SymbolicGradient")
-    sg.input.extend(b.name if isinstance(b, _OuterNode) else _input_name(b) for b in bound)
+    sg.input.extend(b.name if isinstance(b, _OuterNode) else ref(b) for b in bound)
     sg.input.extend(dys)
     sg.input.extend("^" + c.name for c in op._control_inputs)
     if op._device:
@@ -582,10 +605,16 @@ _OUTPUT_ARG_NAMES = {
     "activations": "Elu LeakyRelu Relu Relu6 Selu Softplus Softsign",
     "band": "MatrixBandPart",
     "diagonal": "DiagPart MatrixDiagPartV3",
+    "element_shape": "TensorListElementShape",
+    "handle": "EmptyTensorList TensorListReserve",
     "index": "Where",
     "is_initialized": "VarIsInitializedOp",
+    "item": "TensorListGetItem",
+    "length": "TensorListLength",
     "logsoftmax": "LogSoftmax",
     "out": "Cumprod Cumsum",
+    "output_handle": "TensorListFromTensor TensorListPushBack TensorListScatter "
+    "TensorListScatterIntoExistingList TensorListScatterV2 TensorListSetItem TensorListSplit",
     "precision": "InTopKV2",
     "product": "Cross MatMul BatchMatMulV2 BatchMatMulV3",
     "r0": "BroadcastArgs",
@@ -594,8 +623,10 @@ _OUTPUT_ARG_NAMES = {
     "sum": "AddN",
     "summary": "AudioSummaryV2 HistogramSummary ImageSummary MergeSummary ScalarSummary "
     "TensorSummaryV2",
+    "tensor": "TensorListStack",
     "tensors": "RestoreV2",
     "value": "ReadVariableOp",
+    "values": "TensorListGather",
     "y": "Abs Acos Acosh Asin Asinh Atan Atanh Cast Ceil ConjugateTranspose Cos Cosh Digamma "
     "Erf Erfc Exp Expm1 Floor Invert IsFinite IsInf IsNan Lgamma Log Log1p LogicalNot Neg "
     "OnesLike Reciprocal Rint Round Rsqrt Sigmoid Sign Sin Sinh Sqrt Square Tan Tanh Transpose "
@@ -626,6 +657,9 @@ _MULTI_OUTPUT_ARGS = {
     ],
     "SoftmaxCrossEntropyWithLogits": ["loss", "backprop"],
     "SparseSoftmaxCrossEntropyWithLogits": ["loss", "backprop"],
+    "TensorListConcat": ["tensor", "lengths"],
+    "TensorListConcatV2": ["tensor", "lengths"],
+    "TensorListPopBack": ["output_handle", "tensor"],
     "TopKV2": ["values", "indices"],
     "Unique": ["y", "idx"],
     "UniqueWithCounts": ["y", "idx", "count"],
@@ -674,10 +708,12 @@ class _Library:
         return attr_value_pb2.NameAttrList(name=name)
 
 
-def _function_def(fdef, fg, lib, args, rets, stateful, extra=None):
+def _function_def(fdef, fg, lib, args, rets, stateful, extra=None, prelude=None):
     """Fills ``fdef`` from function graph ``fg``. ``args``: one ``(tensor of fg or None,
-    dtype)`` per argument; ``rets``: per result, a tensor of fg or ``("arg", i)``; ``extra(
-    ref, node)`` may add nodes and returns replacements of ``rets``."""
+    dtype)`` per argument; ``rets``: per result, a tensor of fg or ``("arg", i)``;
+    ``prelude(names, add_node)`` may add nodes first and returns ``{tensor of fg: reference}``
+    (inputs of fg computed in the body); ``extra(refs, names, add_node, refer)`` may add nodes
+    and returns replacements of ``rets``."""
     sig = fdef.signature
     nodes = {op.name for op in fg._ops}
     arg_names, ref = [], {}
@@ -689,22 +725,6 @@ def _function_def(fdef, fg, lib, args, rets, stateful, extra=None):
         sig.input_arg.add(name=name, type=dtypes.as_dtype(dt).as_datatype_enum)
         if t is not None and t not in ref:
             ref[t] = name
-    arg_ops = {t.op for t in ref}
-
-    def refer(t):
-        return ref[t] if t in ref else _body_output_name(t)
-
-    for op in fg._ops:
-        if op in arg_ops:
-            continue
-        nd = fdef.node_def.add()
-        nd.name = op.name
-        nd.op = op.type
-        nd.input.extend(refer(t) for t in op._inputs)
-        nd.input.extend("^" + c.name for c in op._control_inputs if c not in arg_ops)
-        if op._device:
-            nd.device = op._device
-        _fill_attrs(nd, op, lib)
 
     def add_node(name, op_type, inputs, attrs):
         while name in nodes:
@@ -716,9 +736,33 @@ def _function_def(fdef, fg, lib, args, rets, stateful, extra=None):
             nd.attr[k].CopyFrom(attr_value(v))
         return name
 
+    if prelude is not None:
+        ref.update(prelude(arg_names, add_node))
+    arg_ops = {t.op for t in ref}
+
+    def refer(t):
+        return ref[t] if t in ref else _body_output_name(t)
+
+    for op in fg._ops:
+        if op in arg_ops:
+            continue
+        if op.type == "TfstyleScan":
+            control = [c.name for c in op._control_inputs if c not in arg_ops]
+            outs = _write_scan(op, _FunctionWriter(fdef, nodes), refer, lib, control)
+            ref.update(zip(op._outputs, outs))
+            continue
+        nd = fdef.node_def.add()
+        nd.name = op.name
+        nd.op = op.type
+        nd.input.extend(refer(t) for t in op._inputs)
+        nd.input.extend("^" + c.name for c in op._control_inputs if c not in arg_ops)
+        if op._device:
+            nd.device = op._device
+        _fill_attrs(nd, op, lib)
+
     refs = [arg_names[r[1]] if isinstance(r, tuple) else refer(r) for r in rets]
     if extra is not None:
-        refs = extra(refs, arg_names, add_node)
+        refs = extra(refs, arg_names, add_node, refer)
     for i, (r, value) in enumerate(zip(rets, refs)):
         out = f"out{i}"
         dt = args[r[1]][1] if isinstance(r, tuple) else r.dtype
@@ -780,7 +824,7 @@ def _export_while(op, lib):
         )
 
     def build_cond(fdef):
-        def extra(refs, names, add_node):
+        def extra(refs, names, add_node, _):
             if not bounded:
                 return refs
             less = add_node("Less", "Less", [names[0], names[1]], {"T": dtypes.int32})
@@ -795,7 +839,7 @@ def _export_while(op, lib):
         rets = [("arg", 0), ("arg", 1), *body_g.outputs]
         rets += [("arg", 2 + n + j) for j in range(len(captured))]
 
-        def extra(refs, names, add_node):
+        def extra(refs, names, add_node, _):
             one = add_node(
                 "add/y", "Const", [], {"dtype": dtypes.int32, "value": np.array(1, np.int32)}
             )
@@ -813,6 +857,233 @@ def _export_while(op, lib):
         "_lower_using_switch_merge": True,
         "_num_original_outputs": len(types),
     }
+
+
+def _cf():
+    from tfstyle.ops import control_flow_ops
+
+    return control_flow_ops
+
+
+class _GraphWriter:
+    """Adds the nodes that one tfstyle op is written as to a GraphDef."""
+
+    def __init__(self, gd, taken):
+        self.nodes, self.taken = gd.node, taken
+
+    def node(self, name, op_type, inputs, attrs, exact=False, control=(), device=None):
+        """Adds a node (named ``name``, made unique unless ``exact``); returns its name."""
+        if not exact:
+            name = _fresh(name, self.taken)
+        nd = self.nodes.add(name=name, op=op_type)
+        nd.input.extend(inputs)
+        nd.input.extend("^" + c for c in control)
+        if device:
+            nd.device = device
+        for k, v in attrs.items():
+            nd.attr[k].CopyFrom(attr_value(v))
+        return name
+
+    def out(self, name, op_type, index=0):
+        """How an input names output ``index`` of node ``name``."""
+        return name if index == 0 else f"{name}:{index}"
+
+
+class _FunctionWriter(_GraphWriter):
+    """The same in a FunctionDef's body, where outputs are named by their output argument."""
+
+    def __init__(self, fdef, taken):
+        self.nodes, self.taken = fdef.node_def, taken
+
+    def out(self, name, op_type, index=0):
+        multi = _MULTI_OUTPUT_ARGS.get(op_type)
+        if multi is not None:
+            return f"{name}:{multi[index]}:0"
+        return f"{name}:{_SINGLE_OUTPUT_ARG.get(op_type, 'output')}:{index}"
+
+
+def _element_shape_value(shape):
+    """An ``element_shape`` input as TF writes it: dims with -1 for unknown, -1 for any rank."""
+    if shape is None or shape.ndims is None:
+        return np.array(-1, np.int32)
+    return np.array([-1 if d is None else d for d in shape.as_list()], np.int32)
+
+
+def _write_scan(op, w, ref, lib, control):
+    """Writes a ``TfstyleScan`` as TF writes ``map_fn``/``scan``/``foldl``/``dynamic_rnn``: a
+    ``While`` over a counter, the carried values and TensorLists (the elements unstacked with
+    ``TensorListFromTensor`` and read with ``TensorListGetItem``; each per-step output written
+    with ``TensorListSetItem`` into a ``TensorListReserve`` list and stacked after the loop).
+    ``ref(t)`` names the inputs' producers. Returns, per output of ``op``, the node output
+    holding it."""
+    a = op._attrs
+    fg, n, m = a["fn"], a["n_elems"], a["n_carry"]
+    reverse, from_first, emit_init = a["reverse"], a["init_from_first"], a["emit_init"]
+    tout = a["Tout"]
+    n_init = 0 if from_first else m
+    elems, init = op._inputs[:n], op._inputs[n : n + n_init]
+    captured = op._inputs[n + n_init :]
+    ys = fg.outputs[m:]
+    nb = len(ys)
+    i32, var = dtypes.int32, dtypes.variant
+    base = op.name
+
+    def const(name, value, writer=w):
+        value = np.asarray(value)
+        node = writer.node(name, "Const", [], {"dtype": dtypes.as_dtype(value.dtype),
+                                               "value": value})  # fmt: skip
+        return writer.out(node, "Const")
+
+    def element_shape(name, shape, writer=w):
+        return const(f"{name}/element_shape", _element_shape_value(shape), writer)
+
+    # The number of elements: static, or the first dimension of the first tensor.
+    n_static = None
+    for e in elems:
+        d = e.shape.as_list()[0] if e.shape.ndims else None
+        n_static = n_static if d is None else d
+    if n_static is not None:
+        count = const(f"{base}/num_elements", np.int32(n_static))
+    else:
+        shape = w.out(w.node(f"{base}/Shape", "Shape", [ref(elems[0])],
+                             {"T": elems[0].dtype, "out_type": i32}), "Shape")  # fmt: skip
+        count = w.out(
+            w.node(
+                f"{base}/strided_slice", "StridedSlice",
+                [shape, const(f"{base}/stack", np.array([0], np.int32)),
+                 const(f"{base}/stack_1", np.array([1], np.int32)),
+                 const(f"{base}/stack_2", np.array([1], np.int32))],
+                {"T": i32, "Index": i32, "begin_mask": 0, "end_mask": 0, "ellipsis_mask": 0,
+                 "new_axis_mask": 0, "shrink_axis_mask": 1},
+            ),
+            "StridedSlice",
+        )  # fmt: skip
+    # Without an initializer the first element is the first carry; the loop runs over the rest.
+    if not from_first:
+        trips = count
+    elif n_static is not None:
+        trips = const(f"{base}/sub", np.int32(max(n_static - 1, 0)))
+    else:
+        one = const(f"{base}/sub/y", np.int32(1))
+        trips = w.out(w.node(f"{base}/sub", "Sub", [count, one], {"T": i32}), "Sub")
+    lists = []
+    for e in elems:
+        name = f"{base}/TensorArrayUnstack/TensorListFromTensor"
+        es = element_shape(name, e.shape[1:] if e.shape.ndims else None)
+        node = w.node(name, "TensorListFromTensor", [ref(e), es],
+                      {"element_dtype": e.dtype, "shape_type": i32})  # fmt: skip
+        lists.append(w.out(node, "TensorListFromTensor"))
+    if from_first:
+        first = trips if reverse else const(f"{base}/first", np.int32(0))
+        carries = []
+        for j, e in enumerate(elems):
+            name = f"{base}/TensorArrayV2Read/TensorListGetItem"
+            es = element_shape(name, e.shape[1:] if e.shape.ndims else None)
+            node = w.node(name, "TensorListGetItem", [lists[j], first, es],
+                          {"element_dtype": e.dtype, "Tshape": i32})  # fmt: skip
+            carries.append(w.out(node, "TensorListGetItem"))
+    else:
+        carries = [ref(t) for t in init]
+    outs = []
+    for j, y in enumerate(ys):
+        name = f"{base}/TensorArrayV2"
+        es = element_shape(name, y.shape)
+        node = w.node(name, "TensorListReserve", [es, count],
+                      {"element_dtype": y.dtype, "shape_type": i32})  # fmt: skip
+        out = w.out(node, "TensorListReserve")
+        if emit_init:  # scan without initializer: its first output is the first element
+            node = w.node(f"{base}/TensorArrayV2Write/TensorListSetItem", "TensorListSetItem",
+                          [out, first, carries[j]],
+                          {"element_dtype": y.dtype, "resize_if_index_out_of_bounds": False})  # fmt: skip
+            out = w.out(node, "TensorListSetItem")
+        outs.append(out)
+
+    types = [i32, i32, *tout[:m]] + [var] * (nb + n) + [t.dtype for t in captured]
+    first_list, first_elem = 2 + m, 2 + m + nb
+    stateful = _cf()._is_stateful(fg)
+    body_args = (
+        [(None, i32), (None, i32)]
+        + [(t, dt) for t, dt in zip(fg.inputs[:m], tout[:m])]
+        + [(None, var)] * (nb + n)
+        + _arg_bindings(fg, captured)
+    )
+    index = {}
+
+    def prelude(names, add_node):
+        # The element read (and output written) in this step.
+        one = add_node("add/y", "Const", [], {"dtype": i32, "value": np.array(1, np.int32)})
+        if reverse:
+            last = add_node("sub", "Sub", [names[1], f"{one}:output:0"], {"T": i32})
+            idx = add_node("sub_1", "Sub", [f"{last}:z:0", names[0]], {"T": i32})
+            index["i"] = f"{idx}:z:0"
+        elif from_first:
+            idx = add_node("add_1", "AddV2", [names[0], f"{one}:output:0"], {"T": i32})
+            index["i"] = f"{idx}:z:0"
+        else:
+            index["i"] = names[0]
+        index["one"] = f"{one}:output:0"
+        bound = {}
+        for j, x in enumerate(fg.inputs[m : m + n]):
+            es = add_node("TensorArrayV2Read/TensorListGetItem/element_shape", "Const", [],
+                          {"dtype": i32, "value": _element_shape_value(x.shape)})  # fmt: skip
+            get = add_node("TensorArrayV2Read/TensorListGetItem", "TensorListGetItem",
+                           [names[first_elem + j], index["i"], f"{es}:output:0"],
+                           {"element_dtype": x.dtype, "Tshape": i32})  # fmt: skip
+            bound[x] = f"{get}:item:0"
+        return bound
+
+    def extra(refs, names, add_node, refer):
+        inc = add_node("add", "AddV2", [names[0], index["one"]], {"T": i32})
+        refs = [f"{inc}:z:0", *refs[1:]]
+        for j, y in enumerate(ys):
+            put = add_node("TensorArrayV2Write/TensorListSetItem", "TensorListSetItem",
+                           [names[first_list + j], index["i"], refer(y)],
+                           {"element_dtype": y.dtype,
+                            "resize_if_index_out_of_bounds": False})  # fmt: skip
+            refs[first_list + j] = f"{put}:output_handle:0"
+        return refs
+
+    def build_body(fdef):
+        rets = [("arg", 0), ("arg", 1), *fg.outputs[:m]]
+        rets += [("arg", i) for i in range(first_list, len(types))]
+        _function_def(fdef, fg, lib, body_args, rets, stateful, extra, prelude)
+
+    def build_cond(fdef):
+        sig = fdef.signature
+        for i, dt in enumerate(types):
+            sig.input_arg.add(name=f"arg{i}", type=dt.as_datatype_enum)
+        sig.output_arg.add(name="out0", type=dtypes.bool.as_datatype_enum)
+        less = fdef.node_def.add(name="Less", op="Less")
+        less.input.extend(["arg0", "arg1"])
+        less.attr["T"].CopyFrom(attr_value(i32))
+        fdef.ret["out0"] = "Less:z:0"
+
+    shapes = [_shape.TensorShape([])] * 2 + _shapes(a["output_shapes"][:m])
+    shapes += [_shape.TensorShape([])] * (nb + n) + [t.shape for t in captured]
+    counter = const(f"{base}/loop_counter", np.int32(0))
+    attrs = {
+        "T": types,
+        "cond": lib.add(fg, "ScanCond", build_cond),
+        "body": lib.add(fg, "ScanBody", build_body),
+        "output_shapes": shapes,
+        "parallel_iterations": 10,
+        "_lower_using_switch_merge": True,
+        "_num_original_outputs": len(types),
+    }
+    loop = w.node(
+        base, "While" if stateful else "StatelessWhile",
+        [counter, trips, *carries, *outs, *lists, *(ref(t) for t in captured)], attrs,
+        exact=True, control=control, device=op._device,
+    )  # fmt: skip
+    results = [w.out(loop, "While", 2 + k) for k in range(m)]
+    n_out = n_static if n_static is not None else -1
+    for j, y in enumerate(ys):
+        name = f"{base}/TensorArrayV2Stack/TensorListStack"
+        es = element_shape(name, y.shape)
+        node = w.node(name, "TensorListStack", [w.out(loop, "While", first_list + j), es],
+                      {"element_dtype": y.dtype, "num_elements": n_out})  # fmt: skip
+        results.append(w.out(node, "TensorListStack"))
+    return results
 
 
 def _export_scan(op, lib):

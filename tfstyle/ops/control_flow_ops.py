@@ -73,6 +73,57 @@ def with_dependencies(dependencies, output_tensor, name=None):
             return identity(output_tensor, name=sc)
 
 
+# -- Assert ------------------------------------------------------------------------------------
+def _assert_text(values, summarize):
+    parts = []
+    for v in values:
+        arr = np.asarray(v)
+        if arr.dtype == object or arr.dtype.kind in "SU":
+            flat = [x.decode() if isinstance(x, bytes) else str(x) for x in arr.reshape(-1)]
+        else:
+            flat = [str(x) for x in arr.reshape(-1).tolist()]
+        if summarize is not None and summarize >= 0 and len(flat) > summarize:
+            flat = flat[:summarize] + ["..."]
+        parts.append("[" + " ".join(flat) + "]")
+    return "assertion failed: " + " ".join(parts)
+
+
+def _lower_assert(op):
+    from tfstyle.framework import errors
+
+    summarize = op._attrs.get("summarize", 3)
+
+    def fail(values):
+        raise errors.InvalidArgumentError(
+            None, op, f"{_assert_text(values, summarize)}\n\t [[{{{{node {op.name}}}}}]]"
+        )
+
+    def fn(condition, *data):
+        if not _is_traced(condition) and not any(_is_traced(d) for d in data):
+            if not bool(np.all(condition)):
+                fail(data)
+            return None
+        import jax
+
+        # Known only when the step runs: checked on the host as it runs.
+        traced = [i for i, d in enumerate(data) if not isinstance(d, (str, bytes, np.ndarray))]
+
+        def check(c, *vals):
+            if not bool(np.all(c)):
+                values = list(data)
+                for i, v in zip(traced, vals):
+                    values[i] = v
+                fail(values)
+
+        jax.debug.callback(check, condition, *(data[i] for i in traced))
+        return None
+
+    return fn
+
+
+_base.register_simple("Assert", lambda op: [], _lower_assert)
+
+
 # == Control flow: tf.cond, tf.case, tf.while_loop ==============================================
 # As in TF 2.x's compat.v1 graph mode, each branch or loop function is traced into a FuncGraph
 # held in an attribute of one functional op (``If``/``StatelessIf``, ``While``/``StatelessWhile``)
@@ -528,7 +579,11 @@ def _check_pred(op, pred, tensor, what="pred"):
 def _cast_all(values, dts):
     import jax.numpy as jnp
 
-    return builtins.tuple(jnp.asarray(v, dtype=dt.as_numpy_dtype) for v, dt in zip(values, dts))
+    # Variant values (TensorLists) are pytrees of arrays, not arrays: they pass unchanged.
+    return builtins.tuple(
+        v if dt is dtypes.variant else jnp.asarray(v, dtype=dt.as_numpy_dtype)
+        for v, dt in zip(values, dts)
+    )
 
 
 def _same_shapes_error(op, e):
@@ -662,6 +717,10 @@ def _lower_while(op):
             feeds = [vs[s] if isinstance(s, int) else captured[s] for s in body_sources]
             return run_plan(sub, feeds)[0]
 
+        if any(t is dtypes.variant for t in var_dtypes):
+            from . import list_ops
+
+            vars0 = list_ops.settle_loop_state(vars0, lambda vs: run_body(vs, written0, None)[0])
         static = not _is_traced(max_iters) and not _is_traced(counter)
         bound = int(max_iters) if static and int(max_iters) >= 0 else None
         everything = static and not keys and not any(_is_traced(v) for v in args)

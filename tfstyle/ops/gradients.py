@@ -43,7 +43,8 @@ class UnconnectedGradients:
 
 def _trainable(t):
     dt = t._dtype.base_dtype
-    return dt.is_floating or dt.is_complex
+    # Variant tensors (TensorLists) carry floating values through imported loops.
+    return dt.is_floating or dt.is_complex or dt is dtypes.variant
 
 
 def _as_list(x):

@@ -30,6 +30,12 @@ NUMBER = (
 )
 
 
+def _zeros_like(x):
+    # A variant value (a TensorList) gives a list of zeros of its own length.
+    zeros = getattr(x, "zeros_like", None)
+    return zeros() if zeros is not None else jnp.zeros_like(x)
+
+
 def _selu(x):
     # TF's gradient at 0 is scale (the positive branch); jax.nn.selu takes the negative one.
     scale, alpha = 1.0507009873554805, 1.6732632423543772
@@ -83,7 +89,7 @@ _UNARY = {
     "IsFinite": (jnp.isfinite, _FLOAT),
     "LogicalNot": (jnp.logical_not, None),
     "Invert": (jnp.invert, _INTS),
-    "ZerosLike": (jnp.zeros_like, None),
+    "ZerosLike": (_zeros_like, None),
     "OnesLike": (jnp.ones_like, None),
     "Softplus": (jax.nn.softplus, _FLOAT),
     "Softsign": (jax.nn.soft_sign, _FLOAT),
@@ -195,6 +201,8 @@ def check_dtype(op_type, param, dtype):
 def _cast_like(fn):
     # Keep the input dtype: JAX may promote (e.g. integer power), TF never does.
     def lower(op):
+        if op._outputs[0].dtype is dtypes.variant:
+            return fn  # a TensorList is a pytree of arrays (ZerosLike of one)
         dt = op._outputs[0].dtype.as_numpy_dtype
 
         def f(*xs):
@@ -588,11 +596,14 @@ def _add_n_infer(op):
 
 def _add_n_lower(op):
     dt = op._outputs[0].dtype.as_numpy_dtype
+    variant = op._outputs[0].dtype is dtypes.variant
 
     def fn(*xs):
         out = xs[0]
         for x in xs[1:]:
             out = out + x
+        if variant:
+            return out  # TensorLists (gradients of lists) add elementwise
         return jnp.asarray(out).astype(dt)
 
     return fn

@@ -54,6 +54,27 @@ def _read_lower(op):
     return fn
 
 
+def _variable_shape_infer(op):
+    handle = op._inputs[0].op
+    shape = handle._attrs.get("shape") if handle.type == "VarHandleOp" else None
+    rank = None if shape is None else _shape.as_shape(shape).ndims
+    return [(op._attrs.get("out_type", dtypes.int32), None if rank is None else (rank,))]
+
+
+registry.register_op("VariableShape", _variable_shape_infer)
+
+
+# The shape of the value a read would see (static under jit); TF's gradient graphs use it.
+@registry.lowering("VariableShape", uses_context=True, reads_resource=True)
+def _variable_shape_lower(op):
+    dt = np.dtype(op._attrs.get("out_type", dtypes.int32).as_numpy_dtype)
+
+    def fn(ctx, handle):
+        return np.asarray(np.shape(ctx.read_variable(op)), dt)
+
+    return fn
+
+
 def _assign_lower_factory(combine):
     def factory(op):
         dt = op._inputs[1].dtype.as_numpy_dtype

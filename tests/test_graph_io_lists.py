@@ -1,0 +1,202 @@
+"""``map_fn``/``scan``/``foldl``/``dynamic_rnn`` in GraphDefs: tfstyle writes them as TF does (a
+``While`` over TensorLists), real TF runs them, and TF's own such graphs import into tfstyle."""
+
+import numpy as np
+import pytest
+
+import tfstyle.compat.v1 as tfs
+from tests.oracle import tf1
+from tfstyle.framework import graph_io
+
+X = np.linspace(-1.0, 2.0, 12, dtype=np.float32).reshape(4, 3)
+SEQ = np.linspace(-1.0, 1.0, 30, dtype=np.float32).reshape(2, 5, 3)
+LENGTHS = np.array([3, 5], np.int32)
+FEEDS = {"x:0": X, "seq:0": SEQ, "lengths:0": LENGTHS}
+
+
+def _tf_graph_def(gd):
+    from tensorflow.core.framework import graph_pb2
+
+    return graph_pb2.GraphDef.FromString(gd.SerializeToString())
+
+
+def _scans(tf):
+    """Every mode of the scan op, over a fed tensor of unknown length, a variable and a
+    captured constant."""
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    v = tf.get_variable("v", initializer=tf.constant([1.0, 2.0, 3.0]), use_resource=True)
+    k = tf.constant(2.0, name="k")
+    return [
+        tf.map_fn(lambda e: e * k + v, x),
+        tf.map_fn(lambda e: (tf.reduce_sum(e), e * 2.0), x, dtype=(tf.float32, tf.float32))[1],
+        tf.scan(lambda a, e: a * 0.5 + e * v, x, reverse=True),
+        tf.scan(lambda a, e: a + e, x),
+        tf.scan(lambda a, e: a * 0.5 + e, x, reverse=True),
+        tf.scan(lambda a, e: (a[0] + e, a[1] * 2.0), x, initializer=(tf.zeros([3]), 1.0))[1],
+        tf.foldl(lambda a, e: a * 0.5 + e, x, initializer=tf.zeros([3])),
+        tf.foldr(lambda a, e: a * e, x),
+        tf.foldl(lambda a, e: a + tf.reduce_sum(e * v), x, initializer=0.0),
+    ]
+
+
+def _rnns(tf):
+    """LSTMs with and without sequence lengths, nested map_fn, a scan in a loop body."""
+    seq = tf.placeholder(tf.float32, [None, 5, 3], name="seq")
+    lengths = tf.placeholder(tf.int32, [None], name="lengths")
+    g = tf.get_default_graph()
+    x = g.get_tensor_by_name("x:0") if _has(g, "x:0") else tf.placeholder(tf.float32, [4, 3], "x")
+    outs = []
+    with tf.variable_scope("plain", initializer=tf.constant_initializer(0.1)):
+        o, s = tf.nn.dynamic_rnn(tf.nn.rnn_cell.LSTMCell(4), seq, dtype=tf.float32)
+        outs += [o, s.c, s.h]
+    with tf.variable_scope("masked", initializer=tf.constant_initializer(0.2)):
+        cell = tf.nn.rnn_cell.LSTMCell(4)
+        o, s = tf.nn.dynamic_rnn(cell, seq, sequence_length=lengths, dtype=tf.float32)
+        outs += [o, s.c, s.h]
+    outs.append(tf.map_fn(lambda r: tf.map_fn(lambda e: e * 3.0, r), x))
+    body = lambda i, a: (i + 1, tf.scan(lambda c, e: c + e, a))  # noqa: E731
+    outs.append(tf.while_loop(lambda i, a: i < 2, body, [0, x])[1])
+    return outs
+
+
+def _build(lib, model):
+    g = lib.Graph()
+    with g.as_default():
+        names = [t.name for t in model(lib)]
+        init = lib.global_variables_initializer().name
+    return g, names, init
+
+
+def _run(lib, graph, names, init, feeds=FEEDS):
+    feeds = {k: v for k, v in feeds.items() if _has(graph, k)}
+    with lib.Session(graph=graph) as sess:
+        sess.run(init)
+        return sess.run(names, feeds)
+
+
+def _has(graph, name):
+    try:
+        graph.get_tensor_by_name(name)
+        return True
+    except (KeyError, ValueError):
+        return False
+
+
+def _check(got, expected, rtol=1e-5):
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-6)
+
+
+@pytest.mark.parametrize("model", [_scans, _rnns])
+def test_tfstyle_scans_are_written_as_tf_while_loops_that_tf_runs(model):
+    tf = tf1()
+    g, names, init = _build(tf, model)
+    expected = _run(tf, g, names, init)
+    ours, our_names, our_init = _build(tfs, model)
+    assert our_names == names  # the fetched names exist in the written graph too
+    _check(_run(tfs, ours, names, our_init), expected)
+    gd = ours.as_graph_def()
+    types = {n.op for n in gd.node} | {n.op for f in gd.library.function for n in f.node_def}
+    assert "TfstyleScan" not in types
+    assert {"TensorListFromTensor", "TensorListGetItem", "TensorListReserve",
+            "TensorListSetItem", "TensorListStack"} <= types  # fmt: skip
+    assert types & {"While", "StatelessWhile"}
+    g2 = tf.Graph()
+    with g2.as_default():
+        tf.import_graph_def(_tf_graph_def(gd), name="")
+    _check(_run(tf, g2, names, our_init), expected)
+    # And back into tfstyle.
+    g3 = tfs.Graph()
+    with g3.as_default():
+        tfs.import_graph_def(gd, name="")
+    _check(_run(tfs, g3, names, our_init), expected)
+
+
+def test_meta_graph_with_dynamic_rnn_imports_in_tf(tmp_path):
+    tf = tf1()
+    g, names, init = _build(tf, _rnns)
+    expected = _run(tf, g, names, init)
+    ours, _, our_init = _build(tfs, _rnns)
+    path = str(tmp_path / "rnn.meta")
+    with ours.as_default():
+        tfs.train.export_meta_graph(path)
+    g2 = tf.Graph()
+    with g2.as_default():
+        tf.train.import_meta_graph(path)
+        assert len(tf.global_variables()) == len(g.get_collection("variables"))
+    _check(_run(tf, g2, names, our_init), expected)
+
+
+def test_gradients_through_reimported_loops_match_tf():
+    """tfstyle's export imported back: ``tf.gradients`` through the ``While`` and its lists."""
+    tf = tf1()
+
+    def model(lib):
+        outs = _scans(lib)[:1] + _scans_more(lib) + _rnns(lib)[:6]
+        return [lib.identity(sum(lib.reduce_sum(o * o) for o in outs), name="loss")]
+
+    def grads(lib, graph):
+        with graph.as_default():
+            loss = graph.get_tensor_by_name("loss:0")
+            gs = lib.gradients(loss, lib.trainable_variables())
+            return [g.name for g in gs]
+
+    g, names, init = _build(tf, model)
+    expected = _run(tf, g, grads(tf, g), init)
+    ours, _, our_init = _build(tfs, model)
+    meta = tfs.train.export_meta_graph(graph=ours)
+    back = tfs.Graph()
+    with back.as_default():
+        tfs.train.import_meta_graph(meta)
+    _check(_run(tfs, back, grads(tfs, back), our_init), expected, rtol=1e-4)
+
+
+def _scans_more(lib):
+    x = lib.get_default_graph().get_tensor_by_name("x:0")
+    w = lib.get_variable("w", initializer=lib.constant([0.5, -1.0, 2.0]), use_resource=True)
+    return [
+        lib.scan(lambda a, e: a * w + e, x, reverse=True),
+        lib.foldl(lambda a, e: a * w + e, x),
+    ]
+
+
+def _tf_forward(tf):
+    return _scans(tf) + _rnns(tf)
+
+
+def test_tf_forward_graphs_import_into_tfstyle():
+    tf = tf1()
+    g, names, init = _build(tf, _tf_forward)
+    expected = _run(tf, g, names, init)
+    gd = graph_io._as_graph_def_proto(g.as_graph_def())
+    ours = tfs.Graph()
+    with ours.as_default():
+        tfs.import_graph_def(gd, name="")
+    _check(_run(tfs, ours, names, init), expected)
+
+
+def test_tf_gradient_loops_import_into_tfstyle():
+    """TF's gradient of a loop: accumulators (``EmptyTensorList`` + ``TensorListPushBack``)
+    filled by the forward ``While`` and popped by the gradient ``While``."""
+    tf = tf1()
+
+    def model(lib):
+        x = lib.placeholder(lib.float32, [4, 3], name="x")  # known: no BroadcastGradientArgs
+        v = lib.get_variable("v", initializer=lib.constant([1.0, 2.0, 3.0]), use_resource=True)
+        h = lib.constant([0.5, 0.5, 0.5])
+        m = lib.map_fn(lambda e: e * v, x)
+        s = lib.scan(lambda a, e: a * v + e, x, reverse=True)
+        f = lib.foldl(lambda a, e: a * h + e * v, x)
+        loss = lib.reduce_sum(m * m) + lib.reduce_sum(s) + lib.reduce_sum(f * f)
+        return [loss, *lib.gradients(loss, [v, x])]
+
+    g, names, init = _build(tf, model)
+    expected = _run(tf, g, names, init)
+    gd = graph_io._as_graph_def_proto(g.as_graph_def())
+    types = {n.op for f in gd.library.function for n in f.node_def}
+    assert {"TensorListPushBack", "TensorListPopBack"} <= types
+    ours = tfs.Graph()
+    with ours.as_default():
+        tfs.import_graph_def(gd, name="")
+    _check(_run(tfs, ours, names, init), expected)

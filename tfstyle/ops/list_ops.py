@@ -1,0 +1,684 @@
+"""TF's TensorList ops (``TensorListReserve``, ``TensorListSetItem``, ``TensorListStack``, ...).
+
+TF 2.x writes ``map_fn``, ``scan``, ``dynamic_rnn`` and the accumulators of gradient loops as
+``While`` loops whose state holds ``variant`` tensors: growable lists of tensors. XLA has no
+growable values, so a list lowers to a ``TensorListValue``, a small pytree: a buffer of fixed
+capacity ``[capacity, *element_shape]`` and the number of elements in use. It can be the state of
+a ``lax.while_loop``/``lax.scan``. Its capacity must be known when the graph is compiled (the
+``num_elements`` of ``TensorListReserve``, the ``max_num_elements`` of ``EmptyTensorList``, the
+length of the tensor of ``TensorListFromTensor``); otherwise the op reports an error naming it.
+
+An element shape that is only known once an item is written (``-1`` dims in ``element_shape``)
+leaves the buffer unallocated until the first ``TensorListSetItem``/``TensorListPushBack``; a
+loop carrying such a list allocates it from a trace of its body (``settle_loop_state``).
+Indices are not checked at run time: as XLA does, an out-of-range index is clamped.
+"""
+
+import numpy as np
+
+from tfstyle.framework import dtypes, errors, ops
+
+from . import _base
+
+# -- the value ---------------------------------------------------------------------------------
+# ``static_item`` of a list nothing was pushed to yet.
+EMPTY = ("empty",)
+
+
+class TensorListValue:
+    """A list of same-shaped tensors: ``buffer`` (``None`` until its element shape is known),
+    ``length`` (a Python int when it is static, else an int32 array), ``capacity``, the
+    ``element_shape`` declared for it (tuple with ``None`` dims, or ``None`` for unknown rank)
+    and ``static_item``.
+
+    ``static_item`` is a key of the constant that every pushed item equals, ``EMPTY``, or
+    ``None``. TF's gradient loops push the shapes and sizes of each step (constants under XLA)
+    onto lists and pop them to size their buffers; popping them keeps them static."""
+
+    __slots__ = ("buffer", "length", "capacity", "element_dtype", "element_shape", "static_item")
+
+    def __init__(self, buffer, length, capacity, element_dtype, element_shape, static_item=None):
+        self.buffer = buffer
+        self.length = length
+        self.capacity = capacity
+        self.element_dtype = element_dtype
+        self.element_shape = element_shape
+        self.static_item = static_item
+
+    def zeros_like(self):
+        """``ZerosLike`` of a list: as many elements, each zeros."""
+        import jax.numpy as jnp
+
+        return self if self.buffer is None else self.replace(buffer=jnp.zeros_like(self.buffer))
+
+    def __add__(self, other):
+        """``AddN`` of lists (TF adds the gradients of a list so): elementwise, an unwritten
+        list counting as zeros."""
+        if other.buffer is None:
+            return self
+        if self.buffer is None:
+            return other
+        return self.replace(buffer=self.buffer + other.buffer, static_item=None)
+
+    def replace(self, **kw):
+        fields = {k: getattr(self, k) for k in self.__slots__}
+        fields.update(kw)
+        return TensorListValue(**fields)
+
+
+def _flatten(v):
+    static = isinstance(v.length, (int, np.integer))
+    children = [] if v.buffer is None else [v.buffer]
+    if not static:
+        children.append(v.length)
+    # Only the buffer's shape matters once it exists: the declared shape stays out of the
+    # static part, so that a loop's state keeps one structure after its first write.
+    shape = v.element_shape if v.buffer is None else None
+    aux = (v.buffer is None, int(v.length) if static else None, v.capacity, v.element_dtype, shape,
+           v.static_item)  # fmt: skip
+    return children, aux
+
+
+def _unflatten(aux, children):
+    unallocated, length, capacity, dt, shape, item = aux
+    children = list(children)
+    buffer = None if unallocated else children.pop(0)
+    length = children[0] if length is None else length
+    return TensorListValue(buffer, length, capacity, dt, shape, item)
+
+
+_REGISTERED = []
+
+
+def _register_pytree():
+    if not _REGISTERED:
+        import jax
+
+        jax.tree_util.register_pytree_node(TensorListValue, _flatten, _unflatten)
+        _REGISTERED.append(True)
+
+
+_register_pytree()
+
+
+def settle_loop_state(values, body):
+    """Loop state that one iteration keeps in the same structure: a list entering unallocated
+    gets the shape its item takes, and one entering ``EMPTY`` the ``static_item`` it leaves
+    with, found by tracing ``body(values) -> new values`` (XLA removes those traces)."""
+    import jax
+    import jax.numpy as jnp
+
+    values = tuple(values)
+    while any(_unsettled(v) for v in values):
+        # Abstract values, as the loop will see them: only constants of the body stay static.
+        outs = jax.eval_shape(body, values)
+        new = list(values)
+        for i, (v, out) in enumerate(zip(values, outs)):
+            if not _unsettled(v) or not isinstance(out, TensorListValue):
+                continue
+            if v.buffer is None and out.buffer is not None:
+                shape = (v.capacity, *out.buffer.shape[1:])
+                v = v.replace(buffer=jnp.zeros(shape, v.element_dtype), element_shape=None)
+            if v.static_item is not None and out.static_item != v.static_item:
+                # EMPTY becomes the item pushed; a second different item makes it dynamic.
+                v = v.replace(static_item=out.static_item if v.static_item == EMPTY else None)
+            new[i] = v
+        new = tuple(new)
+        if all(_same_static(a, b) for a, b in zip(new, values)):
+            return new
+        values = new
+    return values
+
+
+def _unsettled(v):
+    return isinstance(v, TensorListValue) and (v.buffer is None or v.static_item is not None)
+
+
+def _same_static(a, b):
+    if not isinstance(a, TensorListValue):
+        return True
+    return (a.buffer is None) == (b.buffer is None) and a.static_item == b.static_item
+
+
+def _item_key(value):
+    """A hashable key of a value known while tracing (``None`` for a traced one)."""
+    if not _is_static(value):
+        return None
+    arr = np.asarray(value)
+    return ("value", arr.dtype.str, arr.shape, tuple(arr.reshape(-1).tolist()))
+
+
+def _item_of(key):
+    _, dt, shape, vals = key
+    return np.asarray(vals, np.dtype(dt)).reshape(shape)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _shape_from_value(value):
+    """An ``element_shape`` input's value as a tuple with ``None`` dims (``None``: any rank)."""
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return None if int(arr) < 0 else ()  # a scalar -1 means an unknown rank
+    return tuple(None if int(d) < 0 else int(d) for d in arr.reshape(-1))
+
+
+def _static_shape(tensor):
+    """The static value of an ``element_shape`` input tensor, or ``None`` when not known."""
+    v = _base.constant_value(tensor)
+    if v is not None:
+        return _shape_from_value(v)
+    n = _base.dims(tensor)
+    if n is not None and len(n) == 1 and n[0] is not None:
+        return (None,) * n[0]
+    return None
+
+
+def _merge(a, b):
+    if a is None:
+        return b
+    if b is None or len(a) != len(b):
+        return a
+    return tuple(x if x is not None else y for x, y in zip(a, b))
+
+
+def _static_int(op, value, what):
+    try:
+        return int(np.asarray(value))
+    except Exception:  # noqa: BLE001 - JAX raises its own error types for tracers
+        raise errors.InvalidArgumentError(
+            None,
+            op,
+            f"{op.name} ({op.type}): tfstyle lowers a TensorList to a buffer of fixed capacity, "
+            f"so its {what} must be known when the graph is compiled (a constant or computed "
+            "from static shapes), but it depends on a fed value or a variable.",
+        ) from None
+
+
+def _element_dtype(op):
+    return np.dtype(dtypes.as_dtype(op._attrs["element_dtype"]).as_numpy_dtype)
+
+
+def _zeros(op, lst, element_shape=None):
+    """The buffer of a list whose items were never written (TF reads them as zeros)."""
+    import jax.numpy as jnp
+
+    shape = _merge(lst.element_shape, element_shape)
+    if shape is None or any(d is None for d in shape):
+        raise errors.InvalidArgumentError(
+            None,
+            op,
+            f"{op.name} ({op.type}): the list's items were never written and its element shape "
+            f"{_shape_text(shape)} is not fully defined.",
+        )
+    return jnp.zeros((lst.capacity, *shape), lst.element_dtype)
+
+
+def _shape_text(shape):
+    if shape is None:
+        return "<unknown>"
+    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _buffer(op, lst, element_shape=None):
+    return lst.buffer if lst.buffer is not None else _zeros(op, lst, element_shape)
+
+
+def _with_item(op, lst, index, item):
+    """``lst`` with ``item`` written at ``index``; allocates the buffer from the item."""
+    import jax.numpy as jnp
+    from jax import lax
+
+    item = jnp.asarray(item, lst.element_dtype)
+    buf = lst.buffer
+    if buf is None:
+        buf = jnp.zeros((lst.capacity, *item.shape), lst.element_dtype)
+    elif tuple(buf.shape[1:]) != tuple(item.shape):
+        raise errors.InvalidArgumentError(
+            None,
+            op,
+            f"{op.name} ({op.type}): tried to write an item of shape {list(item.shape)} into a "
+            f"list of elements of shape {list(buf.shape[1:])}.",
+        )
+    buf = lax.dynamic_update_index_in_dim(buf, item, jnp.asarray(index, jnp.int32), 0)
+    return lst.replace(buffer=buf, element_shape=None, static_item=None)
+
+
+def _length_array(lst):
+    import jax.numpy as jnp
+
+    if isinstance(lst.length, (int, np.integer)):
+        return np.int32(lst.length)  # static: sizes computed from it stay static
+    return jnp.asarray(lst.length, jnp.int32)
+
+
+def _is_static(x):
+    import jax
+
+    return not isinstance(x, jax.core.Tracer)
+
+
+def _new_list(op, capacity, element_shape, buffer=None, length=None):
+    length = capacity if length is None else length
+    shape = element_shape if buffer is None else None
+    return TensorListValue(buffer, length, capacity, _element_dtype(op), shape)
+
+
+# -- shape rules -------------------------------------------------------------------------------
+def _handle_rule(op):
+    return [(dtypes.variant, ())]
+
+
+def _item_rule(op):
+    return [(dtypes.as_dtype(op._attrs["element_dtype"]), _static_shape(op._inputs[2]))]
+
+
+def _stack_rule(op):
+    shape = _static_shape(op._inputs[1])
+    n = op._attrs.get("num_elements", -1)
+    return [(dtypes.as_dtype(op._attrs["element_dtype"]),
+             None if shape is None else (None if n is None or n < 0 else n, *shape))]  # fmt: skip
+
+
+def _gather_rule(op):
+    shape = _static_shape(op._inputs[2])
+    idx = _base.dims(op._inputs[1])
+    n = idx[0] if idx else None
+    dt = dtypes.as_dtype(op._attrs["element_dtype"])
+    return [(dt, None if shape is None else (n, *shape))]
+
+
+def _pop_rule(op):
+    return [(dtypes.variant, ()), (dtypes.as_dtype(op._attrs["element_dtype"]),
+                                   _static_shape(op._inputs[1]))]  # fmt: skip
+
+
+def _element_shape_rule(op):
+    return [(dtypes.as_dtype(op._attrs["shape_type"]), None)]
+
+
+def _concat_rule(op):
+    dt = dtypes.as_dtype(op._attrs["element_dtype"])
+    return [(dt, None), (dtypes.int64, (None,))]
+
+
+def _register(name, rule, lower):
+    _base.register_simple(name, rule, lower)
+
+
+# -- creating lists ----------------------------------------------------------------------------
+def _lower_empty(op):
+    def fn(element_shape, max_num_elements):
+        capacity = _static_int(op, max_num_elements, "max_num_elements")
+        if capacity < 0:
+            raise errors.InvalidArgumentError(
+                None,
+                op,
+                f"{op.name} (EmptyTensorList): tfstyle lowers a TensorList to a buffer of fixed "
+                "capacity; this list has no max_num_elements (-1), so its capacity is unknown.",
+            )
+        import jax.numpy as jnp
+
+        shape = _shape_from_value(_base.static_ints(element_shape, "element_shape"))
+        buf = None
+        if shape is not None and all(d is not None for d in shape):
+            buf = jnp.zeros((capacity, *shape), _element_dtype(op))
+        # The length is an array from the start: pushes in a loop change it.
+        lst = _new_list(op, capacity, shape, buf, jnp.asarray(0, jnp.int32))
+        return lst.replace(static_item=EMPTY)
+
+    return fn
+
+
+def _lower_reserve(op):
+    def fn(element_shape, num_elements):
+        import jax.numpy as jnp
+
+        n = _static_int(op, num_elements, "num_elements")
+        shape = _shape_from_value(_base.static_ints(element_shape, "element_shape"))
+        buf = None
+        if shape is not None and all(d is not None for d in shape):
+            buf = jnp.zeros((n, *shape), _element_dtype(op))
+        return _new_list(op, n, shape, buf)
+
+    return fn
+
+
+def _lower_from_tensor(op):
+    def fn(tensor, element_shape):
+        import jax.numpy as jnp
+
+        t = jnp.asarray(tensor, _element_dtype(op))
+        if t.ndim == 0:
+            raise errors.InvalidArgumentError(
+                None, op, f"{op.name} (TensorListFromTensor): tensor must be at least a vector."
+            )
+        return _new_list(op, t.shape[0], tuple(t.shape[1:]), t)
+
+    return fn
+
+
+def _lower_scatter(op):
+    v2 = op.type == "TensorListScatterV2"
+
+    def fn(tensor, indices, element_shape, *num):
+        import jax.numpy as jnp
+
+        t = jnp.asarray(tensor, _element_dtype(op))
+        idx = _base.static_ints(indices, "the indices of " + op.name)
+        n = int(idx.max()) + 1 if idx.size else 0
+        if v2 and num:
+            n = max(n, _static_int(op, num[0], "num_elements"))
+        buf = jnp.zeros((n, *t.shape[1:]), t.dtype).at[idx].set(t)
+        return _new_list(op, n, tuple(t.shape[1:]), buf)
+
+    return fn
+
+
+def _lower_split(op):
+    def fn(tensor, element_shape, lengths):
+        import jax.numpy as jnp
+
+        t = jnp.asarray(tensor, _element_dtype(op))
+        sizes = _base.static_ints(lengths, "the lengths of " + op.name)
+        if sizes.size and (np.any(sizes != sizes[0]) or sizes.sum() != t.shape[0]):
+            raise errors.UnimplementedError(
+                None,
+                op,
+                f"{op.name} (TensorListSplit): tfstyle's lists hold elements of one shape; "
+                f"lengths {sizes.tolist()} split a tensor of {t.shape[0]} rows unevenly.",
+            )
+        n = int(sizes.size)
+        d = int(sizes[0]) if n else 0
+        buf = jnp.reshape(t, (n, d, *t.shape[1:]))
+        return _new_list(op, n, tuple(buf.shape[1:]), buf)
+
+    return fn
+
+
+# -- reading and writing -----------------------------------------------------------------------
+def _lower_get_item(op):
+    def fn(lst, index, element_shape):
+        import jax.numpy as jnp
+        from jax import lax
+
+        shape = _shape_from_value(_base.static_ints(element_shape, "element_shape"))
+        buf = _buffer(op, lst, shape)
+        return lax.dynamic_index_in_dim(buf, jnp.asarray(index, jnp.int32), 0, keepdims=False)
+
+    return fn
+
+
+def _lower_set_item(op):
+    def fn(lst, index, item):
+        return _with_item(op, lst, index, item)
+
+    return fn
+
+
+def _lower_push_back(op):
+    def fn(lst, tensor):
+        new = _with_item(op, lst, lst.length, tensor)
+        key = _item_key(tensor)
+        if lst.static_item is None or (lst.static_item != EMPTY and lst.static_item != key):
+            key = None
+        new = new.replace(static_item=key)
+        length = lst.length + 1
+        if isinstance(length, (int, np.integer)) and length > lst.capacity:
+            raise errors.InvalidArgumentError(
+                None,
+                op,
+                f"{op.name} (TensorListPushBack): the list is full (its capacity, fixed when "
+                f"the graph is compiled, is {lst.capacity}).",
+            )
+        return new.replace(length=length)
+
+    return fn
+
+
+def _lower_pop_back(op):
+    def fn(lst, element_shape):
+        import jax.numpy as jnp
+        from jax import lax
+
+        shape = _shape_from_value(_base.static_ints(element_shape, "element_shape"))
+        if isinstance(lst.length, (int, np.integer)) and lst.length <= 0:
+            raise errors.InvalidArgumentError(
+                None, op, f"{op.name} (TensorListPopBack): trying to pop from an empty list."
+            )
+        buf = _buffer(op, lst, shape)
+        last = lst.length - 1
+        if lst.static_item is not None and lst.static_item != EMPTY:
+            item = _item_of(lst.static_item)
+        else:
+            item = lax.dynamic_index_in_dim(buf, jnp.asarray(last, jnp.int32), 0, keepdims=False)
+        return lst.replace(buffer=buf, length=last), item
+
+    return fn
+
+
+def _lower_stack(op):
+    n_attr = op._attrs.get("num_elements", -1)
+
+    def fn(lst, element_shape):
+        shape = _shape_from_value(_base.static_ints(element_shape, "element_shape"))
+        buf = _buffer(op, lst, shape)
+        return buf[: _count(op, lst, n_attr)]
+
+    return fn
+
+
+def _count(op, lst, n_attr=-1):
+    """The static number of elements of ``lst`` (a stacked result's leading dimension)."""
+    if n_attr is not None and n_attr >= 0:
+        return n_attr
+    if _is_static(lst.length):
+        return int(np.asarray(lst.length))
+    raise errors.InvalidArgumentError(
+        None,
+        op,
+        f"{op.name} ({op.type}): the number of elements of the list is only known when the "
+        "step runs; tfstyle needs it when the graph is compiled (set num_elements).",
+    )
+
+
+def _lower_gather(op):
+    def fn(lst, indices, element_shape):
+        import jax.numpy as jnp
+
+        shape = _shape_from_value(_base.static_ints(element_shape, "element_shape"))
+        return jnp.take(_buffer(op, lst, shape), jnp.asarray(indices, jnp.int32), axis=0)
+
+    return fn
+
+
+def _lower_scatter_existing(op):
+    def fn(lst, tensor, indices):
+        import jax.numpy as jnp
+
+        t = jnp.asarray(tensor, lst.element_dtype)
+        buf = lst.buffer
+        if buf is None:
+            buf = jnp.zeros((lst.capacity, *t.shape[1:]), lst.element_dtype)
+        buf = buf.at[jnp.asarray(indices, jnp.int32)].set(t)
+        return lst.replace(buffer=buf, element_shape=None, static_item=None)
+
+    return fn
+
+
+def _lower_concat(op):
+    v2 = op.type == "TensorListConcatV2"
+
+    def fn(lst, *rest):
+        import jax.numpy as jnp
+
+        shape = None
+        if v2:
+            shape = _shape_from_value(_base.static_ints(rest[0], "element_shape"))
+        buf = _buffer(op, lst, shape[1:] if shape else None)
+        n = _count(op, lst)
+        buf = buf[:n]
+        if buf.ndim < 2:
+            raise errors.InvalidArgumentError(
+                None, op, f"{op.name} ({op.type}): concat needs elements of rank at least 1."
+            )
+        lengths = jnp.full((n,), buf.shape[1], jnp.int64)
+        return jnp.reshape(buf, (n * buf.shape[1], *buf.shape[2:])), lengths
+
+    return fn
+
+
+def _lower_length(op):
+    return _length_array
+
+
+def _lower_element_shape(op):
+    np_dt = np.dtype(dtypes.as_dtype(op._attrs["shape_type"]).as_numpy_dtype)
+
+    def fn(lst):
+        if lst.buffer is not None:
+            return np.asarray(lst.buffer.shape[1:], np_dt)
+        if lst.element_shape is None:
+            return np.asarray(-1, np_dt)
+        return np.asarray([-1 if d is None else d for d in lst.element_shape], np_dt)
+
+    return fn
+
+
+_register("EmptyTensorList", _handle_rule, _lower_empty)
+_register("TensorListReserve", _handle_rule, _lower_reserve)
+_register("TensorListFromTensor", _handle_rule, _lower_from_tensor)
+_register("TensorListScatter", _handle_rule, _lower_scatter)
+_register("TensorListScatterV2", _handle_rule, _lower_scatter)
+_register("TensorListSplit", _handle_rule, _lower_split)
+_register("TensorListGetItem", _item_rule, _lower_get_item)
+_register("TensorListSetItem", _handle_rule, _lower_set_item)
+_register("TensorListPushBack", _handle_rule, _lower_push_back)
+_register("TensorListPopBack", _pop_rule, _lower_pop_back)
+_register("TensorListStack", _stack_rule, _lower_stack)
+_register("TensorListGather", _gather_rule, _lower_gather)
+_register("TensorListScatterIntoExistingList", _handle_rule, _lower_scatter_existing)
+_register("TensorListConcat", _concat_rule, _lower_concat)
+_register("TensorListConcatV2", _concat_rule, _lower_concat)
+_register("TensorListLength", lambda op: [(dtypes.int32, ())], _lower_length)
+_register("TensorListElementShape", _element_shape_rule, _lower_element_shape)
+
+
+# -- constructors (TF's ``list_ops`` module) ---------------------------------------------------
+def _shape_tensor(element_shape, name="element_shape"):
+    if isinstance(element_shape, ops.Tensor):
+        return element_shape
+    if element_shape is None:
+        return _base.to_tensor(np.int32(-1), name=name)
+    if isinstance(element_shape, (list, tuple)):
+        dims = [-1 if d is None else int(d) for d in element_shape]
+    else:
+        from tfstyle.framework import tensor_shape
+
+        shape = tensor_shape.as_shape(element_shape)
+        if shape.ndims is None:
+            return _base.to_tensor(np.int32(-1), name=name)
+        dims = [-1 if d is None else d for d in shape.as_list()]
+    return _base.to_tensor(np.asarray(dims, np.int32), name=name)
+
+
+def _make(op_type, inputs, attrs, name):
+    with ops.name_scope(name, op_type, [t for t in inputs if isinstance(t, ops.Tensor)]) as scope:
+        inputs = [_base.to_tensor(t) for t in inputs]
+        return _base.make_op(op_type, inputs, attrs, name=scope)._outputs
+
+
+def empty_tensor_list(element_shape, element_dtype, max_num_elements=None, name=None):
+    n = -1 if max_num_elements is None else max_num_elements
+    es = _shape_tensor(element_shape)
+    dt = dtypes.as_dtype(element_dtype)
+    attrs = {"element_dtype": dt, "shape_type": es.dtype}
+    return _make("EmptyTensorList", [es, np.int32(n) if isinstance(n, int) else n], attrs,
+                 name)[0]  # fmt: skip
+
+
+def tensor_list_reserve(element_shape, num_elements, element_dtype, name=None):
+    es = _shape_tensor(element_shape)
+    attrs = {"element_dtype": dtypes.as_dtype(element_dtype), "shape_type": es.dtype}
+    n = np.int32(num_elements) if isinstance(num_elements, int) else num_elements
+    return _make("TensorListReserve", [es, n], attrs, name)[0]
+
+
+def tensor_list_from_tensor(tensor, element_shape, name=None):
+    tensor = _base.to_tensor(tensor)
+    es = _shape_tensor(element_shape)
+    attrs = {"element_dtype": tensor.dtype, "shape_type": es.dtype}
+    return _make("TensorListFromTensor", [tensor, es], attrs, name)[0]
+
+
+def tensor_list_get_item(input_handle, index, element_dtype, element_shape=None, name=None):
+    es = _shape_tensor(element_shape)
+    attrs = {"element_dtype": dtypes.as_dtype(element_dtype), "Tshape": es.dtype}
+    return _make("TensorListGetItem", [input_handle, np.int32(index) if isinstance(index, int)
+                                       else index, es], attrs, name)[0]  # fmt: skip
+
+
+def tensor_list_set_item(input_handle, index, item, resize_if_index_out_of_bounds=False,
+                         name=None):  # fmt: skip
+    item = _base.to_tensor(item)
+    attrs = {"element_dtype": item.dtype,
+             "resize_if_index_out_of_bounds": resize_if_index_out_of_bounds}  # fmt: skip
+    index = np.int32(index) if isinstance(index, int) else index
+    return _make("TensorListSetItem", [input_handle, index, item], attrs, name)[0]
+
+
+def tensor_list_stack(input_handle, element_dtype, num_elements=-1, element_shape=None,
+                      name=None):  # fmt: skip
+    es = _shape_tensor(element_shape)
+    attrs = {"element_dtype": dtypes.as_dtype(element_dtype), "num_elements": num_elements}
+    return _make("TensorListStack", [input_handle, es], attrs, name)[0]
+
+
+def tensor_list_push_back(input_handle, tensor, name=None):
+    tensor = _base.to_tensor(tensor)
+    return _make("TensorListPushBack", [input_handle, tensor],
+                 {"element_dtype": tensor.dtype}, name)[0]  # fmt: skip
+
+
+def tensor_list_pop_back(input_handle, element_dtype, element_shape=None, name=None):
+    es = _shape_tensor(element_shape)
+    out = _make("TensorListPopBack", [input_handle, es],
+                {"element_dtype": dtypes.as_dtype(element_dtype)}, name)  # fmt: skip
+    return out[0], out[1]
+
+
+def tensor_list_length(input_handle, name=None):
+    return _make("TensorListLength", [input_handle], {}, name)[0]
+
+
+def tensor_list_element_shape(input_handle, shape_type, name=None):
+    attrs = {"shape_type": dtypes.as_dtype(shape_type)}
+    return _make("TensorListElementShape", [input_handle], attrs, name)[0]
+
+
+def tensor_list_gather(input_handle, indices, element_dtype, element_shape=None, name=None):
+    es = _shape_tensor(element_shape)
+    attrs = {"element_dtype": dtypes.as_dtype(element_dtype)}
+    return _make("TensorListGather", [input_handle, indices, es], attrs, name)[0]
+
+
+def tensor_list_scatter(tensor, indices, element_shape=None, name=None):
+    tensor = _base.to_tensor(tensor)
+    es = _shape_tensor(element_shape)
+    attrs = {"element_dtype": tensor.dtype, "shape_type": es.dtype}
+    return _make("TensorListScatter", [tensor, indices, es], attrs, name)[0]
+
+
+def tensor_list_concat(input_handle, element_dtype, element_shape=None, name=None):
+    es = _shape_tensor(element_shape)
+    leading = _base.to_tensor(np.zeros([0], np.int64), name="leading_dims")
+    attrs = {"element_dtype": dtypes.as_dtype(element_dtype), "shape_type": es.dtype}
+    return _make("TensorListConcatV2", [input_handle, es, leading], attrs, name)[0]
+
+
+def tensor_list_split(tensor, element_shape, lengths, name=None):
+    tensor = _base.to_tensor(tensor)
+    es = _shape_tensor(element_shape)
+    lengths = _base.to_tensor(np.asarray(lengths, np.int64) if isinstance(lengths, list)
+                              else lengths)  # fmt: skip
+    attrs = {"element_dtype": tensor.dtype, "shape_type": es.dtype}
+    return _make("TensorListSplit", [tensor, es, lengths], attrs, name)[0]
