@@ -200,3 +200,79 @@ def test_tf_gradient_loops_import_into_tfstyle():
     with ours.as_default():
         tfs.import_graph_def(gd, name="")
     _check(_run(tfs, ours, names, init), expected)
+
+
+def test_tf_dynamic_rnn_gradient_graph_imports_into_tfstyle():
+    """An LSTM over sequences of a fed batch size and lengths: TF's gradient loop, its
+    accumulators and gradient ops (``BroadcastGradientArgs``, ``SigmoidGrad``, ...)."""
+    tf = tf1()
+
+    def model(lib):
+        seq = lib.placeholder(lib.float32, [None, 5, 3], name="seq")
+        lengths = lib.placeholder(lib.int32, [None], name="lengths")
+        with lib.variable_scope("m", initializer=lib.constant_initializer(0.1)):
+            cell = lib.nn.rnn_cell.LSTMCell(4)
+            o, s = lib.nn.dynamic_rnn(cell, seq, sequence_length=lengths, dtype=lib.float32)
+        loss = lib.reduce_sum(o * o) + lib.reduce_sum(s.h)
+        return [loss, *lib.gradients(loss, lib.trainable_variables() + [seq])]
+
+    g, names, init = _build(tf, model)
+    expected = _run(tf, g, names, init)
+    gd = graph_io._as_graph_def_proto(g.as_graph_def())
+    ours = tfs.Graph()
+    with ours.as_default():
+        tfs.import_graph_def(gd, name="")
+    _check(_run(tfs, ours, names, init), expected)
+    # TF's check of the lengths against the batch (an Assert) holds in tfstyle too.
+    bad = dict(FEEDS, **{"lengths:0": np.array([3, 5, 5], np.int32)})
+    with pytest.raises(tfs.errors.InvalidArgumentError, match="assertion failed"):
+        _run(tfs, ours, names, init, bad)
+
+
+def test_gradient_ops_of_tf_graphs():
+    tf = tf1()
+    from tensorflow.python.ops import gen_array_ops, gen_math_ops, gen_nn_ops
+
+    g = tf.Graph()
+    with g.as_default():
+        y = tf.constant(np.linspace(-0.9, 0.9, 24, dtype=np.float32).reshape(2, 3, 4))
+        dy = tf.constant(np.linspace(1.0, 2.0, 24, dtype=np.float32).reshape(2, 3, 4))
+        outs = [
+            gen_math_ops.sigmoid_grad(y, dy),
+            gen_math_ops.tanh_grad(y, dy),
+            gen_nn_ops.bias_add_grad(dy),
+            gen_nn_ops.bias_add_grad(dy, data_format="NCHW"),
+            gen_array_ops.invert_permutation([2, 0, 3, 1]),
+            *gen_array_ops.concat_offset(1, [[2, 3, 4], [2, 5, 4], [2, 1, 4]]),
+        ]
+        for a, b in [([2, 3], [3]), ([2, 1, 3], [4, 1]), ([1, 1], [1]), ([2, 3], [2, 3])]:
+            outs += gen_array_ops.broadcast_gradient_args(a, b)
+        names = [t.name for t in outs]
+        with tf.Session() as sess:
+            expected = sess.run(names)
+    gd = graph_io._as_graph_def_proto(g.as_graph_def())
+    ours = tfs.Graph()
+    with ours.as_default():
+        tfs.import_graph_def(gd, name="")
+        with tfs.Session() as sess:
+            got = sess.run(names)
+    for a, b, n in zip(got, expected, names):
+        np.testing.assert_allclose(a, b, rtol=1e-6, err_msg=n)
+        assert a.dtype == b.dtype and a.shape == b.shape, n
+
+
+def test_assert_checked_when_the_step_runs():
+    tf = tf1()
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None], name="x")
+        check = tf.Assert(tf.reduce_all(x > 0), ["x must be positive:", x])
+        with tf.control_dependencies([check]):
+            tf.identity(x * 2.0, name="y")
+    ours = tfs.Graph()
+    with ours.as_default():
+        tfs.import_graph_def(graph_io._as_graph_def_proto(g.as_graph_def()), name="")
+        with tfs.Session() as sess:
+            np.testing.assert_allclose(sess.run("y:0", {"x:0": [1.0, 2.0]}), [2.0, 4.0])
+            with pytest.raises(Exception, match=r"assertion failed: \[x must be positive:\]"):
+                sess.run("y:0", {"x:0": [1.0, -2.0]})

@@ -476,6 +476,29 @@ def _bias_add_lower(op):
 _base.register_simple("BiasAdd", _bias_add_infer, _bias_add_lower)
 
 
+def _bias_channel(op):
+    return 1 if op._attrs.get("data_format") in (b"NCHW", "NCHW") else -1
+
+
+def _bias_add_grad_infer(op):
+    x = _base.dims(op._inputs[0])
+    return [(op._inputs[0].dtype, None if x is None else (x[_bias_channel(op)],))]
+
+
+def _bias_add_grad_lower(op):
+    c = _bias_channel(op)
+
+    def fn(g):
+        axis = c % g.ndim
+        return jnp.sum(g, axis=tuple(i for i in range(g.ndim) if i != axis))
+
+    return fn
+
+
+# TF's gradient of BiasAdd (in its gradient graphs): the sum over all but the channel axis.
+_base.register_simple("BiasAddGrad", _bias_add_grad_infer, _bias_add_grad_lower)
+
+
 def bias_add(value, bias, data_format=None, name=None):
     """Adds the 1-D ``bias`` along the channel dimension of ``value`` (last, or 1 for NC*)."""
     with ops.name_scope(name, "BiasAdd", [value, bias]) as name:

@@ -2374,3 +2374,67 @@ def matrix_band_part(input, num_lower, num_upper, name=None):  # noqa: A002
         return _base.output(
             "MatrixBandPart", [x, lo, hi], {"T": x.dtype, "Tindex": lo.dtype}, name=scope
         )
+
+
+# -- ops of TF's gradient graphs ----------------------------------------------------------------
+def _invert_permutation_lower(op):
+    dt = op._outputs[0].dtype.as_numpy_dtype
+
+    def fn(x):
+        return jnp.argsort(jnp.asarray(x)).astype(dt)  # inv[p[i]] = i
+
+    return fn
+
+
+_base.register_simple("InvertPermutation", _base.same_as_input, _invert_permutation_lower)
+
+
+def _concat_offset_infer(op):
+    return [(t.dtype, _base.dims(t)) for t in op._inputs[1:]]
+
+
+def _concat_offset_lower(op):
+    dt = op._inputs[1].dtype.as_numpy_dtype
+
+    def fn(concat_dim, *shapes):
+        # Where each input of a ConcatV2 starts in its output (shapes are static in tfstyle).
+        shapes = [_base.static_ints(s, "the shapes of " + op.name) for s in shapes]
+        axis = int(_base.static_ints(concat_dim, "the axis of " + op.name)) % len(shapes[0])
+        offsets, start = [], 0
+        for s in shapes:
+            o = np.zeros(len(s), dt)
+            o[axis] = start
+            start += int(s[axis])
+            offsets.append(o)
+        return tuple(offsets)
+
+    return fn
+
+
+_base.register_simple("ConcatOffset", _concat_offset_infer, _concat_offset_lower)
+
+
+def _broadcast_gradient_args_lower(op):
+    dt = op._outputs[0].dtype.as_numpy_dtype
+
+    def fn(s0, s1):
+        # The axes to sum each input's gradient over: those where its shape (padded with
+        # leading 1s) is 1; none when the shapes are equal (as TF).
+        a = _base.static_ints(s0, "the shapes of " + op.name).tolist()
+        b = _base.static_ints(s1, "the shapes of " + op.name).tolist()
+        if a == b:
+            return np.zeros([0], dt), np.zeros([0], dt)
+        n = max(len(a), len(b))
+        a, b = [1] * (n - len(a)) + a, [1] * (n - len(b)) + b
+        axes = builtins.range(n)  # ``range`` here is tf.range
+        return (np.asarray([i for i in axes if a[i] == 1], dt),
+                np.asarray([i for i in axes if b[i] == 1], dt))  # fmt: skip
+
+    return fn
+
+
+_base.register_simple(
+    "BroadcastGradientArgs",
+    lambda op: [(op._inputs[0].dtype, (None,)), (op._inputs[0].dtype, (None,))],
+    _broadcast_gradient_args_lower,
+)

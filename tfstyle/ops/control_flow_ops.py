@@ -77,6 +77,8 @@ def with_dependencies(dependencies, output_tensor, name=None):
 def _assert_text(values, summarize):
     parts = []
     for v in values:
+        if hasattr(v, "finish"):  # a string, finished on the host
+            v = v.finish(*(np.asarray(a) for a in v.arrays))
         arr = np.asarray(v)
         if arr.dtype == object or arr.dtype.kind in "SU":
             flat = [x.decode() if isinstance(x, bytes) else str(x) for x in arr.reshape(-1)]
@@ -106,7 +108,7 @@ def _lower_assert(op):
         import jax
 
         # Known only when the step runs: checked on the host as it runs.
-        traced = [i for i, d in enumerate(data) if not isinstance(d, (str, bytes, np.ndarray))]
+        traced = [i for i, d in enumerate(data) if _is_traced(d)]
 
         def check(c, *vals):
             if not bool(np.all(c)):

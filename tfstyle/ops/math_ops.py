@@ -238,6 +238,11 @@ for _name, (_fn, _allowed) in _UNARY.items():
     )
     if _allowed:
         allow(_name, _allowed)
+# TF's gradients of Sigmoid and Tanh from their outputs (in its gradient graphs).
+_base.register_simple(
+    "SigmoidGrad", _base.same_as_input, _cast_like(lambda y, dy: dy * y * (1 - y))
+)
+_base.register_simple("TanhGrad", _base.same_as_input, _cast_like(lambda y, dy: dy * (1 - y * y)))
 for _name, (_fn, _allowed) in _BINARY.items():
     _base.register_simple(_name, broadcast_rule, _cast_like(_fn))
     if _allowed:
