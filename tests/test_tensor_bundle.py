@@ -365,3 +365,42 @@ def test_snappy_blocks():
     assert tb._snappy_decompress(stream) == long_literal
     with pytest.raises(tb._Corrupt):
         tb._snappy_decompress(bytes([5, 0 << 2]) + b"a")  # promised length differs
+
+
+def test_read_memory_is_reused_only_once_freed(tmp_path, monkeypatch):
+    import gc
+    import time
+
+    import jax
+
+    prefix = str(tmp_path / "m")
+    value = np.arange(1 << 19, dtype=np.float32)  # 2 MB: read into a memory map of its own
+    tb.write_bundle(prefix, {"v": value})
+    reader = tb.BundleReader(prefix)
+    a = reader.read("v")
+    address = a.ctypes.data
+    view = a[1:]
+    del a
+    gc.collect()
+    b = reader.read("v")  # the first array's memory is still used by ``view``
+    assert b.ctypes.data != address
+    del view
+    gc.collect()
+    c = reader.read("v")  # now it is free: reused, and filled with the file's values
+    assert c.ctypes.data == address
+    np.testing.assert_array_equal(c, value)
+    on_device = jax.device_put(c)  # on the CPU, the array's memory itself
+    del c
+    gc.collect()
+    d = reader.read("v")
+    assert d.ctypes.data != address
+    np.testing.assert_array_equal(np.asarray(on_device), value)
+    np.testing.assert_array_equal(b, value)
+    # Maps nobody reuses are unmapped after a while.
+    monkeypatch.setattr(tb, "_POOL_SECONDS", 0.05)
+    del b, d, on_device
+    gc.collect()
+    deadline = time.monotonic() + 30  # a timer set before may still be waiting its 5 s
+    while tb._POOL._free and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not tb._POOL._free

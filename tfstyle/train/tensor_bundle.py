@@ -17,6 +17,9 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+import threading
+import time
+import weakref
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -814,7 +817,7 @@ _ALIGNMENT = 64
 _MAP_THRESHOLD = 1 << 20
 
 
-def _mapped(nbytes: int):
+def _new_map(nbytes: int):
     flags = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0)
     try:
         # All pages faulted in by one system call, instead of one fault per page while reading.
@@ -827,19 +830,86 @@ def _mapped(nbytes: int):
         return None
 
 
+class _MapPool:
+    """Memory maps of arrays read from checkpoints, reused once those arrays are freed.
+
+    A restore replaces variables with arrays read into new memory, and the kernel zero-fills
+    every new page and unmaps every freed one: for 1 GB that was most of a repeated restore's
+    time (TF's allocator reuses the memory it freed). A map whose array has been freed (the
+    values that a later restore replaced) is kept here and handed to the next read of the same
+    size, its pages still resident. Maps not reused within ``_POOL_SECONDS`` are unmapped, so
+    that memory is not held once restores stop.
+    """
+
+    def __init__(self):
+        # Reentrant: a finalizer run by the garbage collector can hand a map back while this
+        # thread holds the lock.
+        self._lock = threading.RLock()
+        self._free = {}  # nbytes -> [(time freed, map)]
+        self._timer = None
+
+    def array(self, nbytes: int, dtype: np.dtype, shape: tuple[int, ...]):
+        """An array on a reused or new map; the map returns here when the array is freed."""
+        with self._lock:
+            maps = self._free.get(nbytes)
+            mapped = maps.pop()[1] if maps else None
+        if mapped is None:
+            mapped = _new_map(nbytes)
+            if mapped is None:
+                return None
+        owner = np.frombuffer(mapped, dtype)
+        # Every view of ``owner`` (and so every array that JAX adopted the memory of) refers to
+        # it as its ``base``: it is freed only when the memory is no longer in use.
+        weakref.finalize(owner, self._give, mapped).atexit = False
+        return owner.reshape(shape)
+
+    def _give(self, mapped) -> None:
+        with self._lock:
+            self._free.setdefault(len(mapped), []).append((time.monotonic(), mapped))
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if self._timer is None and self._free:
+            self._timer = threading.Timer(_POOL_SECONDS, self._trim)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _trim(self) -> None:
+        old = []
+        with self._lock:
+            self._timer = None
+            limit = time.monotonic() - _POOL_SECONDS
+            for nbytes, maps in list(self._free.items()):
+                old += [m for t, m in maps if t <= limit]
+                maps[:] = [(t, m) for t, m in maps if t > limit]
+                if not maps:
+                    del self._free[nbytes]
+            self._schedule()
+        for mapped in old:
+            try:
+                mapped.close()
+            except BufferError:  # still exported after all: unmapped when the last user goes
+                pass
+
+
+_POOL_SECONDS = 5.0
+_POOL = _MapPool()
+
+
 def _empty_aligned(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """An uninitialised C-contiguous array whose data starts on an ``_ALIGNMENT`` boundary.
 
-    Large ones live in an anonymous memory map of their own (page aligned, unmapped when the
-    array is freed): NumPy asks for transparent huge pages on its large allocations, and on a
-    host whose memory is fragmented the kernel then stalls on compaction while the pages are
-    first touched, which made reading a checkpoint several times slower.
+    Large ones live in an anonymous memory map of their own (page aligned, reused by a later
+    read once the array is freed, see ``_MapPool``): NumPy asks for transparent huge pages on
+    its large allocations, and on a host whose memory is fragmented the kernel then stalls on
+    compaction while the pages are first touched, which made reading a checkpoint several
+    times slower.
     """
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if nbytes >= _MAP_THRESHOLD:
-        mapped = _mapped(nbytes)
-        if mapped is not None:
-            return np.frombuffer(mapped, dtype).reshape(shape)
+        out = _POOL.array(nbytes, dtype, shape)
+        if out is not None:
+            return out
     raw = np.empty(nbytes + _ALIGNMENT, np.uint8)
     start = -raw.ctypes.data % _ALIGNMENT
     return raw[start : start + nbytes].view(dtype).reshape(shape)
