@@ -17,6 +17,7 @@ from tfstyle.compiler import lowering as _lowering
 from tfstyle.compiler import plan as _plan
 from tfstyle.framework import errors
 from tfstyle.framework import ops as _ops
+from tfstyle.framework.indexed_slices import IndexedSlices, IndexedSlicesValue
 from tfstyle.framework.ops import Operation, Tensor
 
 # -- default session -------------------------------------------------------------------------
@@ -73,6 +74,9 @@ class _FetchStructure:
             if isinstance(f, tuple):
                 return lambda vals: tuple(s(vals) for s in subs)
             return lambda vals: [s(vals) for s in subs]
+        if isinstance(f, IndexedSlices):
+            parts = [None if t is None else self._flatten(graph, t) for t in _slices_parts(f)]
+            return lambda vals: IndexedSlicesValue(*[p and p(vals) for p in parts])
         if isinstance(f, collections.abc.Mapping):
             items = [(k, self._flatten(graph, v)) for k, v in f.items()]
             t = type(f)
@@ -83,6 +87,10 @@ class _FetchStructure:
         i = len(self.elements)
         self.elements.append(el)
         return lambda vals: vals[i]
+
+
+def _slices_parts(f):
+    return f.values, f.indices, f.dense_shape
 
 
 def _is_element(x):
@@ -116,6 +124,8 @@ def _fetch_key(f):
         return (type(f), tuple(_fetch_key(x) for x in f))
     if isinstance(f, collections.abc.Mapping):
         return (type(f), tuple((k, _fetch_key(v)) for k, v in f.items()))
+    if isinstance(f, IndexedSlices):
+        return (IndexedSlices, _slices_parts(f))
     return f
 
 

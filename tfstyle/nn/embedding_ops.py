@@ -44,11 +44,15 @@ def embedding_lookup(
     params = list(params)
     with ops.name_scope(name, "embedding_lookup", params + [ids]) as name:
         n = len(params)
-        params = [_base.to_tensor(p, name="params") for p in params]
         ids = _base.to_tensor(ids, name="ids")
         if n == 1:
-            result = _clip(array_ops.gather(params[0], ids, name=name), ids, max_norm)
+            # A variable stays one: its rows are read with ResourceGather, as in TF.
+            p = params[0]
+            if not hasattr(p, "sparse_read"):
+                p = _base.to_tensor(p, name="params")
+            result = _clip(array_ops.gather(p, ids, name=name), ids, max_norm)
             return array_ops.identity(result)
+        params = [_base.to_tensor(p, name="params") for p in params]
         flat_ids = array_ops.reshape(ids, [-1])
         if partition_strategy == "mod":
             p_assignments = flat_ids % n

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from tfstyle.framework import dtypes, ops
+from tfstyle.framework import registry as _registry
 from tfstyle.framework import tensor_shape as _shape
 
 from . import _base
@@ -1466,10 +1467,86 @@ def _gather_lower(op):
 _base.register_simple("GatherV2", _gather_infer, _gather_lower)
 
 
+def _static_axis(axis):
+    if isinstance(axis, (int, np.integer)):
+        return int(axis)
+    v = _static(axis) if isinstance(axis, ops.Tensor) else None
+    return None if v is None or np.ndim(v) else int(v)
+
+
+def _resource_gather_infer(op):
+    handle, i = op._inputs
+    shape = op._attrs.get("_shape")
+    if shape is None:  # imported from a GraphDef: the shape of the variable's handle op
+        h = ops.variable_handle_op(handle)
+        shape = h._attrs.get("shape") if h is not None else None
+    ps = None if shape is None else _shape.as_shape(shape)._dims
+    is_ = _base.dims(i)
+    bd = op._attrs.get("batch_dims", 0)
+    if ps is None or is_ is None:
+        return [(op._attrs["dtype"], None)]
+    return [(op._attrs["dtype"], is_[:bd] + is_[bd:] + ps[bd + 1 :])]
+
+
+def _resource_gather_lower(op):
+    import jax
+
+    bd = op._attrs.get("batch_dims", 0)
+
+    def fn(ctx, handle, i):
+        _host_check(i, op)
+        p = ctx.read_variable(op)
+        batch = bd + np.ndim(i) if bd < 0 else bd
+        ci = _concrete(i)
+        if ci is not None:
+            _check_indices(op, ci, np.shape(p)[batch])
+
+        def take(pp, ii):
+            return jnp.take(pp, ii, axis=0)
+
+        for _ in _pyrange(batch):
+            take = jax.vmap(take)
+        return take(p, i)
+
+    return fn
+
+
+_base.register_simple("ResourceGather", _resource_gather_infer, None)
+_registry.lowering("ResourceGather", uses_context=True, reads_resource=True)(_resource_gather_lower)
+
+
+def resource_gather(variable, indices, name, batch_dims=0):
+    """``variable.sparse_read(indices)``: the rows of a variable at ``indices``, read as the
+    run orders it (op ``ResourceGather``; its gradient is an ``IndexedSlices``)."""
+    handle = variable.handle
+    graph = handle.graph
+    if ops.get_default_graph()._can_capture_from(graph):
+        graph = ops.get_default_graph()  # inside a cond/while function graph
+    with graph.as_default(), ops.name_scope(name, "Gather", [handle, indices]) as scope:
+        i = _int_tensor(indices, "indices")
+        control = [variable._parent_op] if getattr(variable, "_parent_op", None) else []
+        with ops.control_dependencies(control):
+            return _base.output(
+                "ResourceGather",
+                [handle, i],
+                {
+                    "batch_dims": batch_dims,
+                    "validate_indices": True,
+                    "dtype": variable.dtype.base_dtype,
+                    "Tindices": i.dtype,
+                    "_shape": variable.shape,
+                },
+                name=scope,
+            )
+
+
 def gather(params, indices, validate_indices=None, name=None, axis=None, batch_dims=0):
-    """Gathers slices of ``params`` along ``axis`` at ``indices`` (op ``GatherV2``)."""
+    """Gathers slices of ``params`` along ``axis`` at ``indices`` (op ``GatherV2``; a variable
+    gathered along its first axis is read with ``ResourceGather``, as in TF)."""
     if axis is None:
         axis = batch_dims
+    if hasattr(params, "sparse_read") and _static_axis(axis) == 0:
+        return params.sparse_read(indices, name=name)
     with ops.name_scope(name, "GatherV2", [params, indices]) as scope:
         p = _base.to_tensor(params, name="params")
         i = _int_tensor(indices, "indices")

@@ -2,12 +2,14 @@
 ``clip_by_average_norm`` (``clip_by_value`` lives with the elementwise math).
 
 The formulas and op structure are TF's, so values agree to rounding; ``None`` entries of a list
-pass through as ``None``.
+pass through as ``None``. An ``IndexedSlices`` is clipped through its values (its norm is that of
+its values, as in TF) and stays an ``IndexedSlices``.
 """
 
 import collections.abc
 
 from tfstyle.framework import dtypes, ops
+from tfstyle.framework.indexed_slices import IndexedSlices
 
 from . import array_ops, constant_op, math_ops, reduction_ops
 
@@ -22,7 +24,7 @@ def clip_by_norm(t, clip_norm, axes=None, name=None):
     """``t * clip_norm / max(l2norm(t, axes), clip_norm)``: rescales ``t`` so that its L2 norm
     (over ``axes``, default all) is at most ``clip_norm``."""
     with ops.name_scope(name, "clip_by_norm", [t, clip_norm]) as scope:
-        values = ops.convert_to_tensor(t, name="t")
+        values = ops.convert_to_tensor(_values(t), name="t")
         l2sum = reduction_ops.reduce_sum(values * values, axes, keepdims=True)
         pred = l2sum > 0
         # The double ``where`` keeps the gradient finite at a zero norm, as in TF.
@@ -30,7 +32,19 @@ def clip_by_norm(t, clip_norm, axes=None, name=None):
         l2norm = math_ops.where(pred, math_ops.sqrt(l2sum_safe), l2sum)
         intermediate = values * clip_norm
         values.shape.assert_is_compatible_with(intermediate.shape)
-        return array_ops.identity(intermediate / math_ops.maximum(l2norm, clip_norm), name=scope)
+        clipped = array_ops.identity(intermediate / math_ops.maximum(l2norm, clip_norm), name=scope)
+        return _like(t, clipped)
+
+
+def _values(t):
+    return t.values if isinstance(t, IndexedSlices) else t
+
+
+def _like(t, values):
+    """``values`` in ``t``'s form: an ``IndexedSlices`` with ``t``'s indices if ``t`` is one."""
+    return (
+        IndexedSlices(values, t.indices, t.dense_shape) if isinstance(t, IndexedSlices) else values
+    )
 
 
 def global_norm(t_list, name=None):
@@ -40,7 +54,7 @@ def global_norm(t_list, name=None):
     t_list = _check_sequence(t_list)
     with ops.name_scope(name, "global_norm", [t for t in t_list if t is not None]):
         values = [
-            None if t is None else ops.convert_to_tensor(t, name=f"t_{i}")
+            None if t is None else ops.convert_to_tensor(_values(t), name=f"t_{i}")
             for i, t in enumerate(t_list)
         ]
         half_squared = [l2_loss(v) for v in values if v is not None]
@@ -69,10 +83,9 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
             if t is None:
                 clipped.append(None)
                 continue
-            v = ops.convert_to_tensor(t, name=f"t_{i}")
-            clipped.append(
-                array_ops.identity(v * array_ops.cast(scale, v.dtype), name=f"{scope}_{i}")
-            )
+            v = ops.convert_to_tensor(_values(t), name=f"t_{i}")
+            v = array_ops.identity(v * array_ops.cast(scale, v.dtype), name=f"{scope}_{i}")
+            clipped.append(_like(t, v))
     return clipped, use_norm
 
 

@@ -12,13 +12,23 @@ floating-point tensors leads from it to a ``y`` without crossing ``stop_gradient
 A variable in ``xs`` is differentiated with respect to the value its reads return: every read of
 it in the sub-graph gets ``value + delta`` and the gradient is taken with respect to ``delta`` (so
 reads that see different assignments add up, as in TF).
+
+An ``x`` whose gradient reaches it only through gathers along its first axis (``ResourceGather``
+of a variable, ``GatherV2`` of a tensor, possibly behind ``Identity``/``ReadVariableOp``/``Cast``)
+gets an ``IndexedSlices``, as in TF: the op differentiates with respect to the gathered rows
+instead of ``x`` (so the whole of ``x`` is never materialised as a gradient), and the slices are
+those rows' gradients with the gathers' indices, concatenated in the order TF's backward pass
+reaches the gathers. One dense use of ``x`` makes its gradient dense.
 """
+
+import collections
 
 import jax
 import jax.numpy as jnp
 
 from tfstyle.compiler import plan as _plan
 from tfstyle.framework import dtypes, ops, registry
+from tfstyle.framework import indexed_slices as _ind
 
 from . import _base
 from . import variables as _variables
@@ -177,7 +187,22 @@ def gradients(
         x_pairs = _x_pairs(xs)
         stops = [ops.convert_to_tensor(s) for s in stop_gradients]
         gys = [None if g is None else ops.convert_to_tensor(g, name="grad_y") for g in grad_ys]
-        results = _build(ys, x_pairs, gys, stops, scope, "Gradients")
+        sparse = _sparse_uses(ys, x_pairs, stops)
+        if any(sparse):
+            # Differentiate with respect to the gathered rows in place of the sparse xs.
+            rows = {g._outputs[0]: None for uses in sparse if uses for g, _ in uses}
+            pairs = [p for p, uses in zip(x_pairs, sparse) if not uses]
+            pairs += [(t, None) for t in rows]
+            outs = _build(ys, pairs, gys, stops, scope, "Gradients")
+            dense = iter(outs[: len(outs) - len(rows)])
+            rows = dict(zip(rows, outs[len(outs) - len(rows) :]))
+            pieces = {}
+            results = [
+                _indexed_slices(uses, rows, _x_dtype(x, v), pieces) if uses else next(dense)
+                for (x, v), uses in zip(x_pairs, sparse)
+            ]
+        else:
+            results = _build(ys, x_pairs, gys, stops, scope, "Gradients")
         if unconnected == UnconnectedGradients.ZERO:
             from .array_ops import zeros
 
@@ -186,6 +211,196 @@ def gradients(
                 for r, (x, v) in zip(results, x_pairs)
             ]
         return results
+
+
+# -- sparse gradients ----------------------------------------------------------------------------
+# Ops whose gradient hands an ``IndexedSlices`` through unchanged (``Cast`` converts its values).
+_PASS_SLICES = frozenset(
+    {"Identity", "IdentityN", "Snapshot", "EnsureShape", "ReadVariableOp", "Cast"}
+)
+
+
+def _gathers_rows(op, index):
+    """Whether ``op``'s gradient for input ``index`` is an ``IndexedSlices`` (a gather along
+    the first axis)."""
+    if index != 0 or op._attrs.get("batch_dims", 0) != 0:
+        return False
+    if op._type == "ResourceGather":
+        return True
+    if op._type == "GatherV2":
+        from .array_ops import _static_axis
+
+        return _static_axis(op._inputs[2]) == 0
+    return False
+
+
+def _sparse_uses(ys, x_pairs, stops):
+    """Per x, the gathers that carry all of its gradient, in the order TF aggregates them, as
+    ``[(gather_op, cast_op or None)]``; ``None`` where the gradient is dense or unconnected.
+
+    A tensor's gradient is sparse when it has at least one contribution, the tensor is not a y,
+    and every consumer that passes a gradient back is a gather or hands on a sparse gradient.
+    """
+    candidates = [
+        i
+        for i, (x, v) in enumerate(x_pairs)
+        if (v.dtype.base_dtype if v is not None else x.dtype.base_dtype).is_floating
+    ]
+    if not candidates:
+        return [None] * len(x_pairs)
+    order = _plan.topological_order([], ys, set())
+    stop_ops = {t.op for t in stops}
+    y_set = {y for y in ys if _trainable(y)}
+    live = set(y_set)  # tensors with a gradient
+    passing = []  # differentiable ops that pass a gradient to their inputs
+    for op in reversed(order):
+        if op._type in _NOT_DIFFERENTIABLE or op in stop_ops:
+            continue
+        if not any(t in live for t in op._outputs):
+            continue
+        passing.append(op)
+        live.update(t for t in op._inputs if _trainable(t))
+    consumers = collections.defaultdict(list)  # tensor or VarHandleOp -> [(op, input index)]
+    for op in reversed(passing):
+        op_def = op._def
+        reads = op_def is not None and (op_def.reads_resource or op_def.resource_effects)
+        for j, t in enumerate(op._inputs):
+            if t.dtype is dtypes.resource:
+                if reads and (j == 0 or op_def.resource_effects):
+                    consumers[ops.variable_handle_op(t)].append((op, j))
+            elif t in live:
+                consumers[t].append((op, j))
+    memo = {}
+    ranks = []  # TF's backward order, computed once if needed
+    dense = "dense"
+
+    def uses_of(key):
+        if key in memo:
+            return memo[key]
+        memo[key] = dense  # a cycle (never in a graph without loops) is dense
+        out = None if key not in y_set else dense
+        for c, j in consumers.get(key, ()) if out is None else ():
+            if _gathers_rows(c, j):
+                sub = [(c, None)]
+            elif c._type in _PASS_SLICES and (c._type != "Cast" or _trainable(c._outputs[0])):
+                sub = uses_of(c._outputs[j if c._type == "IdentityN" else 0])
+                if c._type == "Cast" and sub is not dense and sub:
+                    sub = [(g, c) for g, _ in sub]  # the cast nearest x names the values
+            else:
+                sub = dense
+            if sub is dense:
+                out = dense
+                break
+            if sub:
+                out = (out or []) + [(c, sub)]
+        if out is not None and out is not dense and len(out) > 1:
+            if not ranks:
+                ranks.append(_backprop_rank(ys, x_pairs, order))
+            out.sort(key=lambda e: ranks[0].get(e[0], len(ranks[0])))
+        if out is not None and out is not dense:
+            out = [g for _, sub in out for g in sub]
+        memo[key] = out
+        return out
+
+    result = [None] * len(x_pairs)
+    for i in candidates:
+        x, v = x_pairs[i]
+        uses = uses_of(ops.variable_handle_op(x) if v is not None else x)
+        result[i] = None if uses is dense else uses
+    return result
+
+
+def _backprop_rank(ys, x_pairs, order):
+    """The position of each op in TF's backward pass (breadth first from the ys' ops; an op is
+    visited once all its consumers between the xs and the ys are): the order in which the
+    gradients of a tensor's consumers are aggregated."""
+    reached = {x.op for x, _ in x_pairs}
+    for op in order:
+        if op not in reached and any(t._op in reached for t in op._inputs):
+            reached.add(op)
+    between = set()
+    stack = [y.op for y in ys]
+    while stack:
+        op = stack.pop()
+        if op in reached and op not in between:
+            between.add(op)
+            stack.extend(t._op for t in op._inputs)
+    pending = collections.Counter(t._op for op in between for t in op._inputs if t._op in between)
+    queue = collections.deque()
+    for y in ys:
+        if pending[y.op] == 0 and y.op in reached and y.op not in queue:
+            queue.append(y.op)
+    rank = {}
+    while queue:
+        op = queue.popleft()
+        rank[op] = len(rank)
+        for t in op._inputs:
+            pending[t._op] -= 1
+            if pending[t._op] == 0:
+                queue.append(t._op)
+    return rank
+
+
+def _indexed_slices(uses, row_grads, dtype, pieces):
+    """The ``IndexedSlices`` of an x from the gradients of the rows its gathers read
+    (``pieces`` keeps each gather's slices for the other xs that share it)."""
+    from . import array_ops
+
+    values, indices, shapes = [], [], []
+    for gather, cast in uses:
+        key = (gather, dtype)
+        if key in pieces:
+            for out, piece in zip((values, indices, shapes), pieces[key]):
+                out.append(piece)
+            continue
+        grad = row_grads[gather._outputs[0]]
+        ids = gather._inputs[1]
+        with ops.name_scope(gather.name + "_grad"):
+            if gather._type == "ResourceGather":
+                var_shape = _variables_shape(gather)
+                if var_shape is not None and var_shape.is_fully_defined():
+                    dense_shape = array_ops.constant(
+                        var_shape.as_list(), dtypes.int32, name="Const"
+                    )
+                else:
+                    read = _variables._read(gather._inputs[0], gather._attrs["dtype"], None, "Read")
+                    dense_shape = array_ops.shape(read)
+            else:
+                dense_shape = array_ops.shape(gather._inputs[0], name="Shape")
+            rest = grad.shape[ids.shape.ndims :] if ids.shape.ndims is not None else None
+            if rest is not None and rest.is_fully_defined():
+                row_shape = [-1] + rest.as_list()
+            else:
+                row_shape = array_ops.concat(
+                    [array_ops.reshape(array_ops.size(ids), [1]), dense_shape[1:]], 0
+                )
+            v = array_ops.reshape(grad, row_shape, name="Reshape")
+            flat_ids = array_ops.reshape(ids, [-1], name="Reshape_1")
+        if v.dtype.base_dtype != dtype:
+            with ops.name_scope((cast or gather).name + "_grad"):
+                v = array_ops.cast(v, dtype, name="Cast")
+        pieces[key] = (v, flat_ids, dense_shape)
+        for out, piece in zip((values, indices, shapes), pieces[key]):
+            out.append(piece)
+    if len(values) == 1:
+        return _ind.IndexedSlices(values[0], indices[0], shapes[0])
+    if len({i.dtype for i in indices}) > 1:
+        indices = [array_ops.cast(i, dtypes.int64) for i in indices]
+    return _ind.IndexedSlices(
+        array_ops.concat(values, 0, name="concat"),
+        array_ops.concat(indices, 0, name="concat_1"),
+        shapes[0],
+    )
+
+
+def _variables_shape(gather):
+    h = ops.variable_handle_op(gather._inputs[0])
+    shape = gather._attrs.get("_shape")
+    if shape is None and h is not None:
+        shape = h._attrs.get("shape")
+    from tfstyle.framework import tensor_shape
+
+    return None if shape is None else tensor_shape.as_shape(shape)
 
 
 def _x_shape(x, var):

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from tfstyle.framework import dtypes, errors, ops
+from tfstyle.framework import indexed_slices as _indexed_slices
 
 from . import _base
 
@@ -150,3 +151,23 @@ unsorted_segment_sum = _unsorted_fn("Sum")
 unsorted_segment_prod = _unsorted_fn("Prod")
 unsorted_segment_max = _unsorted_fn("Max")
 unsorted_segment_min = _unsorted_fn("Min")
+
+
+def _indexed_slices_to_tensor(value, dtype=None, name=None, as_ref=False):
+    """``tf.convert_to_tensor`` of an ``IndexedSlices``: the dense tensor, in which the rows of
+    repeated indices add up (an ``UnsortedSegmentSum`` over ``dense_shape[0]`` rows)."""
+    if dtype is not None and dtype.base_dtype != value.dtype.base_dtype:
+        raise ValueError(
+            f"Tensor conversion requested dtype {dtype.name} for IndexedSlices with dtype "
+            f"{value.dtype.name}: {value}"
+        )
+    if value.dense_shape is None:
+        raise ValueError(
+            f"Tensor conversion requested for IndexedSlices without dense_shape: {value}"
+        )
+    rows = _base.constant_value(value.dense_shape)
+    rows = value.dense_shape[0] if rows is None else int(rows[0])
+    return unsorted_segment_sum(value.values, value.indices, rows, name=name)
+
+
+ops.register_tensor_conversion_function(_indexed_slices.IndexedSlices, _indexed_slices_to_tensor)

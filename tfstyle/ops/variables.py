@@ -323,6 +323,13 @@ class Variable:
             v = self.value()
         return identity(v)
 
+    def sparse_read(self, indices, name=None):
+        """The rows of the variable at ``indices`` (``ResourceGather``): what ``tf.gather`` and
+        ``tf.nn.embedding_lookup`` read, so that the gradient is an ``IndexedSlices``."""
+        from .array_ops import resource_gather
+
+        return resource_gather(self, indices, name)
+
     def is_initialized(self, name=None):
         """A bool tensor: whether the variable is initialized in the running session."""
         return _base.output(

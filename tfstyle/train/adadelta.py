@@ -2,7 +2,7 @@
 
 from tfstyle.ops import math_ops
 
-from .optimizer import Optimizer, cast_to, resource_apply
+from .optimizer import Optimizer, cast_to, resource_apply, resource_sparse_apply
 
 
 class AdadeltaOptimizer(Optimizer):
@@ -34,7 +34,7 @@ class AdadeltaOptimizer(Optimizer):
         self._rho_t = self._hyper_tensor(self._rho, "rho")
         self._epsilon_t = self._hyper_tensor(self._epsilon, "epsilon")
 
-    def _resource_apply_dense(self, grad, var):
+    def _kernel(self, grad):
         dt = grad.dtype.base_dtype
         lr = cast_to(self._lr_t, dt)
         rho = cast_to(self._rho_t, dt)
@@ -46,5 +46,14 @@ class AdadeltaOptimizer(Optimizer):
             accum_update = accum_update * rho + math_ops.square(update) * (1 - rho)
             return [w - update * lr, accum, accum_update]
 
-        slots = [self.get_slot(var, "accum"), self.get_slot(var, "accum_update")]
-        return resource_apply("ResourceApplyAdadelta", kernel, [var, *slots])
+        return kernel
+
+    def _resource_apply_dense(self, grad, var):
+        slots = [var, self.get_slot(var, "accum"), self.get_slot(var, "accum_update")]
+        return resource_apply("ResourceApplyAdadelta", self._kernel(grad), slots)
+
+    def _resource_apply_sparse(self, grad, var, indices):
+        slots = [var, self.get_slot(var, "accum"), self.get_slot(var, "accum_update")]
+        return resource_sparse_apply(
+            "ResourceSparseApplyAdadelta", self._kernel(grad), slots, indices
+        )

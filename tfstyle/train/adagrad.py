@@ -2,7 +2,7 @@
 
 from tfstyle.ops import math_ops
 
-from .optimizer import Optimizer, cast_to, resource_apply
+from .optimizer import Optimizer, cast_to, resource_apply, resource_sparse_apply
 
 
 class AdagradOptimizer(Optimizer):
@@ -27,13 +27,21 @@ class AdagradOptimizer(Optimizer):
     def _prepare(self):
         self._learning_rate_tensor = self._hyper_tensor(self._learning_rate, "learning_rate")
 
-    def _resource_apply_dense(self, grad, var):
+    def _kernel(self, grad):
         lr = cast_to(self._learning_rate_tensor, grad.dtype.base_dtype)
 
         def kernel(w, accum):
             accum = accum + math_ops.square(grad)
             return [w - grad * lr * math_ops.rsqrt(accum), accum]
 
-        return resource_apply(
-            "ResourceApplyAdagrad", kernel, [var, self.get_slot(var, "accumulator")]
+        return kernel
+
+    def _resource_apply_dense(self, grad, var):
+        slots = [var, self.get_slot(var, "accumulator")]
+        return resource_apply("ResourceApplyAdagrad", self._kernel(grad), slots)
+
+    def _resource_apply_sparse(self, grad, var, indices):
+        slots = [var, self.get_slot(var, "accumulator")]
+        return resource_sparse_apply(
+            "ResourceSparseApplyAdagrad", self._kernel(grad), slots, indices
         )

@@ -1,9 +1,9 @@
 """``tf.train.AdamOptimizer`` (TF's ``ApplyAdam`` kernel)."""
 
 from tfstyle.framework import ops
-from tfstyle.ops import control_flow_ops, math_ops
+from tfstyle.ops import control_flow_ops, math_ops, segment_ops
 
-from .optimizer import Optimizer, cast_to, resource_apply
+from .optimizer import Optimizer, cast_to, num_rows, resource_apply
 
 
 class AdamOptimizer(Optimizer):
@@ -71,6 +71,31 @@ class AdamOptimizer(Optimizer):
 
         slots = [self.get_slot(var, "m"), self.get_slot(var, "v")]
         return resource_apply("ResourceApplyAdam", kernel, [var, *slots])
+
+    def _resource_apply_sparse(self, grad, var, indices):
+        """TF's sparse Adam: ``m`` and ``v`` decay everywhere, the rows' gradients are added at
+        their indices, and every row of ``var`` moves (``m / sqrt(v)`` is dense)."""
+        dt = grad.dtype.base_dtype
+        beta1_power, beta2_power = self._get_beta_accumulators()
+        b1p = cast_to(beta1_power.value(), dt)
+        b2p = cast_to(beta2_power.value(), dt)
+        lr = cast_to(self._lr_t, dt) * math_ops.sqrt(1 - b2p) / (1 - b1p)
+        beta1 = cast_to(self._beta1_t, dt)
+        beta2 = cast_to(self._beta2_t, dt)
+        epsilon = cast_to(self._epsilon_t, dt)
+        # The gradient scattered into the variable's shape: repeated indices add up.
+        summed = segment_ops.unsorted_segment_sum(grad, indices, num_rows(var))
+        m_slot, v_slot = self.get_slot(var, "m"), self.get_slot(var, "v")
+        m = m_slot.value() * beta1 + summed * (1 - beta1)
+        v = v_slot.value() * beta2 + math_ops.square(summed) * (1 - beta2)
+        m_t = m_slot.assign(m, read_value=False)
+        v_t = v_slot.assign(v, read_value=False)
+        with ops.control_dependencies([m_t, v_t]):
+            var_update = var.assign_sub(lr * m / (math_ops.sqrt(v) + epsilon), read_value=False)
+        return control_flow_ops.group(var_update, m_t, v_t)
+
+    def _resource_apply_sparse_duplicate_indices(self, grad, var, indices):
+        return self._resource_apply_sparse(grad, var, indices)
 
     def _finish(self, update_ops, name_scope):
         with ops.control_dependencies(update_ops):

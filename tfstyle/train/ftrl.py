@@ -3,7 +3,7 @@
 from tfstyle.framework import ops
 from tfstyle.ops import array_ops, constant_op, math_ops
 
-from .optimizer import Optimizer, cast_to, resource_apply
+from .optimizer import Optimizer, cast_to, resource_apply, resource_sparse_apply
 
 
 class FtrlOptimizer(Optimizer):
@@ -85,7 +85,7 @@ class FtrlOptimizer(Optimizer):
             self._learning_rate_power, name="learning_rate_power"
         )
 
-    def _resource_apply_dense(self, grad, var):
+    def _kernel(self, grad):
         dt = grad.dtype.base_dtype
         lr = cast_to(self._learning_rate_tensor, dt)
         l1 = cast_to(self._l1_regularization_strength_tensor, dt)
@@ -110,6 +110,16 @@ class FtrlOptimizer(Optimizer):
             w = math_ops.where_v2(keep, x / y, array_ops.zeros_like(w))
             return [w, new_accum, linear]
 
-        op_type = "ResourceApplyFtrlV2" if shrinkage else "ResourceApplyFtrl"
-        slots = [self.get_slot(var, "accum"), self.get_slot(var, "linear")]
-        return resource_apply(op_type, kernel, [var, *slots])
+        return kernel
+
+    def _op_type(self, prefix):
+        return prefix + ("FtrlV2" if self._l2_shrinkage_regularization_strength > 0.0 else "Ftrl")
+
+    def _resource_apply_dense(self, grad, var):
+        slots = [var, self.get_slot(var, "accum"), self.get_slot(var, "linear")]
+        return resource_apply(self._op_type("ResourceApply"), self._kernel(grad), slots)
+
+    def _resource_apply_sparse(self, grad, var, indices):
+        slots = [var, self.get_slot(var, "accum"), self.get_slot(var, "linear")]
+        op_type = self._op_type("ResourceSparseApply")
+        return resource_sparse_apply(op_type, self._kernel(grad), slots, indices)

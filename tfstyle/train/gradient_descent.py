@@ -1,5 +1,7 @@
 """``tf.train.GradientDescentOptimizer``."""
 
+from tfstyle.ops import state_ops
+
 from .optimizer import Optimizer, cast_to, resource_apply
 
 
@@ -17,3 +19,11 @@ class GradientDescentOptimizer(Optimizer):
     def _resource_apply_dense(self, grad, var):
         lr = cast_to(self._learning_rate_tensor, grad.dtype.base_dtype)
         return resource_apply("ResourceApplyGradientDescent", lambda v: [v - grad * lr], [var])
+
+    def _resource_apply_sparse_duplicate_indices(self, grad, var, indices):
+        # Repeated indices need no summing: the scatter adds every row.
+        lr = cast_to(self._learning_rate_tensor, grad.dtype.base_dtype)
+        return state_ops.scatter_add(var, indices, -grad * lr).op
+
+    def _resource_apply_sparse(self, grad, var, indices):
+        return self._resource_apply_sparse_duplicate_indices(grad, var, indices)

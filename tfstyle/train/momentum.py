@@ -2,7 +2,7 @@
 
 from tfstyle.framework import ops
 
-from .optimizer import Optimizer, cast_to, resource_apply
+from .optimizer import Optimizer, cast_to, resource_apply, resource_sparse_apply
 
 
 class MomentumOptimizer(Optimizer):
@@ -27,7 +27,7 @@ class MomentumOptimizer(Optimizer):
         self._learning_rate_tensor = ops.convert_to_tensor(lr, name="learning_rate")
         self._momentum_tensor = ops.convert_to_tensor(momentum, name="momentum")
 
-    def _resource_apply_dense(self, grad, var):
+    def _kernel(self, grad):
         dt = grad.dtype.base_dtype
         lr = cast_to(self._learning_rate_tensor, dt)
         momentum = cast_to(self._momentum_tensor, dt)
@@ -39,6 +39,15 @@ class MomentumOptimizer(Optimizer):
                 return [v - (grad * lr + accum * momentum * lr), accum]
             return [v - accum * lr, accum]
 
+        return kernel
+
+    def _resource_apply_dense(self, grad, var):
         return resource_apply(
-            "ResourceApplyMomentum", kernel, [var, self.get_slot(var, "momentum")]
+            "ResourceApplyMomentum", self._kernel(grad), [var, self.get_slot(var, "momentum")]
+        )
+
+    def _resource_apply_sparse(self, grad, var, indices):
+        slots = [var, self.get_slot(var, "momentum")]
+        return resource_sparse_apply(
+            "ResourceSparseApplyMomentum", self._kernel(grad), slots, indices
         )

@@ -4,9 +4,18 @@ Subclasses implement ``_create_slots``, ``_prepare``, ``_resource_apply_dense`` 
 ``_finish``), as in TF. An update is written with ``resource_apply``: TF's kernel arithmetic as
 graph ops that read the variable and its slots, followed by one assignment per variable, so
 that the whole training step lowers into one compiled function (XLA fuses each update).
+
+A gradient that is an ``IndexedSlices`` (a variable read through ``embedding_lookup``/``gather``)
+goes to ``_resource_apply_sparse_duplicate_indices`` and ``_resource_apply_sparse``, which update
+only the rows at its indices, as TF's sparse kernels do: ``resource_sparse_apply`` reads those
+rows (``ResourceGather``), applies the same arithmetic and writes them back
+(``ResourceScatterUpdate``). TF sums the gradients of repeated indices over ``Unique`` indices
+first; XLA needs static shapes, so here every position carries the sum over its index
+(``sum_repeated_indices``), and repeated positions write the same new row.
 """
 
 from tfstyle.framework import dtypes, ops
+from tfstyle.framework.indexed_slices import IndexedSlices
 from tfstyle.framework.ops import GraphKeys, Tensor
 from tfstyle.ops import _base, array_ops, constant_op, control_flow_ops
 from tfstyle.ops import gradients as _gradients
@@ -42,6 +51,46 @@ def resource_apply(op_type, kernel, variables):
         new_values = kernel(*values)
         assigns = [v.assign(nv, read_value=False) for v, nv in zip(variables, new_values)]
         return control_flow_ops.group(*assigns, name=scope)
+
+
+def resource_sparse_apply(op_type, kernel, variables, indices):
+    """Applies ``kernel`` (TF's arithmetic of sparse op ``op_type``) to the rows at ``indices``.
+
+    ``kernel(*rows)`` returns the new rows of each variable; they are written back with
+    ``ResourceScatterUpdate``. Repeated indices must carry equal gradients (see
+    ``sum_repeated_indices``). The returned op, named ``op_type``, groups the writes.
+    """
+    from tfstyle.ops import state_ops
+
+    with ops.name_scope(None, op_type) as scope:
+        rows = [v.sparse_read(indices) for v in variables]
+        new_rows = kernel(*rows)
+        writes = [state_ops.scatter_update(v, indices, r).op for v, r in zip(variables, new_rows)]
+        return control_flow_ops.group(*writes, name=scope)
+
+
+def num_rows(var):
+    rows = var.shape[0] if var.shape.ndims else None
+    if rows is not None:
+        return int(rows)
+    return array_ops.shape(var.value())[0]
+
+
+def sum_repeated_indices(values, var, indices):
+    """The gradient of each position of ``indices``, summed over the positions with the same
+    index (TF's ``Unique`` + ``UnsortedSegmentSum``, with the positions kept).
+
+    Positions are grouped by the first position of their index, found with one integer per row
+    of ``var`` (``UnsortedSegmentMin``), so no dense gradient is formed."""
+    from tfstyle.ops import segment_ops
+
+    n = indices.shape[0] if indices.shape.ndims == 1 else None
+    n = array_ops.size(indices, out_type=indices.dtype) if n is None else int(n)
+    positions = array_ops.range(n, dtype=indices.dtype)
+    first = segment_ops.unsorted_segment_min(positions, indices, num_rows(var))
+    group = array_ops.gather(first, indices)
+    summed = segment_ops.unsorted_segment_sum(values, group, n)
+    return array_ops.gather(summed, group)
 
 
 def _create_slot(primary, initial_value, op_name, dtype=None):
@@ -144,7 +193,7 @@ class Optimizer:
             raise ValueError("No variables to optimize.")
         grads = _gradients.gradients(loss, var_list, grad_ys=grad_loss)
         if gate_gradients == Optimizer.GATE_GRAPH:
-            grads = control_flow_ops.tuple(grads)
+            grads = _gate(grads)
         grads_and_vars = list(zip(grads, var_list))
         self._assert_valid_dtypes([v for g, v in grads_and_vars if g is not None])
         return grads_and_vars
@@ -157,7 +206,7 @@ class Optimizer:
             raise ValueError("No variables provided.")
         converted = []
         for g, v in grads_and_vars:
-            if g is not None:
+            if g is not None and not isinstance(g, IndexedSlices):
                 try:
                     g = ops.convert_to_tensor(g)
                 except TypeError:
@@ -194,6 +243,15 @@ class Optimizer:
         update_ops = []
         for grad, var in grads_and_vars:
             with ops.name_scope("update_" + var.op.name), ops.colocate_with(var):
+                if isinstance(grad, IndexedSlices):
+                    if var.constraint is not None:
+                        raise RuntimeError("Cannot use a constraint function on a sparse variable.")
+                    update_ops.append(
+                        self._resource_apply_sparse_duplicate_indices(
+                            grad.values, var, grad.indices
+                        )
+                    )
+                    continue
                 update = self._resource_apply_dense(grad, var)
                 if var.constraint is not None:
                     with ops.control_dependencies([update]):
@@ -291,6 +349,17 @@ class Optimizer:
     def _resource_apply_dense(self, grad, handle):
         raise NotImplementedError(f"{type(self).__name__} does not implement _resource_apply_dense")
 
+    def _resource_apply_sparse_duplicate_indices(self, grad, handle, indices):
+        """The update for gradient rows ``grad`` at ``indices``, which may repeat: their
+        gradients are summed, then ``_resource_apply_sparse`` updates those rows."""
+        summed = sum_repeated_indices(grad, handle, indices)
+        return self._resource_apply_sparse(summed, handle, indices)
+
+    def _resource_apply_sparse(self, grad, handle, indices):
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement _resource_apply_sparse"
+        )
+
     def _finish(self, update_ops, name_scope):
         return control_flow_ops.group(*update_ops, name=name_scope)
 
@@ -316,6 +385,21 @@ class Optimizer:
     def _hyper_tensor(self, param, name):
         """A hyperparameter (a value, or a callable giving one) as a tensor named ``name``."""
         return ops.convert_to_tensor(self._call_if_callable(param), name=name)
+
+
+def _gate(grads):
+    """``GATE_GRAPH``: every gradient (an ``IndexedSlices``' values and indices too) becomes
+    available only once all of them are computed."""
+    flat = []
+    for g in grads:
+        flat.extend([g.values, g.indices] if isinstance(g, IndexedSlices) else [g])
+    gated = iter(control_flow_ops.tuple(flat))
+    return [
+        IndexedSlices(next(gated), next(gated), g.dense_shape)
+        if isinstance(g, IndexedSlices)
+        else next(gated)
+        for g in grads
+    ]
 
 
 def _increment(global_step, name):

@@ -2,7 +2,7 @@
 
 from tfstyle.ops import math_ops
 
-from .optimizer import Optimizer, cast_to, resource_apply
+from .optimizer import Optimizer, cast_to, resource_apply, resource_sparse_apply
 
 
 class RMSPropOptimizer(Optimizer):
@@ -47,7 +47,7 @@ class RMSPropOptimizer(Optimizer):
         self._momentum_tensor = self._hyper_tensor(self._momentum, "momentum")
         self._epsilon_tensor = self._hyper_tensor(self._epsilon, "epsilon")
 
-    def _resource_apply_dense(self, grad, var):
+    def _apply(self, grad, var, apply, prefix):
         dt = grad.dtype.base_dtype
         lr = cast_to(self._learning_rate_tensor, dt)
         rho = cast_to(self._decay_tensor, dt)
@@ -65,11 +65,20 @@ class RMSPropOptimizer(Optimizer):
                 return [w - mom, mg, ms, mom]
 
             mg = self.get_slot(var, "mg")
-            return resource_apply("ResourceApplyCenteredRMSProp", centered, [var, mg, rms, mom])
+            return apply(prefix + "CenteredRMSProp", centered, [var, mg, rms, mom])
 
         def plain(w, ms, mom):
             ms = ms + (math_ops.square(grad) - ms) * (1 - rho)
             mom = mom * momentum + (grad * lr) / math_ops.sqrt(ms + epsilon)
             return [w - mom, ms, mom]
 
-        return resource_apply("ResourceApplyRMSProp", plain, [var, rms, mom])
+        return apply(prefix + "RMSProp", plain, [var, rms, mom])
+
+    def _resource_apply_dense(self, grad, var):
+        return self._apply(grad, var, resource_apply, "ResourceApply")
+
+    def _resource_apply_sparse(self, grad, var, indices):
+        def apply(op_type, kernel, variables):
+            return resource_sparse_apply(op_type, kernel, variables, indices)
+
+        return self._apply(grad, var, apply, "ResourceSparseApply")

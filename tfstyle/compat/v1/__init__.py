@@ -53,6 +53,7 @@ from tfstyle.framework.execution_mode import (
     executing_eagerly,
 )
 from tfstyle.framework.graph_io import import_graph_def
+from tfstyle.framework.indexed_slices import IndexedSlices, IndexedSlicesValue
 from tfstyle.framework.ops import (
     Graph,
     GraphKeys,
