@@ -276,3 +276,36 @@ def test_assert_checked_when_the_step_runs():
             np.testing.assert_allclose(sess.run("y:0", {"x:0": [1.0, 2.0]}), [2.0, 4.0])
             with pytest.raises(Exception, match=r"assertion failed: \[x must be positive:\]"):
                 sess.run("y:0", {"x:0": [1.0, -2.0]})
+
+
+def test_gradient_through_a_loop_is_not_written_as_a_symbolic_gradient():
+    """TF's ``SymbolicGradient`` of a function holding a ``While`` is silently zero: such a
+    gradient stays tfstyle's ``Gradients`` op, which TF refuses, rather than a wrong value."""
+    tf = tf1()
+    g = tfs.Graph()
+    with g.as_default():
+        x = tfs.placeholder(tfs.float32, [4, 3], name="x")
+        w = tfs.get_variable("w", initializer=tfs.constant([1.0, 2.0, 3.0]), use_resource=True)
+        m = tfs.map_fn(lambda e: e * e, x * w)
+        (grad,) = tfs.gradients(tfs.reduce_sum(m), [w])
+        with tfs.Session() as sess:
+            sess.run(tfs.global_variables_initializer())
+            np.testing.assert_allclose(sess.run(grad, {x: np.ones((4, 3))}), [8.0, 16.0, 24.0])
+        gd = g.as_graph_def()
+    assert "SymbolicGradient" not in {n.op for n in gd.node}
+    with tf.Graph().as_default(), pytest.raises(Exception, match="Gradients"):
+        tf.import_graph_def(_tf_graph_def(gd), name="")
+
+
+def test_identity_n_of_one_tensor_imports():
+    """(The ``IdentityN`` that a gradient is written with has one input for one x.)"""
+    tf = tf1()
+    g = tf.Graph()
+    with g.as_default():
+        (y,) = tf.identity_n([tf.constant([1.0, 2.0])], name="one")
+    with tfs.Graph().as_default():
+        (t,) = tfs.import_graph_def(g.as_graph_def(), return_elements=[y.name], name="")
+        with tfs.Session() as sess:
+            value = sess.run(t)
+    assert value.shape == (2,)
+    np.testing.assert_allclose(value, [1.0, 2.0])

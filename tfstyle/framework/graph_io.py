@@ -31,7 +31,8 @@ names. Ops that TF cannot differentiate inside a function (``SoftmaxCrossEntropy
 ``SparseSoftmaxCrossEntropyWithLogits``, ``L2Loss``) are written there as ops it can. Importing
 a ``SymbolicGradient`` rebuilds the function's body and differentiates it with a ``Gradients``
 op. A ``Gradients`` op that cannot be written so (an x computed from another x, a variable
-used by control flow) and ``Hessians`` are written as themselves.
+used by control flow, a loop between the xs and the ys, whose gradient TF's ``SymbolicGradient``
+takes as zero) and ``Hessians`` are written as themselves.
 """
 
 import os
@@ -501,6 +502,15 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
                     "ReadVariableOp."
                 )
         inside.append(o)
+    for o in inside:
+        if o.type in ("While", "StatelessWhile", "TfstyleScan"):
+            # TF differentiates a function with a loop in it as if the loop were constant (its
+            # gradient is silently zero): such a gradient is written as tfstyle's own op, which
+            # TF refuses.
+            raise NotImplementedError(
+                f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: it differentiates "
+                f"through the loop '{o.name}'."
+            )
     inside_set = set(inside)
     # Per argument, the outer tensor bound to it: the x, or a read of the variable.
     bound = [e.tensor if e.var_key is None else None for e in entries]
@@ -550,11 +560,6 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         return renamed.get(t) or _body_output_name(t)
 
     for o in inside:
-        if o.type == "TfstyleScan":
-            writer = _FunctionWriter(fdef, body_names)
-            control = [c.name for c in o._control_inputs if c in inside_set]
-            renamed.update(zip(o._outputs, _write_scan(o, writer, refer, lib, control)))
-            continue
         expand = _GRADIENT_EXPANSIONS.get(o.type)
         if expand is not None:
             ins = [refer(t) for t in o._inputs]

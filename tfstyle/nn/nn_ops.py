@@ -875,7 +875,10 @@ def _identity_n_infer(op):
 
 
 # IdentityN passes its inputs through (TF wraps custom-gradient functions in it).
-_base.register_simple("IdentityN", _identity_n_infer, lambda op: lambda *xs: tuple(xs))
+# (A lowering returns the value itself for an op with one output.)
+_base.register_simple(
+    "IdentityN", _identity_n_infer, lambda op: lambda *xs: xs[0] if len(xs) == 1 else tuple(xs)
+)
 
 
 def swish(features, beta=1.0):
