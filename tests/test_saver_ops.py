@@ -342,3 +342,34 @@ def test_file_ops_outside_session_run_are_reported():
         step, state = tfs.to_jax(g.get_operation_by_name("save/SaveV2"))
         with pytest.raises(errors.UnimplementedError, match="save/SaveV2 .* on the host"):
             step(state)
+
+
+def test_restored_arrays_become_variables_safely(tmp_path):
+    prefix = str(tmp_path / "m")
+    value = np.arange(1 << 18, dtype=np.float32)  # large enough to be read into its own map
+    with tfs.Graph().as_default():
+        tfs.Variable(value, name="a")
+        with tfs.Session() as sess:
+            sess.run(tfs.global_variables_initializer())
+            tfs.train.Saver().save(sess, prefix)
+    with tfs.Graph().as_default():
+        x = tfs.Variable(np.zeros_like(value), name="x")
+        y = tfs.Variable(np.zeros_like(value), name="y")
+        restored = io_ops.restore_v2(prefix, ["a"], [""], [tfs.float32]).outputs[0]
+        both = tfs.group(x.assign(restored), y.assign(restored))
+        one = tfs.group(x.assign(restored))
+        step = x.assign_add(np.ones_like(value))  # donates x's buffer
+        with tfs.Session() as sess:
+            sess.run(tfs.global_variables_initializer())
+            sess.run(both)
+            sess.run(step)
+            np.testing.assert_array_equal(sess.run(y), value)
+            np.testing.assert_array_equal(sess.run(x), value + 1)
+            for _ in range(3):
+                sess.run(one)
+                np.testing.assert_array_equal(sess.run(x), value)
+                sess.run(step)
+                sess.run(step)
+                np.testing.assert_array_equal(sess.run(x), value + 2)
+            np.testing.assert_array_equal(sess.run(restored), value)
+            np.testing.assert_array_equal(sess.run(y), value)

@@ -34,7 +34,7 @@ def to_jax(fetches, feeds=(), graph=None, session=None, seed=0):
     feed_tensors = [graph.as_graph_element(f, allow_operation=False) for f in feeds]
     unique = list(dict.fromkeys(structure.elements))
     plan = _plan.Plan(graph, unique, feed_tensors)
-    inner, _, _ = _lowering.build_step(plan, host_effects=False)
+    inner = _lowering.build_step(plan, host_effects=False)[0]
     out_index = {}
     for el in unique:
         if isinstance(el, Tensor):

@@ -345,8 +345,8 @@ class BaseSession:
             elif src[0] == "out":
                 vals.append(outs[src[1]])
             elif src[0] == "host":  # computed by the host phase: converted as fetched values
-                v = feeds[src[1]]
-                vals.append(v[()] if isinstance(v, np.ndarray) and v.ndim == 0 else v)
+                v = np.asarray(feeds[src[1]])
+                vals.append(v[()] if v.ndim == 0 and v.dtype != object else v)
             else:
                 vals.append(feeds[src[1]])  # TF returns a fetched feed as fed, even 0-d
         return sig.structure.rebuild(vals)
@@ -393,6 +393,9 @@ class BaseSession:
         donated = {k: state[k] for k in donated_keys}
         readonly = {k: state[k] for k in readonly_keys}
         outs, written = exe(donated, readonly, feeds, rng)
+        if exe.passthrough:  # variables that take a value read on the host as it is
+            written = dict(written)
+            written.update({k: feeds[i] for k, i in exe.passthrough.items()})
         if written:
             new_state = dict(state)
             new_state.update(written)

@@ -84,11 +84,11 @@ def _cpu_compiler_options(plan):
 class Executable:
     """The compiled step of one ``Plan`` (see ``lowering.build_step``)."""
 
-    __slots__ = ("plan", "jitted", "finishers", "effects", "trace_count")
+    __slots__ = ("plan", "jitted", "finishers", "effects", "passthrough", "trace_count")
 
     def __init__(self, plan):
         self.plan = plan
-        step, self.finishers, self.effects = lowering.build_step(plan)
+        step, self.finishers, self.effects, self.passthrough = lowering.build_step(plan)
         self.trace_count = 0
 
         def counted(donated, readonly, feeds, rng):

@@ -237,7 +237,13 @@ def run_host_phase(plan, feed_values):
                     env[t] = v
             else:
                 _run_ops(ctx, [op], env)
-        return tuple(_concrete(env[t]) for t in plan.host_feeds)
+        values = [_concrete(env[t]) for t in plan.host_feeds]
+        # On the device now, so that a variable assigned one unchanged can hold this very array
+        # (see ``build_step``); on the CPU, ``device_put`` adopts the memory of what was read.
+        return tuple(
+            v if is_host_dtype(t.dtype) else jax.device_put(v)
+            for t, v in zip(plan.host_feeds, values)
+        )
 
 
 def _on_host(fn, args):
@@ -326,6 +332,10 @@ def build_step(plan, host_effects=True):
     final_writer = plan.final_writer
     host_finishers = [None] * len(fetch_tensors)
     effects = []  # finish of each host effect, its arrays following the fetched outputs
+    # Variables assigned a value of the host phase unchanged (a restore) -> its feed index: the
+    # caller stores the fed array itself, as returning it from the function would copy it.
+    passthrough = {}
+    first_host = len(feeds) - len(plan.host_feeds)
 
     def step(donated, readonly, feed_values, rng):
         state = dict(readonly)
@@ -352,9 +362,19 @@ def build_step(plan, host_effects=True):
             effects[:] = [h.finish for h in ctx.effects]
             outs.extend(tuple(h.arrays) for h in ctx.effects)
         written = {k: ctx.written[w] for k, w in final_writer.items()}
+        if plan.host_feeds:
+            host = {id(v): i for i, v in enumerate(feed_values) if i >= first_host}
+            uses = collections.Counter(id(v) for v in written.values())
+            passthrough.clear()
+            for k, v in list(written.items()):
+                # Only a value that one variable takes: two variables never share an array,
+                # which a later run could donate.
+                if id(v) in host and uses[id(v)] == 1:
+                    passthrough[k] = host[id(v)]
+                    del written[k]
         return tuple(outs), written
 
-    return step, host_finishers, effects
+    return step, host_finishers, effects, passthrough
 
 
 def finish_run(outs, finishers, effects):
