@@ -114,6 +114,43 @@ def test_indexed_slices_surface():
     np.testing.assert_array_equal(n.values, -v.values)
 
 
+def _run_scatters_and_feeds(tf):
+    g = tf.Graph()
+    with g.as_default():
+        v = tf.Variable(np.full((5, 2), 2.0, np.float32), name="v")
+        delta = tf.IndexedSlices(tf.constant([[1.0, 2.0], [3.0, 4.0]]), tf.constant([1, 3]))
+        methods = ["scatter_add", "scatter_sub", "scatter_max", "scatter_min", "scatter_mul"]
+        updates = [getattr(v, m)(delta) for m in methods + ["scatter_div", "scatter_update"]]
+        names = [(u.name, u.op.type) for u in updates]
+        with pytest.raises(TypeError, match="must be a `tf.IndexedSlices`"):
+            v.scatter_add(tf.constant(1.0))
+        fed = tf.IndexedSlices(
+            tf.placeholder(tf.float32, [None, 2]),
+            tf.placeholder(tf.int64, [None]),
+            tf.placeholder(tf.int64, [2]),
+        )
+        # XLA needs the number of rows when compiling: a constant dense_shape (tfstyle cannot
+        # make a fed dense_shape dense).
+        known = tf.IndexedSlices(fed.values, fed.indices, tf.constant([4, 2], tf.int64))
+        dense = tf.convert_to_tensor(known)
+        feed = (np.ones((3, 2), np.float32), np.array([0, 2, 0]), np.array([4, 2]))
+        with tf.Session(graph=g) as sess:
+            sess.run(v.initializer)
+            values = [sess.run(u) for u in updates]
+            values.append(sess.run(dense, {known: feed[:2]}))
+            values.extend(sess.run(fed, {fed: feed}))
+    return names, values
+
+
+def test_variable_scatter_methods_and_indexed_slices_feeds_like_tf():
+    exp_names, exp_vals = _run_scatters_and_feeds(tf1())
+    names, vals = _run_scatters_and_feeds(tfs)
+    assert names == exp_names
+    for e, a in zip(exp_vals, vals):
+        assert np.asarray(a).dtype == np.asarray(e).dtype
+        np.testing.assert_allclose(a, e, rtol=1e-6)
+
+
 # -- optimizers ----------------------------------------------------------------------------
 # Fed ids that change between steps: a row looked up once and then not any more keeps its
 # slots (Momentum's accumulator, RMSProp's mean square) where a dense update would decay them.
@@ -227,6 +264,24 @@ def test_sparse_gradient_with_a_constraint_raises():
         loss = tfs.reduce_sum(tfs.nn.embedding_lookup(emb, [1, 2]))
         with pytest.raises(RuntimeError, match="constraint function on a sparse variable"):
             tfs.train.GradientDescentOptimizer(0.1).minimize(loss)
+
+
+def test_optax_optimizer_takes_indexed_slices_densely():
+    import optax
+
+    finals = []
+    for make in (lambda: tfs.train.OptaxOptimizer(optax.sgd(0.1)), lambda: None):
+        with tfs.Graph().as_default():
+            emb, w, loss = _embedding_model(tfs)
+            opt = make() or tfs.train.GradientDescentOptimizer(0.1)
+            train = opt.minimize(loss)
+            with tfs.Session() as sess:
+                sess.run(tfs.global_variables_initializer())
+                for ids in STEP_IDS:
+                    sess.run(train, {"ids:0": ids})
+                finals.append(sess.run([emb, w]))
+    for a, b in zip(*finals):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
 # -- GraphDef ------------------------------------------------------------------------------

@@ -93,6 +93,26 @@ def _slices_parts(f):
     return f.values, f.indices, f.dense_shape
 
 
+def _expand_slices_feeds(feed_dict):
+    """Feeds of an ``IndexedSlices`` key (an ``IndexedSlicesValue`` or a ``(values, indices[,
+    dense_shape])`` tuple) become feeds of its component tensors, as in TF."""
+    out = {}
+    for key, value in feed_dict.items():
+        if not isinstance(key, IndexedSlices):
+            out[key] = value
+            continue
+        parts = tuple(value)
+        if len(parts) not in (2, 3):
+            raise ValueError(
+                f"Feed value for an IndexedSlices must be (values, indices[, dense_shape]), got "
+                f"{len(parts)} items"
+            )
+        for tensor, part in zip(_slices_parts(key), parts):
+            if tensor is not None and part is not None:
+                out[tensor] = part
+    return out
+
+
 def _is_element(x):
     return hasattr(x, "_as_graph_element")
 
@@ -313,6 +333,8 @@ class BaseSession:
             raise RuntimeError("Attempted to use a closed Session.")
         graph = self._graph
         if feed_dict:
+            if any(isinstance(k, IndexedSlices) for k in feed_dict):
+                feed_dict = _expand_slices_feeds(feed_dict)
             feed_keys = tuple(feed_dict)
             feed_values = tuple(feed_dict.values())
         else:

@@ -129,7 +129,8 @@ def _unsorted_fn(kind):
         with ops.name_scope(name, op_type, [data, segment_ids, num_segments]) as scope:
             d = _base.to_tensor(data, name="data")
             ids = _base.to_tensor(segment_ids, name="segment_ids")
-            n = _base.to_tensor(num_segments, dtype=dtypes.int32, name="num_segments")
+            # An int64 tensor is taken as it is (TF's Tnumsegments), a number as int32.
+            n = _base.to_tensor(num_segments, preferred_dtype=dtypes.int32, name="num_segments")
             return _base.output(
                 op_type,
                 [d, ids, n],

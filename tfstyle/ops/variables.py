@@ -405,10 +405,51 @@ class Variable:
         """Subtracts ``delta``; returns the new value (an op with ``read_value=False``)."""
         return self._assign_op("AssignSubVariableOp", delta, name, read_value)
 
-    def scatter_update(self, sparse_delta, use_locking=False, name=None):
-        from .state_ops import scatter_update
+    def _scatter(self, fn, sparse_delta, name):
+        from tfstyle.framework.indexed_slices import IndexedSlices
 
-        return scatter_update(self, sparse_delta.indices, sparse_delta.values, name=name)
+        if not isinstance(sparse_delta, IndexedSlices):
+            raise TypeError(
+                f"Argument `sparse_delta` must be a `tf.IndexedSlices`. Received arg: {sparse_delta}"
+            )
+        return fn(self, sparse_delta.indices, sparse_delta.values, name=name)
+
+    def scatter_update(self, sparse_delta, use_locking=False, name=None):
+        """Sets the rows of an ``IndexedSlices`` (``ResourceScatterUpdate``)."""
+        from . import state_ops
+
+        return self._scatter(state_ops.scatter_update, sparse_delta, name)
+
+    def scatter_add(self, sparse_delta, use_locking=False, name=None):
+        """Adds the rows of an ``IndexedSlices`` (``ResourceScatterAdd``)."""
+        from . import state_ops
+
+        return self._scatter(state_ops.scatter_add, sparse_delta, name)
+
+    def scatter_sub(self, sparse_delta, use_locking=False, name=None):
+        from . import state_ops
+
+        return self._scatter(state_ops.scatter_sub, sparse_delta, name)
+
+    def scatter_mul(self, sparse_delta, use_locking=False, name=None):
+        from . import state_ops
+
+        return self._scatter(state_ops.scatter_mul, sparse_delta, name)
+
+    def scatter_div(self, sparse_delta, use_locking=False, name=None):
+        from . import state_ops
+
+        return self._scatter(state_ops.scatter_div, sparse_delta, name)
+
+    def scatter_max(self, sparse_delta, use_locking=False, name=None):
+        from . import state_ops
+
+        return self._scatter(state_ops.scatter_max, sparse_delta, name)
+
+    def scatter_min(self, sparse_delta, use_locking=False, name=None):
+        from . import state_ops
+
+        return self._scatter(state_ops.scatter_min, sparse_delta, name)
 
     def set_shape(self, shape):
         self._shape = self._shape.merge_with(shape)

@@ -54,7 +54,8 @@ class OptaxOptimizer(Optimizer):
     def _apply_all(self, grads_and_vars):
         var_list = [v for _, v in grads_and_vars]
         state, types, treedef = self._state_for(var_list)
-        grads = {v.op.name: g for g, v in grads_and_vars}
+        # optax transforms dense arrays: an IndexedSlices becomes its dense tensor.
+        grads = {v.op.name: ops.convert_to_tensor(g) for g, v in grads_and_vars}
         params = {v.op.name: v.value() for v in var_list}
         new_params, new_state = optax_ops.optax_update(
             self._transformation, grads, params, [s.value() for s in state], types, treedef
