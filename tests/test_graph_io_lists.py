@@ -12,6 +12,7 @@ X = np.linspace(-1.0, 2.0, 12, dtype=np.float32).reshape(4, 3)
 SEQ = np.linspace(-1.0, 1.0, 30, dtype=np.float32).reshape(2, 5, 3)
 LENGTHS = np.array([3, 5], np.int32)
 FEEDS = {"x:0": X, "seq:0": SEQ, "lengths:0": LENGTHS}
+FEEDS_RNN = {"seq:0": SEQ, "lengths:0": LENGTHS}
 
 
 def _tf_graph_def(gd):
@@ -309,3 +310,28 @@ def test_identity_n_of_one_tensor_imports():
             value = sess.run(t)
     assert value.shape == (2,)
     np.testing.assert_allclose(value, [1.0, 2.0])
+
+
+def test_tf_meta_graph_and_checkpoint_with_loops_restore_in_tfstyle(tmp_path):
+    tf = tf1()
+    g = tf.Graph()
+    with g.as_default():
+        seq = tf.placeholder(tf.float32, [None, 5, 3], name="seq")
+        lengths = tf.placeholder(tf.int32, [None], name="lengths")
+        with tf.variable_scope("r", initializer=tf.constant_initializer(0.2)):
+            cell = tf.nn.rnn_cell.LSTMCell(4)
+            o, s = tf.nn.dynamic_rnn(cell, seq, sequence_length=lengths, dtype=tf.float32)
+        m = tf.map_fn(tf.reduce_sum, o)
+        saver = tf.train.Saver()
+        scale = [v.assign(v * 1.5 + 0.1) for v in tf.global_variables()]
+        names = [o.name, s.h.name, m.name]
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run(scale)
+            expected = sess.run(names, FEEDS_RNN)
+            path = saver.save(sess, str(tmp_path / "model"))
+    with tfs.Graph().as_default():
+        restorer = tfs.train.import_meta_graph(path + ".meta")
+        with tfs.Session() as sess:
+            restorer.restore(sess, path)
+            _check(sess.run(names, FEEDS_RNN), expected)
