@@ -373,3 +373,18 @@ def test_restored_arrays_become_variables_safely(tmp_path):
                 np.testing.assert_array_equal(sess.run(x), value + 2)
             np.testing.assert_array_equal(sess.run(restored), value)
             np.testing.assert_array_equal(sess.run(y), value)
+
+
+def test_regex_full_match_like_tf():
+    # The sharded Saver's "is the prefix on S3" test, as tf.strings.regex_full_match.
+    results = []
+    for lib in (tf1(), tfs):
+        with lib.Graph().as_default():
+            s = lib.placeholder(lib.string, [None])
+            m = lib.strings.regex_full_match(s, "^s3://.*")
+            n = lib.strings.regex_full_match(s, "[a-z]+")
+            assert m.op.type == "StaticRegexFullMatch"
+            with lib.Session() as sess:
+                feed = {s: [b"s3://b/x", "model", "", b"xs3://"]}
+                results.append([v.tolist() for v in sess.run([m, n], feed)])
+    assert results[0] == results[1] == [[True, False, False, False], [False, True, False, False]]

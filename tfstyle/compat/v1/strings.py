@@ -1,3 +1,3 @@
 """``tf.strings``."""
 
-from tfstyle.ops.string_ops import join  # noqa: F401
+from tfstyle.ops.string_ops import join, regex_full_match  # noqa: F401
