@@ -357,8 +357,11 @@ def test_lstm_classifier_adam_three_steps_match_tf():
     (exp_losses, exp_vars), (act_losses, act_vars) = results
     np.testing.assert_allclose(act_losses, exp_losses, rtol=1e-5)
     assert sorted(act_vars) == sorted(exp_vars)
+    # Adam's step is lr * m / (sqrt(v) + eps): for a gradient near zero it turns last-bit
+    # differences in summation order (which vary with threading in TF and XLA) into up to a few
+    # 1e-4 of this 0.05 learning rate, so the tolerance is 1% of one step.
     for k in exp_vars:
-        np.testing.assert_allclose(act_vars[k], exp_vars[k], rtol=1e-4, atol=1e-5, err_msg=k)
+        np.testing.assert_allclose(act_vars[k], exp_vars[k], rtol=1e-4, atol=5e-4, err_msg=k)
 
 
 def test_lstm_training_loop_traces_once_and_is_one_scan():
