@@ -241,3 +241,61 @@ def test_gradients_not_expressible_as_symbolic_gradient_are_written_as_themselve
     kinds = {n.op for n in gd.node}
     assert "Gradients" in kinds and "SymbolicGradient" not in kinds
     assert not gd.library.function
+
+
+def _reimported(g):
+    g2 = tfs.Graph()
+    with g2.as_default():
+        tfs.import_graph_def(g.as_graph_def(), name="")
+    return g2
+
+
+def test_gradients_written_as_themselves_import_back_and_compute_the_same():
+    # xs computed from each other, a grad_ys, a stop_gradients and hessians: all written as
+    # tfstyle's own ops, which import into tfstyle again.
+    g = tfs.Graph()
+    with g.as_default():
+        a = tfs.placeholder(tfs.float32, [3], name="a")
+        w = tfs.Variable([0.5, -1.0, 2.0], name="w")
+        b = tfs.square(a * w, name="b")
+        c = tfs.identity(tfs.exp(b * 0.1), name="c")
+        y = tfs.reduce_sum(tfs.sin(b) + c * w, name="y")
+        tfs.identity(tfs.gradients(y, [a, b, w], name="total"), name="g_total")
+        tfs.identity(tfs.gradients([y], [w], grad_ys=[tfs.constant(2.0)], stop_gradients=[c],
+                                   name="weighted"), name="g_weighted")  # fmt: skip
+        tfs.identity(tfs.hessians(y, a)[0], name="h")
+        init = tfs.global_variables_initializer().name
+    gd = g.as_graph_def()
+    assert {"Gradients", "Hessians"} <= {n.op for n in gd.node}
+    names = ["g_total:0", "g_weighted:0", "h:0"]
+    av = np.array([0.3, 0.7, -1.2], np.float32)
+    results = []
+    for graph in (g, _reimported(g)):
+        with tfs.Session(graph=graph) as sess:
+            sess.run(init)
+            results.append(sess.run(names, {"a:0": av}))
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_lstm_training_graph_imports_back_and_trains_the_same():
+    # Gradients through a loop are written as tfstyle's own op (TF's SymbolicGradient takes
+    # them as zero), so the training graph is tfstyle's to import again, e.g. from its .meta.
+    g = tfs.Graph()
+    with g.as_default():
+        x = tfs.placeholder(tfs.float32, [2, 5, 3], name="x")
+        cell = tfs.nn.rnn_cell.BasicLSTMCell(4, name="cell")
+        with tfs.variable_scope("rnn", initializer=tfs.constant_initializer(0.1)):
+            out, _ = tfs.nn.dynamic_rnn(cell, x, dtype=tfs.float32)
+        loss = tfs.reduce_sum(out**2, name="loss")
+        tfs.train.AdamOptimizer(0.1).minimize(loss, name="train")
+        init = tfs.global_variables_initializer().name
+    assert "Gradients" in {n.op for n in g.as_graph_def().node}
+    xv = np.linspace(-1, 1, 30, dtype=np.float32).reshape(2, 5, 3)
+    losses = []
+    for graph in (g, _reimported(g)):
+        with tfs.Session(graph=graph) as sess:
+            sess.run(init)
+            losses.append([sess.run(["loss:0", "train"], {"x:0": xv})[0] for _ in range(3)])
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-6)
+    assert losses[0][2] < losses[0][0]

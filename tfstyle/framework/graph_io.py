@@ -32,7 +32,9 @@ names. Ops that TF cannot differentiate inside a function (``SoftmaxCrossEntropy
 a ``SymbolicGradient`` rebuilds the function's body and differentiates it with a ``Gradients``
 op. A ``Gradients`` op that cannot be written so (an x computed from another x, a variable
 used by control flow, a loop between the xs and the ys, whose gradient TF's ``SymbolicGradient``
-takes as zero) and ``Hessians`` are written as themselves.
+takes as zero) and ``Hessians`` are written as themselves, which TF cannot load but tfstyle
+imports again: after their own inputs they take the handles of the variables they differentiate
+and the tensors they hold constant.
 """
 
 import os
@@ -267,6 +269,8 @@ def _fill_node_def(nd, op, lib=None, ref=_input_name):
     nd.name = op.name
     nd.op = op.type
     nd.input.extend(ref(t) for t in op._inputs)
+    if op.type in _OWN_GRADIENT_OPS:
+        nd.input.extend(ref(t) for t in _own_gradients_extra_inputs(op))
     nd.input.extend("^" + c.name for c in op._control_inputs)
     if op._device:
         nd.device = op._device
@@ -1341,7 +1345,8 @@ def _import_scan(graph, nd, inputs, control, name, lib):
 def _import_symbolic_gradient(graph, nd, inputs, control, name, lib):
     """A ``SymbolicGradient`` of a library function: the function's body is rebuilt in the
     graph (its arguments bound to the node's first inputs) and differentiated by a tfstyle
-    ``Gradients`` op with respect to every argument, weighted by the node's remaining inputs."""
+    ``Gradients`` op with respect to every argument, weighted by the node's remaining inputs,
+    each argument held constant for the others."""
     from tfstyle.ops import array_ops
     from tfstyle.ops import gradients as _grads
 
@@ -1372,13 +1377,76 @@ def _import_symbolic_gradient(graph, nd, inputs, control, name, lib):
         op, outs = _create_node(graph, body, ins, ctrl, f"{name}{body.name}/", lib)
         created[body.name], outputs[body.name] = op, outs
     ys = [resolve(fdef.ret[a.name]) for a in sig.output_arg]
+    # A function's gradient is partial: each argument is independent of the others, even where
+    # the tensors bound to them are computed from one another (a stop_gradients tensor).
     with graph.control_dependencies(control):
-        grads = _grads.gradients(ys, list(args), grad_ys=list(dys), name=f"{name}gradients/")
+        grads = _grads.gradients(
+            ys, list(args), grad_ys=list(dys), stop_gradients=list(args), name=f"{name}gradients/"
+        )
         grads = [
             array_ops.zeros_like(a) if g is None else g for g, a in zip(grads, args)
         ]  # fmt: skip
     producers = [g.op for g in grads if g.op.type == "Gradients"]
     return (producers[0] if producers else grads[0].op), grads
+
+
+_OWN_GRADIENT_OPS = ("Gradients", "Hessians")
+
+
+def _own_gradients_extra_inputs(op):
+    """A ``Gradients``/``Hessians`` op written as itself also takes, after its own inputs
+    (ys, grad_ys, tensor xs), the handles of the variables it differentiates and the tensors it
+    holds constant: the edges an import needs to build the op again."""
+    spec = op._attrs["_spec"]
+    return [*spec.handles, *spec.stops]
+
+
+def _export_own_gradients(op, lib):
+    spec = op._attrs["_spec"]
+    by_output = sorted(spec.entries, key=lambda e: e.out_index)
+    return {
+        "Tout": [dtype for dtype, _ in op._attrs["_out_types"]],
+        "N_ys": len(spec.ys),
+        "grad_ys_index": [-1 if i is None else i for i in spec.grad_ys_index],
+        "x_is_variable": [e.var_key is not None for e in by_output],
+    }
+
+
+class _ImportedVariable:
+    """The dtype and shape of an imported variable, read from its ``VarHandleOp``."""
+
+    def __init__(self, handle):
+        attrs = ops.variable_handle_op(handle)._attrs
+        self.dtype = attrs["dtype"]
+        self.shape = _shape.as_shape(attrs["shape"])
+
+
+def _import_own_gradients(graph, nd, inputs, control, name, lib):
+    from tfstyle.ops import gradients as _grads
+
+    n_ys = nd.attr["N_ys"].i
+    grad_index = list(nd.attr["grad_ys_index"].list.i)
+    is_variable = list(nd.attr["x_is_variable"].list.b)
+    n_grad_ys = sum(i >= 0 for i in grad_index)
+    n_tensors = len(is_variable) - sum(is_variable)
+    ys = inputs[:n_ys]
+    given = inputs[n_ys : n_ys + n_grad_ys]
+    tensors = iter(inputs[n_ys + n_grad_ys : n_ys + n_grad_ys + n_tensors])
+    rest = inputs[n_ys + n_grad_ys + n_tensors :]
+    handles, stops = iter(rest[: sum(is_variable)]), rest[sum(is_variable) :]
+    x_pairs = []
+    for variable in is_variable:
+        if variable:
+            h = next(handles)
+            x_pairs.append((h, _ImportedVariable(h)))
+        else:
+            x_pairs.append((next(tensors), None))
+    grad_ys = [None if i < 0 else given[i] for i in grad_index]
+    with graph.control_dependencies(control):
+        outs = _grads._build(ys, x_pairs, grad_ys, stops, None, nd.op, name=name)
+    if any(o is None for o in outs):
+        raise ValueError("an x it differentiates with respect to no longer reaches its ys")
+    return outs[0].op, outs
 
 
 def _create_node(graph, nd, inputs, control, name, lib):
@@ -1398,6 +1466,8 @@ _FUNCTIONAL_OPS = {
     "StatelessWhile": (_export_while, _import_while),
     "TfstyleScan": (_export_scan, _import_scan),
     "SymbolicGradient": (None, _import_symbolic_gradient),
+    "Gradients": (_export_own_gradients, _import_own_gradients),
+    "Hessians": (_export_own_gradients, _import_own_gradients),
 }
 
 

@@ -411,8 +411,9 @@ def _x_dtype(x, var):
     return var.dtype.base_dtype if var is not None else x.dtype
 
 
-def _build(ys, x_pairs, grad_ys, stops, scope, op_type):
-    """Creates the op; returns one output per x (``None`` where unconnected)."""
+def _build(ys, x_pairs, grad_ys, stops, scope, op_type, name=None):
+    """Creates the op (named ``name``, by default ``op_type`` in the current name scope); returns
+    one output per x (``None`` where unconnected)."""
     n = len(x_pairs)
     results = [None] * n
     if not ys or not x_pairs:
@@ -473,7 +474,7 @@ def _build(ys, x_pairs, grad_ys, stops, scope, op_type):
         op_type,
         live_ys + grad_ys_inputs + tensor_inputs,
         {"_spec": spec, "_out_types": out_types},
-        name=op_type,
+        name=name or op_type,
         graph=ys[0].graph,
     )
     outs = op._outputs
