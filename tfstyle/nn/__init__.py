@@ -2,7 +2,10 @@
 
 # ruff: noqa: F401
 
-from . import rnn_cell
+from . import (
+    grad_ops,  # registers TF's gradient ops (ReluGrad, MaxPoolGrad, ...)
+    rnn_cell,
+)
 from .candidate_sampling_ops import log_uniform_candidate_sampler, uniform_candidate_sampler
 from .conv_ops import (
     atrous_conv2d,

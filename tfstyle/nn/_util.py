@@ -85,3 +85,10 @@ def merge_dim(op, a, b):
 
 def as_bytes(s):
     return s.encode() if isinstance(s, str) else bytes(s)
+
+
+def attr_bytes(op, name, default=None):
+    """A string attribute as bytes: tfstyle's constructors store bytes (``b"SAME"``), a GraphDef
+    import gives ``str``; comparisons must hold for both."""
+    value = op._attrs.get(name, default)
+    return value.encode() if isinstance(value, str) else value

@@ -25,12 +25,12 @@ _POOL_PADDINGS = ("SAME", "VALID")
 # -- shared shape arithmetic -----------------------------------------------------------------------
 def _layout(data_format):
     """(spatial axes, channel axis) of a 4-D tensor in ``data_format``."""
-    return ((2, 3), 1) if data_format == b"NCHW" else ((1, 2), 3)
+    return ((2, 3), 1) if data_format in (b"NCHW", "NCHW") else ((1, 2), 3)
 
 
 def _pads(op, spatial_in, ksizes, strides, dilations):
     """Per spatial dim ``(before, after)`` padding, TF's SAME/VALID/EXPLICIT rules."""
-    padding = op._attrs["padding"]
+    padding = _util.attr_bytes(op, "padding")
     spatial, _ = _layout(op._attrs.get("data_format", b"NHWC"))
     pads = []
     for i, (n, k, s, d) in enumerate(zip(spatial_in, ksizes, strides, dilations)):
@@ -53,7 +53,7 @@ def _out_size(op, n, k, s, d, pad):
     if n is None or k is None:
         return None
     eff = (k - 1) * d + 1
-    padding = op._attrs["padding"]
+    padding = _util.attr_bytes(op, "padding")
     if padding == b"SAME":
         return -(-n // s)
     total = n + pad[0] + pad[1]
@@ -167,7 +167,9 @@ def _conv_infer(op, depthwise=False):
 
 
 def _dimension_numbers(data_format):
-    return ("NCHW", "HWIO", "NCHW") if data_format == b"NCHW" else ("NHWC", "HWIO", "NHWC")
+    return (
+        ("NCHW", "HWIO", "NCHW") if data_format in (b"NCHW", "NCHW") else ("NHWC", "HWIO", "NHWC")
+    )
 
 
 def _conv(op, x, f, feature_group_count=None):

@@ -451,7 +451,7 @@ def l2_normalize(x, axis=None, epsilon=1e-12, name=None, dim=None):
 
 # -- BiasAdd --------------------------------------------------------------------------------------
 def _bias_add_infer(op):
-    nchw = op._attrs["data_format"] == b"NCHW"
+    nchw = _util.attr_bytes(op, "data_format") == b"NCHW"
     x = with_rank(op, 0, 3 if nchw else 2, at_least=True)
     b = with_rank(op, 1, 1)
     if x is None:
@@ -463,7 +463,7 @@ def _bias_add_infer(op):
 
 
 def _bias_add_lower(op):
-    nchw = op._attrs["data_format"] == b"NCHW"
+    nchw = _util.attr_bytes(op, "data_format") == b"NCHW"
 
     def fn(x, b):
         if nchw:
@@ -584,7 +584,7 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name
 # -- FusedBatchNormV3 ---------------------------------------------------------------------------
 def _fbn_infer(op):
     x = with_rank(op, 0, 4)
-    nchw = op._attrs["data_format"] == b"NCHW"
+    nchw = _util.attr_bytes(op, "data_format") == b"NCHW"
     c = None if x is None else x[1 if nchw else 3]
     training = op._attrs["is_training"] and op._attrs["exponential_avg_factor"] == 1.0
     for i in range(1, 5 if not training else 3):
@@ -599,7 +599,7 @@ def _fbn_lower(op):
     eps = op._attrs["epsilon"]
     factor = op._attrs["exponential_avg_factor"]
     training = op._attrs["is_training"]
-    nchw = op._attrs["data_format"] == b"NCHW"
+    nchw = _util.attr_bytes(op, "data_format") == b"NCHW"
 
     def fn(x, scale, offset, mean, var):
         c_axis = 1 if nchw else 3

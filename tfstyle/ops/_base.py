@@ -143,3 +143,23 @@ def static_ints(value, what="value"):
             f"tfstyle needs {what} to be known when the graph is compiled (a constant or "
             "computed from static shapes), but it depends on a fed value or a variable."
         ) from None
+
+
+class _OpView:
+    """``op`` as another op type's lowering factory sees it: other inputs, extra attributes."""
+
+    def __init__(self, op, inputs, attrs):
+        self._op = op
+        self._inputs = list(inputs)
+        self._attrs = {**op._attrs, **attrs}
+
+    def __getattr__(self, name):
+        return getattr(self._op, name)
+
+
+def forward_lowering(op, forward_type, inputs=None, attrs=None):
+    """The lowering of ``forward_type`` bound to ``op``'s attributes (updated with ``attrs``) and
+    to ``inputs`` (tensors; ``op``'s own by default): TF's gradient ops (``MaxPoolGrad``, ...)
+    lower as the vjp of their forward op, so the math is defined once."""
+    view = _OpView(op, op._inputs if inputs is None else inputs, attrs or {})
+    return registry.get(forward_type).lower(view)

@@ -8,6 +8,10 @@ and the same scaling ops around them (``random_normal/mul``, ``random_normal``).
 The numbers differ from TF's own streams. What holds, as in TF: the same graph seed and op seed
 give the same numbers in every graph and session; successive runs of an op give new numbers; a
 new session starts the sequence again; ops without any seed differ between sessions.
+
+TF's stateless ops (``StatelessRandomUniformV2`` ..., which TF 2.x initializers write into
+graphs) import and run: same shapes, dtypes and distributions, numbers fixed by the seed, and
+again not TF's numbers.
 """
 
 import weakref
@@ -135,6 +139,65 @@ def _multinomial_lower(op):
         return draws.T.astype(dt)
 
     return fn
+
+
+# -- stateless random ops (TF 2.x initializers of tf.layers write them into graphs) -----------
+# The numbers are a function of the seed only, as in TF, but they are JAX's, not TF's: TF's
+# Philox/ThreeFry streams are not reproduced (the ``alg`` input is accepted and not used).
+def _stateless_key(words):
+    """A JAX key from 32-bit words (seed halves, key and counter words) folded in turn."""
+    key = jax.random.key(0, impl="rbg")
+    for w in words:
+        key = jax.random.fold_in(key, jnp.asarray(w).astype(jnp.uint32))
+    return key
+
+
+def _split64(x):
+    x = jnp.asarray(x).astype(jnp.uint64)
+    return [x >> 32, x & 0xFFFFFFFF]
+
+
+@registry.shape_rule("StatelessRandomGetKeyCounter")
+def _get_key_counter_infer(op):
+    return [(dtypes.uint64, (1,)), (dtypes.uint64, (2,))]
+
+
+@registry.lowering("StatelessRandomGetKeyCounter")
+def _get_key_counter_lower(op):
+    def fn(seed):
+        # The key packs both seed halves; the counter starts at zero.
+        s = jnp.asarray(seed).astype(jnp.uint64) & 0xFFFFFFFF
+        return (s[0] << 32 | s[1]).reshape(1), jnp.zeros((2,), jnp.uint64)
+
+    return fn
+
+
+def _stateless_sampler(draw, version):
+    def factory(op):
+        dt = op._outputs[0].dtype.as_numpy_dtype
+
+        def fn(shape, *seed_inputs):
+            shape = tuple(int(d) for d in _base.static_ints(shape, "the shape of a random op"))
+            if version == 2:
+                key, counter = seed_inputs[0], seed_inputs[1]
+                words = _split64(key[0]) + _split64(counter[0]) + _split64(counter[1])
+            else:
+                words = _split64(seed_inputs[0][0]) + _split64(seed_inputs[0][1])
+            return draw(_stateless_key(words), shape, dt)
+
+        return fn
+
+    return factory
+
+
+for _type, _sampler_type in (
+    ("StatelessRandomUniform", "RandomUniform"),
+    ("StatelessRandomNormal", "RandomStandardNormal"),
+    ("StatelessTruncatedNormal", "TruncatedNormal"),
+):
+    for _version, _suffix in ((1, ""), (2, "V2")):
+        registry.shape_rule(_type + _suffix)(_shaped_infer)
+        registry.lowering(_type + _suffix)(_stateless_sampler(_SAMPLERS[_sampler_type], _version))
 
 
 # -- constructors ------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """``tf.train.AdadeltaOptimizer`` (TF's ``ApplyAdadelta`` kernel)."""
 
-from tfstyle.ops import math_ops
+from tfstyle.ops import training_ops as _kernels
+from tfstyle.ops.training_ops import TENSOR_MATH
 
 from .optimizer import Optimizer, cast_to, resource_apply, resource_sparse_apply
 
@@ -41,10 +42,7 @@ class AdadeltaOptimizer(Optimizer):
         epsilon = cast_to(self._epsilon_t, dt)
 
         def kernel(w, accum, accum_update):
-            accum = accum * rho + math_ops.square(grad) * (1 - rho)
-            update = math_ops.sqrt(accum_update + epsilon) * math_ops.rsqrt(accum + epsilon) * grad
-            accum_update = accum_update * rho + math_ops.square(update) * (1 - rho)
-            return [w - update * lr, accum, accum_update]
+            return _kernels.adadelta(TENSOR_MATH, w, accum, accum_update, lr, rho, epsilon, grad)
 
         return kernel
 

@@ -1,6 +1,7 @@
 """``tf.train.AdagradOptimizer`` (TF's ``ApplyAdagrad`` kernel)."""
 
-from tfstyle.ops import math_ops
+from tfstyle.ops import training_ops as _kernels
+from tfstyle.ops.training_ops import TENSOR_MATH
 
 from .optimizer import Optimizer, cast_to, resource_apply, resource_sparse_apply
 
@@ -31,8 +32,7 @@ class AdagradOptimizer(Optimizer):
         lr = cast_to(self._learning_rate_tensor, grad.dtype.base_dtype)
 
         def kernel(w, accum):
-            accum = accum + math_ops.square(grad)
-            return [w - grad * lr * math_ops.rsqrt(accum), accum]
+            return _kernels.adagrad(TENSOR_MATH, w, accum, lr, grad)
 
         return kernel
 

@@ -2,6 +2,8 @@
 
 from tfstyle.framework import ops
 from tfstyle.ops import control_flow_ops, math_ops, segment_ops
+from tfstyle.ops import training_ops as _kernels
+from tfstyle.ops.training_ops import TENSOR_MATH
 
 from .optimizer import Optimizer, cast_to, num_rows, resource_apply
 
@@ -64,10 +66,7 @@ class AdamOptimizer(Optimizer):
         def kernel(w, m, v):
             b1p = cast_to(beta1_power.value(), dt)
             b2p = cast_to(beta2_power.value(), dt)
-            alpha = lr * math_ops.sqrt(1 - b2p) / (1 - b1p)
-            m = m + (grad - m) * (1 - beta1)
-            v = v + (math_ops.square(grad) - v) * (1 - beta2)
-            return [w - (m * alpha) / (math_ops.sqrt(v) + epsilon), m, v]
+            return _kernels.adam(TENSOR_MATH, w, m, v, b1p, b2p, lr, beta1, beta2, epsilon, grad)
 
         slots = [self.get_slot(var, "m"), self.get_slot(var, "v")]
         return resource_apply("ResourceApplyAdam", kernel, [var, *slots])

@@ -1,7 +1,9 @@
 """``tf.train.FtrlOptimizer`` (TF's ``ApplyFtrl`` / ``ApplyFtrlV2`` kernels)."""
 
 from tfstyle.framework import ops
-from tfstyle.ops import array_ops, constant_op, math_ops
+from tfstyle.ops import constant_op, math_ops
+from tfstyle.ops import training_ops as _kernels
+from tfstyle.ops.training_ops import TENSOR_MATH
 
 from .optimizer import Optimizer, cast_to, resource_apply, resource_sparse_apply
 
@@ -96,19 +98,20 @@ class FtrlOptimizer(Optimizer):
         sqrt_power = self._learning_rate_power == -0.5
 
         def kernel(w, accum, linear):
-            g_linear = grad + 2 * l2_shrinkage * w if shrinkage else grad
-            new_accum = accum + math_ops.square(grad)
-            if sqrt_power:
-                root_new, root_old = math_ops.sqrt(new_accum), math_ops.sqrt(accum)
-            else:
-                root_new = math_ops.pow(new_accum, -lr_power)
-                root_old = math_ops.pow(accum, -lr_power)
-            linear = linear + (g_linear - (root_new - root_old) / lr * w)
-            x = l1 * math_ops.sign(linear) - linear
-            y = root_new / lr + 2 * l2
-            keep = math_ops.greater(math_ops.abs(linear), l1)
-            w = math_ops.where_v2(keep, x / y, array_ops.zeros_like(w))
-            return [w, new_accum, linear]
+            shrink = l2_shrinkage if shrinkage else None
+            return _kernels.ftrl_v2(
+                TENSOR_MATH,
+                w,
+                accum,
+                linear,
+                grad,
+                lr,
+                l1,
+                l2,
+                shrink,
+                lr_power,
+                sqrt_power=sqrt_power,
+            )
 
         return kernel
 

@@ -1,6 +1,8 @@
 """``tf.train.GradientDescentOptimizer``."""
 
 from tfstyle.ops import state_ops
+from tfstyle.ops import training_ops as _kernels
+from tfstyle.ops.training_ops import TENSOR_MATH
 
 from .optimizer import Optimizer, cast_to, resource_apply
 
@@ -18,7 +20,11 @@ class GradientDescentOptimizer(Optimizer):
 
     def _resource_apply_dense(self, grad, var):
         lr = cast_to(self._learning_rate_tensor, grad.dtype.base_dtype)
-        return resource_apply("ResourceApplyGradientDescent", lambda v: [v - grad * lr], [var])
+        return resource_apply(
+            "ResourceApplyGradientDescent",
+            lambda v: _kernels.gradient_descent(TENSOR_MATH, v, lr, grad),
+            [var],
+        )
 
     def _resource_apply_sparse_duplicate_indices(self, grad, var, indices):
         # Repeated indices need no summing: the scatter adds every row.

@@ -1,6 +1,8 @@
 """``tf.train.MomentumOptimizer`` (TF's ``ApplyMomentum`` kernel)."""
 
 from tfstyle.framework import ops
+from tfstyle.ops import training_ops as _kernels
+from tfstyle.ops.training_ops import TENSOR_MATH
 
 from .optimizer import Optimizer, cast_to, resource_apply, resource_sparse_apply
 
@@ -34,10 +36,7 @@ class MomentumOptimizer(Optimizer):
         nesterov = self._use_nesterov
 
         def kernel(v, accum):
-            accum = accum * momentum + grad
-            if nesterov:
-                return [v - (grad * lr + accum * momentum * lr), accum]
-            return [v - accum * lr, accum]
+            return _kernels.momentum(TENSOR_MATH, v, accum, lr, grad, momentum, nesterov)
 
         return kernel
 

@@ -1,6 +1,7 @@
 """``tf.train.RMSPropOptimizer`` (TF's ``ApplyRMSProp`` / ``ApplyCenteredRMSProp`` kernels)."""
 
-from tfstyle.ops import math_ops
+from tfstyle.ops import training_ops as _kernels
+from tfstyle.ops.training_ops import TENSOR_MATH
 
 from .optimizer import Optimizer, cast_to, resource_apply, resource_sparse_apply
 
@@ -58,19 +59,15 @@ class RMSPropOptimizer(Optimizer):
         if self._centered:
 
             def centered(w, mg, ms, mom):
-                ms = ms + (math_ops.square(grad) - ms) * (1 - rho)
-                mg = mg + (grad - mg) * (1 - rho)
-                denom = (ms - math_ops.square(mg)) + epsilon
-                mom = mom * momentum + (grad * lr) * math_ops.rsqrt(denom)
-                return [w - mom, mg, ms, mom]
+                return _kernels.centered_rms_prop(
+                    TENSOR_MATH, w, mg, ms, mom, lr, rho, momentum, epsilon, grad
+                )
 
             mg = self.get_slot(var, "mg")
             return apply(prefix + "CenteredRMSProp", centered, [var, mg, rms, mom])
 
         def plain(w, ms, mom):
-            ms = ms + (math_ops.square(grad) - ms) * (1 - rho)
-            mom = mom * momentum + (grad * lr) / math_ops.sqrt(ms + epsilon)
-            return [w - mom, ms, mom]
+            return _kernels.rms_prop(TENSOR_MATH, w, ms, mom, lr, rho, momentum, epsilon, grad)
 
         return apply(prefix + "RMSProp", plain, [var, rms, mom])
 
