@@ -27,6 +27,8 @@ import os
 
 import jax
 
+from tfstyle.framework import errors
+
 from . import lowering
 
 x64 = jax.enable_x64
@@ -81,10 +83,36 @@ def _cpu_compiler_options(plan):
     return options or None
 
 
+def _may_fail_at_run(op_list):
+    """Whether any op, or any op of a function graph they hold (cond/while bodies), may raise
+    while the step runs."""
+    stack, seen = list(op_list), set()
+    while stack:
+        op = stack.pop()
+        if op in seen:
+            continue
+        seen.add(op)
+        if op._def is not None and op._def.fails_at_run:
+            return True
+        for value in op._attrs.values():
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if hasattr(item, "get_operations"):
+                    stack.extend(item.get_operations())
+    return False
+
+
 class Executable:
     """The compiled step of one ``Plan`` (see ``lowering.build_step``)."""
 
-    __slots__ = ("plan", "jitted", "finishers", "effects", "passthrough", "trace_count")
+    __slots__ = (
+        "plan",
+        "jitted",
+        "finishers",
+        "effects",
+        "passthrough",
+        "trace_count",
+        "may_fail",
+    )
 
     def __init__(self, plan):
         self.plan = plan
@@ -97,11 +125,21 @@ class Executable:
             return step(donated, readonly, feeds, rng)
 
         options = _cpu_compiler_options(plan)
-        self.jitted = jax.jit(counted, donate_argnums=(0,), compiler_options=options)
+        # A step that may fail while it runs keeps its inputs: a failed run loses no variable.
+        self.may_fail = _may_fail_at_run(plan.ops)
+        donate = () if self.may_fail else (0,)
+        self.jitted = jax.jit(counted, donate_argnums=donate, compiler_options=options)
 
     def __call__(self, donated, readonly, feeds, rng):
         with x64(True):
-            return self.jitted(donated, readonly, feeds, rng)
+            if not self.may_fail:
+                return self.jitted(donated, readonly, feeds, rng)
+            errors.take_run_error()
+            result = jax.block_until_ready(self.jitted(donated, readonly, feeds, rng))
+            error = errors.take_run_error()
+            if error is not None:
+                raise error
+            return result
 
     def finish(self, outs):
         """Runs the host effects of a call's results, then returns the fetched values as NumPy

@@ -1,5 +1,7 @@
 """TF's exception classes (``tf.errors``): ``OpError`` and its subclasses, one per status code."""
 
+import threading
+
 OK = 0
 CANCELLED = 1
 UNKNOWN = 2
@@ -75,6 +77,28 @@ UnimplementedError = _subclass("UnimplementedError", UNIMPLEMENTED)
 InternalError = _subclass("InternalError", INTERNAL)
 UnavailableError = _subclass("UnavailableError", UNAVAILABLE)
 DataLossError = _subclass("DataLossError", DATA_LOSS)
+
+
+# Errors found by checks that run inside a compiled step (host callbacks). The check records
+# the error and lets the step finish (an exception in a callback would reach the caller as
+# XLA's own runtime error, after a logged traceback); the step's caller then raises it and
+# discards what the step computed.
+_run_errors = []
+_run_errors_lock = threading.Lock()
+
+
+def report_in_run(error):
+    """Records ``error`` for the step that is running (see ``take_run_error``)."""
+    with _run_errors_lock:
+        _run_errors.append(error)
+
+
+def take_run_error():
+    """The first error recorded by ``report_in_run`` since the last call, or None."""
+    with _run_errors_lock:
+        error = _run_errors[0] if _run_errors else None
+        _run_errors.clear()
+    return error
 
 
 class OperatorNotAllowedInGraphError(TypeError):

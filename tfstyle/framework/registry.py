@@ -20,6 +20,7 @@ class OpDef:
         "random",
         "resource_effects",
         "cpu_compiler_options",
+        "fails_at_run",
         "on_host",
     )
 
@@ -37,6 +38,10 @@ class OpDef:
         # XLA compiler options that executables containing this op want on CPU (the compiler
         # applies them when this jaxlib accepts them; see compiler/executable.py).
         self.cpu_compiler_options = None
+        # Ops that may raise while a step runs (``tf.Assert`` on values known only then): a
+        # step containing one does not donate its variables, so a failed run loses nothing,
+        # and raises the op's own error (``errors.report_in_run``).
+        self.fails_at_run = False
         # Ops that run in Python on concrete values, outside the compiled function (file I/O:
         # SaveV2, RestoreV2). One with outputs runs before the compiled function, which is fed
         # its outputs (its inputs come from feeds, constants and string ops only); one without

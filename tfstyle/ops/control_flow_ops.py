@@ -82,6 +82,8 @@ def _assert_text(values, summarize):
         arr = np.asarray(v)
         if arr.dtype == object or arr.dtype.kind in "SU":
             flat = [x.decode() if isinstance(x, bytes) else str(x) for x in arr.reshape(-1)]
+        elif arr.dtype.kind == "f":
+            flat = [f"{x:g}" for x in arr.reshape(-1).tolist()]  # TF prints 1, -1, 1.5
         else:
             flat = [str(x) for x in arr.reshape(-1).tolist()]
         if summarize is not None and summarize >= 0 and len(flat) > summarize:
@@ -95,15 +97,15 @@ def _lower_assert(op):
 
     summarize = op._attrs.get("summarize", 3)
 
-    def fail(values):
-        raise errors.InvalidArgumentError(
+    def error(values):
+        return errors.InvalidArgumentError(
             None, op, f"{_assert_text(values, summarize)}\n\t [[{{{{node {op.name}}}}}]]"
         )
 
     def fn(condition, *data):
         if not _is_traced(condition) and not any(_is_traced(d) for d in data):
             if not bool(np.all(condition)):
-                fail(data)
+                raise error(data)
             return None
         import jax
 
@@ -115,15 +117,35 @@ def _lower_assert(op):
                 values = list(data)
                 for i, v in zip(traced, vals):
                     values[i] = v
-                fail(values)
+                errors.report_in_run(error(values))
 
-        jax.debug.callback(check, condition, *(data[i] for i in traced))
+        # Ordered: the first failing check (in a loop, the earliest iteration) is the one reported.
+        jax.debug.callback(check, condition, *(data[i] for i in traced), ordered=True)
         return None
 
     return fn
 
 
 _base.register_simple("Assert", lambda op: [], _lower_assert)
+registry.get("Assert").fails_at_run = True
+
+
+def Assert(condition, data, summarize=None, name=None):  # noqa: N802 (TF's name)
+    """``tf.Assert``: an op that raises ``InvalidArgumentError`` with ``data`` when it runs and
+    ``condition`` is false. As in TF, data other than strings and int32 is guarded by a ``cond``
+    (``<name>/AssertGuard``), so it is only computed when the assertion fails."""
+    with ops.name_scope(name, "Assert", [condition, data]):
+        data = [ops.convert_to_tensor(d) for d in data]
+        condition = ops.convert_to_tensor(condition, name="Condition")
+        attrs = {"T": [d.dtype for d in data], "summarize": 3 if summarize is None else summarize}
+
+        def assert_op(scope_name="Assert"):
+            return _base.make_op("Assert", [condition, *data], attrs, name=scope_name)
+
+        if all(d.dtype in (dtypes.string, dtypes.int32) for d in data):
+            return assert_op()
+        guard = cond(condition, no_op, assert_op, name="AssertGuard")
+        return guard.op if hasattr(guard, "op") else guard
 
 
 # == Control flow: tf.cond, tf.case, tf.while_loop ==============================================

@@ -149,6 +149,7 @@ from tfstyle.ops.clip_ops import (
 )
 from tfstyle.ops.constant_op import constant
 from tfstyle.ops.control_flow_ops import (
+    Assert,
     case,
     cond,
     group,
