@@ -55,10 +55,12 @@ def _run(tf, build, feeds, grad, tf_values=None):
             return meta, variables, values, sess.run(fetches, feed)
 
 
-def compare(build, feeds=None, grad=True, rtol=2e-5, atol=2e-6):
+def compare(build, feeds=None, grad=True, rtol=1e-4, atol=1e-5):
     """Builds ``build(tf)`` in TF and tfstyle: same names, shapes, variables; with TF's initial
     weights loaded into tfstyle, the same values (and gradients of a loss w.r.t. the
-    trainable variables and the feeds)."""
+    trainable variables and the feeds). The float32 tolerance allows for the summation order of
+    gradients through several steps, which varies with threading on either side (seen: 1e-4
+    relative on a loaded machine)."""
     feeds = {"x:0": X} if feeds is None else feeds
     exp_meta, exp_vars, values, expected = _run(tf1(), build, feeds, grad)
     act_meta, act_vars, _, actual = _run(tfs, build, feeds, grad, values)
