@@ -270,3 +270,29 @@ def test_tf_cnn_training_graph_with_gradient_ops_trains_to_the_same_variables(
     assert all(np.all(np.isfinite(v)) for v in theirs.values())
     _compare(theirs, ours, rtol=1e-4, atol=1e-5)
     assert "batch_normalization/moving_mean" in ours
+
+
+def _build_cnn2(tf, optimizer, sparse):
+    x = tf.placeholder(tf.float32, [None, 8, 8, 3], name="x")
+    h = tf.layers.separable_conv2d(x, 4, 3, padding="same", activation=tf.nn.relu)
+    h = tf.layers.conv2d_transpose(h, 4, 3, strides=2, padding="same")
+    dw = tf.get_variable("dw", [3, 3, 4, 2])
+    h = tf.nn.depthwise_conv2d(h, dw, [1, 1, 1, 1], "SAME")
+    h = tf.nn.lrn(h, depth_radius=2, alpha=0.1)
+    h = tf.pad(h, [[0, 0], [1, 2], [2, 1], [0, 0]], mode="REFLECT")
+    h = tf.pad(h, [[0, 0], [1, 0], [0, 1], [0, 0]], mode="SYMMETRIC")
+    loss = tf.reduce_mean(tf.square(h - 0.3))
+    return optimizer.minimize(loss, name="train")
+
+
+def _cnn2_feeds(sparse, step):
+    return {"x:0": np.random.RandomState(20 + step).randn(2, 8, 8, 3).astype(np.float32)}
+
+
+def test_tf_conv_training_graph_with_depthwise_lrn_and_mirror_pad_gradients(tmp_path):
+    path = str(tmp_path / "model")
+    optimizer = _OPTIMIZERS["adagrad"]
+    theirs = _tf_run(_build_cnn2, optimizer, False, path, 3, _cnn2_feeds)
+    _, ours = _tfs_run(path, 3, _cnn2_feeds, False)
+    _compare(theirs, ours, rtol=1e-4, atol=1e-5)
+    assert "dw/Adagrad" in ours

@@ -223,3 +223,83 @@ def _list_diff_lower(op):
 
 
 _base.register_simple("ListDiff", _list_diff_infer, _list_diff_lower)
+
+
+# -- depthwise convolution, LRN, MirrorPad -----------------------------------------------------
+def _sized_infer(index):
+    # The output's shape is the value of input ``index`` (a shape vector).
+    return lambda op: [(op._attrs["T"], _base.constant_shape(op._inputs[index]))]
+
+
+def _sizes(value, what):
+    return tuple(int(d) for d in _base.static_ints(value, what))
+
+
+def _depthwise_input_grad_lower(op):
+    sizes_in, f_in, dy_in = op._inputs
+    fwd = _base.forward_lowering(op, "DepthwiseConv2dNative", [dy_in, f_in])
+
+    def fn(sizes, f, dy):
+        zeros = jnp.zeros(_sizes(sizes, "input_sizes"), jnp.asarray(dy).dtype)
+        return _vjp(lambda x: fwd(x, f), zeros, dy)
+
+    return fn
+
+
+def _depthwise_filter_grad_lower(op):
+    x_in, sizes_in, dy_in = op._inputs
+    fwd = _base.forward_lowering(op, "DepthwiseConv2dNative", [x_in, dy_in])
+
+    def fn(x, sizes, dy):
+        zeros = jnp.zeros(_sizes(sizes, "filter_sizes"), jnp.asarray(dy).dtype)
+        return _vjp(lambda f: fwd(x, f), zeros, dy)
+
+    return fn
+
+
+_base.register_simple(
+    "DepthwiseConv2dNativeBackpropInput", _sized_infer(0), _depthwise_input_grad_lower
+)
+_base.register_simple(
+    "DepthwiseConv2dNativeBackpropFilter", _sized_infer(1), _depthwise_filter_grad_lower
+)
+
+
+def _lrn_grad_lower(op):
+    fwd = _base.forward_lowering(op, "LRN", [op._inputs[1]])
+
+    def fn(dy, x, y):
+        return _vjp(fwd, jnp.asarray(x), dy)
+
+    return fn
+
+
+_base.register_simple("LRNGrad", _base.same_as_input, _lrn_grad_lower)
+
+
+def _mirror_pad_grad_infer(op):
+    x, p = op._inputs
+    xs, v = _base.dims(x), _base.constant_value(p)
+    if xs is None or v is None:
+        return [(x._dtype, None if xs is None else (None,) * len(xs))]
+    return [
+        (
+            x._dtype,
+            tuple(None if d is None else d - int(lo) - int(hi) for d, (lo, hi) in zip(xs, v)),
+        )
+    ]
+
+
+def _mirror_pad_grad_lower(op):
+    fwd = _base.forward_lowering(op, "MirrorPad")
+
+    def fn(dy, paddings):
+        dy = jnp.asarray(dy)
+        pads = _base.static_ints(paddings, "MirrorPadGrad's paddings").reshape(-1, 2)
+        shape = tuple(d - int(lo) - int(hi) for d, (lo, hi) in zip(dy.shape, pads))
+        return _vjp(lambda x: fwd(x, paddings), jnp.zeros(shape, dy.dtype), dy)
+
+    return fn
+
+
+_base.register_simple("MirrorPadGrad", _mirror_pad_grad_infer, _mirror_pad_grad_lower)

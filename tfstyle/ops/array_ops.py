@@ -1657,7 +1657,11 @@ def _pad_infer(op):
 
 
 def _pad_lower(op):
-    mode = {b"REFLECT": "reflect", b"SYMMETRIC": "symmetric"}.get(op._attrs.get("mode"))
+    # A GraphDef import gives the mode as str, tfstyle's constructor as bytes.
+    mode = op._attrs.get("mode")
+    mode = {b"REFLECT": "reflect", b"SYMMETRIC": "symmetric"}.get(
+        mode.encode() if isinstance(mode, str) else mode
+    )
 
     def fn(x, p, c=None):
         pads = np.reshape(_ints(p, "pad's paddings"), (-1, 2)).tolist()
