@@ -647,8 +647,24 @@ def _lower_if(op):
         if not _is_traced(pred):
             outs, new_state = branch(then_g if bool(pred) else else_g)
         else:
+            run_then, run_else = (lambda: branch(then_g)), (lambda: branch(else_g))
+            if any(dt is dtypes.variant for dt in tout):
+                # An optional that one branch leaves empty (TF's cond gradients) takes the
+                # other branch's values as zeros: lax.cond needs one structure.
+                from .optional_ops import match_branch_outputs
+
+                then_shapes, else_shapes = jax.eval_shape(run_then), jax.eval_shape(run_else)
+
+                def run_then():
+                    outs, new_state = branch(then_g)
+                    return match_branch_outputs(outs, else_shapes[0]), new_state
+
+                def run_else():
+                    outs, new_state = branch(else_g)
+                    return match_branch_outputs(outs, then_shapes[0]), new_state
+
             try:
-                outs, new_state = jax.lax.cond(pred, lambda: branch(then_g), lambda: branch(else_g))
+                outs, new_state = jax.lax.cond(pred, run_then, run_else)
             except TypeError as e:
                 if "branch" not in str(e) and "true_fun" not in str(e):
                     raise

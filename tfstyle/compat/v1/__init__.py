@@ -88,6 +88,7 @@ from tfstyle.framework.protos import (
 from tfstyle.framework.tensor_shape import Dimension, TensorShape, dimension_value
 from tfstyle.nn.rnn import reverse_sequence
 from tfstyle.ops import list_ops as _list_ops  # noqa: F401 - registers TF's TensorList ops
+from tfstyle.ops import optional_ops as _optional_ops  # noqa: F401 - TF's Optional* ops
 from tfstyle.ops.array_ops import (
     boolean_mask,
     broadcast_dynamic_shape,
