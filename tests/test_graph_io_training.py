@@ -77,9 +77,15 @@ def _tfs_run(path, steps, feed_fn, sparse, restore=True):
 
 
 def _compare(theirs, ours, rtol=1e-5, atol=1e-5):
+    # ``atol`` is relative to the variable's largest magnitude: an element that nearly cancels
+    # (a momentum of 0.016 in a kernel of 18s) carries the round-off of its neighbours, whose
+    # summation order varies with threading in TF and XLA.
     assert sorted(theirs) == sorted(ours)
     for name in theirs:
-        np.testing.assert_allclose(ours[name], theirs[name], rtol=rtol, atol=atol, err_msg=name)
+        scale = max(1.0, float(np.max(np.abs(theirs[name]), initial=0.0)))
+        np.testing.assert_allclose(
+            ours[name], theirs[name], rtol=rtol, atol=atol * scale, err_msg=name
+        )
 
 
 @pytest.mark.parametrize(
