@@ -649,19 +649,18 @@ def _lower_if(op):
         else:
             run_then, run_else = (lambda: branch(then_g)), (lambda: branch(else_g))
             if any(dt is dtypes.variant for dt in tout):
-                # An optional that one branch leaves empty (TF's cond gradients) takes the
-                # other branch's values as zeros: lax.cond needs one structure.
-                from .optional_ops import match_branch_outputs
-
+                # lax.cond needs one structure from both branches: a variant value whose
+                # structure depends on the branch (an optional one branch leaves empty, in TF's
+                # cond gradients) is made like the other branch's by ``like_branch``.
                 then_shapes, else_shapes = jax.eval_shape(run_then), jax.eval_shape(run_else)
 
                 def run_then():
                     outs, new_state = branch(then_g)
-                    return match_branch_outputs(outs, else_shapes[0]), new_state
+                    return _like_branch(outs, else_shapes[0]), new_state
 
                 def run_else():
                     outs, new_state = branch(else_g)
-                    return match_branch_outputs(outs, then_shapes[0]), new_state
+                    return _like_branch(outs, then_shapes[0]), new_state
 
             try:
                 outs, new_state = jax.lax.cond(pred, run_then, run_else)
@@ -676,6 +675,12 @@ def _lower_if(op):
         return outs
 
     return fn
+
+
+def _like_branch(outs, other):
+    return builtins.tuple(
+        v.like_branch(o) if hasattr(v, "like_branch") else v for v, o in zip(outs, other)
+    )
 
 
 for _type in ("If", "StatelessIf"):

@@ -4,8 +4,8 @@ forward branches return their intermediates as optionals (a value from the branc
 none from the other), which the gradient's branches unwrap.
 
 An optional lowers to ``OptionalValue``, a pytree of a boolean ``has_value`` and the values.
-The ``If`` lowering gives a branch's empty optional the other branch's values as zeros, so that
-both branches produce one structure (``match_branch_outputs``).
+The ``If`` lowering lets each variant value it returns match the other branch's
+(``OptionalValue.like_branch``: an empty optional takes the other's values as zeros).
 """
 
 import numpy as np
@@ -24,6 +24,17 @@ class OptionalValue:
     def __init__(self, has_value, values):
         self.has_value = has_value
         self.values = values
+
+    def like_branch(self, other):
+        """This optional as one branch of a ``cond`` returns it, given the other branch's
+        (``jax.eval_shape``) optional at the same place: an empty one takes the other's values
+        as zeros, so that both branches produce one structure."""
+        import jax.numpy as jnp
+
+        if self.values is None and isinstance(other, OptionalValue) and other.values is not None:
+            zeros = tuple(jnp.zeros(t.shape, t.dtype) for t in other.values)
+            return OptionalValue(jnp.asarray(False), zeros)
+        return OptionalValue(jnp.asarray(self.has_value, bool), self.values)
 
     def zeros_like(self):
         """``ZerosLike`` (the gradient TF feeds an unused optional output): the same presence,
@@ -56,27 +67,6 @@ def _register_pytree():
 
 
 _register_pytree()
-
-
-def match_branch_outputs(outs, other):
-    """``outs`` of one branch with every empty optional given the values of the optional at the
-    same place in ``other`` (the other branch's outputs, as shapes) as zeros."""
-    import jax.numpy as jnp
-
-    matched = []
-    for value, template in zip(outs, other):
-        if (
-            isinstance(value, OptionalValue)
-            and value.values is None
-            and isinstance(template, OptionalValue)
-            and template.values is not None
-        ):
-            zeros = tuple(jnp.zeros(t.shape, t.dtype) for t in template.values)
-            value = OptionalValue(jnp.asarray(False), zeros)
-        elif isinstance(value, OptionalValue):
-            value = OptionalValue(jnp.asarray(value.has_value, bool), value.values)
-        matched.append(value)
-    return tuple(matched)
 
 
 def _variant_rule(op):
