@@ -298,19 +298,34 @@ def _backprop_input_infer(op):
     return [(dt, tuple(out))]
 
 
-def _backprop_input_lower(op):
-    def fn(sizes, f, dy):
-        sizes = tuple(int(s) for s in _base.static_ints(sizes, "conv2d_transpose's output_shape"))
-        # The exact transpose of the forward convolution, so every padding mode agrees with it.
-        (dx,) = jax.linear_transpose(
-            lambda x: _conv(op, x, f), jax.ShapeDtypeStruct(sizes, dy.dtype)
-        )(dy)
-        return dx
+def backprop_lowering(forward_type, wrt, what):
+    """The lowering of TF's ``<forward>BackpropInput`` (``wrt`` 0: inputs ``sizes, filter, dy``)
+    or ``<forward>BackpropFilter`` (``wrt`` 1: inputs ``input, sizes, dy``): the exact transpose
+    of the forward op's lowering with respect to that operand, at the static shape ``sizes``
+    (``what`` names it in errors), so every padding mode agrees with the forward op."""
 
-    return fn
+    def lower(op):
+        operands = list(op._inputs[:2])
+        operands[wrt] = op._inputs[2]  # the forward op's view: dy stands in for the unknown
+        fwd = _base.forward_lowering(op, forward_type, operands)
+
+        def fn(a, b, dy):
+            sizes = tuple(int(d) for d in _base.static_ints((a, b)[wrt], what))
+            other = (a, b)[1 - wrt]
+            conv = (lambda v: fwd(v, other)) if wrt == 0 else (lambda v: fwd(other, v))
+            (grad,) = jax.linear_transpose(conv, jax.ShapeDtypeStruct(sizes, dy.dtype))(dy)
+            return grad
+
+        return fn
+
+    return lower
 
 
-_base.register_simple("Conv2DBackpropInput", _backprop_input_infer, _backprop_input_lower)
+_base.register_simple(
+    "Conv2DBackpropInput",
+    _backprop_input_infer,
+    backprop_lowering("Conv2D", 0, "conv2d_transpose's output_shape"),
+)
 
 
 def conv2d_transpose(
@@ -662,18 +677,9 @@ def _backprop_filter_infer(op):
     return [(op._inputs[0].dtype, sizes if sizes is not None else (None,) * 4)]
 
 
-def _backprop_filter_lower(op):
-    def fn(x, sizes, dy):
-        sizes = tuple(int(s) for s in _base.static_ints(sizes, "filter_sizes"))
-        (df,) = jax.linear_transpose(
-            lambda f: _conv(op, x, f), jax.ShapeDtypeStruct(sizes, dy.dtype)
-        )(dy)
-        return df
-
-    return fn
-
-
-_base.register_simple("Conv2DBackpropFilter", _backprop_filter_infer, _backprop_filter_lower)
+_base.register_simple(
+    "Conv2DBackpropFilter", _backprop_filter_infer, backprop_lowering("Conv2D", 1, "filter_sizes")
+)
 
 
 def _backprop(op_type, inputs, sizes_name, strides, padding, data_format, dilations, name):

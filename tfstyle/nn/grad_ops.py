@@ -15,6 +15,7 @@ import numpy as np
 from tfstyle.ops import _base
 
 from ._util import with_rank
+from .conv_ops import backprop_lowering
 
 
 def _vjp(fwd, primal, cotangent):
@@ -231,37 +232,15 @@ def _sized_infer(index):
     return lambda op: [(op._attrs["T"], _base.constant_shape(op._inputs[index]))]
 
 
-def _sizes(value, what):
-    return tuple(int(d) for d in _base.static_ints(value, what))
-
-
-def _depthwise_input_grad_lower(op):
-    sizes_in, f_in, dy_in = op._inputs
-    fwd = _base.forward_lowering(op, "DepthwiseConv2dNative", [dy_in, f_in])
-
-    def fn(sizes, f, dy):
-        zeros = jnp.zeros(_sizes(sizes, "input_sizes"), jnp.asarray(dy).dtype)
-        return _vjp(lambda x: fwd(x, f), zeros, dy)
-
-    return fn
-
-
-def _depthwise_filter_grad_lower(op):
-    x_in, sizes_in, dy_in = op._inputs
-    fwd = _base.forward_lowering(op, "DepthwiseConv2dNative", [x_in, dy_in])
-
-    def fn(x, sizes, dy):
-        zeros = jnp.zeros(_sizes(sizes, "filter_sizes"), jnp.asarray(dy).dtype)
-        return _vjp(lambda f: fwd(x, f), zeros, dy)
-
-    return fn
-
-
 _base.register_simple(
-    "DepthwiseConv2dNativeBackpropInput", _sized_infer(0), _depthwise_input_grad_lower
+    "DepthwiseConv2dNativeBackpropInput",
+    _sized_infer(0),
+    backprop_lowering("DepthwiseConv2dNative", 0, "input_sizes"),
 )
 _base.register_simple(
-    "DepthwiseConv2dNativeBackpropFilter", _sized_infer(1), _depthwise_filter_grad_lower
+    "DepthwiseConv2dNativeBackpropFilter",
+    _sized_infer(1),
+    backprop_lowering("DepthwiseConv2dNative", 1, "filter_sizes"),
 )
 
 
