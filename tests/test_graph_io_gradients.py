@@ -278,9 +278,88 @@ def test_gradients_written_as_themselves_import_back_and_compute_the_same():
         np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
-def test_lstm_training_graph_imports_back_and_trains_the_same():
-    # Gradients through a loop are written as tfstyle's own op (TF's SymbolicGradient takes
-    # them as zero), so the training graph is tfstyle's to import again, e.g. from its .meta.
+def _map(tf, x, w):
+    return tf.map_fn(lambda r: tf.reduce_sum(tf.sin(r * w)), x)
+
+
+def _scan_init(tf, x, w):
+    return tf.scan(lambda a, r: a * w + r, x, initializer=tf.ones([3]))
+
+
+def _scan_first(tf, x, w):
+    return tf.scan(lambda a, r: tf.tanh(a * w) + r, x)
+
+
+def _scan_first_reversed(tf, x, w):
+    return tf.scan(lambda a, r: tf.tanh(a * w) + r, x, reverse=True)
+
+
+def _foldl_first(tf, x, w):
+    return tf.foldl(lambda a, r: a * tf.tanh(w) + tf.tanh(r), x)
+
+
+def _foldr_init(tf, x, w):
+    return tf.foldr(lambda a, r: a * w + r, x, initializer=tf.zeros([3]))
+
+
+def _gru(tf, x, w):
+    cell = tf.nn.rnn_cell.GRUCell(4, name="gru")
+    seq = tf.expand_dims(x * w, 0)  # one sequence of 5 steps
+    with tf.variable_scope("rnn", initializer=tf.constant_initializer(0.3)):
+        out, state = tf.nn.dynamic_rnn(cell, tf.concat([seq, seq], 0), sequence_length=[5, 3],
+                                       dtype=tf.float32)  # fmt: skip
+    return tf.reduce_sum(out, 1) + state
+
+
+@pytest.mark.parametrize(
+    "loop", [_map, _scan_init, _scan_first, _scan_first_reversed, _foldl_first, _foldr_init, _gru]
+)
+def test_gradients_through_scans_run_in_tf(loop):
+    # TF's SymbolicGradient takes a loop's gradient as zero; a scan of known length is written
+    # there as its steps, so that TF computes the gradient through it.
+    tf = tf1()
+    xv = np.linspace(-1, 1, 15, dtype=np.float32).reshape(5, 3)
+    g = tfs.Graph()
+    with g.as_default():
+        x = tfs.placeholder(tfs.float32, [5, 3], name="x")
+        w = tfs.get_variable("w", initializer=np.array([0.5, -0.3, 0.8], np.float32))
+        y = tfs.reduce_sum(tfs.square(loop(tfs, x, w)), name="y")
+        gw, gx = tfs.gradients(y, [w, x], name="g")
+        names = [gw.name, gx.name, y.name]
+        init = tfs.global_variables_initializer().name
+    with tfs.Session(graph=g) as sess:
+        sess.run(init)
+        expected = sess.run(names, {x: xv})
+    gd = g.as_graph_def()
+    assert "Gradients" not in {n.op for n in gd.node}
+    tg = tf.Graph()
+    with tg.as_default():
+        tf.import_graph_def(_tf_graph_def(gd), name="")
+    with tf.Session(graph=tg) as sess:
+        sess.run(init)
+        got = sess.run(names, {"x:0": xv})
+    assert np.abs(expected[0]).sum() > 0
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # The same graph built in TF gives the same gradients.
+    ref = tf.Graph()
+    with ref.as_default():
+        x = tf.placeholder(tf.float32, [5, 3], name="x")
+        w = tf.get_variable("w", initializer=np.array([0.5, -0.3, 0.8], np.float32))
+        y = tf.reduce_sum(tf.square(loop(tf, x, w)))
+        fetch = [*tf.gradients(y, [w, x]), y]
+        with tf.Session(graph=ref) as sess:
+            sess.run(tf.global_variables_initializer())
+            for a, b in zip(sess.run(fetch, {x: xv}), expected):
+                np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # And the graph imports back into tfstyle.
+    with tfs.Session(graph=_reimported(g)) as sess:
+        sess.run(init)
+        for a, b in zip(sess.run(names, {"x:0": xv}), expected):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def _lstm_training_graph():
     g = tfs.Graph()
     with g.as_default():
         x = tfs.placeholder(tfs.float32, [2, 5, 3], name="x")
@@ -290,12 +369,52 @@ def test_lstm_training_graph_imports_back_and_trains_the_same():
         loss = tfs.reduce_sum(out**2, name="loss")
         tfs.train.AdamOptimizer(0.1).minimize(loss, name="train")
         init = tfs.global_variables_initializer().name
-    assert "Gradients" in {n.op for n in g.as_graph_def().node}
+        names = [v.op.name + "/Read/ReadVariableOp:0" for v in tfs.global_variables()]
+    return g, init, names
+
+
+def _train_lstm(tf, graph, init, names):
     xv = np.linspace(-1, 1, 30, dtype=np.float32).reshape(2, 5, 3)
-    losses = []
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        losses = [sess.run(["loss:0", "train"], {"x:0": xv})[0] for _ in range(3)]
+        return losses, sess.run(names)
+
+
+def test_lstm_training_graph_trains_in_tf_and_imports_back(tmp_path):
+    g, init, names = _lstm_training_graph()
+    assert "Gradients" not in {n.op for n in g.as_graph_def().node}
+    expected = _train_lstm(tfs, g, init, names)
+    assert expected[0][2] < expected[0][0]
+    tf = tf1()
+    with g.as_default():
+        tfs.train.export_meta_graph(str(tmp_path / "lstm.meta"))
+    tg = tf.Graph()
+    with tg.as_default():
+        tf.train.import_meta_graph(str(tmp_path / "lstm.meta"))
+    runs = [_train_lstm(tf, tg, init, names), _train_lstm(tfs, _reimported(g), init, names)]
+    for losses, values in runs:
+        np.testing.assert_allclose(losses, expected[0], rtol=1e-5)
+        for a, b in zip(values, expected[1]):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_gradients_through_while_loops_import_back_and_compute_the_same():
+    # A while_loop's gradient is written as tfstyle's own op (TF's SymbolicGradient would take
+    # it as zero), so the graph is tfstyle's to import again, e.g. from its .meta.
+    g = tfs.Graph()
+    with g.as_default():
+        w = tfs.get_variable("w", initializer=np.float32(0.9))
+        x = tfs.placeholder(tfs.float32, [], name="x")
+        _, y = tfs.while_loop(lambda i, v: i < 4, lambda i, v: (i + 1, tfs.sin(v * w) + x),
+                              [0, x], maximum_iterations=10)  # fmt: skip
+        grads = tfs.gradients(y, [w, x], name="g")
+        init = tfs.global_variables_initializer().name
+    assert "Gradients" in {n.op for n in g.as_graph_def().node}
+    results = []
     for graph in (g, _reimported(g)):
         with tfs.Session(graph=graph) as sess:
             sess.run(init)
-            losses.append([sess.run(["loss:0", "train"], {"x:0": xv})[0] for _ in range(3)])
-    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-6)
-    assert losses[0][2] < losses[0][0]
+            results.append(sess.run([t.name for t in grads], {"x:0": 0.3}))
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-6)
+    assert np.all(np.abs(results[0]) > 0)

@@ -30,11 +30,15 @@ sub-graph captures), followed by an ``IdentityN`` named as the op, so that its o
 names. Ops that TF cannot differentiate inside a function (``SoftmaxCrossEntropyWithLogits``,
 ``SparseSoftmaxCrossEntropyWithLogits``, ``L2Loss``) are written there as ops it can. Importing
 a ``SymbolicGradient`` rebuilds the function's body and differentiates it with a ``Gradients``
-op. A ``Gradients`` op that cannot be written so (an x computed from another x, a variable
-used by control flow, a loop between the xs and the ys, whose gradient TF's ``SymbolicGradient``
-takes as zero) and ``Hessians`` are written as themselves, which TF cannot load but tfstyle
-imports again: after their own inputs they take the handles of the variables they differentiate
-and the tensors they hold constant.
+op. TF's ``SymbolicGradient`` takes the gradient of a loop in the function as zero, so a scan
+of known length between the xs and the ys (``dynamic_rnn``, ``map_fn``, ...) is written there
+unrolled: one call of a ``FunctionDef`` of its step per element, the variables it reads passed
+as their values (the forward graph keeps its ``While``). A ``Gradients`` op that cannot be
+written so (an x computed from another x, a variable used by other control flow, a
+``while_loop`` or a scan of unknown length between the xs and the ys) and ``Hessians`` are
+written as themselves, which TF cannot load but tfstyle imports again: after their own inputs
+they take the handles of the variables they differentiate and the tensors they hold constant.
+A node calling a library function imports inlined.
 """
 
 import os
@@ -346,7 +350,7 @@ class _Expansion:
 
     def __init__(self, fdef, op, taken):
         self.fdef, self.op, self.taken = fdef, op, taken
-        self.t = attr_value(op._attrs["T"])
+        self.t = attr_value(op._attrs["T"]) if "T" in op._attrs else None
 
     def node(self, suffix, op_type, ins, out, **attrs):
         name = _fresh(f"{self.op.name}/{suffix}", self.taken)
@@ -450,6 +454,144 @@ def _expand_l2_loss(fdef, op, inputs, taken):
     return {op._outputs[0]: half}
 
 
+def _outer_read(gd, handle, dtype, taken, ref):
+    """Writes a ``ReadVariableOp`` of ``handle`` into ``gd``."""
+    nd = gd.node.add(name=_fresh(f"{handle.op.name}/Read_for_gradient", taken),
+                     op="ReadVariableOp")  # fmt: skip
+    nd.input.append(ref(handle))
+    nd.attr["dtype"].CopyFrom(attr_value(dtype))
+    return _OuterNode(nd.name, dtype)
+
+
+_LOOP_TYPES = ("While", "StatelessWhile", "TfstyleScan")
+
+
+def _has_loop(fg):
+    from tfstyle.framework.func_graph import FuncGraph
+
+    for o in fg._ops:
+        if o.type in _LOOP_TYPES:
+            return True
+        if any(isinstance(v, FuncGraph) and _has_loop(v) for v in o._attrs.values()):
+            return True
+    return False
+
+
+def _scan_parts(op):
+    """A ``TfstyleScan``'s inputs: ``(elements, initial carries, captured tensors)``."""
+    a = op._attrs
+    n = a["n_elems"]
+    n_init = 0 if a["init_from_first"] else a["n_carry"]
+    return op._inputs[:n], op._inputs[n : n + n_init], op._inputs[n + n_init :]
+
+
+def _scan_length(op):
+    """The number of elements a ``TfstyleScan`` runs over, if static."""
+    length = None
+    for e in _scan_parts(op)[0]:
+        d = e.shape.as_list()[0] if e.shape.ndims else None
+        length = length if d is None else d
+    return length
+
+
+def _reads_of(fg, inner):
+    """The ops of ``fg`` that use ``inner``, if all are ``ReadVariableOp``s; else None."""
+    users = [o for o in fg._ops if any(t is inner for t in o._inputs)]
+    return users if all(o.type == "ReadVariableOp" for o in users) else None
+
+
+def _unrollable(op):
+    """Whether a gradient through scan ``op`` can be written as its steps, unrolled: its length
+    is static, it has a step, its step has no loop, and it only reads the variables it uses
+    (TF cannot sum the gradients of a resource argument used by several steps)."""
+    a = op._attrs
+    length = _scan_length(op)
+    if length is None or length - (1 if a["init_from_first"] else 0) < 1:
+        return False
+    if _has_loop(a["fn"]):
+        return False
+    inner = dict(a["fn"].captures)
+    return all(ops.variable_handle_op(t) is not None and _reads_of(a["fn"], inner[t]) is not None
+               for t in _scan_parts(op)[2] if t.dtype is dtypes.resource)  # fmt: skip
+
+
+def _scan_step_function(op, lib, as_value):
+    """The ``FunctionDef`` of one step of scan ``op``: arguments the carries, the elements and
+    the captured tensors, where a captured variable whose index is in ``as_value`` is passed
+    as its value (its reads in the step becoming the argument); results the next carries and
+    the step's outputs. Returns its name."""
+    fg = op._attrs["fn"]
+    captured = _scan_parts(op)[2]
+    args = [(t, t.dtype) for t in fg.inputs]
+    replaced = {}
+    for k, ((inner, dt), outer) in enumerate(zip(_arg_bindings(fg, captured), captured)):
+        if k in as_value:
+            replaced[len(args)] = inner
+            dt = ops.variable_handle_op(outer)._attrs["dtype"]
+            inner = None
+        args.append((inner, dt))
+
+    def prelude(names, add_node):
+        bound = {}
+        for i, inner in replaced.items():
+            bound[inner] = names[i]
+            bound.update((r._outputs[0], names[i]) for r in _reads_of(fg, inner))
+        return bound
+
+    def build(fdef):
+        _function_def(fdef, fg, lib, args, list(fg.outputs), _cf()._is_stateful(fg),
+                      prelude=prelude)  # fmt: skip
+
+    return lib.add(fg, ("ScanStep", tuple(sorted(as_value))), build).name
+
+
+def _write_unrolled_scan(fdef, op, refer, value_of, lib, taken):
+    """Writes scan ``op`` into a gradient function's body as TF can differentiate it: one call
+    of its step function per element (``_scan_step_function``), the elements unstacked with
+    ``Unpack`` and the per-step outputs stacked with ``Pack``, in the order the loop of
+    ``_write_scan`` visits them. ``value_of(t)`` names the value argument of a captured
+    variable that is differentiated. Returns ``{output of op: reference}``."""
+    a = op._attrs
+    m, reverse = a["n_carry"], a["reverse"]
+    from_first, emit_init = a["init_from_first"], a["emit_init"]
+    elems, init, captured = _scan_parts(op)
+    length = _scan_length(op)
+    trips = length - 1 if from_first else length
+    values = [value_of(t) for t in captured]
+    step = _scan_step_function(op, lib, {k for k, v in enumerate(values) if v is not None})
+    w = _Expansion(fdef, op, taken)
+    caps = [v if v is not None else refer(t) for v, t in zip(values, captured)]
+    items = []
+    for e in elems:
+        out = w.node("unstack", "Unpack", [refer(e)], "output", T=e.dtype, num=length, axis=0)
+        items.append([f"{out[:-2]}:{k}" for k in range(length)])
+    first = length - 1 if reverse else 0
+    carries = [x[first] for x in items] if from_first else [refer(t) for t in init]
+    ys = [[None] * length for _ in op._outputs[m:]]
+    if emit_init:
+        for j, c in enumerate(carries):
+            ys[j][first] = c
+    for k in range(trips):
+        i = k + 1 if from_first and not reverse else (trips - 1 - k if reverse else k)
+        ins = [*carries, *(x[i] for x in items), *caps]
+        name = _fresh(f"{op.name}/step", taken)
+        fdef.node_def.add(name=name, op=step).input.extend(ins)
+        outs = [f"{name}:out{r}:0" for r in range(m + len(ys))]
+        carries = outs[:m]
+        for j, y in enumerate(outs[m:]):
+            ys[j][i] = y
+    result = dict(zip(op._outputs[:m], carries))
+    for y, per_step in zip(op._outputs[m:], ys):
+        present = next(r for r in per_step if r is not None)
+        zeros = None
+        for i, r in enumerate(per_step):
+            if r is None:  # an element no step writes (foldl/scan from the first one)
+                zeros = zeros or w.node("zeros", "ZerosLike", [present], "y", T=y.dtype)
+                per_step[i] = zeros
+        result[y] = w.node("stack", "Pack", per_step, "output", T=y.dtype, N=length, axis=0)
+    return result
+
+
 # Ops that TF cannot differentiate inside a function (they have no function gradient), written
 # there as ops it can differentiate.
 _GRADIENT_EXPANSIONS = {
@@ -499,6 +641,8 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
                 arg_of[o._outputs[0]] = handle_index[h]
                 continue
         for t in o._inputs:
+            if o.type == "TfstyleScan":
+                break  # its reads of the variables become arguments (see _write_unrolled_scan)
             if t.dtype is dtypes.resource and ops.variable_handle_op(t) in handle_index:
                 raise NotImplementedError(
                     f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: op "
@@ -507,10 +651,12 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
                 )
         inside.append(o)
     for o in inside:
-        if o.type in ("While", "StatelessWhile", "TfstyleScan"):
-            # TF differentiates a function with a loop in it as if the loop were constant (its
-            # gradient is silently zero): such a gradient is written as tfstyle's own op, which
-            # TF refuses.
+        # TF differentiates a function with a loop in it as if the loop were constant (its
+        # gradient is silently zero). A scan of known length is written unrolled instead; other
+        # loops make the gradient tfstyle's own op, which TF refuses.
+        if o.type in ("While", "StatelessWhile") or (
+            o.type == "TfstyleScan" and not _unrollable(o)
+        ):
             raise NotImplementedError(
                 f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: it differentiates "
                 f"through the loop '{o.name}'."
@@ -522,11 +668,19 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         if bound[i] is None:
             bound[i] = t
     for i, e in enumerate(entries):
+        if bound[i] is None and any(
+            ops.variable_handle_op(t) is e.tensor.op
+            for o in inside if o.type == "TfstyleScan" for t in o._inputs
+            if t.dtype is dtypes.resource
+        ):  # fmt: skip
+            # Read only inside a scan: the function takes the value read before the loop.
+            bound[i] = _outer_read(gd, e.tensor, e.dtype, taken, ref)
         if bound[i] is None:
             raise NotImplementedError(
                 f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: no read of "
                 f"variable '{e.tensor.op.name}' on the way to the ys."
             )
+    value_arg = {}
     for o in inside:
         for j, t in enumerate(o._inputs):
             if o.type == "SparseSoftmaxCrossEntropyWithLogits" and j == 1:
@@ -537,6 +691,14 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
                     )
                 arg_of[o] = len(bound)
                 bound.append(_outer_one_hot(gd, o, taken, ref))
+                continue
+            if o.type == "TfstyleScan" and t.dtype is dtypes.resource:
+                # A scan's step takes a variable's value: a differentiated one's argument, or
+                # else one bound to a read before the loop.
+                h = ops.variable_handle_op(t)
+                if h not in handle_index and t not in value_arg:
+                    value_arg[t] = len(bound)
+                    bound.append(_outer_read(gd, t, h._attrs["dtype"], taken, ref))
                 continue
             if t not in arg_of and t.op not in inside_set:
                 arg_of[t] = len(bound)
@@ -563,7 +725,17 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
             return arg_names[arg_of[t]]
         return renamed.get(t) or _body_output_name(t)
 
+    def value_of(t):
+        # A variable's handle captured by a scan: the argument of its value.
+        if t.dtype is not dtypes.resource:
+            return None
+        h = ops.variable_handle_op(t)
+        return arg_names[handle_index[h] if h in handle_index else value_arg[t]]
+
     for o in inside:
+        if o.type == "TfstyleScan":
+            renamed.update(_write_unrolled_scan(fdef, o, refer, value_of, lib, body_names))
+            continue
         expand = _GRADIENT_EXPANSIONS.get(o.type)
         if expand is not None:
             ins = [refer(t) for t in o._inputs]
@@ -1211,6 +1383,38 @@ def _body_source(s):
     return s.split(":", 1)[0]
 
 
+def _output_position(node_type, arg, index, lib):
+    """The position among a node's outputs of ``node:arg:index`` in a FunctionDef body; a call
+    of a library function names its outputs by the function's output args."""
+    called = lib.get(node_type)
+    if called is not None:
+        return [a.name for a in called.signature.output_arg].index(arg) + index
+    return _body_output_index(node_type, arg, index)
+
+
+def _import_body(graph, fdef, values, lib, prefix):
+    """Creates the ops of ``fdef``'s body in ``graph``, named under ``prefix``, with its
+    arguments bound by ``values`` (argument name -> tensor). Returns its results."""
+    sig = fdef.signature
+    outputs, created, kinds = {}, {}, {}
+
+    def resolve(s):
+        if s in values:
+            return values[s]
+        parts = s.split(":")
+        if len(parts) != 3 or parts[0] not in outputs:
+            raise ValueError(f"Function '{sig.name}': unknown input '{s}'.")
+        node, arg, index = parts
+        return outputs[node][_output_position(kinds[node], arg, int(index), lib)]
+
+    for nd in _topological_nodes(list(fdef.node_def), _body_source):
+        inputs = [resolve(s) for s in nd.input if not s.startswith("^")]
+        control = [created[s[1:]] for s in nd.input if s.startswith("^")]
+        op, outs = _create_node(graph, nd, inputs, control, f"{prefix}{nd.name}/", lib)
+        created[nd.name], outputs[nd.name], kinds[nd.name] = op, outs, nd.op
+    return [resolve(fdef.ret[a.name]) for a in sig.output_arg]
+
+
 def _import_function(fdef, lib, outer, bindings, name):
     """A FuncGraph rebuilt from ``fdef``; ``bindings`` per argument: ``("capture", outer
     tensor)`` or ``("input", dtype, shape)``. Its outputs follow the signature's output args."""
@@ -1226,27 +1430,26 @@ def _import_function(fdef, lib, outer, bindings, name):
     with fg.as_default():
         for arg, b in zip(sig.input_arg, bindings):
             values[arg.name] = fg.capture(b[1]) if b[0] == "capture" else fg.add_input(*b[1:])
-        outputs, created = {}, {}
-
-        def resolve(s):
-            if s in values:
-                return values[s]
-            parts = s.split(":")
-            if len(parts) != 3 or parts[0] not in outputs:
-                raise ValueError(f"Function '{sig.name}': unknown input '{s}'.")
-            node, arg, index = parts
-            i = _body_output_index(created[node].type, arg, int(index))
-            return outputs[node][i]
-
-        order = _topological_nodes(list(fdef.node_def), _body_source)
         with fg.control_dependencies(None):
-            for nd in order:
-                inputs = [resolve(s) for s in nd.input if not s.startswith("^")]
-                control = [created[s[1:]] for s in nd.input if s.startswith("^")]
-                op, outs = _create_node(fg, nd, inputs, control, nd.name + "/", lib)
-                created[nd.name], outputs[nd.name] = op, outs
-        fg.outputs = [resolve(fdef.ret[a.name]) for a in sig.output_arg]
+            fg.outputs = _import_body(fg, fdef, values, lib, "")
     return fg
+
+
+def _import_call(graph, nd, inputs, control, name, lib):
+    """A node calling a library function: its body, inlined, and an ``IdentityN`` named as the
+    node holding its results."""
+    sig = lib[nd.op].signature
+    if len(inputs) != len(sig.input_arg):
+        raise ValueError(
+            f"Function '{sig.name}' takes {len(sig.input_arg)} arguments, got {len(inputs)}."
+        )
+    values = {a.name: t for a, t in zip(sig.input_arg, inputs)}
+    with graph.control_dependencies(control):
+        outs = _import_body(graph, lib[nd.op], values, lib, name)
+    op = graph.create_op(
+        "IdentityN", outs, {"T": [t.dtype for t in outs]}, name=name, control_inputs=control
+    )
+    return op, op._outputs
 
 
 def _function(lib, nd, key):
@@ -1360,23 +1563,7 @@ def _import_symbolic_gradient(graph, nd, inputs, control, name, lib):
         )
     args, dys = inputs[:n], inputs[n:]
     values = {a.name: t for a, t in zip(sig.input_arg, args)}
-    outputs, created = {}, {}
-
-    def resolve(s):
-        if s in values:
-            return values[s]
-        parts = s.split(":")
-        if len(parts) != 3 or parts[0] not in outputs:
-            raise ValueError(f"Function '{sig.name}': unknown input '{s}'.")
-        node, arg, index = parts
-        return outputs[node][_body_output_index(created[node].type, arg, int(index))]
-
-    for body in _topological_nodes(list(fdef.node_def), _body_source):
-        ins = [resolve(s) for s in body.input if not s.startswith("^")]
-        ctrl = [created[s[1:]] for s in body.input if s.startswith("^")]
-        op, outs = _create_node(graph, body, ins, ctrl, f"{name}{body.name}/", lib)
-        created[body.name], outputs[body.name] = op, outs
-    ys = [resolve(fdef.ret[a.name]) for a in sig.output_arg]
+    ys = _import_body(graph, fdef, values, lib, name)
     # A function's gradient is partial: each argument is independent of the others, even where
     # the tensors bound to them are computed from one another (a stop_gradients tensor).
     with graph.control_dependencies(control):
@@ -1454,6 +1641,8 @@ def _create_node(graph, nd, inputs, control, name, lib):
     functional = _FUNCTIONAL_OPS.get(nd.op)
     if functional is not None:
         return functional[1](graph, nd, inputs, control, name, lib)
+    if nd.op in lib:
+        return _import_call(graph, nd, inputs, control, name, lib)
     attrs = {k: attr_from_proto(v) for k, v in nd.attr.items() if not k.startswith("_")}
     op = graph.create_op(nd.op, inputs, attrs, name=name, control_inputs=control)
     return op, op._outputs
@@ -1510,7 +1699,8 @@ def import_graph_def(
         mapped[(src, idx)] = value
     lib = {f.signature.name: f for f in gd.library.function}
     types = {n.op for n in gd.node} | {n.op for f in lib.values() for n in f.node_def}
-    missing = sorted(t for t in types if registry.get(t) is None and t not in _FUNCTIONAL_OPS)
+    missing = sorted(t for t in types
+                     if registry.get(t) is None and t not in _FUNCTIONAL_OPS and t not in lib)  # fmt: skip
     if missing:
         raise _unsupported_error(missing)
     names_in_gd = {n.name for n in gd.node}
