@@ -292,7 +292,9 @@ def test_batch_norm_with_train_op_control_dependencies():
             op = tf.train.AdamOptimizer(0.01).minimize(outs[1])
         return [op, outs[1]]
 
-    layer_check(build, {"x:0": _x(3, 4, 4, 2)}, steps=[train, train], rtol=1e-4, atol=1e-5)
+    # Adam normalises each gradient element: one that nearly cancels moves its weight by up to
+    # a learning rate (0.01) on float noise, so allow 1% of that.
+    layer_check(build, {"x:0": _x(3, 4, 4, 2)}, steps=[train, train], rtol=1e-4, atol=1e-4)
 
 
 def test_layer_object_api():
