@@ -1,0 +1,264 @@
+"""Graphs written with TF 1.x control flow (``Switch``/``Merge``/``Enter``/``Exit``/
+``NextIteration``, TensorArrays) import into tfstyle, rewritten as ``If``/``While`` nodes
+(``tfstyle/framework/functionalize.py``), and compute TF's values."""
+
+import contextlib
+
+import numpy as np
+
+import tfstyle.compat.v1 as tfs
+from tests.oracle import tf1
+
+_V1_TYPES = {"Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond"}
+
+
+@contextlib.contextmanager
+def _v1_control_flow():
+    """TF with control flow v2 off (a process-wide switch in TF), restored afterwards."""
+    from tensorflow.python.ops import control_flow_util
+
+    tf = tf1()
+    before = control_flow_util.ENABLE_CONTROL_FLOW_V2
+    tf.disable_control_flow_v2()
+    try:
+        yield tf
+    finally:
+        if before:
+            tf.enable_control_flow_v2()
+
+
+def _tf_graph(build, feeds, path, train=None, steps=0):
+    """Builds ``build(tf)`` (which returns the names to fetch) with v1 control flow, saves its
+    checkpoint and ``.meta``, and runs it on each of ``feeds``; then runs ``train`` ``steps``
+    times on the first feed. Returns ``(graph_def, fetch names, values, variables)``."""
+    with _v1_control_flow() as tf:
+        g = tf.Graph()
+        with g.as_default():
+            tf.set_random_seed(1)
+            fetches = build(tf)
+            init = tf.global_variables_initializer()
+            assert init.name == "init"
+            saver = tf.train.Saver() if tf.global_variables() else None
+            gd = g.as_graph_def()
+            assert _V1_TYPES & {n.op for n in gd.node}
+            with tf.Session() as sess:
+                sess.run(init)
+                if saver is not None:
+                    saver.save(sess, path)
+                else:
+                    tf.train.export_meta_graph(path + ".meta")
+                values = [sess.run(fetches, f) for f in feeds]
+                for _ in range(steps):
+                    sess.run(train, feeds[0])
+                variables = {v.op.name: sess.run(v) for v in tf.global_variables()}
+    return gd, fetches, values, variables
+
+
+def _run_tfs(load, fetches, feeds, train=None, steps=0):
+    with tfs.Graph().as_default():
+        restore = load()
+        with tfs.Session() as sess:
+            restore(sess)
+            values = [sess.run(fetches, f) for f in feeds]
+            for _ in range(steps):
+                sess.run(train, feeds[0])
+            variables = {v.op.name: sess.run(v) for v in tfs.global_variables()}
+    return values, variables
+
+
+def _from_graph_def(gd):
+    def load():
+        tfs.import_graph_def(gd, name="")
+        return lambda sess: sess.run("init")
+
+    return load
+
+
+def _from_meta(path, restore):
+    def load():
+        saver = tfs.train.import_meta_graph(path + ".meta")
+        if restore:
+            return lambda sess: saver.restore(sess, path)
+        return lambda sess: sess.run("init")
+
+    return load
+
+
+def _check(expected, got, rtol=1e-5, atol=1e-5):
+    assert len(expected) == len(got)
+    for a, b in zip(expected, got):
+        for x, y in zip(a, b):
+            np.testing.assert_allclose(y, x, rtol=rtol, atol=atol)
+
+
+def _compare(build, feeds, tmp_path, graph_def=True, rtol=1e-5, atol=1e-5):
+    path = str(tmp_path / "model")
+    gd, fetches, expected, _ = _tf_graph(build, feeds, path)
+    restore = bool(_tf_variables(gd))
+    loads = [_from_meta(path, restore)] + ([_from_graph_def(gd)] if graph_def else [])
+    for load in loads:
+        got, _ = _run_tfs(load, fetches, feeds)
+        _check(expected, got, rtol, atol)
+
+
+def _tf_variables(gd):
+    return [n.name for n in gd.node if n.op in ("VarHandleOp", "VariableV2")]
+
+
+# -- cond ----------------------------------------------------------------------------------
+def _nested_cond(tf):
+    x = tf.placeholder(tf.float32, [None], name="x")
+    p = tf.placeholder(tf.bool, [], name="p")
+    c = tf.constant([2.0, 3.0, 4.0])
+    y = tf.cond(
+        p,
+        lambda: x * c,
+        lambda: tf.cond(tf.reduce_sum(x) > 0, lambda: x + 1.0, lambda: tf.reshape(x, [3]) - c),
+        name="outer",
+    )
+    a, b = tf.cond(p, lambda: (x, tf.square(c)), lambda: (c, x + c), name="pair")
+    z = tf.cond(p, lambda: tf.constant(5.0), lambda: tf.constant(-5.0), name="consts")
+    return ["outer/Merge:0", tf.identity(y, name="out").name, a.name, b.name, z.name]
+
+
+def test_nested_cond_with_pred_placeholder(tmp_path):
+    xs = [np.array([1.0, -2.0, 4.0], np.float32), np.array([-1.0, -2.0, 0.5], np.float32)]
+    feeds = [{"x:0": x, "p:0": p} for x in xs for p in (True, False)]
+    _compare(_nested_cond, feeds, tmp_path)
+
+
+def _case(tf):
+    i = tf.placeholder(tf.int32, [], name="i")
+    x = tf.placeholder(tf.float32, [2], name="x")
+    y = tf.case(
+        [(tf.equal(i, 0), lambda: x * 2.0), (tf.equal(i, 1), lambda: x - 1.0)],
+        default=lambda: tf.reduce_sum(x) * tf.ones([2]),
+        name="case",
+    )
+    return [y.name]
+
+
+def test_case(tmp_path):
+    x = np.array([1.5, -3.0], np.float32)
+    _compare(_case, [{"i:0": k, "x:0": x} for k in (0, 1, 2)], tmp_path)
+
+
+# -- while_loop ----------------------------------------------------------------------------
+def _loops(tf):
+    x = tf.placeholder(tf.float32, [2], name="x")
+    n = tf.placeholder(tf.int32, [], name="n")
+    c = tf.constant([0.5, 2.0], name="c")
+    v = tf.get_variable("v", initializer=tf.constant([1.0, -1.0]), use_resource=True)
+    # Several loop variables, a captured tensor and a variable, a data-dependent trip count.
+    i, a, s = tf.while_loop(
+        lambda i, a, s: i < n, lambda i, a, s: [i + 1, a * c + v, s + tf.reduce_sum(a)], [0, x, 0.0]
+    )
+
+    # A nested loop reading the outer loop's variable, a cond in the body.
+    def outer_body(j, acc):
+        k, inner = tf.while_loop(
+            lambda k, t: k < 3, lambda k, t: [k + 1, t + tf.cast(j, tf.float32) * c], [0, acc]
+        )
+        inner = tf.cond(j % 2 > 0, lambda: inner * 0.5, lambda: inner + x)
+        return [j + 1, inner]
+
+    _, nested = tf.while_loop(lambda j, acc: j < 4, outer_body, [0, x], name="outer")
+    # maximum_iterations stops a loop that would run longer.
+    bounded = tf.while_loop(
+        lambda b: tf.reduce_sum(b) < 1e6, lambda b: b * 3.0, [x], maximum_iterations=n
+    )
+    # A loop inside a cond branch.
+    in_cond = tf.cond(
+        n > 2,
+        lambda: tf.while_loop(lambda t: tf.reduce_sum(t) < 100.0, lambda t: t * 2.0 + 1.0, [x]),
+        lambda: -x,
+        name="branch",
+    )
+    return [i.name, a.name, s.name, "outer/Exit_1:0", nested.name, bounded.name, in_cond.name]
+
+
+def test_while_loops(tmp_path):
+    x = np.array([1.5, 0.25], np.float32)
+    _compare(_loops, [{"x:0": x, "n:0": k} for k in (0, 1, 3, 6)], tmp_path)
+
+
+def _map_scan(tf):
+    x = tf.placeholder(tf.float32, [5, 3], name="x")
+    w = tf.constant(np.linspace(-1, 1, 9, dtype=np.float32).reshape(3, 3))
+    m = tf.map_fn(lambda r: tf.tanh(tf.matmul(r[None], w))[0], x)
+    s = tf.scan(lambda a, r: a * 0.5 + r, x, initializer=tf.zeros([3]))
+    f = tf.foldl(lambda a, r: a + tf.reduce_sum(r), x, initializer=0.0)
+    pair = tf.map_fn(lambda r: (r * 2.0, tf.reduce_max(r)), x, dtype=(tf.float32, tf.float32))
+    return [m.name, s.name, f.name, pair[0].name, pair[1].name]
+
+
+def test_map_fn_scan_foldl(tmp_path):
+    x = np.arange(15, dtype=np.float32).reshape(5, 3) / 7.0
+    _compare(_map_scan, [{"x:0": x}, {"x:0": -x}], tmp_path)
+
+
+# -- layers --------------------------------------------------------------------------------
+def _lstm(tf):
+    x = tf.placeholder(tf.float32, [3, 6, 4], name="x")
+    cell = tf.nn.rnn_cell.LSTMCell(5)
+    out, state = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+    assert out.name == "rnn/transpose_1:0"
+    return [out.name, state.c.name, state.h.name]
+
+
+def test_dynamic_rnn_lstm_restored(tmp_path):
+    rng = np.random.RandomState(0)
+    feeds = [{"x:0": rng.randn(3, 6, 4).astype(np.float32)} for _ in range(2)]
+    _compare(_lstm, feeds, tmp_path, graph_def=False)
+
+
+def _batch_norm_dropout(tf):
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    t = tf.placeholder(tf.bool, [], name="training")
+    y = tf.layers.batch_normalization(x, training=t, momentum=0.5)
+    z = tf.layers.dropout(y, rate=0.5, training=t)
+    return [y.name, z.name]
+
+
+def test_batch_norm_and_dropout_with_a_training_placeholder(tmp_path):
+    x = (np.arange(12, dtype=np.float32).reshape(4, 3) - 5.0) / 3.0
+    path = str(tmp_path / "model")
+    feeds = [{"x:0": x, "training:0": False}, {"x:0": x, "training:0": True}]
+    _, fetches, expected, _ = _tf_graph(_batch_norm_dropout, feeds, path)
+    got, _ = _run_tfs(_from_meta(path, True), fetches, feeds)
+    # Inference: both equal; training: batch norm equal, dropout keeps or doubles each value.
+    _check(expected[:1], got[:1])
+    np.testing.assert_allclose(got[1][0], expected[1][0], rtol=1e-5, atol=1e-5)
+    y, z = got[1]
+    kept = z != 0
+    np.testing.assert_allclose(z[kept], 2.0 * y[kept], rtol=1e-6)
+    assert 0 < kept.sum() < kept.size
+
+
+# -- training ------------------------------------------------------------------------------
+def _train_through_cond(tf):
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    t = tf.placeholder(tf.bool, [], name="training")
+    h = tf.layers.dense(x, 4, name="dense")
+    h = tf.layers.batch_normalization(h, training=t, momentum=0.5)
+    h = tf.cond(t, lambda: tf.nn.relu(h), lambda: tf.tanh(h), name="act")
+    loss = tf.reduce_sum(tf.square(h - 0.25))
+    with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+        tf.train.MomentumOptimizer(0.1, 0.9).minimize(loss, name="train")
+    return [loss.name]
+
+
+def _train_compare(build, feeds, tmp_path, steps=3):
+    path = str(tmp_path / "model")
+    _, fetches, expected, theirs = _tf_graph(build, feeds, path, train="train", steps=steps)
+    got, ours = _run_tfs(_from_meta(path, True), fetches, feeds, train="train", steps=steps)
+    _check(expected, got)
+    assert sorted(theirs) == sorted(ours)
+    for name in theirs:
+        np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_training_step_through_cond(tmp_path):
+    # Random inputs: batch norm of an evenly spaced batch puts one value on ReLU's kink.
+    x = np.random.RandomState(0).randn(5, 3).astype(np.float32)
+    _train_compare(_train_through_cond, [{"x:0": x, "training:0": True}], tmp_path)

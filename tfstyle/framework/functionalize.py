@@ -1,0 +1,936 @@
+"""TF 1.x control flow (``Switch``/``Merge``/``Enter``/``Exit``/``NextIteration``/``LoopCond``)
+rewritten into TF 2.x's functional ``If`` and ``While`` nodes, GraphDef to GraphDef.
+
+Graphs written by TF 1.x (and by TF 2.x with ``disable_control_flow_v2()``) express ``tf.cond``
+and ``tf.while_loop`` as dataflow: a ``Switch`` routes a tensor to one of two outputs by a
+predicate, a ``Merge`` forwards whichever input was computed, and a loop is a *frame* entered by
+``Enter`` nodes (one per loop variable, plus ``is_constant`` ones for loop invariants), whose
+``Merge``/``NextIteration`` pairs carry the loop variables round, ``LoopCond`` holding the
+predicate that ``Switch``es each variable to the body or to its ``Exit``. tfstyle only runs the
+functional form, so ``functionalize`` rewrites:
+
+* each loop frame (innermost first) into a ``While`` node whose cond and body are new
+  ``FunctionDef``s, in TF 2.x's convention: inputs loop counter, maximum iterations (``-1``),
+  the loop variables, then the invariants (each returned unchanged by the body). Each ``Exit``
+  becomes an ``Identity`` of its ``While`` output, keeping its name;
+* each cond into an ``If`` node with two branch ``FunctionDef``s, whose inputs are the data
+  inputs of its ``Switch``es. Each ``Merge`` becomes an ``Identity`` of its ``If`` output,
+  keeping its name. A cond is found by propagating, from every ``Switch``, which branch of which
+  predicate a node runs in; the nodes under one predicate that are connected to each other (not
+  through a ``Switch``'s inputs) form one ``If``, innermost conds first.
+
+TensorArrays (``TensorArrayV3`` and its read/write/scatter/gather/size ops), which TF 1.x's
+``map_fn``, ``scan`` and ``dynamic_rnn`` use, are rewritten first as TF 2.x's TensorList ops:
+a TensorArray's *flow* tensor, which orders its reads and writes through the loop, becomes the
+list itself, and its handle is no longer read.
+
+Constants that a function needs are copied into it (instead of being passed in) so that shape
+arguments stay known when the graph is compiled. Nodes outside control flow keep their names.
+"""
+
+import numpy as np
+from tensorboard.compat.proto import (
+    attr_value_pb2,
+    function_pb2,
+    graph_pb2,
+    node_def_pb2,
+    tensor_shape_pb2,
+    types_pb2,
+)
+
+_SWITCH = frozenset({"Switch", "RefSwitch"})
+_MERGE = frozenset({"Merge", "RefMerge"})
+_ENTER = frozenset({"Enter", "RefEnter"})
+_EXIT = frozenset({"Exit", "RefExit"})
+_NEXT = frozenset({"NextIteration", "RefNextIteration"})
+_PASS_THROUGH = _SWITCH | _MERGE | _ENTER | _EXIT | _NEXT | {"Identity", "RefIdentity"}
+V1_CONTROL_FLOW_OPS = _SWITCH | _MERGE | _ENTER | _EXIT | _NEXT | {"LoopCond"}
+TENSOR_ARRAY_OPS = frozenset(
+    {
+        "TensorArrayV3",
+        "TensorArrayReadV3",
+        "TensorArrayWriteV3",
+        "TensorArrayGatherV3",
+        "TensorArrayScatterV3",
+        "TensorArraySizeV3",
+        "TensorArrayCloseV3",
+    }
+)
+
+
+def needs_functionalization(gd):
+    """Whether ``gd`` has TF 1.x control flow or TensorArray nodes at its top level."""
+    return any(n.op in V1_CONTROL_FLOW_OPS or n.op in TENSOR_ARRAY_OPS for n in gd.node)
+
+
+def functionalize(gd):
+    """A copy of GraphDef ``gd`` with its v1 control flow written as ``If``/``While`` nodes."""
+    return _Functionalizer(gd).run()
+
+
+def _parse(s):
+    """``(node name, output index)`` of a NodeDef input; index ``-1`` for a control input."""
+    if s.startswith("^"):
+        return s[1:], -1
+    name, sep, idx = s.rpartition(":")
+    if sep and idx.isdigit():
+        return name, int(idx)
+    return s, 0
+
+
+def _ref(name, idx):
+    return f"{name}:{idx}"
+
+
+def _canon(s):
+    name, idx = _parse(s)
+    return _ref(name, idx)
+
+
+def _type_attr(dtype):
+    return attr_value_pb2.AttrValue(type=dtype)
+
+
+def _type_list_attr(dtypes_):
+    a = attr_value_pb2.AttrValue()
+    a.list.SetInParent()
+    a.list.type.extend(dtypes_)
+    return a
+
+
+def _func_attr(name):
+    a = attr_value_pb2.AttrValue()
+    a.func.name = name
+    return a
+
+
+def _shape_list_attr(shapes):
+    a = attr_value_pb2.AttrValue()
+    a.list.SetInParent()
+    for s in shapes:
+        a.list.shape.add().CopyFrom(s)
+    return a
+
+
+def _unknown_shape():
+    return tensor_shape_pb2.TensorShapeProto(unknown_rank=True)
+
+
+def _const_tensor(value):
+    from tfstyle.framework import graph_io
+
+    return graph_io.tensor_proto(value)
+
+
+class _Frame:
+    def __init__(self, name, parent):
+        self.name, self.parent = name, parent
+        self.depth = 0 if parent is None else parent.depth + 1
+
+
+class _Functionalizer:
+    def __init__(self, gd):
+        self.gd = gd
+        self.nodes = {}
+        for nd in gd.node:
+            copy = node_def_pb2.NodeDef()
+            copy.CopyFrom(nd)
+            self.nodes[nd.name] = copy
+        self.taken = set(self.nodes) | {f.signature.name for f in gd.library.function}
+        self.functions = []
+
+    # -- helpers ---------------------------------------------------------------------------
+    def fresh(self, name):
+        base, i = name, 0
+        while name in self.taken:
+            i += 1
+            name = f"{base}_{i}"
+        self.taken.add(name)
+        return name
+
+    def add_node(self, name, op, inputs=(), attrs=None):
+        nd = node_def_pb2.NodeDef(name=self.fresh(name), op=op)
+        nd.input.extend(inputs)
+        for k, v in (attrs or {}).items():
+            nd.attr[k].CopyFrom(v)
+        self.nodes[nd.name] = nd
+        return nd
+
+    def add_const(self, name, value):
+        value = np.asarray(value)
+        t = _const_tensor(value)
+        return self.add_node(
+            name,
+            "Const",
+            attrs={"dtype": _type_attr(t.dtype), "value": attr_value_pb2.AttrValue(tensor=t)},
+        )
+
+    def dtype(self, ref):
+        """The ``DataType`` enum of a tensor, read from its node's attributes."""
+        name, idx = _parse(ref)
+        nd = self.nodes.get(name)
+        if nd is None:
+            return types_pb2.DT_FLOAT
+        if nd.op in _MERGE and idx == 1:
+            return types_pb2.DT_INT32
+        if nd.op in ("If", "StatelessIf", "While", "StatelessWhile", "IdentityN"):
+            key = "Tout" if nd.op in ("If", "StatelessIf") else "T"
+            types = nd.attr[key].list.type
+            return types[idx] if idx < len(types) else types_pb2.DT_FLOAT
+        for key in ("T", "dtype", "element_dtype", "out_type", "DstT", "Tout"):
+            a = nd.attr.get(key)
+            if a is not None and a.WhichOneof("value") == "type":
+                return a.type
+        if nd.op.startswith("TensorList") or nd.op == "EmptyTensorList":
+            return types_pb2.DT_VARIANT
+        return types_pb2.DT_FLOAT
+
+    def output_shape(self, name):
+        """The static shape TF recorded for output 0 of a node (``_output_shapes``)."""
+        sh = self.nodes[name].attr.get("_output_shapes")
+        return sh.list.shape[0] if sh is not None and sh.list.shape else _unknown_shape()
+
+    def const_source(self, ref):
+        """The input-less ``Const`` node a tensor is (through invariant ``Enter``s), or None."""
+        seen = 0
+        while seen < 1000:
+            name, idx = _parse(ref)
+            nd = self.nodes.get(name)
+            if nd is None or idx != 0:
+                return None
+            if nd.op == "Const" and not any(not s.startswith("^") for s in nd.input):
+                return nd
+            if nd.op in _ENTER and nd.attr["is_constant"].b:
+                ref = nd.input[0]
+                seen += 1
+                continue
+            return None
+        return None
+
+    def consumers(self):
+        out = {}
+        for nd in self.nodes.values():
+            for s in nd.input:
+                name, idx = _parse(s)
+                out.setdefault(name, []).append((nd.name, idx))
+        return out
+
+    def rewrite_refs(self, mapping, control=None):
+        """Points every input that reads a ``mapping`` key (``"node:i"``) at its value, and each
+        control input on a node of ``control`` at the node it maps to."""
+        for nd in self.nodes.values():
+            for j, s in enumerate(nd.input):
+                name, idx = _parse(s)
+                if idx < 0:
+                    if control and name in control:
+                        nd.input[j] = "^" + control[name]
+                    continue
+                new = mapping.get(_ref(name, idx))
+                if new is not None:
+                    nd.input[j] = new
+
+    # -- the pass --------------------------------------------------------------------------
+    def run(self):
+        self.rewrite_tensor_arrays()
+        self.fix_variant_types()
+        frames = self.assign_frames()
+        for frame in sorted(frames, key=lambda f: -f.depth):
+            self.collapse_frame(frame)
+        root = [n for n in self.nodes if self.frame_of.get(n) is None]
+        self.functionalize_conds(root, None)
+        out = graph_pb2.GraphDef()
+        out.versions.CopyFrom(self.gd.versions)
+        out.library.CopyFrom(self.gd.library)
+        out.library.function.extend(self.functions)
+        out.node.extend(self.nodes.values())
+        return out
+
+    # -- TensorArrays ----------------------------------------------------------------------
+    def rewrite_tensor_arrays(self):
+        mapping = {}
+        for nd in list(self.nodes.values()):
+            if nd.op not in TENSOR_ARRAY_OPS:
+                continue
+            data = [s for s in nd.input if not s.startswith("^")]
+            control = [s for s in nd.input if s.startswith("^")]
+            attrs = dict(nd.attr)
+            name = nd.name
+            shapes_attr = nd.attr.get("_output_shapes")
+
+            def replace(op, inputs, new_attrs, nd=nd, control=control):
+                nd.op = op
+                del nd.input[:]
+                nd.input.extend(list(inputs) + control)
+                nd.ClearField("attr")
+                for k, v in new_attrs.items():
+                    nd.attr[k].CopyFrom(v)
+
+            if nd.op == "TensorArrayV3":
+                es = self.element_shape_const(f"{name}/element_shape", attrs.get("element_shape"))
+                # The handle is read by no rewritten op; a scalar stands for it.
+                handle = self.add_const(f"{name}/handle", np.int32(0))
+                replace("TensorListReserve", [es.name, data[0]],
+                        {"element_dtype": attrs["dtype"], "shape_type": _type_attr(types_pb2.DT_INT32)})  # fmt: skip
+                mapping[_ref(name, 0)] = handle.name
+                mapping[_ref(name, 1)] = name
+            elif nd.op == "TensorArrayWriteV3":
+                _, index, value, flow = data
+                replace("TensorListSetItem", [flow, index, value], {"element_dtype": attrs["T"]})
+            elif nd.op == "TensorArrayReadV3":
+                _, index, flow = data
+                es = self.element_shape_const(f"{name}/element_shape", None)
+                replace(
+                    "TensorListGetItem", [flow, index, es.name], {"element_dtype": attrs["dtype"]}
+                )
+                if shapes_attr is not None:
+                    nd.attr["_output_shapes"].CopyFrom(shapes_attr)
+            elif nd.op == "TensorArrayGatherV3":
+                _, indices, flow = data
+                es = self.element_shape_const(f"{name}/element_shape", attrs.get("element_shape"))
+                replace(
+                    "TensorListGather", [flow, indices, es.name], {"element_dtype": attrs["dtype"]}
+                )
+                if shapes_attr is not None:
+                    nd.attr["_output_shapes"].CopyFrom(shapes_attr)
+            elif nd.op == "TensorArrayScatterV3":
+                _, indices, value, flow = data
+                replace("TensorListScatterIntoExistingList", [flow, value, indices],
+                        {"element_dtype": attrs["T"]})  # fmt: skip
+            elif nd.op == "TensorArraySizeV3":
+                _, flow = data
+                replace("TensorListLength", [flow], {})
+            elif nd.op == "TensorArrayCloseV3":
+                replace("NoOp", [], {})
+        if mapping:
+            self.rewrite_refs(mapping)
+
+    def element_shape_const(self, name, attr):
+        if attr is None or attr.shape.unknown_rank:
+            return self.add_const(name, np.int32(-1))
+        dims = [d.size if d.size >= 0 else -1 for d in attr.shape.dim]
+        return self.add_const(name, np.array(dims, np.int32))
+
+    def fix_variant_types(self):
+        """Gives the control-flow nodes that now carry a TensorList (a TensorArray's flow) the
+        ``variant`` type."""
+        changed = True
+        while changed:
+            changed = False
+            for nd in self.nodes.values():
+                if nd.op not in _PASS_THROUGH or not nd.input or nd.input[0].startswith("^"):
+                    continue
+                if nd.attr["T"].type == types_pb2.DT_VARIANT:
+                    continue
+                ins = [s for s in nd.input if not s.startswith("^")]
+                if nd.op not in _MERGE:
+                    ins = ins[:1]
+                if any(self.dtype(s) == types_pb2.DT_VARIANT for s in ins):
+                    nd.attr["T"].CopyFrom(_type_attr(types_pb2.DT_VARIANT))
+                    nd.attr.pop("_output_shapes", None)
+                    changed = True
+
+    # -- frames ----------------------------------------------------------------------------
+    def assign_frames(self):
+        """The loop frame of every node (``None`` outside loops): an ``Enter`` starts its
+        ``frame_name``'s frame, an ``Exit`` leaves it, other nodes are in their inputs' frame
+        (``NextIteration`` back edges aside)."""
+        consumers = self.consumers()
+        frames, frame_of, done = {}, {}, set()
+        waiting = {}
+        for n, nd in self.nodes.items():
+            waiting[n] = sum(
+                1 for s in nd.input
+                if not (nd.op in _MERGE and self.nodes[_parse(s)[0]].op in _NEXT)
+            )  # fmt: skip
+        queue = [n for n, k in waiting.items() if k == 0]
+        while queue:
+            n = queue.pop()
+            nd = self.nodes[n]
+            ins = [_parse(s) for s in nd.input]
+            if nd.op in _ENTER:
+                parent = frame_of[ins[0][0]]
+                fname = nd.attr["frame_name"].s.decode()
+                frame = frames.get(fname)
+                if frame is None:
+                    frame = frames[fname] = _Frame(fname, parent)
+                frame_of[n] = frame
+            elif nd.op in _EXIT:
+                inner = frame_of[ins[0][0]]
+                if inner is None:
+                    raise ValueError(f"Exit node '{n}' is outside any loop.")
+                frame_of[n] = inner.parent
+            else:
+                # The innermost frame among the inputs' (NextIteration back edges aside).
+                best = None
+                for dep, _ in ins:
+                    if dep in frame_of:
+                        f = frame_of[dep]
+                        if f is not None and (best is None or f.depth > best.depth):
+                            best = f
+                frame_of[n] = best
+            done.add(n)
+            for dst, _ in consumers.get(n, ()):
+                if self.nodes[dst].op in _MERGE and nd.op in _NEXT:
+                    continue
+                waiting[dst] -= 1
+                if waiting[dst] == 0:
+                    queue.append(dst)
+        missing = [n for n in self.nodes if n not in done]
+        if missing:
+            raise ValueError(f"Cannot place nodes in a loop frame: {missing[:5]}")
+        self.frame_of = frame_of
+        return list(frames.values())
+
+    # -- loops -----------------------------------------------------------------------------
+    def collapse_frame(self, frame):
+        members = [n for n in self.nodes if self.frame_of.get(n) is frame]
+        nodes = self.nodes
+        consumers = self.consumers()
+        enters = [n for n in members if nodes[n].op in _ENTER]
+        loop_conds = [n for n in members if nodes[n].op == "LoopCond"]
+        if len(loop_conds) != 1:
+            raise ValueError(f"Loop '{frame.name}' has {len(loop_conds)} LoopCond nodes.")
+        loop_cond = loop_conds[0]
+        loop_vars, invariants = [], []
+        for e in enters:
+            if nodes[e].attr["is_constant"].b:
+                invariants.append(e)
+                continue
+            merge = next((c for c, _ in consumers.get(e, ()) if nodes[c].op in _MERGE), None)
+            if merge is None:
+                raise ValueError(f"Loop variable '{e}' of '{frame.name}' has no Merge.")
+            nxt = next(_parse(s)[0] for s in nodes[merge].input
+                       if nodes[_parse(s)[0]].op in _NEXT)  # fmt: skip
+            switch = next((c for c, _ in consumers.get(merge, ()) if nodes[c].op in _SWITCH
+                           and _parse(nodes[c].input[1])[0] == loop_cond), None)  # fmt: skip
+            exit_ = None
+            if switch is not None:
+                exit_ = next((c for c, i in consumers.get(switch, ())
+                              if i == 0 and nodes[c].op in _EXIT), None)  # fmt: skip
+            loop_vars.append((e, merge, nxt, switch, exit_))
+        backbone = set(enters) | {loop_cond}
+        for _, m, x, s, _ in loop_vars:
+            backbone |= {m, x} | ({s} if s else set())
+        scope = frame.name.rsplit("/", 1)[0] if "/" in frame.name else frame.name
+
+        # The condition: what LoopCond reads, back to the loop variables.
+        cond_region = self.closure([nodes[loop_cond].input[0]], set(members) - backbone)
+        cond_region = self.functionalize_conds(cond_region, frame)
+        body_region = [n for n in self.nodes if self.frame_of.get(n) is frame
+                       and n not in backbone and n not in set(cond_region)]  # fmt: skip
+        body_region = self.functionalize_conds(body_region, frame)
+        # Nodes of the condition that the body reads too are computed again there.
+        body_region = body_region + [n for n in self.closure(self.data_inputs(body_region),
+                                                            set(cond_region))
+                                     if n not in set(body_region)]  # fmt: skip
+
+        n_vars = len(loop_vars)
+        var_types = [nodes[e].attr["T"].type for e, *_ in loop_vars]
+        invariant_types = [nodes[e].attr["T"].type for e in invariants]
+        used = set(self.data_inputs(cond_region + body_region))
+        for _, _, x, _, _ in loop_vars:
+            used.add(_canon(nodes[x].input[0]))
+        kept = []
+        for e in invariants:
+            if _ref(e, 0) in used:
+                kept.append(e)
+        hoisted = {e: self.const_source(_ref(e, 0)) for e in kept}
+        captured = [e for e in kept if hoisted[e] is None]
+
+        def bindings(arg_names, in_body):
+            b = {}
+            for k, (_, m, _, s, _) in enumerate(loop_vars):
+                b[_ref(m, 0)] = arg_names[2 + k]
+                if in_body and s is not None:
+                    b[_ref(s, 1)] = arg_names[2 + k]
+            for j, e in enumerate(captured):
+                b[_ref(e, 0)] = arg_names[2 + n_vars + j]
+            return b
+
+        types = [types_pb2.DT_INT32, types_pb2.DT_INT32] + var_types
+        types += [invariant_types[invariants.index(e)] for e in captured]
+        fname = "".join(c if c.isalnum() or c == "_" else "_" for c in scope)
+        cond_name = self.fresh(f"{fname}_cond")
+        body_name = self.fresh(f"{fname}_body")
+        consts = {_ref(e, 0): hoisted[e] for e in kept if hoisted[e] is not None}
+        outer_control = set()
+        self.build_function(
+            cond_name, cond_region, types, lambda a: bindings(a, False),
+            lambda a, b, r: [r(nodes[loop_cond].input[0])], [types_pb2.DT_BOOL], consts,
+            outer_control, backbone,
+        )  # fmt: skip
+
+        def body_outputs(args, b, refer):
+            outs = [args[0], args[1]]
+            outs += [refer(nodes[x].input[0]) for _, _, x, _, _ in loop_vars]
+            return outs + args[2 + n_vars :]
+
+        self.build_function(body_name, body_region, types, lambda a: bindings(a, True),
+                            body_outputs, types, consts, outer_control, backbone)  # fmt: skip
+
+        # The While node, in the parent frame.
+        parent = frame.parent
+        counter = self.add_const(f"{scope}/loop_counter", np.int32(0))
+        bound = self.add_const(f"{scope}/maximum_iterations", np.int32(-1))
+        scalar = tensor_shape_pb2.TensorShapeProto()
+        shapes = [scalar, scalar] + [self.output_shape(m) for _, m, *_ in loop_vars]
+        shapes += [self.output_shape(e) for e in captured]
+        inputs = [counter.name, bound.name] + [nodes[e].input[0] for e, *_ in loop_vars]
+        inputs += [nodes[e].input[0] for e in captured]
+        control = set()
+        for e in enters:
+            control |= {s[1:] for s in nodes[e].input if s.startswith("^")}
+        control |= outer_control
+        parallel = nodes[enters[0]].attr["parallel_iterations"].i if enters else 10
+        attrs = {
+            "T": _type_list_attr(types),
+            "cond": _func_attr(cond_name),
+            "body": _func_attr(body_name),
+            "output_shapes": _shape_list_attr(shapes),
+            "parallel_iterations": attr_value_pb2.AttrValue(i=parallel or 10),
+        }
+        loop = self.add_node(f"{scope}/While", "While", inputs, attrs)
+        loop.input.extend("^" + c for c in sorted(control) if c in self.nodes)
+        for n in (counter.name, bound.name, loop.name):
+            self.frame_of[n] = parent
+
+        # Remove the frame; each Exit becomes an Identity of the While's output.
+        removed = set(n for n in self.nodes if self.frame_of.get(n) is frame)
+        exits = {}
+        for k, (_, _, _, _, x) in enumerate(loop_vars):
+            if x is not None:
+                exits[x] = k
+                removed.add(x)
+        for n in removed:
+            del self.nodes[n]
+        for x, k in exits.items():
+            t = var_types[k]
+            nd = node_def_pb2.NodeDef(name=x, op="Identity", input=[f"{loop.name}:{2 + k}"])
+            nd.attr["T"].CopyFrom(_type_attr(t))
+            self.nodes[x] = nd
+            self.frame_of[x] = parent
+        self.redirect_removed(removed - set(exits), loop.name)
+
+    def redirect_removed(self, removed, replacement):
+        """Control inputs on removed nodes now wait for ``replacement``; data inputs from them
+        cannot be kept."""
+        control = {n: replacement for n in removed}
+        for nd in self.nodes.values():
+            for s in nd.input:
+                name, idx = _parse(s)
+                if idx >= 0 and name in removed:
+                    raise ValueError(
+                        f"Node '{nd.name}' reads '{s}' from inside control flow it is not part of."
+                    )
+        self.rewrite_refs({}, control)
+
+    def data_inputs(self, region):
+        return [_canon(s) for n in region for s in self.nodes[n].input if not s.startswith("^")]
+
+    def closure(self, refs, allowed):
+        """The nodes of ``allowed`` that ``refs`` depend on (through data and control inputs)."""
+        seen, order = set(), []
+        stack = [_parse(r)[0] for r in refs]
+        while stack:
+            n = stack.pop()
+            if n in seen or n not in allowed:
+                continue
+            seen.add(n)
+            order.append(n)
+            stack.extend(_parse(s)[0] for s in self.nodes[n].input)
+        return [n for n in self.nodes if n in seen]
+
+    # -- functions -------------------------------------------------------------------------
+    def build_function(self, name, region, arg_types, bindings_of, outputs_of, out_types,
+                       consts, outer_control, skip_control):  # fmt: skip
+        """Adds a ``FunctionDef`` holding the nodes of ``region``. ``bindings_of(arg names)``
+        maps graph tensors to arguments; ``consts`` maps graph tensors to ``Const`` nodes copied
+        into the function; ``outputs_of(arg names, bindings, refer)`` lists its results. Control
+        inputs from outside the region (but those on ``skip_control``) go to
+        ``outer_control``."""
+        fdef = function_pb2.FunctionDef()
+        fdef.signature.name = name
+        region_set = set(region)
+        arg_names = []
+        for i, t in enumerate(arg_types):
+            arg = f"arg{i}"
+            while arg in region_set:
+                arg += "_"
+            arg_names.append(arg)
+            fdef.signature.input_arg.add(name=arg, type=t)
+        b = bindings_of(arg_names)
+        copied = {}
+
+        def refer(s):
+            r = _canon(s)
+            if r in b:
+                return b[r]
+            node, idx = _parse(r)
+            if node in region_set:
+                return f"{node}:output:{idx}"
+            c = consts.get(r) or self.const_source(r)
+            if c is not None:
+                copy_name = copied.get(r)
+                if copy_name is None:
+                    copy_name = f"{node}_const" if idx else node
+                    while copy_name in region_set or copy_name in arg_names:
+                        copy_name += "_"
+                    nd = fdef.node_def.add(name=copy_name, op="Const")
+                    nd.attr["dtype"].CopyFrom(c.attr["dtype"])
+                    nd.attr["value"].CopyFrom(c.attr["value"])
+                    copied[r] = copy_name
+                    region_set.add(copy_name)
+                return f"{copy_name}:output:0"
+            raise ValueError(f"Function '{name}' reads '{s}', which is outside it.")
+
+        for n in region:
+            src = self.nodes[n]
+            nd = fdef.node_def.add(name=src.name, op=src.op)
+            if src.device:
+                nd.device = src.device
+            for k, v in src.attr.items():
+                if k != "_output_shapes":
+                    nd.attr[k].CopyFrom(v)
+            for s in src.input:
+                dep, idx = _parse(s)
+                if idx < 0:
+                    if dep in region_set:
+                        nd.input.append(s)
+                    elif dep not in skip_control and dep not in b:
+                        outer_control.add(dep)
+                    continue
+                nd.input.append(refer(s))
+        outs = outputs_of(arg_names, b, refer)
+        for i, (ref, t) in enumerate(zip(outs, out_types)):
+            fdef.signature.output_arg.add(name=f"out{i}", type=t)
+            fdef.ret[f"out{i}"] = ref
+        self.functions.append(fdef)
+        return fdef
+
+    # -- conds -----------------------------------------------------------------------------
+    def pred_key(self, ref):
+        """A predicate, seen through the ``Identity`` nodes TF puts in front of it."""
+        r = _canon(ref)
+        for _ in range(1000):
+            name, idx = _parse(r)
+            nd = self.nodes.get(name)
+            if nd is None or nd.op not in ("Identity", "RefIdentity") or idx != 0:
+                return r
+            r = _canon(nd.input[0])
+        return r
+
+    def cond_states(self, region):
+        """Per tensor of ``region``: the branches it is computed in, outermost first, as a tuple
+        of ``(predicate, branch)``; per node (a ``Switch``: its inputs' state)."""
+        region_set = set(region)
+        states, node_states = {}, {}
+        order = self.topological(region)
+
+        def state(ref):
+            name, idx = _parse(ref)
+            if name not in region_set:
+                return ()
+            if idx < 0:
+                return node_states[name]
+            return states.get(_ref(name, idx), node_states[name])
+
+        def deepest(sts, where):
+            best = ()
+            for s in sts:
+                if len(s) > len(best):
+                    s, best = best, s
+                if best[: len(s)] != s:
+                    raise ValueError(f"Node '{where}' mixes tensors of different branches.")
+            return best
+
+        for n in order:
+            nd = self.nodes[n]
+            ins = [state(s) for s in nd.input]
+            if nd.op in _SWITCH:
+                st = deepest(ins, n)
+                node_states[n] = st
+                key = self.pred_key(nd.input[1])
+                states[_ref(n, 0)] = st + ((key, 0),)
+                states[_ref(n, 1)] = st + ((key, 1),)
+            elif nd.op in _MERGE:
+                data = [state(s) for s in nd.input if not s.startswith("^")]
+                common = data[0]
+                for s in data[1:]:
+                    i = 0
+                    while i < min(len(common), len(s)) and common[i] == s[i]:
+                        i += 1
+                    common = common[:i]
+                node_states[n] = common
+            else:
+                node_states[n] = deepest(ins, n)
+        return states, node_states
+
+    def topological(self, region):
+        region_set = set(region)
+        order, seen = [], set()
+        for root in region:
+            if root in seen:
+                continue
+            stack = [(root, False)]
+            while stack:
+                n, done = stack.pop()
+                if done:
+                    order.append(n)
+                    continue
+                if n in seen:
+                    continue
+                seen.add(n)
+                stack.append((n, True))
+                for s in self.nodes[n].input:
+                    dep = _parse(s)[0]
+                    if dep in region_set and dep not in seen:
+                        stack.append((dep, False))
+        return order
+
+    def merge_cond(self, m, states, node_states):
+        """``(outer state, predicate)`` of the cond a ``Merge`` ends."""
+        common = node_states[m]
+        region_states = []
+        for s in self.nodes[m].input:
+            if s.startswith("^"):
+                continue
+            name, idx = _parse(s)
+            st = states.get(_ref(name, idx), node_states.get(name, ()))
+            region_states.append(st)
+        deeper = [s for s in region_states if len(s) > len(common)]
+        if not deeper:
+            raise ValueError(f"Merge node '{m}' merges no branches of a cond.")
+        return common, deeper[0][len(common)][0]
+
+    def functionalize_conds(self, region, frame):
+        """Rewrites the conds among the nodes of ``region`` (innermost first) as ``If`` nodes;
+        returns the nodes of the region afterwards."""
+        region = list(region)
+        while True:
+            merges = [n for n in region if self.nodes[n].op in _MERGE]
+            if not merges:
+                return region
+            states, node_states = self.cond_states(region)
+            conds = {}
+            for m in merges:
+                conds.setdefault(self.merge_cond(m, states, node_states), []).append(m)
+            outer, key = max(conds, key=lambda c: len(c[0]))
+            region = self.make_ifs(region, outer, key, conds[(outer, key)], states, node_states,
+                                   frame)  # fmt: skip
+
+    def make_ifs(self, region, outer, key, merges, states, node_states, frame):
+        nodes = self.nodes
+        depth = len(outer)
+
+        def own_switch(n):
+            return (nodes[n].op in _SWITCH and node_states[n] == outer
+                    and self.pred_key(nodes[n].input[1]) == key)  # fmt: skip
+
+        def in_branch(n):
+            st = node_states[n]
+            return len(st) > depth and st[:depth] == outer and st[depth][0] == key
+
+        merge_set = set(merges)
+        members = [n for n in region if n in merge_set or own_switch(n) or in_branch(n)]
+        member_set = set(members)
+        # The Merges of these conds each node depends on: a cond whose inputs depend on
+        # another one's results (TF's gradient of a cond, under the same predicate) is another
+        # If, even where its branches read the first one's branch tensors.
+        anc = {}
+        for n in self.topological(region):
+            a = frozenset()
+            for s in nodes[n].input:
+                dep = _parse(s)[0]
+                if dep in anc:
+                    a |= anc[dep]
+                    if dep in merge_set:
+                        a |= {dep}
+            anc[n] = a
+        parent = {n: n for n in members}
+
+        def find(n):
+            while parent[n] != n:
+                parent[n] = parent[parent[n]]
+                n = parent[n]
+            return n
+
+        for n in members:
+            if own_switch(n):
+                continue
+            for s in nodes[n].input:
+                dep = _parse(s)[0]
+                if dep in member_set and anc[dep] == anc[n]:
+                    parent[find(dep)] = find(n)
+        groups = {}
+        for n in members:
+            groups.setdefault(find(n), []).append(n)
+        region_set = set(region)
+        # Conds that read others' branch tensors first: they copy those nodes.
+        for comp in sorted(groups.values(), key=lambda c: -max(len(anc[n]) for n in c)):
+            if all(own_switch(n) for n in comp):
+                # Switches whose outputs nobody reads.
+                read = {_parse(s)[0] for nd in self.nodes.values() for s in nd.input}
+                if not read & set(comp):
+                    for n in comp:
+                        del self.nodes[n]
+                    region_set -= set(comp)
+                    continue
+            new = self.make_if(comp, outer, key, merge_set, states, node_states, own_switch,
+                               in_branch)  # fmt: skip
+            region_set -= set(comp)
+            region_set |= set(new)
+            for n in new:
+                self.frame_of[n] = frame
+        return [n for n in self.nodes if n in region_set]
+
+    def make_if(self, comp, outer, key, merges, states, node_states, own_switch, in_branch):
+        nodes = self.nodes
+        depth = len(outer)
+        comp_set = set(comp)
+        switches = [n for n in comp if own_switch(n)]
+        comp_merges = [n for n in comp if n in merges]
+        branch = {}
+        for n in comp:
+            if n in comp_merges or n in switches:
+                continue
+            branch[n] = node_states[n][depth][1]
+        # Branch tensors of another cond under the same predicate are computed again here.
+        stack = [_parse(s)[0] for n in list(branch) for s in nodes[n].input]
+        stack += [_parse(s)[0] for m in comp_merges for s in nodes[m].input]
+        while stack:
+            n = stack.pop()
+            if n in comp_set or n in branch or n in switches or n not in node_states:
+                continue
+            if own_switch(n):
+                switches.append(n)
+            elif in_branch(n):
+                branch[n] = node_states[n][depth][1]
+                stack.extend(_parse(s)[0] for s in nodes[n].input)
+        if not switches:
+            raise ValueError(f"The cond of '{comp_merges[0]}' has no Switch.")
+        pred = nodes[switches[0]].input[1]
+
+        def state_of(ref):
+            name, idx = _parse(ref)
+            if name not in self.nodes or name not in node_states:
+                return ()
+            return states.get(_ref(name, idx), node_states[name])
+
+        # Per Merge: the tensor of the then branch and of the else branch.
+        results = []
+        for m in comp_merges:
+            data = [s for s in nodes[m].input if not s.startswith("^")]
+            if len(data) != 2:
+                raise ValueError(f"Merge node '{m}' of a cond has {len(data)} inputs, not 2.")
+            sides = {}
+            for s in data:
+                st = state_of(s)
+                if len(st) > depth and st[depth][0] == key:
+                    sides[st[depth][1]] = s
+            if len(sides) == 1:
+                other = next(s for s in data if s not in sides.values())
+                sides[1 - next(iter(sides))] = other
+            if len(sides) != 2:
+                raise ValueError(f"Merge node '{m}' does not merge the two branches of a cond.")
+            results.append((sides[1], sides[0]))
+
+        # Tensors the branches read from outside the cond (not through its Switches).
+        switch_outs = {_ref(s, i) for s in switches for i in (0, 1)}
+        extras = []
+        for n in self.nodes:
+            if n not in branch:
+                continue
+            for s in nodes[n].input:
+                if s.startswith("^"):
+                    continue
+                r = _canon(s)
+                dep = _parse(r)[0]
+                if dep not in branch and r not in switch_outs and r not in extras:
+                    if self.const_source(r) is None:
+                        extras.append(r)
+        for then_ref, else_ref in results:
+            for r in (_canon(then_ref), _canon(else_ref)):
+                dep = _parse(r)[0]
+                if dep not in branch and r not in switch_outs and r not in extras:
+                    if self.const_source(r) is None:
+                        extras.append(r)
+
+        arg_types = [nodes[s].attr["T"].type for s in switches] + [self.dtype(r) for r in extras]
+        out_types = [nodes[m].attr["T"].type for m in comp_merges]
+        consts = {}
+        for s in switches:
+            c = self.const_source(nodes[s].input[0])
+            if c is not None:
+                consts[_ref(s, 0)] = consts[_ref(s, 1)] = c
+
+        def bindings(side):
+            def of(args):
+                b = {}
+                for i, s in enumerate(switches):
+                    if _ref(s, 0) not in consts:
+                        b[_ref(s, side)] = args[i]
+                for j, r in enumerate(extras):
+                    b[r] = args[len(switches) + j]
+                return b
+
+            return of
+
+        scope = comp_merges[0] if comp_merges else switches[0]
+        scope = scope.rsplit("/", 1)[0] if "/" in scope else scope
+        fname = "".join(c if c.isalnum() or c == "_" else "_" for c in scope)
+        then_name, else_name = self.fresh(f"{fname}_true"), self.fresh(f"{fname}_false")
+        outer_control = set()
+        for side, fn_name in ((1, then_name), (0, else_name)):
+            region = [n for n in self.nodes if branch.get(n) == side]
+            self.build_function(
+                fn_name, region, arg_types, bindings(side),
+                lambda a, b, refer, side=side: [refer(r[1 - side]) for r in results],
+                out_types, consts, outer_control, set(switches),
+            )  # fmt: skip
+
+        inputs = [pred] + [nodes[s].input[0] for s in switches] + extras
+        shapes = [self.output_shape(m) for m in comp_merges]
+        attrs = {
+            "Tcond": _type_attr(types_pb2.DT_BOOL),
+            "Tin": _type_list_attr(arg_types),
+            "Tout": _type_list_attr(out_types),
+            "then_branch": _func_attr(then_name),
+            "else_branch": _func_attr(else_name),
+            "output_shapes": _shape_list_attr(shapes),
+        }
+        node = self.add_node(f"{scope}/If", "If", inputs, attrs)
+        control = set(outer_control)
+        for s in switches:
+            control |= {c[1:] for c in nodes[s].input if c.startswith("^")}
+        node.input.extend("^" + c for c in sorted(control) if c in self.nodes and c not in comp_set)
+        # A control input on a Switch waits for the Switch's inputs, not for either branch.
+        comp_switches = {sw: [_parse(x)[0] for x in nodes[sw].input] for sw in switches
+                         if sw in comp_set}  # fmt: skip
+        for nd in self.nodes.values():
+            if nd.name in comp_set or not any(x[1:] in comp_switches for x in nd.input):
+                continue
+            ins = []
+            for x in nd.input:
+                for y in (["^" + d for d in comp_switches[x[1:]]] if x[1:] in comp_switches
+                          else [x]):  # fmt: skip
+                    if y not in ins:
+                        ins.append(y)
+            del nd.input[:]
+            nd.input.extend(ins)
+        for n in comp:
+            del self.nodes[n]
+        new = [node.name]
+        for k, m in enumerate(comp_merges):
+            nd = node_def_pb2.NodeDef(name=m, op="Identity", input=[f"{node.name}:{k}"])
+            nd.attr["T"].CopyFrom(_type_attr(out_types[k]))
+            self.nodes[m] = nd
+            new.append(m)
+        for nd in self.nodes.values():
+            for s in nd.input:
+                name, idx = _parse(s)
+                if name in set(comp_merges) and idx == 1:
+                    raise ValueError(
+                        f"Node '{nd.name}' reads the branch index '{s}' of a cond's Merge."
+                    )
+        self.redirect_removed(comp_set - set(comp_merges), node.name)
+        return new
