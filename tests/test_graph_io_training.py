@@ -302,3 +302,36 @@ def test_tf_conv_training_graph_with_depthwise_lrn_and_mirror_pad_gradients(tmp_
     _, ours = _tfs_run(path, 3, _cnn2_feeds, False)
     _compare(theirs, ours, rtol=1e-4, atol=1e-5)
     assert "dw/Adagrad" in ours
+
+
+def _build_dilated(tf, optimizer, sparse):
+    # TF writes dilated convolutions as SpaceToBatchND, Conv2D, BatchToSpaceND (their
+    # gradients: each other and Conv2D's backprop ops), and resizes' gradients as
+    # ResizeBilinearGrad, ResizeNearestNeighborGrad and ResizeBicubicGrad.
+    x = tf.placeholder(tf.float32, [None, 9, 9, 2], name="x")
+    h = tf.layers.conv2d(x, 4, 3, dilation_rate=2, padding="same", activation=tf.nn.tanh)
+    h = tf.layers.conv2d(h, 3, 3, dilation_rate=(2, 1), activation=tf.nn.tanh)
+    k = tf.get_variable("atrous", [2, 3, 3, 4])
+    h = tf.nn.atrous_conv2d(h, k, 2, "SAME")
+    h = tf.image.resize_bilinear(h, [7, 6], align_corners=True)
+    h = tf.image.resize_nearest_neighbor(h, [10, 8], half_pixel_centers=True)
+    h = tf.depth_to_space(tf.space_to_depth(h, 2) * 1.5, 2)
+    h = tf.image.resize_bicubic(h, [4, 5])
+    h = tf.batch_to_space_nd(tf.space_to_batch_nd(h, [2, 2], [[0, 0], [1, 0]]), [2, 2],
+                             [[0, 0], [0, 1]])  # fmt: skip
+    loss = tf.reduce_mean(tf.square(h - 0.3))
+    return optimizer.minimize(loss, name="train")
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum"])
+def test_tf_dilated_conv_and_resize_training_graph_trains_to_the_same_variables(tmp_path, name):
+    path = str(tmp_path / "model")
+    theirs = _tf_run(_build_dilated, _OPTIMIZERS[name], False, path, 3, _cnn_feeds)
+    _, ours = _tfs_run(path, 3, _cnn_feeds, False)
+    _compare(theirs, ours, rtol=1e-4, atol=1e-5)
+    assert "atrous" in ours and "conv2d_1/kernel" in ours
+    with tfs.Graph().as_default() as g:
+        tfs.train.import_meta_graph(path + ".meta")
+        kinds = {op.type for op in g.get_operations()}
+    assert {"SpaceToBatchND", "BatchToSpaceND", "ResizeBilinearGrad"} <= kinds
+    assert {"ResizeNearestNeighborGrad", "ResizeBicubicGrad"} <= kinds

@@ -2,6 +2,8 @@
 
 # ruff: noqa: F401
 
+from tfstyle.ops.space_batch_ops import depth_to_space, space_to_batch, space_to_depth
+
 from . import (
     grad_ops,  # registers TF's gradient ops (ReluGrad, MaxPoolGrad, ...)
     rnn_cell,

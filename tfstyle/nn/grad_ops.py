@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from tfstyle.ops import _base
+from tfstyle.ops import image_ops as _image_ops  # noqa: F401 - the forward resize ops
 
 from ._util import with_rank
 from .conv_ops import backprop_lowering
@@ -282,3 +283,58 @@ def _mirror_pad_grad_lower(op):
 
 
 _base.register_simple("MirrorPadGrad", _mirror_pad_grad_infer, _mirror_pad_grad_lower)
+
+
+# -- image resizing ----------------------------------------------------------------------------
+def _resize_grad_lower(forward_type):
+    """``(grads, original_image)``: the vjp of the forward resize at the original image (the
+    resize is linear in it: only its shape and dtype matter)."""
+
+    def lower(op):
+        fwd = _base.forward_lowering(op, forward_type, [op._inputs[1], op._inputs[0]])
+
+        def fn(dy, original):
+            size = np.asarray(np.shape(dy)[1:3], np.int32)
+            _, pullback = jax.vjp(lambda v: fwd(v, size), jnp.asarray(original))
+            # The forward output is float32 whatever the image's type; the pullback casts back.
+            return pullback(jnp.asarray(dy, jnp.float32))[0]
+
+        return fn
+
+    return lower
+
+
+def _nearest_grad_infer(op):
+    dy = with_rank(op, 0, 4)
+    hw = _base.constant_shape(op._inputs[1])
+    hw = hw if hw is not None and len(hw) == 2 else (None, None)
+    n, c = (None, None) if dy is None else (dy[0], dy[3])
+    return [(op._inputs[0]._dtype, (n, hw[0], hw[1], c))]
+
+
+def _nearest_grad_lower(op):
+    fwd = _base.forward_lowering(op, "ResizeNearestNeighbor")
+
+    def fn(dy, size):
+        dy = jnp.asarray(dy)
+        h, w = (int(d) for d in _base.static_ints(size, "ResizeNearestNeighborGrad's size"))
+        size_out = np.asarray(dy.shape[1:3], np.int32)
+        # Integer gradients are summed in float32 (JAX differentiates floats only).
+        dt = dy.dtype if jnp.issubdtype(dy.dtype, jnp.floating) else jnp.float32
+        grad = _vjp(lambda v: fwd(v, size_out), jnp.zeros((dy.shape[0], h, w, dy.shape[3]), dt), dy)
+        return grad.astype(dy.dtype)
+
+    return fn
+
+
+_base.register_simple(
+    "ResizeBilinearGrad",
+    lambda op: [(op._inputs[1]._dtype, op._inputs[1]._shape)],
+    _resize_grad_lower("ResizeBilinear"),
+)
+_base.register_simple(
+    "ResizeBicubicGrad",
+    lambda op: [(op._inputs[1]._dtype, op._inputs[1]._shape)],
+    _resize_grad_lower("ResizeBicubic"),
+)
+_base.register_simple("ResizeNearestNeighborGrad", _nearest_grad_infer, _nearest_grad_lower)

@@ -17,7 +17,7 @@ from tfstyle.client.config import (
 )
 from tfstyle.client.interop import to_jax
 from tfstyle.client.session import InteractiveSession, Session, get_default_session
-from tfstyle.compat.v1 import initializers, linalg, math, random, strings
+from tfstyle.compat.v1 import image, initializers, linalg, math, random, strings
 from tfstyle.framework import errors
 from tfstyle.framework.dtypes import (
     DType,
@@ -300,6 +300,14 @@ from tfstyle.ops.segment_ops import (
     unsorted_segment_min,
     unsorted_segment_prod,
     unsorted_segment_sum,
+)
+from tfstyle.ops.space_batch_ops import (
+    batch_to_space,
+    batch_to_space_nd,
+    depth_to_space,
+    space_to_batch,
+    space_to_batch_nd,
+    space_to_depth,
 )
 from tfstyle.ops.state_ops import (
     scatter_add,
