@@ -311,12 +311,37 @@ def _gru(tf, x, w):
     return tf.reduce_sum(out, 1) + state
 
 
+def _while_rows(tf, x, w):
+    def body(i, a):
+        return i + 1, tf.tanh(a * w) + tf.reduce_sum(x * tf.cast(i, tf.float32), 0)
+
+    return tf.while_loop(lambda i, a: i < 5, body, [0, tf.zeros([3])])[1]
+
+
+def _while_until(tf, x, w):
+    # The number of iterations depends on the values, within a bound (tfstyle differentiates a
+    # while_loop where one is known). One loop variable: returned alone.
+    v = tf.while_loop(lambda v: tf.reduce_sum(tf.abs(v)) < 20.0, lambda v: [v * 1.5 + w],
+                      [tf.reduce_sum(x, 0) + 1.0], maximum_iterations=20)  # fmt: skip
+    return v
+
+
+def _while_bounded(tf, x, w):
+    m = tf.matmul(tf.transpose(x), x)  # captured by the loop
+    _, v = tf.while_loop(lambda i, v: i >= 0, lambda i, v: (i + 1, tf.sin(tf.tensordot(m, v, 1))),
+                         [0, w * 2.0], maximum_iterations=3)  # fmt: skip
+    return v
+
+
 @pytest.mark.parametrize(
-    "loop", [_map, _scan_init, _scan_first, _scan_first_reversed, _foldl_first, _foldr_init, _gru]
-)
-def test_gradients_through_scans_run_in_tf(loop):
-    # TF's SymbolicGradient takes a loop's gradient as zero; a scan of known length is written
-    # there as its steps, so that TF computes the gradient through it.
+    "loop",
+    [_map, _scan_init, _scan_first, _scan_first_reversed, _foldl_first, _foldr_init, _gru,
+     _while_rows, _while_until, _while_bounded],
+)  # fmt: skip
+def test_gradients_through_loops_run_in_tf(loop):
+    # TF's SymbolicGradient takes the gradient of a loop inside its function as zero: a scan of
+    # known length is written there as its steps, a while_loop as a call of a function with a
+    # registered gradient function, so that TF computes the gradient through it.
     tf = tf1()
     xv = np.linspace(-1, 1, 15, dtype=np.float32).reshape(5, 3)
     g = tfs.Graph()
@@ -397,24 +422,3 @@ def test_lstm_training_graph_trains_in_tf_and_imports_back(tmp_path):
         np.testing.assert_allclose(losses, expected[0], rtol=1e-5)
         for a, b in zip(values, expected[1]):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-
-
-def test_gradients_through_while_loops_import_back_and_compute_the_same():
-    # A while_loop's gradient is written as tfstyle's own op (TF's SymbolicGradient would take
-    # it as zero), so the graph is tfstyle's to import again, e.g. from its .meta.
-    g = tfs.Graph()
-    with g.as_default():
-        w = tfs.get_variable("w", initializer=np.float32(0.9))
-        x = tfs.placeholder(tfs.float32, [], name="x")
-        _, y = tfs.while_loop(lambda i, v: i < 4, lambda i, v: (i + 1, tfs.sin(v * w) + x),
-                              [0, x], maximum_iterations=10)  # fmt: skip
-        grads = tfs.gradients(y, [w, x], name="g")
-        init = tfs.global_variables_initializer().name
-    assert "Gradients" in {n.op for n in g.as_graph_def().node}
-    results = []
-    for graph in (g, _reimported(g)):
-        with tfs.Session(graph=graph) as sess:
-            sess.run(init)
-            results.append(sess.run([t.name for t in grads], {"x:0": 0.3}))
-    np.testing.assert_allclose(results[1], results[0], rtol=1e-6)
-    assert np.all(np.abs(results[0]) > 0)

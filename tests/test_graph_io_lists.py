@@ -280,19 +280,24 @@ def test_assert_checked_when_the_step_runs():
 
 
 def test_gradient_through_a_loop_is_not_written_as_a_symbolic_gradient():
-    """TF's ``SymbolicGradient`` of a function holding a ``While`` is silently zero: a gradient
-    through a while_loop (not a scan of known length, which is written unrolled) stays
-    tfstyle's ``Gradients`` op, which TF refuses, rather than a wrong value."""
+    """TF's ``SymbolicGradient`` of a function holding a ``While`` is silently zero. Scans of
+    known length and while_loops are written so that TF computes their gradient, but not loops
+    nested in them: such a gradient stays tfstyle's ``Gradients`` op, which TF refuses, rather
+    than a wrong value."""
     tf = tf1()
     g = tfs.Graph()
     with g.as_default():
-        x = tfs.placeholder(tfs.float32, [3], name="x")
+        x = tfs.placeholder(tfs.float32, [4, 3], name="x")
         w = tfs.get_variable("w", initializer=tfs.constant([1.0, 2.0, 3.0]), use_resource=True)
-        _, m = tfs.while_loop(lambda i, v: i < 2, lambda i, v: (i + 1, v * v), [0, x * w])
+
+        def square_twice(e):
+            return tfs.while_loop(lambda i, v: i < 2, lambda i, v: (i + 1, v * v), [0, e])[1]
+
+        m = tfs.map_fn(square_twice, x * w)
         (grad,) = tfs.gradients(tfs.reduce_sum(m), [w])
         with tfs.Session() as sess:
             sess.run(tfs.global_variables_initializer())
-            np.testing.assert_allclose(sess.run(grad, {x: np.ones(3)}), [4.0, 32.0, 108.0])
+            np.testing.assert_allclose(sess.run(grad, {x: np.ones((4, 3))}), [16, 128, 432])
         gd = g.as_graph_def()
     assert "SymbolicGradient" not in {n.op for n in gd.node}
     with tf.Graph().as_default(), pytest.raises(Exception, match="Gradients"):

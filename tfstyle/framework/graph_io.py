@@ -30,15 +30,19 @@ sub-graph captures), followed by an ``IdentityN`` named as the op, so that its o
 names. Ops that TF cannot differentiate inside a function (``SoftmaxCrossEntropyWithLogits``,
 ``SparseSoftmaxCrossEntropyWithLogits``, ``L2Loss``) are written there as ops it can. Importing
 a ``SymbolicGradient`` rebuilds the function's body and differentiates it with a ``Gradients``
-op. TF's ``SymbolicGradient`` takes the gradient of a loop in the function as zero, so a scan
+op. TF's ``SymbolicGradient`` takes the gradient of a loop in the function as zero. So a scan
 of known length between the xs and the ys (``dynamic_rnn``, ``map_fn``, ...) is written there
-unrolled: one call of a ``FunctionDef`` of its step per element, the variables it reads passed
-as their values (the forward graph keeps its ``While``). A ``Gradients`` op that cannot be
-written so (an x computed from another x, a variable used by other control flow, a
-``while_loop`` or a scan of unknown length between the xs and the ys) and ``Hessians`` are
-written as themselves, which TF cannot load but tfstyle imports again: after their own inputs
-they take the handles of the variables they differentiate and the tensors they hold constant.
-A node calling a library function imports inlined.
+unrolled: one call of a ``FunctionDef`` of its step per element. A ``while_loop`` is written as a
+call of a function holding it, with a gradient function registered in the library
+(``FunctionDefLibrary.gradient``; TF uses it for a function it does not inline): it runs the
+loop again, pushing each iteration's loop variables onto TensorLists, then pops them in a second
+loop that applies the ``SymbolicGradient`` of the body. The variables a loop reads are passed
+in as their values; the forward graph keeps its ``While``. A ``Gradients`` op that cannot be
+written so (an x computed from another x, a variable written by control flow, a loop nested in
+a loop, a scan of unknown length) and ``Hessians`` are written as themselves, which TF cannot
+load but tfstyle imports again: after their own inputs they take the handles of the variables
+they differentiate and the tensors they hold constant. A node calling a library function
+imports inlined.
 """
 
 import os
@@ -515,21 +519,25 @@ def _unrollable(op):
                for t in _scan_parts(op)[2] if t.dtype is dtypes.resource)  # fmt: skip
 
 
-def _scan_step_function(op, lib, as_value):
-    """The ``FunctionDef`` of one step of scan ``op``: arguments the carries, the elements and
-    the captured tensors, where a captured variable whose index is in ``as_value`` is passed
-    as its value (its reads in the step becoming the argument); results the next carries and
-    the step's outputs. Returns its name."""
-    fg = op._attrs["fn"]
-    captured = _scan_parts(op)[2]
-    args = [(t, t.dtype) for t in fg.inputs]
-    replaced = {}
+def _value_types(types, captured):
+    """Argument types of a function whose captured variables are passed as values."""
+    return list(types) + [
+        ops.variable_handle_op(t)._attrs["dtype"] if t.dtype is dtypes.resource else t.dtype
+        for t in captured
+    ]
+
+
+def _value_bindings(fg, captured, first):
+    """Argument bindings (``_function_def``'s ``args``) of ``fg``'s captured tensors, its
+    captured variables passed as values, and the ``prelude`` binding their reads in ``fg`` to
+    those arguments (``first``: the index of the first captured argument)."""
+    bindings, replaced = [], {}
     for k, ((inner, dt), outer) in enumerate(zip(_arg_bindings(fg, captured), captured)):
-        if k in as_value:
-            replaced[len(args)] = inner
-            dt = ops.variable_handle_op(outer)._attrs["dtype"]
-            inner = None
-        args.append((inner, dt))
+        if outer.dtype is dtypes.resource:
+            if inner is not None:
+                replaced[first + k] = inner
+            inner, dt = None, ops.variable_handle_op(outer)._attrs["dtype"]
+        bindings.append((inner, dt))
 
     def prelude(names, add_node):
         bound = {}
@@ -538,11 +546,173 @@ def _scan_step_function(op, lib, as_value):
             bound.update((r._outputs[0], names[i]) for r in _reads_of(fg, inner))
         return bound
 
+    return bindings, prelude
+
+
+def _scan_step_function(op, lib):
+    """The ``FunctionDef`` of one step of scan ``op``: arguments the carries, the elements and
+    the captured tensors, its captured variables passed as their values (their reads in the step
+    becoming the argument); results the next carries and the step's outputs. Returns its
+    name."""
+    fg = op._attrs["fn"]
+    captured = _scan_parts(op)[2]
+    caps, prelude = _value_bindings(fg, captured, len(fg.inputs))
+    args = [(t, t.dtype) for t in fg.inputs] + caps
+
     def build(fdef):
         _function_def(fdef, fg, lib, args, list(fg.outputs), _cf()._is_stateful(fg),
                       prelude=prelude)  # fmt: skip
 
-    return lib.add(fg, ("ScanStep", tuple(sorted(as_value))), build).name
+    return lib.add(fg, "ScanStep", build).name
+
+
+def _while_differentiable(op):
+    """Whether a gradient through ``While`` ``op`` can be written for TF
+    (``_write_while_call``): no loop in its cond or body, no variant loop variable, and the
+    variables it uses only read."""
+    a = op._attrs
+    if _has_loop(a["cond"]) or _has_loop(a["body"]):
+        return False
+    if any(t.dtype is dtypes.variant for t in op._inputs):
+        return False
+    for fg in (a["cond"], a["body"]):
+        inner = dict(fg.captures)
+        for t in op._inputs:
+            if t.dtype is dtypes.resource and (
+                ops.variable_handle_op(t) is None
+                or (t in inner and _reads_of(fg, inner[t]) is None)
+            ):
+                return False
+    return True
+
+
+class _FunctionBuilder:
+    """Writes a ``FunctionDef`` node by node: arguments ``a0``..., results ``out0``..."""
+
+    def __init__(self, lib, name, in_types, out_types):
+        self.fdef = lib.proto.function.add()
+        self.name = _fresh(name, lib.used)
+        sig = self.fdef.signature
+        sig.name = self.name
+        self.args = []
+        for i, dt in enumerate(in_types):
+            self.args.append(f"a{i}")
+            sig.input_arg.add(name=f"a{i}", type=dtypes.as_dtype(dt).as_datatype_enum)
+        for i, dt in enumerate(out_types):
+            sig.output_arg.add(name=f"out{i}", type=dtypes.as_dtype(dt).as_datatype_enum)
+        self.taken = set(self.args)
+
+    def node(self, name, op_type, inputs, **attrs):
+        name = _fresh(name, self.taken)
+        nd = self.fdef.node_def.add(name=name, op=op_type)
+        nd.input.extend(inputs)
+        for k, v in attrs.items():
+            nd.attr[k].CopyFrom(attr_value(v))
+        return name
+
+    def const(self, name, value):
+        value = np.asarray(value)
+        node = self.node(name, "Const", [], dtype=dtypes.as_dtype(value.dtype), value=value)
+        return f"{node}:output:0"
+
+    def returns(self, refs):
+        for i, r in enumerate(refs):
+            self.fdef.ret[f"out{i}"] = r
+        return attr_value_pb2.NameAttrList(name=self.name)
+
+
+def _loop_attrs(types, cond, body):
+    return {
+        "T": list(types),
+        "cond": cond,
+        "body": body,
+        "output_shapes": [_shape.unknown_shape()] * len(types),
+        "parallel_iterations": 10,
+    }
+
+
+def _while_gradient_function(op, attrs, lib, fname):
+    """The gradient of a ``While`` as TF's ``SymbolicGradient`` can compute it: a function of
+    the loop's inputs and its outputs' gradients that runs the loop again, pushing the loop
+    variables of every iteration onto TensorLists, then a second loop that pops them in reverse
+    and applies the ``SymbolicGradient`` of the body (loop-free) to the running gradients."""
+    types = attrs["T"]
+    nt, nv = len(types), 2 + len(op._attrs["cond"].inputs)  # all, and the carried ones
+    i32, var = dtypes.int32, dtypes.variant
+    cond, body = attrs["cond"].name, attrs["body"].name
+    acc_types = types[:nv]
+
+    # The forward loop: (loop variables, iterations, one list per carried variable).
+    fwd_types = [*types, i32, *[var] * nv]
+    c = _FunctionBuilder(lib, f"{fname}_fwd_cond", fwd_types, [dtypes.bool])
+    call = c.node("cond", cond, c.args[:nt])
+    fwd_cond = c.returns([f"{call}:out0:0"])
+    b = _FunctionBuilder(lib, f"{fname}_fwd_body", fwd_types, fwd_types)
+    call = b.node("body", body, b.args[:nt])
+    count = b.node("count", "AddV2", [b.args[nt], b.const("one", np.int32(1))], T=i32)
+    pushed = []
+    for j, dt in enumerate(acc_types):
+        push = b.node("push", "TensorListPushBack", [b.args[nt + 1 + j], b.args[j]],
+                      element_dtype=dt)  # fmt: skip
+        pushed.append(f"{push}:output_handle:0")
+    fwd_body = b.returns([*(f"{call}:out{k}:0" for k in range(nt)), f"{count}:z:0", *pushed])
+
+    # The backward loop: (iterations left, gradients, lists, captured values).
+    bwd_types = [i32, *types, *[var] * nv, *types[nv:]]
+    c = _FunctionBuilder(lib, f"{fname}_bwd_cond", bwd_types, [dtypes.bool])
+    more = c.node("more", "Greater", [c.args[0], c.const("zero", np.int32(0))], T=i32)
+    bwd_cond = c.returns([f"{more}:z:0"])
+    b = _FunctionBuilder(lib, f"{fname}_bwd_body", bwd_types, bwd_types)
+    shape = b.const("element_shape", np.int32(-1))
+    lists, xs = [], []
+    for j, dt in enumerate(acc_types):
+        pop = b.node("pop", "TensorListPopBack", [b.args[1 + nt + j], shape], element_dtype=dt)
+        lists.append(f"{pop}:output_handle:0")
+        xs.append(f"{pop}:tensor:0")
+    xs += b.args[1 + nt + nv :]
+    grad = b.node("grad", "SymbolicGradient", [*xs, *b.args[1 : 1 + nt]],
+                  f=attr_value_pb2.NameAttrList(name=body), Tin=[*types, *types], Tout=types)  # fmt: skip
+    left = b.node("left", "Sub", [b.args[0], b.const("one", np.int32(1))], T=i32)
+    bwd_body = b.returns([f"{left}:z:0", *(f"{grad}:output:{k}" for k in range(nt)), *lists,
+                          *b.args[1 + nt + nv :]])  # fmt: skip
+
+    g = _FunctionBuilder(lib, f"{fname}_grad", [*types, *types], types)
+    xs, dys = g.args[:nt], g.args[nt:]
+    unknown = g.const("unknown", np.int32(-1))  # element shape, and no maximum size
+    empty = []
+    for dt in acc_types:
+        acc = g.node("accumulator", "EmptyTensorList", [unknown, unknown], element_dtype=dt,
+                     shape_type=i32)  # fmt: skip
+        empty.append(f"{acc}:handle:0")
+    fwd = g.node("forward", "While", [*xs, g.const("zero", np.int32(0)), *empty],
+                 **_loop_attrs(fwd_types, fwd_cond, fwd_body))  # fmt: skip
+    bwd = g.node(
+        "backward", "While",
+        [f"{fwd}:output:{nt}", *dys, *(f"{fwd}:output:{nt + 1 + j}" for j in range(nv)),
+         *xs[nv:]],
+        **_loop_attrs(bwd_types, bwd_cond, bwd_body),
+    )  # fmt: skip
+    return g.returns([f"{bwd}:output:{1 + k}" for k in range(nt)])
+
+
+def _write_while_call(fdef, op, refer, value_of, lib, taken):
+    """Writes ``While`` ``op`` into a gradient function's body as a call of a function holding
+    the loop, with the gradient function ``_while_gradient_function`` registered for it (TF
+    uses a function's registered gradient where it is not inlined). The variables the loop
+    reads are passed as values. Returns ``{output of op: reference}``."""
+    attrs = _export_while(op, lib, as_value=True)
+    types = attrs["T"]
+    base = "".join(c if c.isalnum() or c == "_" else "_" for c in op.name)
+    f = _FunctionBuilder(lib, f"{base}_loop", types, types)
+    loop = f.node("while", op.type, f.args, **attrs)
+    name = f.returns([f"{loop}:output:{k}" for k in range(len(types))]).name
+    f.fdef.attr["_noinline"].b = True
+    grad = _while_gradient_function(op, attrs, lib, name)
+    lib.proto.gradient.add(function_name=name, gradient_func=grad.name)
+    ins = [value_of(t) or refer(t) for t in op._inputs]
+    node = _fresh(op.name, taken)
+    fdef.node_def.add(name=node, op=name).input.extend(ins)
+    return {t: f"{node}:out{k}:0" for k, t in enumerate(op._outputs)}
 
 
 def _write_unrolled_scan(fdef, op, refer, value_of, lib, taken):
@@ -558,7 +728,7 @@ def _write_unrolled_scan(fdef, op, refer, value_of, lib, taken):
     length = _scan_length(op)
     trips = length - 1 if from_first else length
     values = [value_of(t) for t in captured]
-    step = _scan_step_function(op, lib, {k for k, v in enumerate(values) if v is not None})
+    step = _scan_step_function(op, lib)
     w = _Expansion(fdef, op, taken)
     caps = [v if v is not None else refer(t) for v, t in zip(values, captured)]
     items = []
@@ -641,8 +811,8 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
                 arg_of[o._outputs[0]] = handle_index[h]
                 continue
         for t in o._inputs:
-            if o.type == "TfstyleScan":
-                break  # its reads of the variables become arguments (see _write_unrolled_scan)
+            if o.type in _LOOP_TYPES:
+                break  # its reads of the variables become arguments (see _value_bindings)
             if t.dtype is dtypes.resource and ops.variable_handle_op(t) in handle_index:
                 raise NotImplementedError(
                     f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: op "
@@ -654,8 +824,8 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         # TF differentiates a function with a loop in it as if the loop were constant (its
         # gradient is silently zero). A scan of known length is written unrolled instead; other
         # loops make the gradient tfstyle's own op, which TF refuses.
-        if o.type in ("While", "StatelessWhile") or (
-            o.type == "TfstyleScan" and not _unrollable(o)
+        if (o.type == "TfstyleScan" and not _unrollable(o)) or (
+            o.type in ("While", "StatelessWhile") and not _while_differentiable(o)
         ):
             raise NotImplementedError(
                 f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: it differentiates "
@@ -670,7 +840,7 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
     for i, e in enumerate(entries):
         if bound[i] is None and any(
             ops.variable_handle_op(t) is e.tensor.op
-            for o in inside if o.type == "TfstyleScan" for t in o._inputs
+            for o in inside if o.type in _LOOP_TYPES for t in o._inputs
             if t.dtype is dtypes.resource
         ):  # fmt: skip
             # Read only inside a scan: the function takes the value read before the loop.
@@ -692,8 +862,8 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
                 arg_of[o] = len(bound)
                 bound.append(_outer_one_hot(gd, o, taken, ref))
                 continue
-            if o.type == "TfstyleScan" and t.dtype is dtypes.resource:
-                # A scan's step takes a variable's value: a differentiated one's argument, or
+            if o.type in _LOOP_TYPES and t.dtype is dtypes.resource:
+                # A loop's step takes a variable's value: a differentiated one's argument, or
                 # else one bound to a read before the loop.
                 h = ops.variable_handle_op(t)
                 if h not in handle_index and t not in value_arg:
@@ -726,7 +896,7 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         return renamed.get(t) or _body_output_name(t)
 
     def value_of(t):
-        # A variable's handle captured by a scan: the argument of its value.
+        # A variable's handle captured by a loop: the argument of its value.
         if t.dtype is not dtypes.resource:
             return None
         h = ops.variable_handle_op(t)
@@ -735,6 +905,9 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
     for o in inside:
         if o.type == "TfstyleScan":
             renamed.update(_write_unrolled_scan(fdef, o, refer, value_of, lib, body_names))
+            continue
+        if o.type in ("While", "StatelessWhile"):
+            renamed.update(_write_while_call(fdef, o, refer, value_of, lib, body_names))
             continue
         expand = _GRADIENT_EXPANSIONS.get(o.type)
         if expand is not None:
@@ -985,7 +1158,9 @@ def _export_if(op, lib):
     }
 
 
-def _export_while(op, lib):
+def _export_while(op, lib, as_value=False):
+    """The attributes of a ``While`` as TF writes it. With ``as_value``, its cond and body take
+    the captured variables' values instead of their handles (see ``_value_bindings``)."""
     from tfstyle.ops import _base
 
     a = op._attrs
@@ -996,13 +1171,22 @@ def _export_while(op, lib):
     stateful = op.type == "While"
     limit = _base.constant_value(op._inputs[1])
     bounded = limit is None or int(np.asarray(limit)) >= 0
+    if as_value:
+        types = _value_types(types[: 2 + n], captured)
 
     def args(fg):
+        if as_value:
+            caps, prelude = _value_bindings(fg, captured, 2 + n)
+            prelude_of[fg] = prelude
+        else:
+            caps = _arg_bindings(fg, captured)
         return (
             [(None, types[0]), (None, types[1])]
             + [(t, dt) for t, dt in zip(fg.inputs, types[2 : 2 + n])]
-            + _arg_bindings(fg, captured)
+            + caps
         )
+
+    prelude_of = {}
 
     def build_cond(fdef):
         def extra(refs, names, add_node, _):
@@ -1014,7 +1198,9 @@ def _export_while(op, lib):
             )  # fmt: skip
             return [f"{both}:z:0"]
 
-        _function_def(fdef, cond_g, lib, args(cond_g), [cond_g.outputs[0]], stateful, extra)
+        cond_args = args(cond_g)
+        _function_def(fdef, cond_g, lib, cond_args, [cond_g.outputs[0]], stateful, extra,
+                      prelude_of.get(cond_g))  # fmt: skip
 
     def build_body(fdef):
         rets = [("arg", 0), ("arg", 1), *body_g.outputs]
@@ -1027,12 +1213,15 @@ def _export_while(op, lib):
             inc = add_node("add", "AddV2", [names[0], f"{one}:output:0"], {"T": dtypes.int32})
             return [f"{inc}:z:0", *refs[1:]]
 
-        _function_def(fdef, body_g, lib, args(body_g), rets, stateful, extra)
+        body_args = args(body_g)
+        _function_def(fdef, body_g, lib, body_args, rets, stateful, extra,
+                      prelude_of.get(body_g))  # fmt: skip
 
+    key = ("While", as_value)
     return {
         "T": types,
-        "cond": lib.add(cond_g, "While", build_cond),
-        "body": lib.add(body_g, "While", build_body),
+        "cond": lib.add(cond_g, key, build_cond),
+        "body": lib.add(body_g, key, build_body),
         "output_shapes": _shapes(a["output_shapes"]),
         "parallel_iterations": a.get("parallel_iterations", 10),
         "_lower_using_switch_merge": True,
