@@ -5,6 +5,7 @@
 import contextlib
 
 import numpy as np
+import pytest
 
 import tfstyle.compat.v1 as tfs
 from tests.oracle import tf1
@@ -125,6 +126,19 @@ def test_nested_cond_with_pred_placeholder(tmp_path):
     xs = [np.array([1.0, -2.0, 4.0], np.float32), np.array([-1.0, -2.0, 0.5], np.float32)]
     feeds = [{"x:0": x, "p:0": p} for x in xs for p in (True, False)]
     _compare(_nested_cond, feeds, tmp_path)
+
+
+def test_cond_graph_def_imports_under_a_prefix_with_an_input_map(tmp_path):
+    path = str(tmp_path / "model")
+    x = np.array([1.0, -2.0, 4.0], np.float32)
+    feeds = [{"x:0": x, "p:0": False}]
+    gd, fetches, expected, _ = _tf_graph(_nested_cond, feeds, path)
+    with tfs.Graph().as_default() as g:
+        tfs.import_graph_def(gd, input_map={"x:0": tfs.constant(x)}, name="imp")
+        assert g.get_tensor_by_name("imp/outer/Merge:0") is not None
+        with tfs.Session() as sess:
+            got = sess.run(["imp/" + f for f in fetches], {"imp/p:0": False})
+    _check(expected, [got])
 
 
 def _case(tf):
@@ -262,3 +276,74 @@ def test_training_step_through_cond(tmp_path):
     # Random inputs: batch norm of an evenly spaced batch puts one value on ReLU's kink.
     x = np.random.RandomState(0).randn(5, 3).astype(np.float32)
     _train_compare(_train_through_cond, [{"x:0": x, "training:0": True}], tmp_path)
+
+
+def _train_lstm(tf):
+    x = tf.placeholder(tf.float32, [3, 5, 4], name="x")
+    cell = tf.nn.rnn_cell.LSTMCell(6)
+    out, state = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+    loss = tf.reduce_sum(tf.square(out - 0.1)) + tf.reduce_sum(state.c)
+    tf.train.GradientDescentOptimizer(0.05).minimize(loss, name="train")
+    return [loss.name]
+
+
+def test_training_step_through_dynamic_rnn(tmp_path):
+    x = np.random.RandomState(1).randn(3, 5, 4).astype(np.float32)
+    _train_compare(_train_lstm, [{"x:0": x}], tmp_path)
+
+
+def _train_loop_with_cond(tf):
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    w = tf.get_variable("w", [3, 3])
+
+    def body(i, a):
+        a = tf.cond(i % 2 > 0, lambda: tf.tanh(tf.matmul(a, w)), lambda: tf.sigmoid(a * w[0]))
+        return [i + 1, a]
+
+    # TF's gradient saves the forward values on stacks, sized by maximum_iterations.
+    _, a = tf.while_loop(lambda i, a: i < 4, body, [0, x], maximum_iterations=4)
+    loss = tf.reduce_sum(a)
+    tf.train.AdamOptimizer(0.1).minimize(loss, name="train")
+    return [loss.name]
+
+
+def test_training_step_through_while_loop_with_cond(tmp_path):
+    x = np.random.RandomState(1).randn(4, 3).astype(np.float32)
+    _train_compare(_train_loop_with_cond, [{"x:0": x}], tmp_path)
+
+
+def _train_map_scan(tf):
+    x = tf.placeholder(tf.float32, [4, 3], name="x")
+    w = tf.get_variable("w", [3, 3])
+    y = tf.map_fn(lambda r: tf.tanh(tf.matmul(r[None], w))[0], x)
+    s = tf.scan(lambda a, r: a * 0.5 + tf.matmul(r[None], w)[0], x, initializer=tf.zeros([3]))
+    loss = tf.reduce_sum(y) + tf.reduce_sum(s * s)
+    tf.train.GradientDescentOptimizer(0.1).minimize(loss, name="train")
+    return [loss.name]
+
+
+def test_training_step_through_map_fn_and_scan(tmp_path):
+    x = np.random.RandomState(2).randn(4, 3).astype(np.float32)
+    _train_compare(_train_map_scan, [{"x:0": x}], tmp_path)
+
+
+def _train_unbounded_loop(tf):
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    w = tf.get_variable("w", [3, 3])
+    _, a = tf.while_loop(lambda i, a: i < 3, lambda i, a: [i + 1, tf.tanh(tf.matmul(a, w))], [0, x])
+    tf.train.GradientDescentOptimizer(0.1).minimize(tf.reduce_sum(a), name="train")
+    return [a.name]
+
+
+def test_gradient_of_a_loop_without_maximum_iterations_names_its_stack(tmp_path):
+    # A stack becomes a list of fixed capacity: without maximum_iterations it is not known.
+    path = str(tmp_path / "model")
+    x = np.ones((2, 3), np.float32)
+    _, fetches, expected, _ = _tf_graph(_train_unbounded_loop, [{"x:0": x}], path)
+    with tfs.Graph().as_default():
+        saver = tfs.train.import_meta_graph(path + ".meta")
+        with tfs.Session() as sess:
+            saver.restore(sess, path)
+            np.testing.assert_allclose(sess.run(fetches, {"x:0": x})[0], expected[0][0], 1e-5)
+            with pytest.raises(tfs.errors.InvalidArgumentError, match="f_acc.*capacity"):
+                sess.run("train", {"x:0": x})

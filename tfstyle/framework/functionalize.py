@@ -17,12 +17,22 @@ functional form, so ``functionalize`` rewrites:
   inputs of its ``Switch``es. Each ``Merge`` becomes an ``Identity`` of its ``If`` output,
   keeping its name. A cond is found by propagating, from every ``Switch``, which branch of which
   predicate a node runs in; the nodes under one predicate that are connected to each other (not
-  through a ``Switch``'s inputs) form one ``If``, innermost conds first.
+  through a ``Switch``'s inputs) form one ``If``, innermost conds first. A cond computed from
+  another's results under the same predicate (TF's gradient of a cond) is an ``If`` of its own,
+  which computes again the other's branch tensors it reads.
 
-TensorArrays (``TensorArrayV3`` and its read/write/scatter/gather/size ops), which TF 1.x's
-``map_fn``, ``scan`` and ``dynamic_rnn`` use, are rewritten first as TF 2.x's TensorList ops:
-a TensorArray's *flow* tensor, which orders its reads and writes through the loop, becomes the
-list itself, and its handle is no longer read.
+TensorArrays (``TensorArrayV3`` and its read/write/scatter/gather/size/grad ops), which TF
+1.x's ``map_fn``, ``scan`` and ``dynamic_rnn`` use, are rewritten first as TF 2.x's TensorList
+ops: a TensorArray's *flow* tensor, which orders its reads and writes through the loop, becomes
+the list itself, and its handle is no longer read. A gradient array starts as zeros; writes set
+an element (TF adds a second write to the same element of a gradient array).
+
+TF's gradient of a v1 loop saves forward values on stacks (``StackV2``, pushed once per forward
+iteration, maybe in a cond's branch, and popped in the backward loop). Each stack becomes a
+TensorList threaded through the forward and then the backward loop as one more loop variable
+(switched into the branch where the push or pop is). Its capacity is the forward loop's
+``maximum_iterations`` (``dynamic_rnn``, ``map_fn`` and ``scan`` set it); without one, running
+the gradient fails, naming the stack.
 
 Constants that a function needs are copied into it (instead of being passed in) so that shape
 arguments stay known when the graph is compiled. Nodes outside control flow keep their names.
@@ -54,13 +64,27 @@ TENSOR_ARRAY_OPS = frozenset(
         "TensorArrayScatterV3",
         "TensorArraySizeV3",
         "TensorArrayCloseV3",
+        "TensorArrayGradV3",
+    }
+)
+_STACK_OPS = frozenset({"StackV2", "StackPushV2", "StackPopV2"})
+# Ops whose (first) output is a TensorList.
+_LIST_MAKERS = frozenset(
+    {
+        "EmptyTensorList",
+        "TensorListReserve",
+        "TensorListFromTensor",
+        "TensorListSetItem",
+        "TensorListPushBack",
+        "TensorListScatterIntoExistingList",
     }
 )
 
 
 def needs_functionalization(gd):
     """Whether ``gd`` has TF 1.x control flow or TensorArray nodes at its top level."""
-    return any(n.op in V1_CONTROL_FLOW_OPS or n.op in TENSOR_ARRAY_OPS for n in gd.node)
+    kinds = V1_CONTROL_FLOW_OPS | TENSOR_ARRAY_OPS | _STACK_OPS
+    return any(n.op in kinds for n in gd.node)
 
 
 def functionalize(gd):
@@ -177,6 +201,8 @@ class _Functionalizer:
             key = "Tout" if nd.op in ("If", "StatelessIf") else "T"
             types = nd.attr[key].list.type
             return types[idx] if idx < len(types) else types_pb2.DT_FLOAT
+        if nd.op in _LIST_MAKERS or (nd.op == "TensorListPopBack" and idx == 0):
+            return types_pb2.DT_VARIANT
         for key in ("T", "dtype", "element_dtype", "out_type", "DstT", "Tout"):
             a = nd.attr.get(key)
             if a is not None and a.WhichOneof("value") == "type":
@@ -234,6 +260,7 @@ class _Functionalizer:
         self.rewrite_tensor_arrays()
         self.fix_variant_types()
         frames = self.assign_frames()
+        self.rewrite_stacks(frames)
         for frame in sorted(frames, key=lambda f: -f.depth):
             self.collapse_frame(frame)
         root = [n for n in self.nodes if self.frame_of.get(n) is None]
@@ -246,24 +273,53 @@ class _Functionalizer:
         return out
 
     # -- TensorArrays ----------------------------------------------------------------------
+    def tensor_array_of(self, ref):
+        """The ``TensorArrayV3``/``TensorArrayGradV3`` node a handle or flow tensor belongs to
+        (through the nodes that pass it on), or None."""
+        for _ in range(10000):
+            name, idx = _parse(ref)
+            nd = self.nodes.get(name)
+            if nd is None:
+                return None
+            if nd.op in ("TensorArrayV3", "TensorArrayGradV3"):
+                return name
+            if nd.op in ("TensorArrayWriteV3", "TensorArrayScatterV3"):
+                ref = nd.input[0]
+            elif nd.op in _PASS_THROUGH and nd.input and not nd.input[0].startswith("^"):
+                ref = nd.input[0]
+            else:
+                return None
+        return None
+
     def rewrite_tensor_arrays(self):
+        # A TensorArray's gradient (TensorArrayGradV3 of the forward array and its flow) starts
+        # as zeros; TF then writes it through ``Identity(flow, ^grad)``, which must read the
+        # zeros. Inside a gradient loop the flow already belongs to the gradient array.
+        fresh_grads = {}
+        for nd in self.nodes.values():
+            if nd.op == "TensorArrayGradV3":
+                ta = self.tensor_array_of(nd.input[0])
+                if ta is not None and self.tensor_array_of(nd.input[1]) == ta:
+                    fresh_grads[nd.name] = _canon(nd.input[1])
+        for nd in self.nodes.values():
+            if nd.op != "Identity" or not nd.input or nd.input[0].startswith("^"):
+                continue
+            for c in nd.input[1:]:
+                g = c[1:] if c.startswith("^") else None
+                if g in fresh_grads and _canon(nd.input[0]) == fresh_grads[g]:
+                    nd.input[0] = f"{g}:1"
         mapping = {}
         for nd in list(self.nodes.values()):
             if nd.op not in TENSOR_ARRAY_OPS:
                 continue
             data = [s for s in nd.input if not s.startswith("^")]
-            control = [s for s in nd.input if s.startswith("^")]
-            attrs = dict(nd.attr)
+            attrs = {k: attr_value_pb2.AttrValue.FromString(v.SerializeToString())
+                     for k, v in nd.attr.items()}  # fmt: skip
             name = nd.name
-            shapes_attr = nd.attr.get("_output_shapes")
+            shapes_attr = attrs.get("_output_shapes")
 
-            def replace(op, inputs, new_attrs, nd=nd, control=control):
-                nd.op = op
-                del nd.input[:]
-                nd.input.extend(list(inputs) + control)
-                nd.ClearField("attr")
-                for k, v in new_attrs.items():
-                    nd.attr[k].CopyFrom(v)
+            def replace(op, inputs, new_attrs, name=name):
+                self.become(name, op, inputs, new_attrs)
 
             if nd.op == "TensorArrayV3":
                 es = self.element_shape_const(f"{name}/element_shape", attrs.get("element_shape"))
@@ -301,8 +357,232 @@ class _Functionalizer:
                 replace("TensorListLength", [flow], {})
             elif nd.op == "TensorArrayCloseV3":
                 replace("NoOp", [], {})
+            elif nd.op == "TensorArrayGradV3":
+                _, flow = data
+                handle = self.add_const(f"{name}/handle", np.int32(0))
+                mapping[_ref(name, 0)] = handle.name
+                kind = "ZerosLike" if name in fresh_grads else "Identity"
+                replace(kind, [flow], {"T": _type_attr(types_pb2.DT_VARIANT)})
+                mapping[_ref(name, 1)] = name
         if mapping:
             self.rewrite_refs(mapping)
+
+    # -- stacks ----------------------------------------------------------------------------
+    def stack_of(self, ref):
+        """The ``StackV2`` node a stack handle comes from, or None."""
+        for _ in range(10000):
+            name, _ = _parse(ref)
+            nd = self.nodes.get(name)
+            if nd is None:
+                return None
+            if nd.op == "StackV2":
+                return name
+            if nd.op not in _PASS_THROUGH or not nd.input:
+                return None
+            ref = nd.input[0]
+        return None
+
+    def rewrite_stacks(self, frames):
+        """TF's gradient of a v1 loop saves forward values on stacks: pushed once per forward
+        iteration, popped once per backward one. Each stack becomes a TensorList threaded
+        through both loops as one more loop variable."""
+        for nd in self.nodes.values():
+            if nd.op == "ControlTrigger":
+                # It only orders the pushes (or pops) of one iteration, which the lists now
+                # order by data.
+                nd.op = "NoOp"
+                del nd.input[:]
+        stacks = [n for n, nd in self.nodes.items() if nd.op == "StackV2"]
+        if not stacks:
+            return
+        users = {k: ([], []) for k in stacks}
+        for n, nd in self.nodes.items():
+            if nd.op in ("StackPushV2", "StackPopV2"):
+                k = self.stack_of(nd.input[0])
+                if k is None:
+                    raise ValueError(f"Cannot find the stack that '{n}' ({nd.op}) uses.")
+                users[k][nd.op == "StackPopV2"].append(n)
+        loop_conds = {}
+        for n, nd in self.nodes.items():
+            if nd.op == "LoopCond":
+                loop_conds[self.frame_of[n]] = n
+        for k in stacks:
+            pushes, pops = users[k]
+            if len(pushes) != 1 or len(pops) > 1:
+                raise ValueError(
+                    f"Stack '{k}' is pushed {len(pushes)} times and popped {len(pops)} times; "
+                    "only TF's gradient stacks (one push in a loop, one pop in another) import."
+                )
+            outer = self.frame_of[k]
+            push = pushes[0]
+            forward = self.frame_of[push]
+            if forward is None or forward.parent is not outer:
+                raise ValueError(
+                    f"Stack '{k}' is pushed to outside a loop directly inside its own."
+                )
+            kd = self.nodes[k]
+            if self.dtype(self.nodes[push].input[1]) == types_pb2.DT_VARIANT:
+                # A TensorArray's flow, which TF saves only to order the gradient's reads: the
+                # array itself now carries the order.
+                self.drop_stack(k, push, pops)
+                continue
+            elem = kd.attr["elem_type"].type
+            bound = self.loop_bound(forward)
+            unbounded = bound is None
+            if unbounded:
+                # The list's capacity is not known: it fails when the gradient runs (naming
+                # the stack), while the forward loop, which then pushes nothing, still runs.
+                bound = self.add_const(f"{k}/max_num_elements", np.int32(-1)).name
+                self.frame_of[bound] = outer
+            es = self.add_const(f"{k}/element_shape", np.int32(-1))
+            self.frame_of[es.name] = outer
+            list_attrs = {
+                "element_dtype": _type_attr(elem),
+                "shape_type": _type_attr(types_pb2.DT_INT32),
+            }
+            self.become(k, "EmptyTensorList", [es.name, bound], list_attrs)
+            if unbounded:
+                value = self.nodes[push].input[1]
+                self.rewrite_refs({_ref(push, 0): value})
+                self.become(push, "Identity", [value], {"T": _type_attr(self.dtype(value))})
+                after = k
+            else:
+                after = self.thread_list(k, forward, loop_conds[forward], push, "push")
+            if pops:
+                pop = pops[0]
+                backward = self.frame_of[pop]
+                if backward is None or backward.parent is not outer:
+                    raise ValueError(f"Stack '{k}' is popped outside a loop next to its pushes'.")
+                self.thread_list(after, backward, loop_conds[backward], pop, "pop")
+
+    def become(self, name, op, inputs, attrs):
+        """Turns node ``name`` into an ``op`` node of ``inputs`` (keeping its control inputs)."""
+        nd = self.nodes[name]
+        control = [c for c in nd.input if c.startswith("^")]
+        nd.op = op
+        del nd.input[:]
+        nd.input.extend(list(inputs) + control)
+        nd.ClearField("attr")
+        for key, v in attrs.items():
+            nd.attr[key].CopyFrom(v)
+
+    def drop_stack(self, stack, push, pops):
+        become = self.become
+        value = self.nodes[push].input[1]
+        become(push, "Identity", [value], {"T": _type_attr(types_pb2.DT_VARIANT)})
+        zero = attr_value_pb2.AttrValue(tensor=_const_tensor(np.float32(0)))
+        for pop in pops:
+            become(pop, "Const", [], {"dtype": _type_attr(types_pb2.DT_FLOAT), "value": zero})
+        become(stack, "Const", [], {"dtype": _type_attr(types_pb2.DT_FLOAT), "value": zero})
+
+    def thread_list(self, source, frame, loop_cond, user, kind):
+        """Makes the list ``source`` a loop variable of ``frame`` that ``user`` (a stack push
+        or pop) updates once per iteration; returns the Exit of the list."""
+        variant = _type_attr(types_pb2.DT_VARIANT)
+        enter_attrs = {
+            "T": variant,
+            "frame_name": attr_value_pb2.AttrValue(s=frame.name.encode()),
+            "is_constant": attr_value_pb2.AttrValue(b=False),
+            "parallel_iterations": attr_value_pb2.AttrValue(i=10),
+        }
+        enter = self.add_node(f"{user}/list/Enter", "Enter", [source], enter_attrs)
+        merge = self.add_node(f"{user}/list/Merge", "Merge", [enter.name, enter.name],
+                              {"T": variant, "N": attr_value_pb2.AttrValue(i=2)})  # fmt: skip
+        switch = self.add_node(f"{user}/list/Switch", "Switch", [merge.name, loop_cond],
+                               {"T": variant})  # fmt: skip
+        ident = self.add_node(f"{user}/list/Identity", "Identity", [f"{switch.name}:1"],
+                              {"T": variant})  # fmt: skip
+        nd = self.nodes[user]
+        in_loop = [enter.name, merge.name, switch.name, ident.name]
+        current = ident.name
+        # A push or pop in a cond's branch (it reads a tensor of the branch): the list is
+        # switched into the branch the same way, and merged back after it.
+        branches = []
+        for key, side in self.branch_of(user, frame):
+            cond_switch = self.add_node(f"{user}/list/cond/Switch", "Switch", [current, key],
+                                        {"T": variant})  # fmt: skip
+            in_loop.append(cond_switch.name)
+            branches.append((cond_switch.name, side))
+            current = f"{cond_switch.name}:{side}"
+        control = [c for c in nd.input if c.startswith("^")]
+        elem = nd.attr["T"].type if kind == "push" else nd.attr["elem_type"].type
+        if kind == "push":
+            value = nd.input[1]
+            self.rewrite_refs({_ref(user, 0): value})
+            ins, out = [current, value], user
+            nd.op = "TensorListPushBack"
+        else:
+            self.rewrite_refs({_ref(user, 0): f"{user}:1"})
+            es = self.add_const(f"{user}/element_shape", np.int32(-1))
+            self.frame_of[es.name] = None
+            ins, out = [current, es.name], f"{user}:0"
+            nd.op = "TensorListPopBack"
+        del nd.input[:]
+        nd.input.extend(ins + control)
+        nd.ClearField("attr")
+        nd.attr["element_dtype"].CopyFrom(_type_attr(elem))
+        for cond_switch, side in reversed(branches):
+            other = f"{cond_switch}:{1 - side}"
+            merged = self.add_node(f"{user}/list/cond/Merge", "Merge", [other, out],
+                                   {"T": variant, "N": attr_value_pb2.AttrValue(i=2)})  # fmt: skip
+            in_loop.append(merged.name)
+            out = merged.name
+        nxt = self.add_node(f"{user}/list/NextIteration", "NextIteration", [out], {"T": variant})
+        merge.input[1] = nxt.name
+        exit_ = self.add_node(f"{user}/list/Exit", "Exit", [switch.name], {"T": variant})
+        for n in [*in_loop, nxt.name]:
+            self.frame_of[n] = frame
+        self.frame_of[exit_.name] = frame.parent
+        return exit_.name
+
+    def branch_of(self, name, frame):
+        """The cond branches (``(predicate, branch)``, outermost first) that node ``name`` of
+        loop ``frame`` runs in."""
+        nodes = self.nodes
+
+        def backbone(n):
+            nd = nodes[n]
+            if nd.op in _ENTER or nd.op in _NEXT or nd.op in _EXIT or nd.op == "LoopCond":
+                return True
+            if nd.op in _MERGE:
+                return any(nodes[_parse(s)[0]].op in _NEXT for s in nd.input)
+            if nd.op in _SWITCH:
+                return nodes[_parse(nd.input[1])[0]].op == "LoopCond"
+            return False
+
+        region = [n for n in nodes if self.frame_of.get(n) is frame and not backbone(n)]
+        _, node_states = self.cond_states(region)
+        return node_states.get(name, ())
+
+    def loop_bound(self, frame):
+        """The ``maximum_iterations`` tensor of a loop (as TF writes it: the condition ands
+        ``counter < maximum_iterations`` for a counter starting at 0), or None."""
+        cond = next((n for n, nd in self.nodes.items()
+                     if nd.op == "LoopCond" and self.frame_of.get(n) is frame), None)  # fmt: skip
+        if cond is None:
+            return None
+        top = self.nodes[_parse(self.nodes[cond].input[0])[0]]
+        candidates = [top]
+        if top.op == "LogicalAnd":
+            candidates = [self.nodes[_parse(s)[0]] for s in top.input if not s.startswith("^")]
+        for nd in candidates:
+            if nd.op != "Less":
+                continue
+            counter, limit = (self.nodes.get(_parse(s)[0]) for s in nd.input[:2])
+            if counter is None or limit is None or counter.op not in _MERGE:
+                continue
+            if limit.op not in _ENTER or not limit.attr["is_constant"].b:
+                continue
+            enter = self.nodes.get(_parse(counter.input[0])[0])
+            start = self.const_source(enter.input[0]) if enter is not None else None
+            if enter is None or enter.op not in _ENTER or start is None:
+                continue
+            from tfstyle.framework import graph_io
+
+            value = graph_io.array_from_proto(start.attr["value"].tensor)
+            if value.shape == () and int(value) == 0:
+                return limit.input[0]
+        return None
 
     def element_shape_const(self, name, attr):
         if attr is None or attr.shape.unknown_rank:
@@ -392,6 +672,7 @@ class _Functionalizer:
             raise ValueError(f"Loop '{frame.name}' has {len(loop_conds)} LoopCond nodes.")
         loop_cond = loop_conds[0]
         loop_vars, invariants = [], []
+        exit_paths = []
         for e in enters:
             if nodes[e].attr["is_constant"].b:
                 invariants.append(e)
@@ -403,12 +684,20 @@ class _Functionalizer:
                        if nodes[_parse(s)[0]].op in _NEXT)  # fmt: skip
             switch = next((c for c, _ in consumers.get(merge, ()) if nodes[c].op in _SWITCH
                            and _parse(nodes[c].input[1])[0] == loop_cond), None)  # fmt: skip
-            exit_ = None
-            if switch is not None:
-                exit_ = next((c for c, i in consumers.get(switch, ())
-                              if i == 0 and nodes[c].op in _EXIT), None)  # fmt: skip
-            loop_vars.append((e, merge, nxt, switch, exit_))
-        backbone = set(enters) | {loop_cond}
+            # The Exits of the variable, maybe behind Identities (TF's gradient loops put a
+            # ``tuple`` between the Switch and the Exit).
+            exits, exit_path = [], []
+            frontier = [c for c, i in consumers.get(switch, ()) if i == 0] if switch else []
+            while frontier:
+                c = frontier.pop()
+                if nodes[c].op in _EXIT:
+                    exits.append(c)
+                elif nodes[c].op == "Identity" and self.frame_of.get(c) is frame:
+                    exit_path.append(c)
+                    frontier.extend(d for d, i in consumers.get(c, ()) if i == 0)
+            loop_vars.append((e, merge, nxt, switch, exits))
+            exit_paths.extend(exit_path)
+        backbone = set(enters) | {loop_cond} | set(exit_paths)
         for _, m, x, s, _ in loop_vars:
             backbone |= {m, x} | ({s} if s else set())
         scope = frame.name.rsplit("/", 1)[0] if "/" in frame.name else frame.name
@@ -497,8 +786,8 @@ class _Functionalizer:
         # Remove the frame; each Exit becomes an Identity of the While's output.
         removed = set(n for n in self.nodes if self.frame_of.get(n) is frame)
         exits = {}
-        for k, (_, _, _, _, x) in enumerate(loop_vars):
-            if x is not None:
+        for k, (_, _, _, _, xs) in enumerate(loop_vars):
+            for x in xs:
                 exits[x] = k
                 removed.add(x)
         for n in removed:

@@ -60,10 +60,34 @@ class TensorListValue:
             return other
         return self.replace(buffer=self.buffer + other.buffer, static_item=None)
 
+    def like_branch(self, other):
+        """This list as one branch of a ``cond`` returns it, given the other branch's
+        (``jax.eval_shape``) list at the same place: both take one structure (TF 1.x gradient
+        loops push to a list in one branch only). The buffer is allocated if either is (zeros
+        here), the length is an array, and the constant item is kept only where the two
+        agree (a list one branch left empty takes the other's)."""
+        import jax.numpy as jnp
+
+        if not isinstance(other, TensorListValue):
+            return self
+        buf = self.buffer
+        if buf is None and other.buffer is not None:
+            buf = jnp.zeros(other.buffer.shape, other.buffer.dtype)
+        item = _merge_items(self.static_item, other.static_item)
+        shape = self.element_shape if buf is None else None
+        length = jnp.asarray(self.length, jnp.int32)
+        return self.replace(buffer=buf, length=length, static_item=item, element_shape=shape)
+
     def replace(self, **kw):
         fields = {k: getattr(self, k) for k in self.__slots__}
         fields.update(kw)
         return TensorListValue(**fields)
+
+
+def _merge_items(a, b):
+    if a == b or b == EMPTY:
+        return a
+    return b if a == EMPTY else None
 
 
 def _flatten(v):
