@@ -195,9 +195,17 @@ def _l2(x, w):
     return tfs.nn.l2_loss(w) + tfs.reduce_mean(tfs.sigmoid(x * w[0, 0, 0, 0]))
 
 
-@pytest.mark.parametrize("fn", [_conv_pool, _sparse_xent, _l2])
+def _dilated(x, w):
+    y = tfs.nn.conv2d(x, w, [1, 1, 1, 1], "SAME", dilations=[1, 2, 3, 1])
+    a = tfs.nn.conv2d(tfs.sin(y), w, [1, 1, 1, 1], "VALID", dilations=[1, 2, 1, 1])
+    b = tfs.nn.conv2d(x, w, [1, 1, 1, 1], "VALID", dilations=[1, 1, 2, 1])
+    return tfs.reduce_sum(a**2) + tfs.reduce_sum(b**2)
+
+
+@pytest.mark.parametrize("fn", [_conv_pool, _sparse_xent, _l2, _dilated])
 def test_gradients_through_ops_without_function_gradients(fn):
-    """Ops TF cannot differentiate inside a function are written there as ops it can."""
+    """Ops TF cannot differentiate inside a function (or, for dilated convolutions, gets
+    wrong there) are written there as ops it can."""
     tf = tf1()
     rng = np.random.RandomState(0)
     xv = rng.randn(2, 6, 6, 2).astype(np.float32)
@@ -229,6 +237,21 @@ def test_gradients_through_ops_without_function_gradients(fn):
         got = sess.run(names, {"x:0": xv})
     for a, b in zip(got, expected):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_gradients_through_ops_tf_cannot_differentiate_in_a_function_stay_tfstyles_op():
+    g = tfs.Graph()
+    with g.as_default():
+        x = tfs.placeholder(tfs.float32, [1, 4, 4, 2], name="x")
+        y = tfs.image.resize_bilinear(tfs.space_to_depth(x * x, 2), [3, 3])
+        y = tfs.nn.depthwise_conv2d(y, tfs.ones([2, 2, 8, 1]), [1, 1, 1, 1], "VALID")
+        (gx,) = tfs.gradients(tfs.reduce_sum(y), [x])
+        with tfs.Session() as sess:
+            want = sess.run(gx, {x: np.ones((1, 4, 4, 2))})
+    kinds = {n.op for n in g.as_graph_def().node}
+    assert "Gradients" in kinds and "SymbolicGradient" not in kinds
+    with tfs.Session(graph=_reimported(g)) as sess:
+        np.testing.assert_allclose(sess.run(gx.name, {"x:0": np.ones((1, 4, 4, 2))}), want)
 
 
 def test_gradients_not_expressible_as_symbolic_gradient_are_written_as_themselves():

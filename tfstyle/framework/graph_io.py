@@ -764,11 +764,72 @@ def _write_unrolled_scan(fdef, op, refer, value_of, lib, taken):
 
 # Ops that TF cannot differentiate inside a function (they have no function gradient), written
 # there as ops it can differentiate.
+def _dilated_filter(e, kernel, rates):
+    """``kernel`` (``[h, w, in, out]``) with ``rate - 1`` zeros between its taps along h and w:
+    the filter that an undilated convolution needs to compute a dilated one."""
+    i32 = dtypes.int32
+    shape = [int(d) for d in e.op._inputs[1].shape.as_list()]
+    for axis, rate in ((0, rates[0]), (1, rates[1])):
+        if rate == 1:
+            continue
+        spread = shape[:axis] + [shape[axis] * rate] + shape[axis + 1 :]
+        taps = (shape[axis] - 1) * rate + 1
+        zeros = shape[: axis + 1] + [rate - 1] + shape[axis + 1 :]
+        zeros = e.const("zeros", np.zeros(zeros, e.op._inputs[1].dtype.as_numpy_dtype))
+        x = e.node("ExpandDims", "ExpandDims", [kernel, e.const("axis", np.int32(axis + 1))],
+                   "output", T=e.t, Tdim=i32)  # fmt: skip
+        # (ConcatV2 rather than Pad, which has no function gradient in TF.)
+        x = e.node("concat", "ConcatV2", [x, zeros, e.const("concat/axis", np.int32(axis + 1))],
+                   "output", T=e.t, N=2, Tidx=i32)  # fmt: skip
+        x = e.node("Reshape", "Reshape", [x, e.const("shape", np.array(spread, np.int32))],
+                   "output", T=e.t, Tshape=i32)  # fmt: skip
+        end = list(spread)
+        end[axis] = taps
+        x = e.node(
+            "StridedSlice", "StridedSlice",
+            [x, e.const("begin", np.zeros(4, np.int32)), e.const("end", np.array(end, np.int32)),
+             e.const("strides", np.ones(4, np.int32))],
+            "output", T=e.t, Index=i32, begin_mask=0, end_mask=0, ellipsis_mask=0,
+            new_axis_mask=0, shrink_axis_mask=0,
+        )  # fmt: skip
+        kernel = x
+        shape[axis] = taps
+    return kernel
+
+
+def _expand_conv(fdef, op, inputs, taken):
+    """``Conv2D``: TF's function gradient of it ignores its dilations, so a dilated one is
+    written as an undilated one with a dilated filter."""
+    dilations = list(op._attrs.get("dilations") or [1, 1, 1, 1])
+    spatial = [1, 2] if op._attrs.get("data_format", "NHWC") in ("NHWC", b"NHWC") else [2, 3]
+    rates = [int(dilations[i]) for i in spatial]
+    if rates != [1, 1] and not op._inputs[1].shape.is_fully_defined():
+        raise NotImplementedError(
+            f"Cannot export the gradient through '{op.name}' ({op.type}): a dilated "
+            "convolution needs a filter of known shape."
+        )
+    e = _Expansion(fdef, op, taken)
+    kernel = inputs[1] if rates == [1, 1] else _dilated_filter(e, inputs[1], rates)
+    nd = fdef.node_def.add(name=_fresh(op.name, taken), op=op.type)
+    nd.input.extend([inputs[0], kernel])
+    if op._device:
+        nd.device = op._device
+    _fill_attrs(nd, op, None)
+    nd.attr["dilations"].CopyFrom(attr_value([1, 1, 1, 1]))
+    return {op._outputs[0]: f"{nd.name}:output:0"}
+
+
 _GRADIENT_EXPANSIONS = {
     "SoftmaxCrossEntropyWithLogits": _expand_softmax_xent,
     "SparseSoftmaxCrossEntropyWithLogits": _expand_sparse_softmax_xent,
     "L2Loss": _expand_l2_loss,
+    "Conv2D": _expand_conv,
 }
+# Ops without a function gradient in TF: a gradient through them is written as tfstyle's own op.
+_NO_FUNCTION_GRADIENT = frozenset(
+    "BatchToSpaceND DepthToSpace DepthwiseConv2dNative ResizeArea ResizeBicubic ResizeBilinear "
+    "ResizeNearestNeighbor SpaceToBatchND SpaceToDepth".split()
+)
 
 
 def _export_gradients(gd, op, lib, taken, ref=_input_name):
@@ -830,6 +891,11 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
             raise NotImplementedError(
                 f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: it differentiates "
                 f"through the loop '{o.name}'."
+            )
+        if o.type in _NO_FUNCTION_GRADIENT:
+            raise NotImplementedError(
+                f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: TF has no "
+                f"function gradient for '{o.name}' ({o.type})."
             )
     inside_set = set(inside)
     # Per argument, the outer tensor bound to it: the x, or a read of the variable.
@@ -971,6 +1037,7 @@ _OUTPUT_ARG_NAMES = {
     "TensorListScatterIntoExistingList TensorListScatterV2 TensorListSetItem TensorListSplit",
     "precision": "InTopKV2",
     "product": "Cross MatMul BatchMatMulV2 BatchMatMulV3",
+    "resized_images": "ResizeArea ResizeBicubic ResizeBilinear ResizeNearestNeighbor",
     "r0": "BroadcastArgs",
     "resource": "VarHandleOp",
     "softmax": "Softmax",
