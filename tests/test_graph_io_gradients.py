@@ -20,6 +20,17 @@ def _tf_graph_def(gd):
     return graph_pb2.GraphDef.FromString(gd.SerializeToString())
 
 
+def _run_in_tf(gd, init, names, feed):
+    """Imports ``gd`` into real TF, runs ``init``, then fetches ``names``."""
+    tf = tf1()
+    tg = tf.Graph()
+    with tg.as_default():
+        tf.import_graph_def(_tf_graph_def(gd), name="")
+    with tf.Session(graph=tg) as sess:
+        sess.run(init)
+        return sess.run(names, feed)
+
+
 def _model(tf, optimizer):
     """Placeholders, two variables, matmul, relu, softmax cross-entropy and one training op."""
     x = tf.placeholder(tf.float32, [None, 3], name="x")
@@ -206,7 +217,6 @@ def _dilated(x, w):
 def test_gradients_through_ops_without_function_gradients(fn):
     """Ops TF cannot differentiate inside a function (or, for dilated convolutions, gets
     wrong there) are written there as ops it can."""
-    tf = tf1()
     rng = np.random.RandomState(0)
     xv = rng.randn(2, 6, 6, 2).astype(np.float32)
     g = tfs.Graph()
@@ -221,12 +231,7 @@ def test_gradients_through_ops_without_function_gradients(fn):
         sess.run(init)
         expected = sess.run(names, {"x:0": xv})
     gd = g.as_graph_def()
-    tg = tf.Graph()
-    with tg.as_default():
-        tf.import_graph_def(_tf_graph_def(gd), name="")
-    with tf.Session(graph=tg) as sess:
-        sess.run(init)
-        got = sess.run(names, {"x:0": xv})
+    got = _run_in_tf(gd, init, names, {"x:0": xv})
     for a, b in zip(got, expected):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     g2 = tfs.Graph()
@@ -380,12 +385,7 @@ def test_gradients_through_loops_run_in_tf(loop):
         expected = sess.run(names, {x: xv})
     gd = g.as_graph_def()
     assert "Gradients" not in {n.op for n in gd.node}
-    tg = tf.Graph()
-    with tg.as_default():
-        tf.import_graph_def(_tf_graph_def(gd), name="")
-    with tf.Session(graph=tg) as sess:
-        sess.run(init)
-        got = sess.run(names, {"x:0": xv})
+    got = _run_in_tf(gd, init, names, {"x:0": xv})
     assert np.abs(expected[0]).sum() > 0
     for a, b in zip(got, expected):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
