@@ -347,3 +347,63 @@ def test_gradient_of_a_loop_without_maximum_iterations_names_its_stack(tmp_path)
             np.testing.assert_allclose(sess.run(fetches, {"x:0": x})[0], expected[0][0], 1e-5)
             with pytest.raises(tfs.errors.InvalidArgumentError, match="f_acc.*capacity"):
                 sess.run("train", {"x:0": x})
+
+
+def _rnn_variant(kind):
+    def build(tf):
+        x = tf.placeholder(tf.float32, [3, 5, 4], name="x")
+        lengths = [5, 2, 3]
+        if kind == "stacked":
+            cell = tf.nn.rnn_cell.MultiRNNCell(
+                [tf.nn.rnn_cell.LSTMCell(6), tf.nn.rnn_cell.GRUCell(5)]
+            )
+            out, _ = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+            loss = tf.reduce_sum(tf.square(out))
+        elif kind == "lengths":
+            out, state = tf.nn.dynamic_rnn(
+                tf.nn.rnn_cell.LSTMCell(6), x, sequence_length=lengths, dtype=tf.float32
+            )
+            loss = tf.reduce_sum(tf.square(out)) + tf.reduce_sum(state.h)
+        else:
+            (fw, bw), _ = tf.nn.bidirectional_dynamic_rnn(
+                tf.nn.rnn_cell.LSTMCell(6),
+                tf.nn.rnn_cell.LSTMCell(6),
+                x,
+                sequence_length=lengths,
+                dtype=tf.float32,
+            )
+            loss = tf.reduce_sum(tf.square(fw)) + tf.reduce_sum(bw)
+        tf.train.AdamOptimizer(0.05).minimize(loss, name="train")
+        return [loss.name]
+
+    return build
+
+
+@pytest.mark.parametrize("kind", ["stacked", "lengths", "bidirectional"])
+def test_training_step_through_rnn_variants(tmp_path, kind):
+    x = np.random.RandomState(3).randn(3, 5, 4).astype(np.float32)
+    _train_compare(_rnn_variant(kind), [{"x:0": x}], tmp_path)
+
+
+def _train_nested_loops(tf):
+    x = tf.placeholder(tf.float32, [5, 4], name="x")
+    w = tf.get_variable("w", [4, 4])
+
+    def outer(i, a):
+        _, b = tf.while_loop(
+            lambda j, b: j < 2,
+            lambda j, b: [j + 1, tf.tanh(tf.matmul(b, w))],
+            [0, a],
+            maximum_iterations=2,
+        )
+        return [i + 1, b]
+
+    # One stack holds the inner loop's values of every outer iteration.
+    _, a = tf.while_loop(lambda i, a: i < 3, outer, [0, x], maximum_iterations=3)
+    tf.train.GradientDescentOptimizer(0.05).minimize(tf.reduce_sum(a), name="train")
+    return [a.name]
+
+
+def test_training_step_through_nested_loops(tmp_path):
+    x = np.random.RandomState(4).randn(5, 4).astype(np.float32)
+    _train_compare(_train_nested_loops, [{"x:0": x}], tmp_path)

@@ -415,11 +415,7 @@ class _Functionalizer:
                 )
             outer = self.frame_of[k]
             push = pushes[0]
-            forward = self.frame_of[push]
-            if forward is None or forward.parent is not outer:
-                raise ValueError(
-                    f"Stack '{k}' is pushed to outside a loop directly inside its own."
-                )
+            forward = self.chain(self.frame_of[push], outer, k)
             kd = self.nodes[k]
             if self.dtype(self.nodes[push].input[1]) == types_pb2.DT_VARIANT:
                 # A TensorArray's flow, which TF saves only to order the gradient's reads: the
@@ -427,9 +423,8 @@ class _Functionalizer:
                 self.drop_stack(k, push, pops)
                 continue
             elem = kd.attr["elem_type"].type
-            bound = self.loop_bound(forward)
-            unbounded = bound is None
-            if unbounded:
+            bound = self.capacity(forward)
+            if bound is None:
                 # The list's capacity is not known: it fails when the gradient runs (naming
                 # the stack), while the forward loop, which then pushes nothing, still runs.
                 bound = self.add_const(f"{k}/max_num_elements", np.int32(-1)).name
@@ -441,19 +436,50 @@ class _Functionalizer:
                 "shape_type": _type_attr(types_pb2.DT_INT32),
             }
             self.become(k, "EmptyTensorList", [es.name, bound], list_attrs)
-            if unbounded:
+            known = self.const_source(bound)
+            if known is not None and self.const_value(known.name) < 0:
                 value = self.nodes[push].input[1]
                 self.rewrite_refs({_ref(push, 0): value})
                 self.become(push, "Identity", [value], {"T": _type_attr(self.dtype(value))})
                 after = k
             else:
-                after = self.thread_list(k, forward, loop_conds[forward], push, "push")
+                after = self.thread_list(k, forward, push, "push", loop_conds)
             if pops:
-                pop = pops[0]
-                backward = self.frame_of[pop]
-                if backward is None or backward.parent is not outer:
-                    raise ValueError(f"Stack '{k}' is popped outside a loop next to its pushes'.")
-                self.thread_list(after, backward, loop_conds[backward], pop, "pop")
+                backward = self.chain(self.frame_of[pops[0]], outer, k)
+                self.thread_list(after, backward, pops[0], "pop", loop_conds)
+
+    def chain(self, frame, outer, stack):
+        """The loops from the one inside ``outer`` down to ``frame``."""
+        chain = []
+        while frame is not outer:
+            if frame is None:
+                raise ValueError(f"Stack '{stack}' is used outside the loops inside its own.")
+            chain.insert(0, frame)
+            frame = frame.parent
+        if not chain:
+            raise ValueError(f"Stack '{stack}' is used outside a loop.")
+        return chain
+
+    def const_value(self, name):
+        from tfstyle.framework import graph_io
+
+        return int(graph_io.array_from_proto(self.nodes[name].attr["value"].tensor))
+
+    def capacity(self, chain):
+        """How many times a push in the innermost of loops ``chain`` runs at most: the
+        loop's ``maximum_iterations`` (a product of constant ones for nested loops)."""
+        bounds = [self.loop_bound(f) for f in chain]
+        if any(b is None for b in bounds):
+            return None
+        if len(bounds) == 1:
+            return bounds[0]
+        consts = [self.const_source(b) for b in bounds]
+        if any(c is None for c in consts):
+            return None
+        total = int(np.prod([self.const_value(c.name) for c in consts]))
+        node = self.add_const(f"{chain[0].name}/stack_capacity", np.int32(total))
+        self.frame_of[node.name] = chain[0].parent
+        return node.name
 
     def become(self, name, op, inputs, attrs):
         """Turns node ``name`` into an ``op`` node of ``inputs`` (keeping its control inputs)."""
@@ -475,9 +501,11 @@ class _Functionalizer:
             become(pop, "Const", [], {"dtype": _type_attr(types_pb2.DT_FLOAT), "value": zero})
         become(stack, "Const", [], {"dtype": _type_attr(types_pb2.DT_FLOAT), "value": zero})
 
-    def thread_list(self, source, frame, loop_cond, user, kind):
-        """Makes the list ``source`` a loop variable of ``frame`` that ``user`` (a stack push
-        or pop) updates once per iteration; returns the Exit of the list."""
+    def thread_list(self, source, chain, user, kind, loop_conds):
+        """Makes the list ``source`` a loop variable of the loops ``chain`` (outermost first),
+        which ``user`` (a stack push or pop in the innermost) updates once per iteration;
+        returns the Exit of the list from the outermost."""
+        frame = chain[0]
         variant = _type_attr(types_pb2.DT_VARIANT)
         enter_attrs = {
             "T": variant,
@@ -488,52 +516,66 @@ class _Functionalizer:
         enter = self.add_node(f"{user}/list/Enter", "Enter", [source], enter_attrs)
         merge = self.add_node(f"{user}/list/Merge", "Merge", [enter.name, enter.name],
                               {"T": variant, "N": attr_value_pb2.AttrValue(i=2)})  # fmt: skip
-        switch = self.add_node(f"{user}/list/Switch", "Switch", [merge.name, loop_cond],
-                               {"T": variant})  # fmt: skip
+        switch = self.add_node(f"{user}/list/Switch", "Switch",
+                               [merge.name, loop_conds[frame]], {"T": variant})  # fmt: skip
         ident = self.add_node(f"{user}/list/Identity", "Identity", [f"{switch.name}:1"],
                               {"T": variant})  # fmt: skip
-        nd = self.nodes[user]
         in_loop = [enter.name, merge.name, switch.name, ident.name]
+        for n in in_loop:
+            self.frame_of[n] = frame
         current = ident.name
-        # A push or pop in a cond's branch (it reads a tensor of the branch): the list is
+        # A push or pop (or the inner loop holding it) in a cond's branch: the list is
         # switched into the branch the same way, and merged back after it.
+        where = user if len(chain) == 1 else self.loop_entry(chain[1])
         branches = []
-        for key, side in self.branch_of(user, frame):
+        for key, side in self.branch_of(where, frame) if where else ():
             cond_switch = self.add_node(f"{user}/list/cond/Switch", "Switch", [current, key],
                                         {"T": variant})  # fmt: skip
-            in_loop.append(cond_switch.name)
+            self.frame_of[cond_switch.name] = frame
             branches.append((cond_switch.name, side))
             current = f"{cond_switch.name}:{side}"
-        control = [c for c in nd.input if c.startswith("^")]
-        elem = nd.attr["T"].type if kind == "push" else nd.attr["elem_type"].type
-        if kind == "push":
-            value = nd.input[1]
-            self.rewrite_refs({_ref(user, 0): value})
-            ins, out = [current, value], user
-            nd.op = "TensorListPushBack"
+        if len(chain) > 1:
+            out = self.thread_list(current, chain[1:], user, kind, loop_conds)
         else:
-            self.rewrite_refs({_ref(user, 0): f"{user}:1"})
-            es = self.add_const(f"{user}/element_shape", np.int32(-1))
-            self.frame_of[es.name] = None
-            ins, out = [current, es.name], f"{user}:0"
-            nd.op = "TensorListPopBack"
-        del nd.input[:]
-        nd.input.extend(ins + control)
-        nd.ClearField("attr")
-        nd.attr["element_dtype"].CopyFrom(_type_attr(elem))
+            out = self.update_list(user, kind, current)
         for cond_switch, side in reversed(branches):
             other = f"{cond_switch}:{1 - side}"
             merged = self.add_node(f"{user}/list/cond/Merge", "Merge", [other, out],
                                    {"T": variant, "N": attr_value_pb2.AttrValue(i=2)})  # fmt: skip
-            in_loop.append(merged.name)
+            self.frame_of[merged.name] = frame
             out = merged.name
         nxt = self.add_node(f"{user}/list/NextIteration", "NextIteration", [out], {"T": variant})
         merge.input[1] = nxt.name
         exit_ = self.add_node(f"{user}/list/Exit", "Exit", [switch.name], {"T": variant})
-        for n in [*in_loop, nxt.name]:
-            self.frame_of[n] = frame
+        self.frame_of[nxt.name] = frame
         self.frame_of[exit_.name] = frame.parent
         return exit_.name
+
+    def update_list(self, user, kind, current):
+        """Turns stack push or pop ``user`` into a push or pop of list ``current``; returns
+        the list after it."""
+        nd = self.nodes[user]
+        elem = nd.attr["T"].type if kind == "push" else nd.attr["elem_type"].type
+        if kind == "push":
+            value = nd.input[1]
+            self.rewrite_refs({_ref(user, 0): value})
+            self.become(user, "TensorListPushBack", [current, value],
+                        {"element_dtype": _type_attr(elem)})  # fmt: skip
+            return user
+        self.rewrite_refs({_ref(user, 0): f"{user}:1"})
+        es = self.add_const(f"{user}/element_shape", np.int32(-1))
+        self.frame_of[es.name] = None
+        self.become(user, "TensorListPopBack", [current, es.name],
+                    {"element_dtype": _type_attr(elem)})  # fmt: skip
+        return f"{user}:0"
+
+    def loop_entry(self, frame):
+        """A node outside loop ``frame`` that one of its variables enters from, or None."""
+        for nd in self.nodes.values():
+            if (nd.op in _ENTER and not nd.attr["is_constant"].b
+                    and self.frame_of.get(nd.name) is frame):  # fmt: skip
+                return _parse(nd.input[0])[0]
+        return None
 
     def branch_of(self, name, frame):
         """The cond branches (``(predicate, branch)``, outermost first) that node ``name`` of
