@@ -331,3 +331,35 @@ def test_sparse_training_graph_def_round_trips_and_runs_in_tf(optimizer):
         tf.import_graph_def(graph_pb2.GraphDef.FromString(gd.SerializeToString()), name="")
     for e, a in zip(expected, _graph_def_steps(tf, tg, init)):
         np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
+
+
+def _train_partitioned(tf, make_opt, strategy, fed=True):
+    g = tf.Graph()
+    with g.as_default():
+        # EMB0's 10 rows in 3 partitions of 4, 3 and 3 rows (both strategies size them so).
+        parts = [tf.Variable(EMB0[s], name=f"part_{i}")
+                 for i, s in enumerate([slice(0, 4), slice(4, 7), slice(7, 10)])]  # fmt: skip
+        ids = tf.placeholder(tf.int32, [2, 3], name="ids") if fed else tf.constant(STEP_IDS[1])
+        e = tf.nn.embedding_lookup(parts, ids, partition_strategy=strategy)
+        loss = tf.reduce_sum(tf.sin(e) * np.linspace(-1, 1, 4, dtype=np.float32))
+        train_op = make_opt(tf, None).minimize(loss)
+        with tf.Session(graph=g) as sess:
+            sess.run(tf.global_variables_initializer())
+            for step_ids in STEP_IDS[:3]:
+                sess.run(train_op, {ids: step_ids} if fed else None)
+            return {v.name: sess.run(v) for v in tf.global_variables()}
+
+
+@pytest.mark.parametrize("strategy", ["mod", "div"])
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam", "rmsprop_all", "adagrad", "adadelta",
+                                  "ftrl_l1_l2"])  # fmt: skip
+def test_partitioned_lookups_train_like_tf(name, strategy):
+    # Each partition's gradient updates only the rows of the ids that live in it: rows of other
+    # partitions' ids must not see a zero-gradient update (which moves Momentum's, RMSProp's and
+    # Adadelta's rows).
+    for fed in (True, False):  # ids fed, or constant (partitioned while building the graph)
+        expected = _train_partitioned(tf1(), OPTIMIZERS[name], strategy, fed)
+        state = _train_partitioned(tfs, OPTIMIZERS[name], strategy, fed)
+        assert sorted(state) == sorted(expected)
+        for var_name, ev in expected.items():
+            np.testing.assert_allclose(state[var_name], ev, rtol=1e-5, atol=1e-6, err_msg=var_name)

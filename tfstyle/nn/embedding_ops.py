@@ -1,9 +1,12 @@
 """``tf.nn.embedding_lookup`` and the sampled losses ``nce_loss`` / ``sampled_softmax_loss``.
 
-Partitioned lookups (a list of ``params``) give TF's values with static shapes: each partition
-is gathered for every id and the right one selected, where TF routes ids through
+Partitioned lookups (a list of ``params``) give TF's values and updates with static shapes:
+each partition is gathered for every id and the right one selected (ids of other partitions
+read past its end, so that sparse updates drop their rows), where TF routes ids through
 ``DynamicPartition``/``ParallelDynamicStitch`` (shapes known only at run time).
 """
+
+import numpy as np
 
 from tfstyle.framework import dtypes, ops
 from tfstyle.ops import _base, array_ops, linalg_ops, math_ops, reduction_ops
@@ -54,50 +57,57 @@ def embedding_lookup(
             return array_ops.identity(result)
         params = [_base.to_tensor(p, name="params") for p in params]
         flat_ids = array_ops.reshape(ids, [-1])
-        if partition_strategy == "mod":
-            p_assignments = flat_ids % n
-            new_ids = flat_ids // n
-        elif partition_strategy == "div":
-            sizes = [p.shape[0] if p.shape.ndims else None for p in params]
-            if None not in sizes:
+        if partition_strategy not in ("mod", "div"):
+            raise ValueError(
+                f"Unrecognized partition strategy: {partition_strategy}.Must be one of either "
+                "`mod` or `div`."
+            )
+        sizes = [p.shape[0] if p.shape.ndims else None for p in params]
+        static_ids = _base.constant_value(flat_ids)
+        if static_ids is not None and (partition_strategy == "mod" or None not in sizes):
+            # Constant ids: partitioned as TF does, each partition looked up at its own ids.
+            total = sum(sizes) if None not in sizes else None
+            static_p, static_ids = _partition_ids(
+                static_ids, n, partition_strategy, total, np.maximum, np.where
+            )
+            pieces, order = [], []
+            for p in range(n):
+                members = np.flatnonzero(static_p == p)
+                pieces.append(array_ops.gather(params[p], static_ids[members]))
+                order.extend(members)
+            ret = array_ops.gather(array_ops.concat(pieces, 0), np.argsort(order))
+        else:
+            if partition_strategy == "div" and None not in sizes:
                 total = _base.to_tensor(sum(sizes), dtype=flat_ids.dtype)
-            else:
+            elif partition_strategy == "div":
                 total = reduction_ops.reduce_sum(
                     array_ops.cast(
                         array_ops.stack([array_ops.shape(p)[0] for p in params]), flat_ids.dtype
                     )
                 )
-            ids_per_partition = total // n
-            extras = total % n
-            p_assignments = math_ops.maximum(
-                flat_ids // (ids_per_partition + 1), (flat_ids - extras) // ids_per_partition
+            else:
+                total = None
+            p_assignments, new_ids = _partition_ids(
+                flat_ids, n, partition_strategy, total, math_ops.maximum, math_ops.where
             )
-            new_ids = math_ops.where(
-                p_assignments < extras,
-                flat_ids % (ids_per_partition + 1),
-                (flat_ids - extras) % ids_per_partition,
-            )
-        else:
-            raise ValueError(
-                f"Unrecognized partition strategy: {partition_strategy}.Must be one of either "
-                "`mod` or `div`."
-            )
-        p_assignments = array_ops.cast(p_assignments, dtypes.int32)
-        ret = None
-        for p in range(n):
-            # Every id is gathered from every partition (clamped into range) and the row from
-            # its own partition kept: static shapes instead of TF's dynamic partitioning.
-            rows = array_ops.shape(params[p], out_type=new_ids.dtype)[0]
-            safe = math_ops.minimum(new_ids, rows - 1)
-            part = array_ops.gather(params[p], safe)
-            if ret is None:
-                ret = part
-                continue
-            mask = math_ops.equal(p_assignments, p)
-            extra = part.shape.ndims - 1 if part.shape.ndims is not None else 1
-            for _ in range(extra):
-                mask = array_ops.expand_dims(mask, -1)
-            ret = math_ops.where_v2(mask, part, ret)
+            p_assignments = array_ops.cast(p_assignments, dtypes.int32)
+            ret = None
+            for p in range(n):
+                # Every id is looked up in every partition and the row from its own partition
+                # kept: static shapes instead of TF's dynamic partitioning. The other ids look
+                # up the row past the end, so that the gradient's rows for them (zeros) are
+                # dropped by sparse updates, which leave the rows of other partitions' ids
+                # alone, as TF's do.
+                rows = array_ops.shape(params[p], out_type=new_ids.dtype)[0]
+                member = math_ops.equal(p_assignments, p)
+                part = array_ops.gather(params[p], math_ops.where_v2(member, new_ids, rows))
+                if ret is None:
+                    ret = part
+                    continue
+                extra = part.shape.ndims - 1 if part.shape.ndims is not None else 1
+                for _ in range(extra):
+                    member = array_ops.expand_dims(member, -1)
+                ret = math_ops.where_v2(member, part, ret)
         element_shape_s = params[0].shape[1:]
         for p in params[1:]:
             element_shape_s = element_shape_s.merge_with(p.shape[1:])
@@ -108,6 +118,16 @@ def embedding_lookup(
         ret = array_ops.reshape(ret, array_ops.concat([array_ops.shape(ids), element_shape_d], 0))
         ret.set_shape(ids.shape.concatenate(element_shape_s))
         return _clip(ret, ids, max_norm)
+
+
+def _partition_ids(ids, n, strategy, total, maximum, where):
+    """``(partition, row in it)`` of each id: TF's ``"mod"`` or ``"div"`` assignment to ``n``
+    partitions of ``total`` rows, over tensors or NumPy arrays (``maximum``, ``where``)."""
+    if strategy == "mod":
+        return ids % n, ids // n
+    per, extras = total // n, total % n
+    p = maximum(ids // (per + 1), (ids - extras) // per)
+    return p, where(p < extras, ids % (per + 1), (ids - extras) % per)
 
 
 def _sum_rows(x):
