@@ -226,6 +226,24 @@ def test_dynamic_rnn_lstm_restored(tmp_path):
     _compare(_lstm, feeds, tmp_path, graph_def=False)
 
 
+def _lstm_any_shape(tf):
+    # Weights from constant initializers: a GraphDef (no checkpoint) gives TF's values.
+    x = tf.placeholder(tf.float32, [None, None, 4], name="x")
+    kernel = np.linspace(-0.5, 0.5, 180, dtype=np.float32).reshape(9, 20)
+    with tf.variable_scope("m", initializer=tf.constant_initializer(kernel)):
+        out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.LSTMCell(5), x, dtype=tf.float32)
+    return [out.name, state.h.name]
+
+
+def test_dynamic_rnn_graph_def_with_unknown_batch_and_time(tmp_path):
+    rng = np.random.RandomState(0)
+    feeds = [
+        {"x:0": rng.randn(2, 6, 4).astype(np.float32)},
+        {"x:0": rng.randn(3, 4, 4).astype(np.float32)},
+    ]
+    _compare(_lstm_any_shape, feeds, tmp_path)
+
+
 def _batch_norm_dropout(tf):
     x = tf.placeholder(tf.float32, [None, 3], name="x")
     t = tf.placeholder(tf.bool, [], name="training")

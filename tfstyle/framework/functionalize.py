@@ -821,7 +821,11 @@ class _Functionalizer:
             "parallel_iterations": attr_value_pb2.AttrValue(i=parallel or 10),
         }
         loop = self.add_node(f"{scope}/While", "While", inputs, attrs)
-        loop.input.extend("^" + c for c in sorted(control) if c in self.nodes)
+        loop.input.extend(
+            "^" + c
+            for c in sorted(control)
+            if c in self.nodes and self.frame_of.get(c) is not frame
+        )
         for n in (counter.name, bound.name, loop.name):
             self.frame_of[n] = parent
 
