@@ -361,15 +361,25 @@ def _while_bounded(tf, x, w):
     return v
 
 
+def _cond_reads_variable(tf, x, w):
+    return tf.cond(tf.reduce_sum(x) > 0, lambda: tf.sin(x * w), lambda: x * w * w)
+
+
+def _cond_false(tf, x, w):
+    xw = tf.exp(x * w)
+    return tf.cond(tf.reduce_sum(x) > 100, lambda: tf.sin(xw), lambda: xw * w)
+
+
 @pytest.mark.parametrize(
     "loop",
     [_map, _scan_init, _scan_first, _scan_first_reversed, _foldl_first, _foldr_init, _gru,
-     _while_rows, _while_until, _while_bounded],
+     _while_rows, _while_until, _while_bounded, _cond_reads_variable, _cond_false],
 )  # fmt: skip
-def test_gradients_through_loops_run_in_tf(loop):
-    # TF's SymbolicGradient takes the gradient of a loop inside its function as zero: a scan of
-    # known length is written there as its steps, a while_loop as a call of a function with a
-    # registered gradient function, so that TF computes the gradient through it.
+def test_gradients_through_control_flow_run_in_tf(loop):
+    # TF's SymbolicGradient takes the gradient of a loop inside its function as zero, and
+    # cannot differentiate an If there: a scan of known length is written there as its steps, a
+    # while_loop or a cond as a call of a function with a registered gradient function, so that
+    # TF computes the gradient through it.
     tf = tf1()
     xv = np.linspace(-1, 1, 15, dtype=np.float32).reshape(5, 3)
     g = tfs.Graph()
@@ -445,3 +455,46 @@ def test_lstm_training_graph_trains_in_tf_and_imports_back(tmp_path):
         np.testing.assert_allclose(losses, expected[0], rtol=1e-5)
         for a, b in zip(values, expected[1]):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _batch_norm_model(tf):
+    x = tf.placeholder(tf.float32, [4, 3], name="x")
+    t = tf.placeholder(tf.bool, [], name="t")
+    h = tf.layers.dense(x, 5, kernel_initializer=tf.constant_initializer(0.2), name="d")
+    h = tf.layers.batch_normalization(h, training=t, momentum=0.5, name="bn")
+    h = tf.layers.dropout(tf.nn.relu(h), rate=0.5, training=tf.logical_and(t, False))
+    loss = tf.reduce_mean(tf.square(h - 1.0), name="loss")
+    with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+        tf.train.MomentumOptimizer(0.1, 0.9).minimize(loss, name="train")
+    names = [v.op.name + "/Read/ReadVariableOp:0" for v in tf.global_variables()]
+    return tf.global_variables_initializer().name, names
+
+
+def test_training_graph_with_conds_on_a_training_placeholder_trains_in_tf():
+    # Batch norm and dropout on a `training` placeholder put conds between the loss and the
+    # variables (reading the moving statistics in one branch).
+    xv = np.linspace(-2, 3, 12, dtype=np.float32).reshape(4, 3)
+    g = tfs.Graph()
+    with g.as_default():
+        init, names = _batch_norm_model(tfs)
+    assert "Gradients" not in {n.op for n in g.as_graph_def().node}
+
+    def steps(tf, graph):
+        with tf.Session(graph=graph) as sess:
+            sess.run(init)
+            for train in (True, True, False, True):
+                sess.run("train", {"x:0": xv, "t:0": train})
+            return sess.run(names + ["loss:0"], {"x:0": xv, "t:0": False})
+
+    expected = steps(tfs, g)
+    tf = tf1()
+    tg = tf.Graph()
+    with tg.as_default():
+        tf.import_graph_def(_tf_graph_def(g.as_graph_def()), name="")
+    for a, b in zip(steps(tf, tg), expected):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    ref = tf.Graph()  # the same model built in TF
+    with ref.as_default():
+        _batch_norm_model(tf)
+    for a, b in zip(steps(tf, ref), expected):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -30,14 +30,15 @@ sub-graph captures), followed by an ``IdentityN`` named as the op, so that its o
 names. Ops that TF cannot differentiate inside a function (``SoftmaxCrossEntropyWithLogits``,
 ``SparseSoftmaxCrossEntropyWithLogits``, ``L2Loss``) are written there as ops it can. Importing
 a ``SymbolicGradient`` rebuilds the function's body and differentiates it with a ``Gradients``
-op. TF's ``SymbolicGradient`` takes the gradient of a loop in the function as zero. So a scan
-of known length between the xs and the ys (``dynamic_rnn``, ``map_fn``, ...) is written there
-unrolled: one call of a ``FunctionDef`` of its step per element. A ``while_loop`` is written as a
-call of a function holding it, with a gradient function registered in the library
-(``FunctionDefLibrary.gradient``; TF uses it for a function it does not inline): it runs the
-loop again, pushing each iteration's loop variables onto TensorLists, then pops them in a second
-loop that applies the ``SymbolicGradient`` of the body. The variables a loop reads are passed
-in as their values; the forward graph keeps its ``While``. A ``Gradients`` op that cannot be
+op. TF's ``SymbolicGradient`` takes the gradient of a loop in the function as zero, and fails on
+an ``If``. So a scan of known length between the xs and the ys (``dynamic_rnn``, ``map_fn``, ...)
+is written there unrolled: one call of a ``FunctionDef`` of its step per element. A
+``while_loop`` or a ``cond`` is written as a call of a function holding it, with a gradient
+function registered in the library (``FunctionDefLibrary.gradient``; TF uses it for a function
+it does not inline). A loop's runs the loop again, pushing each iteration's loop variables onto
+TensorLists, then pops them in a second loop that applies the ``SymbolicGradient`` of the body;
+a cond's is an ``If`` of the ``SymbolicGradient``s of its branches. The variables control flow
+reads are passed in as their values; the forward graph keeps its ``While`` and ``If``. A ``Gradients`` op that cannot be
 written so (an x computed from another x, a variable written by control flow, a loop nested in
 a loop, a scan of unknown length) and ``Hessians`` are written as themselves, which TF cannot
 load but tfstyle imports again: after their own inputs they take the handles of the variables
@@ -468,6 +469,7 @@ def _outer_read(gd, handle, dtype, taken, ref):
 
 
 _LOOP_TYPES = ("While", "StatelessWhile", "TfstyleScan")
+_CONTROL_FLOW_TYPES = _LOOP_TYPES + ("If", "StatelessIf")
 
 
 def _has_loop(fg):
@@ -695,6 +697,58 @@ def _while_gradient_function(op, attrs, lib, fname):
     return g.returns([f"{bwd}:output:{1 + k}" for k in range(nt)])
 
 
+def _if_differentiable(op):
+    """Whether a gradient through ``If`` ``op`` can be written for TF (``_write_if_call``): no
+    control flow in its branches, and the variables it uses only read."""
+    a = op._attrs
+    for fg in (a["then_branch"], a["else_branch"]):
+        if any(o.type in _CONTROL_FLOW_TYPES for o in fg._ops) or _has_loop(fg):
+            return False
+        inner = dict(fg.captures)
+        for t in op._inputs[1:]:
+            if t.dtype is dtypes.resource and (
+                ops.variable_handle_op(t) is None
+                or (t in inner and _reads_of(fg, inner[t]) is None)
+            ):
+                return False
+    return True
+
+
+def _write_if_call(fdef, op, refer, value_of, lib, taken):
+    """Writes ``If`` ``op`` into a gradient function's body as a call of a function holding it,
+    with a gradient function registered for it: an ``If`` on the same predicate of the
+    ``SymbolicGradient``s of the branches (TF cannot differentiate an ``If`` in a function
+    itself). The variables the branches read are passed as values. Returns ``{output of op:
+    reference}``."""
+    attrs = _export_if(op, lib, as_value=True)
+    tin, tout, tcond = attrs["Tin"], attrs["Tout"], attrs["Tcond"]
+    base = "".join(c if c.isalnum() or c == "_" else "_" for c in op.name)
+    f = _FunctionBuilder(lib, f"{base}_cond", [tcond, *tin], tout)
+    node = f.node("cond", op.type, f.args, **attrs)
+    name = f.returns([f"{node}:output:{k}" for k in range(len(tout))]).name
+    f.fdef.attr["_noinline"].b = True
+
+    def branch_gradient(key):
+        b = _FunctionBuilder(lib, f"{name}_{key}_grad", [*tin, *tout], tin)
+        grad = b.node("grad", "SymbolicGradient", b.args, Tin=[*tin, *tout], Tout=tin,
+                      f=attrs[key])  # fmt: skip
+        return b.returns([f"{grad}:output:{k}" for k in range(len(tin))])
+
+    g = _FunctionBuilder(lib, f"{name}_grad", [tcond, *tin, *tout], [tcond, *tin])
+    grads = g.node(
+        "cond", "If", g.args, Tcond=tcond, Tin=[*tin, *tout], Tout=tin,
+        then_branch=branch_gradient("then_branch"), else_branch=branch_gradient("else_branch"),
+        output_shapes=[_shape.unknown_shape()] * len(tin),
+    )  # fmt: skip
+    no_pred = g.node("pred_grad", "ZerosLike", [g.args[0]], T=tcond)  # the predicate's
+    g.returns([f"{no_pred}:y:0", *(f"{grads}:output:{k}" for k in range(len(tin)))])
+    lib.proto.gradient.add(function_name=name, gradient_func=g.name)
+    ins = [value_of(t) or refer(t) for t in op._inputs]
+    call = _fresh(op.name, taken)
+    fdef.node_def.add(name=call, op=name).input.extend(ins)
+    return {t: f"{call}:out{k}:0" for k, t in enumerate(op._outputs)}
+
+
 def _write_while_call(fdef, op, refer, value_of, lib, taken):
     """Writes ``While`` ``op`` into a gradient function's body as a call of a function holding
     the loop, with the gradient function ``_while_gradient_function`` registered for it (TF
@@ -872,7 +926,7 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
                 arg_of[o._outputs[0]] = handle_index[h]
                 continue
         for t in o._inputs:
-            if o.type in _LOOP_TYPES:
+            if o.type in _CONTROL_FLOW_TYPES:
                 break  # its reads of the variables become arguments (see _value_bindings)
             if t.dtype is dtypes.resource and ops.variable_handle_op(t) in handle_index:
                 raise NotImplementedError(
@@ -885,12 +939,15 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         # TF differentiates a function with a loop in it as if the loop were constant (its
         # gradient is silently zero). A scan of known length is written unrolled instead; other
         # loops make the gradient tfstyle's own op, which TF refuses.
-        if (o.type == "TfstyleScan" and not _unrollable(o)) or (
-            o.type in ("While", "StatelessWhile") and not _while_differentiable(o)
+        if (
+            (o.type == "TfstyleScan" and not _unrollable(o))
+            or (o.type in ("While", "StatelessWhile") and not _while_differentiable(o))
+            or (o.type in ("If", "StatelessIf") and not _if_differentiable(o))
         ):
             raise NotImplementedError(
                 f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: it differentiates "
-                f"through the loop '{o.name}'."
+                f"through '{o.name}' ({o.type}), which has control flow inside or changes a "
+                "variable."
             )
         if o.type in _NO_FUNCTION_GRADIENT:
             raise NotImplementedError(
@@ -906,7 +963,7 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
     for i, e in enumerate(entries):
         if bound[i] is None and any(
             ops.variable_handle_op(t) is e.tensor.op
-            for o in inside if o.type in _LOOP_TYPES for t in o._inputs
+            for o in inside if o.type in _CONTROL_FLOW_TYPES for t in o._inputs
             if t.dtype is dtypes.resource
         ):  # fmt: skip
             # Read only inside a scan: the function takes the value read before the loop.
@@ -928,8 +985,8 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
                 arg_of[o] = len(bound)
                 bound.append(_outer_one_hot(gd, o, taken, ref))
                 continue
-            if o.type in _LOOP_TYPES and t.dtype is dtypes.resource:
-                # A loop's step takes a variable's value: a differentiated one's argument, or
+            if o.type in _CONTROL_FLOW_TYPES and t.dtype is dtypes.resource:
+                # Control flow takes a variable's value: a differentiated one's argument, or
                 # else one bound to a read before the loop.
                 h = ops.variable_handle_op(t)
                 if h not in handle_index and t not in value_arg:
@@ -962,7 +1019,7 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         return renamed.get(t) or _body_output_name(t)
 
     def value_of(t):
-        # A variable's handle captured by a loop: the argument of its value.
+        # A variable's handle captured by control flow: the argument of its value.
         if t.dtype is not dtypes.resource:
             return None
         h = ops.variable_handle_op(t)
@@ -974,6 +1031,9 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
             continue
         if o.type in ("While", "StatelessWhile"):
             renamed.update(_write_while_call(fdef, o, refer, value_of, lib, body_names))
+            continue
+        if o.type in ("If", "StatelessIf"):
+            renamed.update(_write_if_call(fdef, o, refer, value_of, lib, body_names))
             continue
         expand = _GRADIENT_EXPANSIONS.get(o.type)
         if expand is not None:
@@ -1203,20 +1263,26 @@ def _arg_bindings(fg, outer_inputs):
     return [(inner.get(t), t.dtype) for t in outer_inputs]
 
 
-def _export_if(op, lib):
+def _export_if(op, lib, as_value=False):
+    """The attributes of an ``If`` as TF writes it. With ``as_value``, its branches take the
+    captured variables' values instead of their handles (see ``_value_bindings``)."""
     a = op._attrs
     captured = op._inputs[1:]
     stateful = op.type == "If"
 
     def branch(fg):
         def build(fdef):
-            _function_def(fdef, fg, lib, _arg_bindings(fg, captured), list(fg.outputs), stateful)
+            if as_value:
+                args, prelude = _value_bindings(fg, captured, 0)
+            else:
+                args, prelude = _arg_bindings(fg, captured), None
+            _function_def(fdef, fg, lib, args, list(fg.outputs), stateful, prelude=prelude)
 
-        return lib.add(fg, "If", build)
+        return lib.add(fg, ("If", as_value), build)
 
     return {
         "Tcond": a["Tcond"],
-        "Tin": a["Tin"],
+        "Tin": _value_types([], captured) if as_value else a["Tin"],
         "Tout": a["Tout"],
         "then_branch": branch(a["then_branch"]),
         "else_branch": branch(a["else_branch"]),
