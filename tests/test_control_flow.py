@@ -63,6 +63,24 @@ def test_nested_cond_in_while_and_while_in_cond():
     check(build, {"x:0": -X["x:0"] - 5.0}, grad=True)
 
 
+def test_nested_while_loops_read_the_outer_loops_values():
+    # XLA's copy insertion with region analysis (tfstyle's CPU default for steps without
+    # control flow) gave the inner loop the outer loop's next values here.
+    def build(tf):
+        x = tf.placeholder(tf.float32, [2], name="x")
+        c = tf.constant([1.0, 4.0])
+
+        def outer_body(j, acc):
+            def inner_body(k, t):
+                return k + 1, t + tf.cast(k * j, tf.float32) * c
+
+            return j + 1, tf.while_loop(lambda k, t: k < 3, inner_body, [0, acc])[1]
+
+        return [tf.while_loop(lambda j, a: j < 3, outer_body, [0, x])[1]]
+
+    check(build, {"x:0": np.array([0.0, 1.0], np.float32)})
+
+
 def test_cond_with_variables_reads_and_assigns():
     for p in (True, False):
 

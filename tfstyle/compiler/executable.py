@@ -46,10 +46,12 @@ def _configure_compilation_cache():
 
 _configure_compilation_cache()
 
-# Every CPU executable: copy insertion with region analysis sees that a donated variable's
-# old value is read before its new value is written even when no data edge orders the two (a
-# layer's backprop reads the kernel that its optimizer update overwrites), so XLA does not
-# copy the variable first (docs/performance.md).
+# Every CPU executable without control flow: copy insertion with region analysis sees that a
+# donated variable's old value is read before its new value is written even when no data edge
+# orders the two (a layer's backprop reads the kernel that its optimizer update overwrites), so
+# XLA does not copy the variable first (docs/performance.md). With nested loops it miscompiles
+# in this XLA (an inner loop read the outer loop's next value), so steps with control flow keep
+# XLA's default.
 _CPU_DEFAULT_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
 
 _accepted_options = {}  # (option, value) -> bool, decided once per process
@@ -73,7 +75,7 @@ def _accepted(item):
 def _cpu_compiler_options(plan):
     """The XLA options for the plan on CPU (the defaults above and those its ops ask for) that
     this backend and jaxlib accept."""
-    wanted = dict(_CPU_DEFAULT_OPTIONS)
+    wanted = {} if any(_subgraphs(op) for op in plan.ops) else dict(_CPU_DEFAULT_OPTIONS)
     if os.environ.get("TFSTYLE_CPU_CONV_OPTIONS", "1") != "0":
         for op in plan.ops:
             opts = op._def.cpu_compiler_options if op._def is not None else None
@@ -81,6 +83,13 @@ def _cpu_compiler_options(plan):
                 wanted.update(opts)
     options = dict(item for item in wanted.items() if _accepted(item))
     return options or None
+
+
+def _subgraphs(op):
+    """The function graphs an op holds (cond branches, loop bodies)."""
+    return [item for value in op._attrs.values()
+            for item in (value if isinstance(value, (list, tuple)) else [value])
+            if hasattr(item, "get_operations")]  # fmt: skip
 
 
 def _may_fail_at_run(op_list):
@@ -94,10 +103,8 @@ def _may_fail_at_run(op_list):
         seen.add(op)
         if op._def is not None and op._def.fails_at_run:
             return True
-        for value in op._attrs.values():
-            for item in value if isinstance(value, (list, tuple)) else [value]:
-                if hasattr(item, "get_operations"):
-                    stack.extend(item.get_operations())
+        for graph in _subgraphs(op):
+            stack.extend(graph.get_operations())
     return False
 
 
