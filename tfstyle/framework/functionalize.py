@@ -48,6 +48,8 @@ from tensorboard.compat.proto import (
     types_pb2,
 )
 
+from tfstyle.framework import graph_io  # (its import_graph_def runs this pass)
+
 _SWITCH = frozenset({"Switch", "RefSwitch"})
 _MERGE = frozenset({"Merge", "RefMerge"})
 _ENTER = frozenset({"Enter", "RefEnter"})
@@ -94,12 +96,7 @@ def functionalize(gd):
 
 def _parse(s):
     """``(node name, output index)`` of a NodeDef input; index ``-1`` for a control input."""
-    if s.startswith("^"):
-        return s[1:], -1
-    name, sep, idx = s.rpartition(":")
-    if sep and idx.isdigit():
-        return name, int(idx)
-    return s, 0
+    return graph_io._parse_input(s)
 
 
 def _ref(name, idx):
