@@ -213,10 +213,28 @@ def _dilated(x, w):
     return tfs.reduce_sum(a**2) + tfs.reduce_sum(b**2)
 
 
-@pytest.mark.parametrize("fn", [_conv_pool, _sparse_xent, _l2, _dilated])
+def _activations(x, w):
+    y = tfs.nn.conv2d(x, w, [1, 1, 1, 1], "SAME")
+    acts = [tfs.nn.elu(y * 3.0), tfs.nn.selu(y), tfs.nn.leaky_relu(y, alpha=0.3),
+            tfs.nn.softplus(y * 3.0), tfs.nn.softsign(y)]  # fmt: skip
+    return tfs.reduce_mean(tfs.sin(tfs.add_n(acts)), axis=-1)
+
+
+def _fused_batch_norm(x, w):
+    y = tfs.nn.conv2d(x, w, [1, 1, 1, 1], "SAME")
+    train, mean, var = tfs.nn.fused_batch_norm(y, w[0, 0, 0], w[0, 0, 1])
+    infer, _, _ = tfs.nn.fused_batch_norm(y, w[0, 0, 0], w[0, 0, 1], mean=w[1, 1, 0],
+                                          variance=tfs.abs(w[1, 1, 1]) + 0.5, is_training=False)  # fmt: skip
+    return tfs.sin(train) + tfs.sin(infer) * 0.5 + tfs.reduce_sum(mean + var)
+
+
+@pytest.mark.parametrize(
+    "fn", [_conv_pool, _sparse_xent, _l2, _dilated, _activations, _fused_batch_norm]
+)
 def test_gradients_through_ops_without_function_gradients(fn):
-    """Ops TF cannot differentiate inside a function (or, for dilated convolutions, gets
-    wrong there) are written there as ops it can."""
+    """Ops TF cannot differentiate inside a function (activations, fused batch norm,
+    reductions over negative axes) or gets wrong there (dilated convolutions) are written there
+    as ops it can."""
     rng = np.random.RandomState(0)
     xv = rng.randn(2, 6, 6, 2).astype(np.float32)
     g = tfs.Graph()
@@ -457,11 +475,18 @@ def test_lstm_training_graph_trains_in_tf_and_imports_back(tmp_path):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def _batch_norm_model(tf):
-    x = tf.placeholder(tf.float32, [4, 3], name="x")
+def _batch_norm_model(tf, conv):
     t = tf.placeholder(tf.bool, [], name="t")
-    h = tf.layers.dense(x, 5, kernel_initializer=tf.constant_initializer(0.2), name="d")
-    h = tf.layers.batch_normalization(h, training=t, momentum=0.5, name="bn")
+    init = tf.constant_initializer(0.2)
+    if conv:  # a fused batch norm (4-D input), elu, a mean over the last axis
+        x = tf.placeholder(tf.float32, [4, 5, 5, 2], name="x")
+        h = tf.layers.conv2d(x, 3, 3, kernel_initializer=init, name="c")
+        h = tf.nn.elu(tf.layers.batch_normalization(h, training=t, momentum=0.5, name="bn"))
+        h = tf.reduce_mean(h, axis=-1)
+    else:
+        x = tf.placeholder(tf.float32, [4, 3], name="x")
+        h = tf.layers.dense(x, 5, kernel_initializer=init, name="d")
+        h = tf.layers.batch_normalization(h, training=t, momentum=0.5, name="bn")
     h = tf.layers.dropout(tf.nn.relu(h), rate=0.5, training=tf.logical_and(t, False))
     loss = tf.reduce_mean(tf.square(h - 1.0), name="loss")
     with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
@@ -470,13 +495,15 @@ def _batch_norm_model(tf):
     return tf.global_variables_initializer().name, names
 
 
-def test_training_graph_with_conds_on_a_training_placeholder_trains_in_tf():
+@pytest.mark.parametrize("conv", [False, True])
+def test_training_graph_with_conds_on_a_training_placeholder_trains_in_tf(conv):
     # Batch norm and dropout on a `training` placeholder put conds between the loss and the
     # variables (reading the moving statistics in one branch).
-    xv = np.linspace(-2, 3, 12, dtype=np.float32).reshape(4, 3)
+    shape = [4, 5, 5, 2] if conv else [4, 3]
+    xv = np.linspace(-2, 3, int(np.prod(shape)), dtype=np.float32).reshape(shape)
     g = tfs.Graph()
     with g.as_default():
-        init, names = _batch_norm_model(tfs)
+        init, names = _batch_norm_model(tfs, conv)
     assert "Gradients" not in {n.op for n in g.as_graph_def().node}
 
     def steps(tf, graph):
@@ -495,6 +522,6 @@ def test_training_graph_with_conds_on_a_training_placeholder_trains_in_tf():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     ref = tf.Graph()  # the same model built in TF
     with ref.as_default():
-        _batch_norm_model(tf)
+        _batch_norm_model(tf, conv)
     for a, b in zip(steps(tf, ref), expected):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -326,12 +326,15 @@ def graph_def(graph, add_shapes=False):
             continue
         if op.type == "Gradients":
             n_nodes, n_functions = len(gd.node), len(gd.library.function)
+            n_gradients, names, used = len(gd.library.gradient), dict(lib.names), set(lib.used)
             try:
                 nd = _export_gradients(gd, op, lib, taken, ref)
             except NotImplementedError:
                 # Written as tfstyle's own op type, which TF does not know.
                 del gd.node[n_nodes:]
                 del gd.library.function[n_functions:]
+                del gd.library.gradient[n_gradients:]
+                lib.names, lib.used = names, used
         if nd is None:
             nd = gd.node.add()
             _fill_node_def(nd, op, lib, ref)
@@ -472,6 +475,14 @@ _LOOP_TYPES = ("While", "StatelessWhile", "TfstyleScan")
 _CONTROL_FLOW_TYPES = _LOOP_TYPES + ("If", "StatelessIf")
 
 
+def _tf_differentiable(fg):
+    """Whether TF can differentiate ``fg`` written as a function (with the expansions): no op
+    without a function gradient, and no sparse cross-entropy (whose expansion needs its labels
+    made one-hot outside)."""
+    return not any(o.type in _NO_FUNCTION_GRADIENT or o.type == "SparseSoftmaxCrossEntropyWithLogits"
+                   for o in fg._ops)  # fmt: skip
+
+
 def _has_loop(fg):
     from tfstyle.framework.func_graph import FuncGraph
 
@@ -514,7 +525,7 @@ def _unrollable(op):
     length = _scan_length(op)
     if length is None or length - (1 if a["init_from_first"] else 0) < 1:
         return False
-    if _has_loop(a["fn"]):
+    if _has_loop(a["fn"]) or not _tf_differentiable(a["fn"]):
         return False
     inner = dict(a["fn"].captures)
     return all(ops.variable_handle_op(t) is not None and _reads_of(a["fn"], inner[t]) is not None
@@ -563,7 +574,7 @@ def _scan_step_function(op, lib):
 
     def build(fdef):
         _function_def(fdef, fg, lib, args, list(fg.outputs), _cf()._is_stateful(fg),
-                      prelude=prelude)  # fmt: skip
+                      prelude=prelude, expand=True)  # fmt: skip
 
     return lib.add(fg, "ScanStep", build).name
 
@@ -573,7 +584,7 @@ def _while_differentiable(op):
     (``_write_while_call``): no loop in its cond or body, no variant loop variable, and the
     variables it uses only read."""
     a = op._attrs
-    if _has_loop(a["cond"]) or _has_loop(a["body"]):
+    if _has_loop(a["cond"]) or _has_loop(a["body"]) or not _tf_differentiable(a["body"]):
         return False
     if any(t.dtype is dtypes.variant for t in op._inputs):
         return False
@@ -702,7 +713,7 @@ def _if_differentiable(op):
     control flow in its branches, and the variables it uses only read."""
     a = op._attrs
     for fg in (a["then_branch"], a["else_branch"]):
-        if any(o.type in _CONTROL_FLOW_TYPES for o in fg._ops) or _has_loop(fg):
+        if any(o.type in _CONTROL_FLOW_TYPES for o in fg._ops) or not _tf_differentiable(fg):
             return False
         inner = dict(fg.captures)
         for t in op._inputs[1:]:
@@ -851,6 +862,125 @@ def _dilated_filter(e, kernel, rates):
     return kernel
 
 
+def _write_as_is(fdef, op, inputs):
+    """Writes ``op`` into a function's body under its own name, with inputs ``inputs``."""
+    nd = fdef.node_def.add(name=op.name, op=op.type)
+    nd.input.extend(inputs)
+    if op._device:
+        nd.device = op._device
+    _fill_attrs(nd, op, None)
+    return nd
+
+
+def _expand_reduction(fdef, op, inputs, taken):
+    """A reduction over negative axes: TF's function gradients of reductions need them
+    non-negative."""
+    from tfstyle.ops import _base
+
+    x, axis = op._inputs
+    value = _base.constant_value(axis)
+    if value is not None and x.shape.ndims is not None and np.any(np.asarray(value) < 0):
+        value = np.asarray(value)
+        fixed = _Expansion(fdef, op, taken).const(
+            "axis", (value % x.shape.ndims).astype(value.dtype)
+        )
+        inputs = [inputs[0], fixed]
+    _write_as_is(fdef, op, inputs)
+    return {}
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805
+
+
+def _expand_activation(fdef, op, inputs, taken):
+    """``Elu``, ``Selu``, ``LeakyRelu``, ``Softplus``, ``Softsign`` from ops with function
+    gradients (TF has none for these). ``exp`` is taken of ``min(x, 0)`` (of ``min(x, 20)``
+    for softplus) so that the branch a select drops cannot overflow into a NaN gradient."""
+    e = _Expansion(fdef, op, taken)
+    x, kind = inputs[0], op.type
+    dt = dtypes.as_dtype(op._attrs["T"]).as_numpy_dtype
+
+    def const(name, v):
+        return e.const(name, np.array(v, dt))
+
+    def node(name, *ins, out="z"):
+        return e.node(name, name, list(ins), out, T=e.t)
+
+    if kind == "Softsign":
+        y = node("RealDiv", x, node("AddV2", const("one", 1), node("Abs", x, out="y")))
+    elif kind == "Softplus":
+        small = node("Exp", node("Minimum", x, const("limit", 20)), out="y")
+        soft = node("Log", node("AddV2", const("one", 1), small), out="y")
+        y = node("Select", node("Greater", x, const("limit", 20)), x, soft, out="output")
+    else:
+        if kind == "LeakyRelu":
+            negative = node("Mul", x, const("alpha", op._attrs.get("alpha", 0.2)))
+        else:
+            expm1 = node("Sub", node("Exp", node("Minimum", x, const("zero", 0)), out="y"),
+                         const("one", 1))  # fmt: skip
+            negative = node("Mul", expm1, const("alpha", _SELU_ALPHA)) if kind == "Selu" else expm1
+        y = node("Select", node("Greater", x, const("zero", 0)), x, negative, out="output")
+        if kind == "Selu":
+            y = node("Mul", y, const("scale", _SELU_SCALE))
+    return {op._outputs[0]: y}
+
+
+def _expand_add_n(fdef, op, inputs, taken):
+    """``AddN`` as a chain of ``AddV2`` (TF has no function gradient for ``AddN``)."""
+    e = _Expansion(fdef, op, taken)
+    total = inputs[0] if len(inputs) == 1 else None
+    for x in inputs[1:]:
+        total = e.node("AddV2", "AddV2", [total or inputs[0], x], "z", T=e.t)
+    if total == inputs[0]:
+        total = e.node("Identity", "Identity", [total], "output", T=e.t)
+    return {op._outputs[0]: total}
+
+
+def _expand_fused_batch_norm(fdef, op, inputs, taken):
+    """``FusedBatchNorm``/``V2``/``V3`` from ops with function gradients (TF has none for
+    these): the batch's mean and variance in training, the given ones in inference."""
+    a = op._attrs
+    if dtypes.as_dtype(a["T"]) != dtypes.as_dtype(a.get("U", a["T"])):
+        raise NotImplementedError(f"Cannot export the gradient through '{op.name}': mixed types.")
+    x, scale, offset, mean, variance = inputs
+    e = _Expansion(fdef, op, taken)
+    dt = dtypes.as_dtype(a["T"]).as_numpy_dtype
+    nchw = a.get("data_format", "NHWC") in ("NCHW", b"NCHW")
+    axes = np.array([0, 2, 3] if nchw else [0, 1, 2], np.int32)
+
+    def node(name, *ins, out="z", **attrs):
+        return e.node(name, name, list(ins), out, T=e.t, **attrs)
+
+    def per_channel(v):  # a [C] vector against NCHW
+        return node("Reshape", v, e.const("shape", np.array([1, -1, 1, 1], np.int32)),
+                    out="output", Tshape=dtypes.int32) if nchw else v  # fmt: skip
+
+    def mean_of(v):
+        return node("Mean", v, e.const("axes", axes), out="output", Tidx=dtypes.int32,
+                    keep_dims=False)  # fmt: skip
+
+    if a.get("is_training", True):
+        mean = mean_of(x)
+        centered = node("Sub", x, per_channel(mean))
+        variance = mean_of(node("Square", centered, out="y"))
+        shape = op._inputs[0].shape.as_list()
+        count = np.prod([shape[i] for i in axes]) if None not in shape else None
+        bessel = count / max(count - 1, 1) if count is not None else None
+    else:  # TF's gradient of the op passes nothing back to the given statistics either
+        mean, variance = (node("StopGradient", t, out="output") for t in (mean, variance))
+        centered = node("Sub", x, per_channel(mean))
+        bessel = None
+    eps = e.const("epsilon", np.array(a.get("epsilon", 1e-4), dt))
+    inv = node("Rsqrt", node("AddV2", variance, eps), out="y")
+    y = node("AddV2", node("Mul", centered, per_channel(node("Mul", inv, scale))),
+             per_channel(offset))  # fmt: skip
+    out_var = node("Mul", variance, e.const("bessel", np.array(bessel, dt))) if bessel else variance
+    # TF's gradient of the op passes nothing back through its statistics outputs.
+    stats = [node("StopGradient", t, out="output") for t in (mean, out_var, variance)]
+    outs = [y, stats[0], stats[1], stats[0], stats[2], stats[0]]
+    return dict(zip(op._outputs, outs))
+
+
 def _expand_conv(fdef, op, inputs, taken):
     """``Conv2D``: TF's function gradient of it ignores its dilations, so a dilated one is
     written as an undilated one with a dilated filter."""
@@ -864,13 +994,8 @@ def _expand_conv(fdef, op, inputs, taken):
         )
     e = _Expansion(fdef, op, taken)
     kernel = inputs[1] if rates == [1, 1] else _dilated_filter(e, inputs[1], rates)
-    nd = fdef.node_def.add(name=_fresh(op.name, taken), op=op.type)
-    nd.input.extend([inputs[0], kernel])
-    if op._device:
-        nd.device = op._device
-    _fill_attrs(nd, op, None)
-    nd.attr["dilations"].CopyFrom(attr_value([1, 1, 1, 1]))
-    return {op._outputs[0]: f"{nd.name}:output:0"}
+    _write_as_is(fdef, op, [inputs[0], kernel]).attr["dilations"].CopyFrom(attr_value([1] * 4))
+    return {}
 
 
 _GRADIENT_EXPANSIONS = {
@@ -878,6 +1003,12 @@ _GRADIENT_EXPANSIONS = {
     "SparseSoftmaxCrossEntropyWithLogits": _expand_sparse_softmax_xent,
     "L2Loss": _expand_l2_loss,
     "Conv2D": _expand_conv,
+    "AddN": _expand_add_n,
+    **dict.fromkeys(("Sum", "Mean", "Max", "Min", "Prod"), _expand_reduction),
+    **dict.fromkeys(("Elu", "Selu", "LeakyRelu", "Softplus", "Softsign"), _expand_activation),
+    **dict.fromkeys(
+        ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"), _expand_fused_batch_norm
+    ),
 }
 # Ops without a function gradient in TF: a gradient through them is written as tfstyle's own op.
 _NO_FUNCTION_GRADIENT = frozenset(
@@ -1189,12 +1320,13 @@ class _Library:
         return attr_value_pb2.NameAttrList(name=name)
 
 
-def _function_def(fdef, fg, lib, args, rets, stateful, extra=None, prelude=None):
+def _function_def(fdef, fg, lib, args, rets, stateful, extra=None, prelude=None, expand=False):
     """Fills ``fdef`` from function graph ``fg``. ``args``: one ``(tensor of fg or None,
     dtype)`` per argument; ``rets``: per result, a tensor of fg or ``("arg", i)``;
     ``prelude(names, add_node)`` may add nodes first and returns ``{tensor of fg: reference}``
     (inputs of fg computed in the body); ``extra(refs, names, add_node, refer)`` may add nodes
-    and returns replacements of ``rets``."""
+    and returns replacements of ``rets``. With ``expand`` (a function that TF differentiates),
+    ops are written as ``_GRADIENT_EXPANSIONS`` say."""
     sig = fdef.signature
     nodes = {op.name for op in fg._ops}
     arg_names, ref = [], {}
@@ -1231,6 +1363,10 @@ def _function_def(fdef, fg, lib, args, rets, stateful, extra=None, prelude=None)
             control = [c.name for c in op._control_inputs if c not in arg_ops]
             outs = _write_scan(op, _FunctionWriter(fdef, nodes), refer, lib, control)
             ref.update(zip(op._outputs, outs))
+            continue
+        if expand and op.type in _GRADIENT_EXPANSIONS:
+            ins = [refer(t) for t in op._inputs]
+            ref.update(_GRADIENT_EXPANSIONS[op.type](fdef, op, ins, nodes))
             continue
         nd = fdef.node_def.add()
         nd.name = op.name
@@ -1276,7 +1412,8 @@ def _export_if(op, lib, as_value=False):
                 args, prelude = _value_bindings(fg, captured, 0)
             else:
                 args, prelude = _arg_bindings(fg, captured), None
-            _function_def(fdef, fg, lib, args, list(fg.outputs), stateful, prelude=prelude)
+            _function_def(fdef, fg, lib, args, list(fg.outputs), stateful, prelude=prelude,
+                          expand=as_value)  # fmt: skip
 
         return lib.add(fg, ("If", as_value), build)
 
@@ -1333,7 +1470,7 @@ def _export_while(op, lib, as_value=False):
 
         cond_args = args(cond_g)
         _function_def(fdef, cond_g, lib, cond_args, [cond_g.outputs[0]], stateful, extra,
-                      prelude_of.get(cond_g))  # fmt: skip
+                      prelude_of.get(cond_g), expand=as_value)  # fmt: skip
 
     def build_body(fdef):
         rets = [("arg", 0), ("arg", 1), *body_g.outputs]
@@ -1348,7 +1485,7 @@ def _export_while(op, lib, as_value=False):
 
         body_args = args(body_g)
         _function_def(fdef, body_g, lib, body_args, rets, stateful, extra,
-                      prelude_of.get(body_g))  # fmt: skip
+                      prelude_of.get(body_g), expand=as_value)  # fmt: skip
 
     key = ("While", as_value)
     return {
