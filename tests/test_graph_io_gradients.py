@@ -262,19 +262,30 @@ def test_gradients_through_ops_without_function_gradients(fn):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_gradients_through_ops_tf_cannot_differentiate_in_a_function_stay_tfstyles_op():
+def test_gradients_through_ops_tf_cannot_differentiate_in_a_function_fail_there_by_name():
+    # The graph still loads and runs its forward part in TF; only the gradient fails, naming the
+    # op. tfstyle runs it all, also after importing it back.
+    tf = tf1()
     g = tfs.Graph()
     with g.as_default():
         x = tfs.placeholder(tfs.float32, [1, 4, 4, 2], name="x")
-        y = tfs.image.resize_bilinear(tfs.space_to_depth(x * x, 2), [3, 3])
-        y = tfs.nn.depthwise_conv2d(y, tfs.ones([2, 2, 8, 1]), [1, 1, 1, 1], "VALID")
-        (gx,) = tfs.gradients(tfs.reduce_sum(y), [x])
+        y = tfs.image.resize_bilinear(x * x, [3, 3], name="resize")
+        y = tfs.reduce_sum(y, name="y")
+        (gx,) = tfs.gradients(y, [x])
         with tfs.Session() as sess:
-            want = sess.run(gx, {x: np.ones((1, 4, 4, 2))})
-    kinds = {n.op for n in g.as_graph_def().node}
-    assert "Gradients" in kinds and "SymbolicGradient" not in kinds
+            want = sess.run([y, gx], {x: np.ones((1, 4, 4, 2))})
+    gd = g.as_graph_def()
+    assert "SymbolicGradient" in {n.op for n in gd.node}
+    tg = tf.Graph()
+    with tg.as_default():
+        tf.import_graph_def(_tf_graph_def(gd), name="")
+    with tf.Session(graph=tg) as sess:
+        np.testing.assert_allclose(sess.run("y:0", {"x:0": np.ones((1, 4, 4, 2))}), want[0])
+        with pytest.raises(tf.errors.NotFoundError, match="ResizeBilinear"):
+            sess.run(gx.name, {"x:0": np.ones((1, 4, 4, 2))})
     with tfs.Session(graph=_reimported(g)) as sess:
-        np.testing.assert_allclose(sess.run(gx.name, {"x:0": np.ones((1, 4, 4, 2))}), want)
+        for a, b in zip(sess.run(["y:0", gx.name], {"x:0": np.ones((1, 4, 4, 2))}), want):
+            np.testing.assert_allclose(a, b)
 
 
 def test_gradients_not_expressible_as_symbolic_gradient_are_written_as_themselves():

@@ -27,8 +27,10 @@ after it. The nodes that read the op's outputs (``map/TensorArrayV2Stack/TensorL
 ``SymbolicGradient`` node of a ``FunctionDef`` holding the forward sub-graph from the xs to the
 ys (arguments: the xs, a variable's as the value a read of it returns, then the tensors the
 sub-graph captures), followed by an ``IdentityN`` named as the op, so that its outputs keep their
-names. Ops that TF cannot differentiate inside a function (``SoftmaxCrossEntropyWithLogits``,
-``SparseSoftmaxCrossEntropyWithLogits``, ``L2Loss``) are written there as ops it can. Importing
+names. Ops that TF cannot differentiate inside a function (the cross-entropies, ``L2Loss``,
+``AddN``, ``Elu`` and other activations, fused batch norm, reductions over negative axes) or
+differentiates wrongly there (a dilated ``Conv2D``) are written there as ops it can
+(``_GRADIENT_EXPANSIONS``). Importing
 a ``SymbolicGradient`` rebuilds the function's body and differentiates it with a ``Gradients``
 op. TF's ``SymbolicGradient`` takes the gradient of a loop in the function as zero, and fails on
 an ``If``. So a scan of known length between the xs and the ys (``dynamic_rnn``, ``map_fn``, ...)
@@ -476,11 +478,9 @@ _CONTROL_FLOW_TYPES = _LOOP_TYPES + ("If", "StatelessIf")
 
 
 def _tf_differentiable(fg):
-    """Whether TF can differentiate ``fg`` written as a function (with the expansions): no op
-    without a function gradient, and no sparse cross-entropy (whose expansion needs its labels
-    made one-hot outside)."""
-    return not any(o.type in _NO_FUNCTION_GRADIENT or o.type == "SparseSoftmaxCrossEntropyWithLogits"
-                   for o in fg._ops)  # fmt: skip
+    """Whether ``fg`` written as a function (with the expansions) is what TF differentiates: not
+    with a sparse cross-entropy, whose expansion needs its labels made one-hot outside."""
+    return not any(o.type == "SparseSoftmaxCrossEntropyWithLogits" for o in fg._ops)
 
 
 def _has_loop(fg):
@@ -1010,11 +1010,9 @@ _GRADIENT_EXPANSIONS = {
         ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"), _expand_fused_batch_norm
     ),
 }
-# Ops without a function gradient in TF: a gradient through them is written as tfstyle's own op.
-_NO_FUNCTION_GRADIENT = frozenset(
-    "BatchToSpaceND DepthToSpace DepthwiseConv2dNative ResizeArea ResizeBicubic ResizeBilinear "
-    "ResizeNearestNeighbor SpaceToBatchND SpaceToDepth".split()
-)
+# Other ops without a function gradient in TF (depthwise convolutions, image resizes, Tile,
+# Pad, Cumsum, TopKV2, LRN, ...) stay as they are: TF loads and runs the graph's forward part,
+# and running the gradient raises TF's error naming the op.
 
 
 def _export_gradients(gd, op, lib, taken, ref=_input_name):
@@ -1079,11 +1077,6 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
                 f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: it differentiates "
                 f"through '{o.name}' ({o.type}), which has control flow inside or changes a "
                 "variable."
-            )
-        if o.type in _NO_FUNCTION_GRADIENT:
-            raise NotImplementedError(
-                f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: TF has no "
-                f"function gradient for '{o.name}' ({o.type})."
             )
     inside_set = set(inside)
     # Per argument, the outer tensor bound to it: the x, or a read of the variable.
