@@ -228,8 +228,14 @@ def _fused_batch_norm(x, w):
     return tfs.sin(train) + tfs.sin(infer) * 0.5 + tfs.reduce_sum(mean + var)
 
 
+def _batch_matmul(x, w):
+    # (A function body names a BatchMatMulV2's result by its output argument, "output".)
+    m = tfs.reshape(x, [2, 36, 2])
+    return tfs.matmul(m, tfs.stack([w[0, 0], w[1, 1]]), transpose_b=True)
+
+
 @pytest.mark.parametrize(
-    "fn", [_conv_pool, _sparse_xent, _l2, _dilated, _activations, _fused_batch_norm]
+    "fn", [_conv_pool, _sparse_xent, _l2, _dilated, _activations, _fused_batch_norm, _batch_matmul]
 )
 def test_gradients_through_ops_without_function_gradients(fn):
     """Ops TF cannot differentiate inside a function (activations, fused batch norm,

@@ -1220,7 +1220,7 @@ _OUTPUT_ARG_NAMES = {
     "output_handle": "TensorListFromTensor TensorListPushBack TensorListScatter "
     "TensorListScatterIntoExistingList TensorListScatterV2 TensorListSetItem TensorListSplit",
     "precision": "InTopKV2",
-    "product": "Cross MatMul BatchMatMulV2 BatchMatMulV3",
+    "product": "Cross MatMul",
     "resized_images": "ResizeArea ResizeBicubic ResizeBilinear ResizeNearestNeighbor",
     "r0": "BroadcastArgs",
     "resource": "VarHandleOp",
