@@ -64,7 +64,7 @@ from tensorboard.compat.proto import (
     variable_pb2,
 )
 
-from tfstyle.framework import dtypes, errors, functionalize, ops, registry
+from tfstyle.framework import dtypes, errors, functionalize, ops, ref_variables, registry
 from tfstyle.framework import tensor_shape as _shape
 
 # TF 2.21's GRAPH_DEF_VERSION: what its ``as_graph_def()`` writes as ``versions.producer``.
@@ -2139,6 +2139,8 @@ def import_graph_def(
     ``NotFoundError`` lists all the missing op types.
     """
     gd = _as_graph_def_proto(graph_def)
+    if ref_variables.has_ref_variables(gd):
+        gd = ref_variables.to_resource_variables(gd)
     if functionalize.needs_functionalization(gd):
         gd = functionalize.functionalize(gd)
     graph = ops.get_default_graph()
