@@ -234,12 +234,20 @@ def _batch_matmul(x, w):
     return tfs.matmul(m, tfs.stack([w[0, 0], w[1, 1]]), transpose_b=True)
 
 
+def _pad_tile(x, w):
+    y = tfs.pad(tfs.nn.conv2d(x, w, [1, 1, 1, 1], "VALID"), [[0, 0], [1, 2], [0, 1], [0, 0]])
+    y = tfs.pad(y, [[0, 0], [0, 0], [2, 0], [0, 0]], constant_values=0.5)
+    return tfs.sin(y) * tfs.tile(w[:, :, 0, :1], [3, 3, 2])[:7, :7]
+
+
 @pytest.mark.parametrize(
-    "fn", [_conv_pool, _sparse_xent, _l2, _dilated, _activations, _fused_batch_norm, _batch_matmul]
-)
+    "fn",
+    [_conv_pool, _sparse_xent, _l2, _dilated, _activations, _fused_batch_norm, _batch_matmul,
+     _pad_tile],
+)  # fmt: skip
 def test_gradients_through_ops_without_function_gradients(fn):
-    """Ops TF cannot differentiate inside a function (activations, fused batch norm,
-    reductions over negative axes) or gets wrong there (dilated convolutions) are written there
+    """Ops TF cannot differentiate inside a function (activations, fused batch norm, pads,
+    tiles, reductions over negative axes) or gets wrong there (dilated convolutions) are written there
     as ops it can."""
     rng = np.random.RandomState(0)
     xv = rng.randn(2, 6, 6, 2).astype(np.float32)

@@ -936,6 +936,41 @@ def _expand_add_n(fdef, op, inputs, taken):
     return {op._outputs[0]: total}
 
 
+def _expand_pad_or_tile(fdef, op, inputs, taken):
+    """``Pad``/``PadV2`` (constant) and ``Tile`` of a static shape as concatenations along each
+    axis, of zero blocks or copies (TF has no function gradient for these)."""
+    from tfstyle.ops import _base
+
+    x = op._inputs[0]
+    amounts = _base.constant_value(op._inputs[1])
+    fill = _base.constant_value(op._inputs[2]) if op.type == "PadV2" else 0
+    if amounts is None or fill is None or not x.shape.is_fully_defined():
+        _write_as_is(fdef, op, inputs)  # TF's error names the op when the gradient runs
+        return {}
+    e = _Expansion(fdef, op, taken)
+    shape, dt = list(x.shape.as_list()), x.dtype.as_numpy_dtype
+    y = inputs[0]
+    for axis, amount in enumerate(np.asarray(amounts).tolist()):
+        if op.type == "Tile":
+            parts = [y] * amount
+            shape[axis] *= amount
+        else:
+            before, after = amount
+            parts = []
+            for n in (before, after):
+                block = shape[:axis] + [n] + shape[axis + 1 :]
+                parts.append(e.const("fill", np.full(block, fill, dt)) if n else None)
+            parts = [p for p in (parts[0], y, parts[1]) if p is not None]
+            shape[axis] += before + after
+        if len(parts) == 1:
+            continue
+        y = e.node("concat", "ConcatV2", [*parts, e.const("axis", np.int32(axis))], "output",
+                   T=e.t, N=len(parts), Tidx=dtypes.int32)  # fmt: skip
+    if y == inputs[0]:
+        y = e.node("Identity", "Identity", [y], "output", T=e.t)
+    return {op._outputs[0]: y}
+
+
 def _expand_fused_batch_norm(fdef, op, inputs, taken):
     """``FusedBatchNorm``/``V2``/``V3`` from ops with function gradients (TF has none for
     these): the batch's mean and variance in training, the given ones in inference."""
@@ -1004,14 +1039,15 @@ _GRADIENT_EXPANSIONS = {
     "L2Loss": _expand_l2_loss,
     "Conv2D": _expand_conv,
     "AddN": _expand_add_n,
+    **dict.fromkeys(("Pad", "PadV2", "Tile"), _expand_pad_or_tile),
     **dict.fromkeys(("Sum", "Mean", "Max", "Min", "Prod"), _expand_reduction),
     **dict.fromkeys(("Elu", "Selu", "LeakyRelu", "Softplus", "Softsign"), _expand_activation),
     **dict.fromkeys(
         ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"), _expand_fused_batch_norm
     ),
 }
-# Other ops without a function gradient in TF (depthwise convolutions, image resizes, Tile,
-# Pad, Cumsum, TopKV2, LRN, ...) stay as they are: TF loads and runs the graph's forward part,
+# Other ops without a function gradient in TF (depthwise convolutions, image resizes, MirrorPad,
+# Cumsum, TopKV2, LRN, ...) stay as they are: TF loads and runs the graph's forward part,
 # and running the gradient raises TF's error naming the op.
 
 
