@@ -733,11 +733,7 @@ def _write_if_call(fdef, op, refer, value_of, lib, taken):
     reference}``."""
     attrs = _export_if(op, lib, as_value=True)
     tin, tout, tcond = attrs["Tin"], attrs["Tout"], attrs["Tcond"]
-    base = "".join(c if c.isalnum() or c == "_" else "_" for c in op.name)
-    f = _FunctionBuilder(lib, f"{base}_cond", [tcond, *tin], tout)
-    node = f.node("cond", op.type, f.args, **attrs)
-    name = f.returns([f"{node}:output:{k}" for k in range(len(tout))]).name
-    f.fdef.attr["_noinline"].b = True
+    name = _holding_function(lib, op, "cond", [tcond, *tin], tout, attrs)
 
     def branch_gradient(key):
         b = _FunctionBuilder(lib, f"{name}_{key}_grad", [*tin, *tout], tin)
@@ -753,7 +749,23 @@ def _write_if_call(fdef, op, refer, value_of, lib, taken):
     )  # fmt: skip
     no_pred = g.node("pred_grad", "ZerosLike", [g.args[0]], T=tcond)  # the predicate's
     g.returns([f"{no_pred}:y:0", *(f"{grads}:output:{k}" for k in range(len(tin)))])
-    lib.proto.gradient.add(function_name=name, gradient_func=g.name)
+    return _write_call(fdef, op, name, g.name, lib, refer, value_of, taken)
+
+
+def _holding_function(lib, op, kind, in_types, out_types, attrs):
+    """A library function that TF does not inline, holding a copy of control-flow op ``op``
+    (attributes ``attrs``); returns its name."""
+    base = "".join(c if c.isalnum() or c == "_" else "_" for c in op.name)
+    f = _FunctionBuilder(lib, f"{base}_{kind}", in_types, out_types)
+    node = f.node(kind, op.type, f.args, **attrs)
+    f.fdef.attr["_noinline"].b = True
+    return f.returns([f"{node}:output:{k}" for k in range(len(out_types))]).name
+
+
+def _write_call(fdef, op, name, gradient, lib, refer, value_of, taken):
+    """Registers ``gradient`` as library function ``name``'s gradient and writes a call of
+    ``name`` in place of ``op``. Returns ``{output of op: reference}``."""
+    lib.proto.gradient.add(function_name=name, gradient_func=gradient)
     ins = [value_of(t) or refer(t) for t in op._inputs]
     call = _fresh(op.name, taken)
     fdef.node_def.add(name=call, op=name).input.extend(ins)
@@ -766,18 +778,9 @@ def _write_while_call(fdef, op, refer, value_of, lib, taken):
     uses a function's registered gradient where it is not inlined). The variables the loop
     reads are passed as values. Returns ``{output of op: reference}``."""
     attrs = _export_while(op, lib, as_value=True)
-    types = attrs["T"]
-    base = "".join(c if c.isalnum() or c == "_" else "_" for c in op.name)
-    f = _FunctionBuilder(lib, f"{base}_loop", types, types)
-    loop = f.node("while", op.type, f.args, **attrs)
-    name = f.returns([f"{loop}:output:{k}" for k in range(len(types))]).name
-    f.fdef.attr["_noinline"].b = True
+    name = _holding_function(lib, op, "while", attrs["T"], attrs["T"], attrs)
     grad = _while_gradient_function(op, attrs, lib, name)
-    lib.proto.gradient.add(function_name=name, gradient_func=grad.name)
-    ins = [value_of(t) or refer(t) for t in op._inputs]
-    node = _fresh(op.name, taken)
-    fdef.node_def.add(name=node, op=name).input.extend(ins)
-    return {t: f"{node}:out{k}:0" for k, t in enumerate(op._outputs)}
+    return _write_call(fdef, op, name, grad.name, lib, refer, value_of, taken)
 
 
 def _write_unrolled_scan(fdef, op, refer, value_of, lib, taken):

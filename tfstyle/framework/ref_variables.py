@@ -106,12 +106,7 @@ def to_resource_variables(gd):
     taken = set(nodes)
 
     def fresh(base):
-        name, i = base, 0
-        while name in taken:
-            i += 1
-            name = f"{base}_{i}"
-        taken.add(name)
-        return name
+        return graph_io._fresh(base, taken)
 
     # Which outputs are refs: a variable's, an updater's whose ref input is one, a pass-through's.
     is_ref = {}
