@@ -527,9 +527,7 @@ def _unrollable(op):
         return False
     if _has_loop(a["fn"]) or not _tf_differentiable(a["fn"]):
         return False
-    inner = dict(a["fn"].captures)
-    return all(ops.variable_handle_op(t) is not None and _reads_of(a["fn"], inner[t]) is not None
-               for t in _scan_parts(op)[2] if t.dtype is dtypes.resource)  # fmt: skip
+    return _only_reads_variables([a["fn"]], _scan_parts(op)[2])
 
 
 def _value_types(types, captured):
@@ -588,9 +586,14 @@ def _while_differentiable(op):
         return False
     if any(t.dtype is dtypes.variant for t in op._inputs):
         return False
-    for fg in (a["cond"], a["body"]):
+    return _only_reads_variables((a["cond"], a["body"]), op._inputs)
+
+
+def _only_reads_variables(graphs, captured):
+    """Whether the resources among ``captured`` are variables that ``graphs`` only read."""
+    for fg in graphs:
         inner = dict(fg.captures)
-        for t in op._inputs:
+        for t in captured:
             if t.dtype is dtypes.resource and (
                 ops.variable_handle_op(t) is None
                 or (t in inner and _reads_of(fg, inner[t]) is None)
@@ -711,18 +714,11 @@ def _while_gradient_function(op, attrs, lib, fname):
 def _if_differentiable(op):
     """Whether a gradient through ``If`` ``op`` can be written for TF (``_write_if_call``): no
     control flow in its branches, and the variables it uses only read."""
-    a = op._attrs
-    for fg in (a["then_branch"], a["else_branch"]):
+    branches = (op._attrs["then_branch"], op._attrs["else_branch"])
+    for fg in branches:
         if any(o.type in _CONTROL_FLOW_TYPES for o in fg._ops) or not _tf_differentiable(fg):
             return False
-        inner = dict(fg.captures)
-        for t in op._inputs[1:]:
-            if t.dtype is dtypes.resource and (
-                ops.variable_handle_op(t) is None
-                or (t in inner and _reads_of(fg, inner[t]) is None)
-            ):
-                return False
-    return True
+    return _only_reads_variables(branches, op._inputs[1:])
 
 
 def _write_if_call(fdef, op, refer, value_of, lib, taken):
