@@ -206,11 +206,13 @@ def _l2(x, w):
     return tfs.nn.l2_loss(w) + tfs.reduce_mean(tfs.sigmoid(x * w[0, 0, 0, 0]))
 
 
-def _dilated(x, w):
+def _dilated(x, w):  # and depthwise
     y = tfs.nn.conv2d(x, w, [1, 1, 1, 1], "SAME", dilations=[1, 2, 3, 1])
     a = tfs.nn.conv2d(tfs.sin(y), w, [1, 1, 1, 1], "VALID", dilations=[1, 2, 1, 1])
     b = tfs.nn.conv2d(x, w, [1, 1, 1, 1], "VALID", dilations=[1, 1, 2, 1])
-    return tfs.reduce_sum(a**2) + tfs.reduce_sum(b**2)
+    c = tfs.nn.depthwise_conv2d(tfs.sin(x), w, [1, 2, 2, 1], "SAME")
+    d = tfs.nn.depthwise_conv2d(x, w, [1, 1, 1, 1], "VALID", rate=[2, 1])
+    return tfs.add_n([tfs.reduce_sum(t**2) for t in (a, b, c, d)])
 
 
 def _activations(x, w):

@@ -28,9 +28,9 @@ after it. The nodes that read the op's outputs (``map/TensorArrayV2Stack/TensorL
 ys (arguments: the xs, a variable's as the value a read of it returns, then the tensors the
 sub-graph captures), followed by an ``IdentityN`` named as the op, so that its outputs keep their
 names. Ops that TF cannot differentiate inside a function (the cross-entropies, ``L2Loss``,
-``AddN``, ``Elu`` and other activations, fused batch norm, reductions over negative axes) or
-differentiates wrongly there (a dilated ``Conv2D``) are written there as ops it can
-(``_GRADIENT_EXPANSIONS``). Importing
+``AddN``, ``Elu`` and other activations, fused batch norm, depthwise convolutions, ``Pad``,
+``Tile``, reductions over negative axes) or differentiates wrongly there (a dilated ``Conv2D``)
+are written there as ops it can (``_GRADIENT_EXPANSIONS``). Importing
 a ``SymbolicGradient`` rebuilds the function's body and differentiates it with a ``Gradients``
 op. TF's ``SymbolicGradient`` takes the gradient of a loop in the function as zero, and fails on
 an ``If``. So a scan of known length between the xs and the ys (``dynamic_rnn``, ``map_fn``, ...)
@@ -828,11 +828,12 @@ def _write_unrolled_scan(fdef, op, refer, value_of, lib, taken):
 
 # Ops that TF cannot differentiate inside a function (they have no function gradient), written
 # there as ops it can differentiate.
-def _dilated_filter(e, kernel, rates):
-    """``kernel`` (``[h, w, in, out]``) with ``rate - 1`` zeros between its taps along h and w:
-    the filter that an undilated convolution needs to compute a dilated one."""
+def _dilated_filter(e, kernel, shape, rates):
+    """``kernel`` (of static ``shape`` ``[h, w, in, out]``) with ``rate - 1`` zeros between its
+    taps along h and w: the filter that an undilated convolution needs to compute a dilated
+    one."""
     i32 = dtypes.int32
-    shape = [int(d) for d in e.op._inputs[1].shape.as_list()]
+    shape = list(shape)
     for axis, rate in ((0, rates[0]), (1, rates[1])):
         if rate == 1:
             continue
@@ -1017,18 +1018,35 @@ def _expand_fused_batch_norm(fdef, op, inputs, taken):
 
 def _expand_conv(fdef, op, inputs, taken):
     """``Conv2D``: TF's function gradient of it ignores its dilations, so a dilated one is
-    written as an undilated one with a dilated filter."""
+    written as an undilated one with a dilated filter. ``DepthwiseConv2dNative`` (no function
+    gradient in TF): a ``Conv2D`` whose filter is block-diagonal over the channels."""
     dilations = list(op._attrs.get("dilations") or [1, 1, 1, 1])
     spatial = [1, 2] if op._attrs.get("data_format", "NHWC") in ("NHWC", b"NHWC") else [2, 3]
     rates = [int(dilations[i]) for i in spatial]
-    if rates != [1, 1] and not op._inputs[1].shape.is_fully_defined():
+    depthwise = op.type == "DepthwiseConv2dNative"
+    shape = op._inputs[1].shape
+    if (rates != [1, 1] or depthwise) and not shape.is_fully_defined():
         raise NotImplementedError(
-            f"Cannot export the gradient through '{op.name}' ({op.type}): a dilated "
-            "convolution needs a filter of known shape."
+            f"Cannot export the gradient through '{op.name}' ({op.type}): its filter's shape is "
+            "not known."
         )
     e = _Expansion(fdef, op, taken)
-    kernel = inputs[1] if rates == [1, 1] else _dilated_filter(e, inputs[1], rates)
-    _write_as_is(fdef, op, [inputs[0], kernel]).attr["dilations"].CopyFrom(attr_value([1] * 4))
+    kernel = inputs[1]
+    if depthwise:
+        kh, kw, c, m = shape.as_list()
+        dt = op._inputs[1].dtype.as_numpy_dtype
+        split = e.node("Reshape", "Reshape", [kernel, e.const("shape", np.array([kh, kw, c, 1, m],
+                       np.int32))], "output", T=e.t, Tshape=dtypes.int32)  # fmt: skip
+        eye = e.const("eye", np.eye(c, dtype=dt)[None, None, :, :, None])
+        blocks = e.node("Mul", "Mul", [split, eye], "z", T=e.t)
+        kernel = e.node("Reshape", "Reshape", [blocks, e.const("shape", np.array(
+            [kh, kw, c, c * m], np.int32))], "output", T=e.t, Tshape=dtypes.int32)  # fmt: skip
+    if rates != [1, 1]:
+        kernel = _dilated_filter(e, kernel, shape.as_list() if not depthwise else
+                                 [kh, kw, c, c * m], rates)  # fmt: skip
+    nd = _write_as_is(fdef, op, [inputs[0], kernel])
+    nd.op = "Conv2D"
+    nd.attr["dilations"].CopyFrom(attr_value([1] * 4))
     return {}
 
 
@@ -1037,6 +1055,7 @@ _GRADIENT_EXPANSIONS = {
     "SparseSoftmaxCrossEntropyWithLogits": _expand_sparse_softmax_xent,
     "L2Loss": _expand_l2_loss,
     "Conv2D": _expand_conv,
+    "DepthwiseConv2dNative": _expand_conv,
     "AddN": _expand_add_n,
     **dict.fromkeys(("Pad", "PadV2", "Tile"), _expand_pad_or_tile),
     **dict.fromkeys(("Sum", "Mean", "Max", "Min", "Prod"), _expand_reduction),
@@ -1045,8 +1064,8 @@ _GRADIENT_EXPANSIONS = {
         ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"), _expand_fused_batch_norm
     ),
 }
-# Other ops without a function gradient in TF (depthwise convolutions, image resizes, MirrorPad,
-# Cumsum, TopKV2, LRN, ...) stay as they are: TF loads and runs the graph's forward part,
+# Other ops without a function gradient in TF (image resizes, MirrorPad, Cumsum, TopKV2, LRN,
+# ...) stay as they are: TF loads and runs the graph's forward part,
 # and running the gradient raises TF's error naming the op.
 
 
