@@ -276,3 +276,52 @@ def test_write_graph_text_and_binary(tmp_path):
     assert [n.name for n in parsed.node] == ["c"]
     path = tfs.train.write_graph(g.as_graph_def(), str(tmp_path), "g.pb", as_text=False)
     assert graph_pb2.GraphDef.FromString(open(path, "rb").read()) == g.as_graph_def()
+
+
+def test_graphs_without_default_attrs_import_with_tfs_defaults(tmp_path):
+    # export_meta_graph(strip_default_attrs=True) and SavedModels leave out attributes that
+    # have their default value (data_format, keep_dims, use_locking, T of a Const's ...).
+    tf = tf1()
+    xv = np.linspace(-1, 1, 50, dtype=np.float32).reshape(1, 5, 5, 2)
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [1, 5, 5, 2], name="x")
+        w = tf.get_variable("w", initializer=np.full([3, 3, 2, 2], 0.1, np.float32))
+        y = tf.nn.max_pool(tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME"), [1, 2, 2, 1], [1, 2, 2, 1],
+                           "VALID")  # fmt: skip
+        y = tf.reduce_mean(tf.nn.bias_add(y, [1.0, 2.0]), name="y")
+        tf.train.AdamOptimizer(0.1).minimize(y, name="train")
+        init = tf.global_variables_initializer().name
+        path = str(tmp_path / "m.meta")
+        tf.train.export_meta_graph(path, strip_default_attrs=True)
+        with tf.Session() as sess:
+            sess.run(init)
+            sess.run("train", {x: xv})
+            want = sess.run("y:0", {x: xv})
+    stripped = [n for n in graph_io.read_meta_graph(path).graph_def.node
+                if n.op == "Conv2D"]  # fmt: skip
+    assert "data_format" not in stripped[0].attr
+    with tfs.Graph().as_default():
+        tfs.train.import_meta_graph(path)
+        with tfs.Session() as sess:
+            sess.run(init)
+            sess.run("train", {"x:0": xv})
+            np.testing.assert_allclose(sess.run("y:0", {"x:0": xv}), want, rtol=1e-5)
+
+
+def test_op_defaults_table_matches_tfs_op_registry():
+    tf1()
+    from google.protobuf import text_format
+    from tensorflow.python.framework import op_def_registry
+
+    from tfstyle.framework import op_defaults, registry
+
+    for name in registry.registered_types():
+        op_def = op_def_registry.get(name)
+        want = {} if op_def is None else {
+            a.name: text_format.MessageToString(a.default_value, as_one_line=True)
+            for a in op_def.attr if a.HasField("default_value")
+        }  # fmt: skip
+        got = {k: text_format.MessageToString(v, as_one_line=True)
+               for k, v in op_defaults.defaults(name).items()}  # fmt: skip
+        assert got == want, name

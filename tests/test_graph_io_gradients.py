@@ -236,6 +236,11 @@ def _batch_matmul(x, w):
     return tfs.matmul(m, tfs.stack([w[0, 0], w[1, 1]]), transpose_b=True)
 
 
+def _lrn(x, w):
+    y = tfs.nn.conv2d(x, tfs.concat([w, w * 0.5], 3), [1, 1, 1, 1], "SAME")
+    return tfs.nn.lrn(y, depth_radius=1, bias=0.5, alpha=0.3, beta=0.75) + tfs.nn.lrn(y * y)
+
+
 def _pad_tile(x, w):
     y = tfs.pad(tfs.nn.conv2d(x, w, [1, 1, 1, 1], "VALID"), [[0, 0], [1, 2], [0, 1], [0, 0]])
     y = tfs.pad(y, [[0, 0], [0, 0], [2, 0], [0, 0]], constant_values=0.5)
@@ -245,7 +250,7 @@ def _pad_tile(x, w):
 @pytest.mark.parametrize(
     "fn",
     [_conv_pool, _sparse_xent, _l2, _dilated, _activations, _fused_batch_norm, _batch_matmul,
-     _pad_tile],
+     _pad_tile, _lrn],
 )  # fmt: skip
 def test_gradients_through_ops_without_function_gradients(fn):
     """Ops TF cannot differentiate inside a function (activations, fused batch norm, pads,

@@ -28,8 +28,8 @@ after it. The nodes that read the op's outputs (``map/TensorArrayV2Stack/TensorL
 ys (arguments: the xs, a variable's as the value a read of it returns, then the tensors the
 sub-graph captures), followed by an ``IdentityN`` named as the op, so that its outputs keep their
 names. Ops that TF cannot differentiate inside a function (the cross-entropies, ``L2Loss``,
-``AddN``, ``Elu`` and other activations, fused batch norm, depthwise convolutions, ``Pad``,
-``Tile``, reductions over negative axes) or differentiates wrongly there (a dilated ``Conv2D``)
+``AddN``, ``Elu`` and other activations, fused batch norm, ``LRN``, depthwise convolutions,
+``Pad``, ``Tile``, reductions over negative axes) or differentiates wrongly there (a dilated ``Conv2D``)
 are written there as ops it can (``_GRADIENT_EXPANSIONS``). Importing
 a ``SymbolicGradient`` rebuilds the function's body and differentiates it with a ``Gradients``
 op. TF's ``SymbolicGradient`` takes the gradient of a loop in the function as zero, and fails on
@@ -64,7 +64,15 @@ from tensorboard.compat.proto import (
     variable_pb2,
 )
 
-from tfstyle.framework import dtypes, errors, functionalize, ops, ref_variables, registry
+from tfstyle.framework import (
+    dtypes,
+    errors,
+    functionalize,
+    op_defaults,
+    ops,
+    ref_variables,
+    registry,
+)
 from tfstyle.framework import tensor_shape as _shape
 
 # TF 2.21's GRAPH_DEF_VERSION: what its ``as_graph_def()`` writes as ``versions.producer``.
@@ -971,6 +979,37 @@ def _expand_pad_or_tile(fdef, op, inputs, taken):
     return {op._outputs[0]: y}
 
 
+def _expand_lrn(fdef, op, inputs, taken):
+    """``LRN`` (no function gradient in TF): ``x / (bias + alpha * window_sum(x**2)) **
+    beta``, the sum over each channel's window a 1x1 ``Conv2D`` with a band of ones."""
+    x = op._inputs[0]
+    channels = x.shape[-1] if x.shape.ndims else None
+    channels = getattr(channels, "value", channels)
+    if channels is None:
+        _write_as_is(fdef, op, inputs)  # TF's error names the op when the gradient runs
+        return {}
+    a = op._attrs
+    dt = x.dtype.as_numpy_dtype
+    radius = int(a.get("depth_radius", 5))
+    index = np.arange(channels)
+    band = (np.abs(index[:, None] - index[None, :]) <= radius).astype(dt)[None, None]
+    e = _Expansion(fdef, op, taken)
+
+    def node(name, *ins, out="z", **attrs):
+        return e.node(name, name, list(ins), out, T=e.t, **attrs)
+
+    def const(name, v):
+        return e.const(name, np.array(v, dt))
+
+    window = node("Conv2D", node("Square", inputs[0], out="y"), e.const("band", band),
+                  out="output", strides=[1, 1, 1, 1], padding="VALID", data_format="NHWC",
+                  dilations=[1, 1, 1, 1])  # fmt: skip
+    scaled = node("AddV2", const("bias", a.get("bias", 1.0)),
+                  node("Mul", const("alpha", a.get("alpha", 1.0)), window))  # fmt: skip
+    y = node("RealDiv", inputs[0], node("Pow", scaled, const("beta", a.get("beta", 0.5))))
+    return {op._outputs[0]: y}
+
+
 def _expand_fused_batch_norm(fdef, op, inputs, taken):
     """``FusedBatchNorm``/``V2``/``V3`` from ops with function gradients (TF has none for
     these): the batch's mean and variance in training, the given ones in inference."""
@@ -1057,6 +1096,7 @@ _GRADIENT_EXPANSIONS = {
     "Conv2D": _expand_conv,
     "DepthwiseConv2dNative": _expand_conv,
     "AddN": _expand_add_n,
+    "LRN": _expand_lrn,
     **dict.fromkeys(("Pad", "PadV2", "Tile"), _expand_pad_or_tile),
     **dict.fromkeys(("Sum", "Mean", "Max", "Min", "Prod"), _expand_reduction),
     **dict.fromkeys(("Elu", "Selu", "LeakyRelu", "Softplus", "Softsign"), _expand_activation),
@@ -1064,7 +1104,7 @@ _GRADIENT_EXPANSIONS = {
         ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"), _expand_fused_batch_norm
     ),
 }
-# Other ops without a function gradient in TF (image resizes, MirrorPad, Cumsum, TopKV2, LRN,
+# Other ops without a function gradient in TF (image resizes, MirrorPad, Cumsum, TopKV2, Erf,
 # ...) stay as they are: TF loads and runs the graph's forward part,
 # and running the gradient raises TF's error naming the op.
 
@@ -2143,7 +2183,15 @@ def _import_own_gradients(graph, nd, inputs, control, name, lib):
 
 
 def _create_node(graph, nd, inputs, control, name, lib):
-    """Creates the op of NodeDef ``nd``: ``(op, its outputs as the NodeDef numbers them)``."""
+    """Creates the op of NodeDef ``nd``: ``(op, its outputs as the NodeDef numbers them)``.
+    Attributes that the NodeDef leaves out take TF's defaults."""
+    missing = {k: v for k, v in op_defaults.defaults(nd.op).items() if k not in nd.attr}
+    if missing:
+        filled = node_def_pb2.NodeDef()
+        filled.CopyFrom(nd)
+        for k, v in missing.items():
+            filled.attr[k].CopyFrom(v)
+        nd = filled
     functional = _FUNCTIONAL_OPS.get(nd.op)
     if functional is not None:
         return functional[1](graph, nd, inputs, control, name, lib)
