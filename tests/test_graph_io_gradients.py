@@ -241,6 +241,13 @@ def _lrn(x, w):
     return tfs.nn.lrn(y, depth_radius=1, bias=0.5, alpha=0.3, beta=0.75) + tfs.nn.lrn(y * y)
 
 
+def _conv_transpose(x, w):
+    y = tfs.nn.conv2d_transpose(x, w, [2, 12, 12, 2], [1, 2, 2, 1], "SAME")
+    z = tfs.nn.conv2d_transpose(tfs.sin(x), w[:2], [2, 13, 14, 2], [1, 2, 2, 1], "VALID")
+    v = tfs.nn.conv2d_transpose(x, w, [2, 11, 11, 2], [1, 2, 2, 1], "SAME")
+    return tfs.reduce_sum(tfs.sin(y)) + tfs.reduce_sum(z**2) + tfs.reduce_sum(tfs.cos(v))
+
+
 def _pad_tile(x, w):
     y = tfs.pad(tfs.nn.conv2d(x, w, [1, 1, 1, 1], "VALID"), [[0, 0], [1, 2], [0, 1], [0, 0]])
     y = tfs.pad(y, [[0, 0], [0, 0], [2, 0], [0, 0]], constant_values=0.5)
@@ -250,7 +257,7 @@ def _pad_tile(x, w):
 @pytest.mark.parametrize(
     "fn",
     [_conv_pool, _sparse_xent, _l2, _dilated, _activations, _fused_batch_norm, _batch_matmul,
-     _pad_tile, _lrn],
+     _pad_tile, _lrn, _conv_transpose],
 )  # fmt: skip
 def test_gradients_through_ops_without_function_gradients(fn):
     """Ops TF cannot differentiate inside a function (activations, fused batch norm, pads,

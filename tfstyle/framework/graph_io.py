@@ -28,8 +28,8 @@ after it. The nodes that read the op's outputs (``map/TensorArrayV2Stack/TensorL
 ys (arguments: the xs, a variable's as the value a read of it returns, then the tensors the
 sub-graph captures), followed by an ``IdentityN`` named as the op, so that its outputs keep their
 names. Ops that TF cannot differentiate inside a function (the cross-entropies, ``L2Loss``,
-``AddN``, ``Elu`` and other activations, fused batch norm, ``LRN``, depthwise convolutions,
-``Pad``, ``Tile``, reductions over negative axes) or differentiates wrongly there (a dilated ``Conv2D``)
+``AddN``, ``Elu`` and other activations, fused batch norm, ``LRN``, depthwise and transposed
+convolutions, ``Pad``, ``Tile``, reductions over negative axes) or differentiates wrongly there (a dilated ``Conv2D``)
 are written there as ops it can (``_GRADIENT_EXPANSIONS``). Importing
 a ``SymbolicGradient`` rebuilds the function's body and differentiates it with a ``Gradients``
 op. TF's ``SymbolicGradient`` takes the gradient of a loop in the function as zero, and fails on
@@ -979,6 +979,75 @@ def _expand_pad_or_tile(fdef, op, inputs, taken):
     return {op._outputs[0]: y}
 
 
+def _expand_conv_transpose(fdef, op, inputs, taken):
+    """``Conv2DBackpropInput`` (``conv2d_transpose``; no function gradient in TF), NHWC with
+    static shapes: an undilated stride-1 ``Conv2D`` of the input spread apart by the strides
+    (zeros between its pixels), padded with zeros, with the filter flipped in space and its
+    channels swapped."""
+    a = op._attrs
+    _, kernel_t, x_t = op._inputs
+    out = op._outputs[0].shape
+    nhwc = a.get("data_format", "NHWC") in ("NHWC", b"NHWC")
+    strides, dilations = list(a["strides"]), list(a.get("dilations") or [1, 1, 1, 1])
+    padding = a["padding"].decode() if isinstance(a["padding"], bytes) else a["padding"]
+    shapes_known = all(t.is_fully_defined() for t in (x_t.shape, kernel_t.shape, out))
+    if (
+        not nhwc
+        or dilations != [1, 1, 1, 1]
+        or padding not in ("SAME", "VALID")
+        or not (shapes_known)
+    ):
+        _write_as_is(fdef, op, inputs)  # TF's error names the op when the gradient runs
+        return {}
+    e = _Expansion(fdef, op, taken)
+    i32, dt = dtypes.int32, x_t.dtype.as_numpy_dtype
+    shape = x_t.shape.as_list()
+    kh, kw, c_out, c_in = kernel_t.shape.as_list()
+    y = inputs[2]
+    for axis, k, stride, size in ((1, kh, strides[1], out[1]), (2, kw, strides[2], out[2])):
+        n = shape[axis]
+        if stride > 1:  # stride - 1 zeros after each pixel, then the last ones cut off
+            zeros = shape[: axis + 1] + [stride - 1] + shape[axis + 1 :]
+            y = e.node("ExpandDims", "ExpandDims", [y, e.const("axis", np.int32(axis + 1))],
+                       "output", T=e.t, Tdim=i32)  # fmt: skip
+            y = e.node("concat", "ConcatV2", [y, e.const("zeros", np.zeros(zeros, dt)),
+                       e.const("concat/axis", np.int32(axis + 1))], "output", T=e.t, N=2,
+                       Tidx=i32)  # fmt: skip
+            spread = shape[:axis] + [n * stride] + shape[axis + 1 :]
+            y = e.node("Reshape", "Reshape", [y, e.const("shape", np.array(spread, np.int32))],
+                       "output", T=e.t, Tshape=i32)  # fmt: skip
+            end = list(spread)
+            end[axis] = (n - 1) * stride + 1
+            y = e.node("StridedSlice", "StridedSlice",
+                       [y, e.const("begin", np.zeros(4, np.int32)),
+                        e.const("end", np.array(end, np.int32)),
+                        e.const("strides", np.ones(4, np.int32))],
+                       "output", T=e.t, Index=i32, begin_mask=0, end_mask=0, ellipsis_mask=0,
+                       new_axis_mask=0, shrink_axis_mask=0)  # fmt: skip
+            shape = end
+        total = max((n - 1) * stride + k - size, 0) if padding == "SAME" else 0
+        before = k - 1 - total // 2
+        after = size + k - 1 - shape[axis] - before
+        if before < 0 or after < 0:
+            raise NotImplementedError(f"Cannot export the gradient through '{op.name}'.")
+        parts = []
+        for amount in (before, after):
+            block = shape[:axis] + [amount] + shape[axis + 1 :]
+            parts.append(e.const("pad", np.zeros(block, dt)) if amount else None)
+        parts = [p for p in (parts[0], y, parts[1]) if p is not None]
+        if len(parts) > 1:
+            y = e.node("concat", "ConcatV2", [*parts, e.const("axis", np.int32(axis))],
+                       "output", T=e.t, N=len(parts), Tidx=i32)  # fmt: skip
+        shape[axis] += before + after
+    flipped = e.node("ReverseV2", "ReverseV2", [inputs[1], e.const("axes", np.array([0, 1],
+                     np.int32))], "output", T=e.t, Tidx=i32)  # fmt: skip
+    kernel = e.node("Transpose", "Transpose", [flipped, e.const("perm", np.array([0, 1, 3, 2],
+                    np.int32))], "y", T=e.t, Tperm=i32)  # fmt: skip
+    conv = e.node("Conv2D", "Conv2D", [y, kernel], "output", T=e.t, strides=[1, 1, 1, 1],
+                  padding="VALID", data_format="NHWC", dilations=[1, 1, 1, 1])  # fmt: skip
+    return {op._outputs[0]: conv}
+
+
 def _expand_lrn(fdef, op, inputs, taken):
     """``LRN`` (no function gradient in TF): ``x / (bias + alpha * window_sum(x**2)) **
     beta``, the sum over each channel's window a 1x1 ``Conv2D`` with a band of ones."""
@@ -1097,6 +1166,7 @@ _GRADIENT_EXPANSIONS = {
     "DepthwiseConv2dNative": _expand_conv,
     "AddN": _expand_add_n,
     "LRN": _expand_lrn,
+    "Conv2DBackpropInput": _expand_conv_transpose,
     **dict.fromkeys(("Pad", "PadV2", "Tile"), _expand_pad_or_tile),
     **dict.fromkeys(("Sum", "Mean", "Max", "Min", "Prod"), _expand_reduction),
     **dict.fromkeys(("Elu", "Selu", "LeakyRelu", "Softplus", "Softsign"), _expand_activation),
