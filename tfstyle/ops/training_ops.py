@@ -24,44 +24,32 @@ from tfstyle.framework import ops, registry
 # -- the math namespaces -----------------------------------------------------------------------
 
 
-def _tensor_math():
-    from . import array_ops, math_ops
-
-    return types.SimpleNamespace(
-        sqrt=math_ops.sqrt,
-        rsqrt=math_ops.rsqrt,
-        square=math_ops.square,
-        sign=math_ops.sign,
-        abs=math_ops.abs,
-        pow=math_ops.pow,
-        greater=math_ops.greater,
-        where=math_ops.where_v2,
-        zeros_like=array_ops.zeros_like,
-    )
+# The functions the formulas call: name -> (the tfstyle op of that name in math_ops or
+# array_ops, the jnp function).
+_FUNCTIONS = {
+    "sqrt": ("sqrt", jnp.sqrt),
+    "rsqrt": ("rsqrt", jax.lax.rsqrt),
+    "square": ("square", jnp.square),
+    "sign": ("sign", jnp.sign),
+    "abs": ("abs", jnp.abs),
+    "pow": ("pow", jnp.power),
+    "greater": ("greater", jnp.greater),
+    "where": ("where_v2", jnp.where),
+    "zeros_like": ("zeros_like", jnp.zeros_like),
+}
 
 
 class _LazyTensorMath:
     # math_ops imports this module's siblings; resolve on first use to avoid an import cycle.
-    _ns = None
-
     def __getattr__(self, name):
-        if _LazyTensorMath._ns is None:
-            _LazyTensorMath._ns = _tensor_math()
-        return getattr(_LazyTensorMath._ns, name)
+        from . import array_ops, math_ops
+
+        op = _FUNCTIONS[name][0]
+        return getattr(math_ops, op, None) or getattr(array_ops, op)
 
 
 TENSOR_MATH = _LazyTensorMath()
-JNP_MATH = types.SimpleNamespace(
-    sqrt=jnp.sqrt,
-    rsqrt=jax.lax.rsqrt,
-    square=jnp.square,
-    sign=jnp.sign,
-    abs=jnp.abs,
-    pow=jnp.power,
-    greater=jnp.greater,
-    where=jnp.where,
-    zeros_like=jnp.zeros_like,
-)
+JNP_MATH = types.SimpleNamespace(**{name: fn for name, (_, fn) in _FUNCTIONS.items()})
 
 
 # -- the formulas (TF's kernels' arithmetic) ---------------------------------------------------
