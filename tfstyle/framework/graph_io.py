@@ -1717,9 +1717,7 @@ def _write_scan(op, w, ref, lib, control):
     fg, n, m = a["fn"], a["n_elems"], a["n_carry"]
     reverse, from_first, emit_init = a["reverse"], a["init_from_first"], a["emit_init"]
     tout = a["Tout"]
-    n_init = 0 if from_first else m
-    elems, init = op._inputs[:n], op._inputs[n : n + n_init]
-    captured = op._inputs[n + n_init :]
+    elems, init, captured = _scan_parts(op)
     ys = fg.outputs[m:]
     nb = len(ys)
     i32, var = dtypes.int32, dtypes.variant
@@ -1735,10 +1733,7 @@ def _write_scan(op, w, ref, lib, control):
         return const(f"{name}/element_shape", _element_shape_value(shape), writer)
 
     # The number of elements: static, or the first dimension of the first tensor.
-    n_static = None
-    for e in elems:
-        d = e.shape.as_list()[0] if e.shape.ndims else None
-        n_static = n_static if d is None else d
+    n_static = _scan_length(op)
     if n_static is not None:
         count = const(f"{base}/num_elements", np.int32(n_static))
     else:
@@ -1886,8 +1881,7 @@ def _write_scan(op, w, ref, lib, control):
 def _export_scan(op, lib):
     a = op._attrs
     fg = a["fn"]
-    n_init = 0 if a["init_from_first"] else a["n_carry"]
-    captured = op._inputs[a["n_elems"] + n_init :]
+    captured = _scan_parts(op)[2]
     stateful = any(o._def is not None and (o._def.reads_resource or o._def.writes_resource)
                    for o in fg._ops)  # fmt: skip
 
