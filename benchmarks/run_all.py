@@ -75,6 +75,21 @@ def _commit() -> str:
     return commit
 
 
+def _accelerator() -> str:
+    """JAX's default device, asked in a subprocess so that this process holds no GPU memory."""
+    code = "import jax; d = jax.devices()[0]; print(d.platform, '|', getattr(d, 'device_kind', ''))"
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if out.returncode != 0 or "|" not in out.stdout:
+        return "unknown"
+    platform_name, kind = (part.strip() for part in out.stdout.strip().splitlines()[-1].split("|"))
+    return "CPU" if platform_name == "cpu" else f"{platform_name.upper()} {kind}".strip()
+
+
 def _load() -> float | None:
     """The 1-minute load average: how busy a shared host was (the timings' noise)."""
     try:
@@ -93,6 +108,7 @@ def meta(columns, quick: bool) -> dict:
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{_cpu_model()}, {os.cpu_count()} cores, {_memory_gib()}, "
         f"{platform.system()} {platform.machine()}",
+        "jax_device": _accelerator() if {"tfstyle", "jax"} & set(columns) else "not run",
         "python": platform.python_version(),
         "tensorflow": _version("tensorflow-cpu", "tensorflow"),
         "jax": _version("jax"),
@@ -109,7 +125,7 @@ def meta(columns, quick: bool) -> dict:
 
 def markdown(info: dict, sections: list, columns) -> str:
     head = (
-        f"Machine: {info['machine']}; Python {info['python']}, TF {info['tensorflow']}, "
+        f"Machine: {info['machine']}; JAX device {info['jax_device']}; Python {info['python']}, TF {info['tensorflow']}, "
         f"JAX {info['jax']}, optax {info['optax']}, NumPy {info['numpy']}; "
         f"tfstyle {info['tfstyle']}; commit {info['commit']}; {info['date']}; "
         f"mode: {info['mode']}"

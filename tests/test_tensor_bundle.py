@@ -389,7 +389,8 @@ def test_read_memory_is_reused_only_once_freed(tmp_path, monkeypatch):
     c = reader.read("v")  # now it is free: reused, and filled with the file's values
     assert c.ctypes.data == address
     np.testing.assert_array_equal(c, value)
-    on_device = jax.device_put(c)  # on the CPU, the array's memory itself
+    # A CPU device array may alias the host memory itself (a GPU one is a copy).
+    on_device = jax.device_put(c, jax.devices("cpu")[0])
     del c
     gc.collect()
     d = reader.read("v")
