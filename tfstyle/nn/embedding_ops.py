@@ -10,6 +10,7 @@ import numpy as np
 
 from tfstyle.framework import dtypes, ops
 from tfstyle.ops import _base, array_ops, linalg_ops, math_ops, reduction_ops
+from tfstyle.ops.variables import PartitionedVariable
 
 from . import nn_ops
 from .candidate_sampling_ops import log_uniform_candidate_sampler
@@ -42,6 +43,8 @@ def embedding_lookup(
         raise ValueError("params must be specified")
     if isinstance(params, (list, tuple)) and not params:
         raise ValueError("Length of params is currently 0. Need at least one param.")
+    if isinstance(params, PartitionedVariable):
+        params = list(params)  # its parts, looked up as a list of partitions
     if not isinstance(params, (list, tuple)):
         params = [params]
     params = list(params)

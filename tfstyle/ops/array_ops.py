@@ -527,7 +527,8 @@ def _convert_list(values, name, op_type):
     dtype = None
     for v in values:
         if isinstance(v, ops.Tensor) or hasattr(v, "_as_graph_element"):
-            dtype = _base.to_tensor(v).dtype
+            # A variable's dtype without converting it: a conversion would add a read.
+            dtype = v.dtype.base_dtype if hasattr(v, "dtype") else _base.to_tensor(v).dtype
             break
     out = []
     for i, v in enumerate(values):

@@ -19,7 +19,7 @@ from tfstyle.framework import tensor_shape as _shape
 from tfstyle.framework.ops import GraphKeys, Tensor
 
 from . import init_ops
-from .variables import Variable
+from .variables import PartitionedVariable, Variable
 
 
 class _ReuseMode(enum.Enum):
@@ -132,6 +132,7 @@ class _VariableStore:
 
     def __init__(self):
         self._vars = {}
+        self._partitioned_vars = {}
 
     def get_variable(
         self,
@@ -177,11 +178,28 @@ class _VariableStore:
             aggregation=None,
         ):
             is_scalar = isinstance(shape, (list, tuple)) and not shape
+            part_kwargs = dict(
+                name=name,
+                shape=shape,
+                dtype=dtype,
+                initializer=initializer,
+                regularizer=regularizer,
+                reuse=reuse,
+                trainable=trainable,
+                collections=collections,
+                caching_device=caching_device,
+                validate_shape=validate_shape,
+                constraint=constraint,
+            )
             if partitioner is not None and not is_scalar:
-                raise ValueError(
-                    f"Variable {name}: partitioned variables (partitioner=...) are not supported "
-                    "by tfstyle; create the variable without a partitioner."
-                )
+                if not callable(partitioner):
+                    raise ValueError(f"Partitioner must be callable, but received: {partitioner}")
+                with ops.name_scope(None):
+                    return self._get_partitioned_variable(partitioner=partitioner, **part_kwargs)
+            # A partitioned variable is reused without naming its partitioner again.
+            if reuse is True and partitioner is None and name in self._partitioned_vars:
+                with ops.name_scope(None):
+                    return self._get_partitioned_variable(partitioner=None, **part_kwargs)
             return self._get_single_variable(
                 name,
                 shape=shape,
@@ -231,6 +249,7 @@ class _VariableStore:
         caching_device=None,
         validate_shape=True,
         constraint=None,
+        partition_info=None,
     ):
         from_value = initializer is not None and not callable(initializer)
         if shape is not None and from_value:
@@ -279,7 +298,7 @@ class _VariableStore:
             if shape is not None and shape.is_fully_defined():
                 if "partition_info" in _arg_names(initializer)[0]:
                     init_val = functools.partial(
-                        initializer, shape.as_list(), dtype=dtype, partition_info=None
+                        initializer, shape.as_list(), dtype=dtype, partition_info=partition_info
                     )
                 else:
                     init_val = functools.partial(initializer, shape.as_list(), dtype=dtype)
@@ -317,6 +336,243 @@ class _VariableStore:
                     GraphKeys.REGULARIZATION_LOSSES, _LazyEvalTensor(make_regularizer_op)
                 )
         return v
+
+    def _get_partitioned_variable(
+        self,
+        name,
+        partitioner,
+        shape=None,
+        dtype=dtypes.float32,
+        initializer=None,
+        regularizer=None,
+        reuse=None,
+        trainable=None,
+        collections=None,
+        caching_device=None,
+        validate_shape=True,
+        constraint=None,
+    ):
+        """The ``PartitionedVariable`` ``name``: parts ``name/part_<i>`` cut along one axis as
+        ``partitioner(shape=, dtype=)`` says, each initialized with its slice of the full
+        variable (an initializer is called with the part's shape and a ``_PartitionInfo``)."""
+        from .array_ops import slice as _slice
+
+        from_value = isinstance(initializer, Tensor)
+        if name in self._vars:
+            raise ValueError(
+                "A partitioner was provided, but an unpartitioned version of the variable was "
+                f"found: {name}.  Perhaps a variable of the same name was already created "
+                "without partitioning?"
+            )
+        dtype = dtypes.as_dtype(dtype)
+        shape = _shape.as_shape(shape)
+        if from_value:
+            shape = shape.merge_with(initializer.get_shape())
+
+        partitions = None
+        if not reuse or partitioner:
+            partitions = _call_partitioner(partitioner, shape, dtype)
+
+        if name in self._partitioned_vars:
+            if reuse is False:
+                raise ValueError(
+                    f"Partitioned variable with name {name} already exists. Did you mean to set "
+                    "reuse=True or reuse=tf.AUTO_REUSE in VarScope?"
+                )
+            found = self._partitioned_vars[name]
+            if not shape.is_compatible_with(found.get_shape()):
+                raise ValueError(
+                    f"Trying to reuse partitioned variable {name}, but specified shape {shape} "
+                    f"and found shape {found.get_shape()}."
+                )
+            if not dtype.is_compatible_with(found.dtype):
+                raise ValueError(
+                    f"Trying to reuse partitioned variable {name}, but specified dtype "
+                    f"{dtype.name} and found dtype {found.dtype.name}."
+                )
+            if partitions is not None and found._get_partitions() != partitions:
+                raise ValueError(
+                    f"Trying to reuse partitioned variable {name}, but specified partitions "
+                    f"{partitions} and found partitions {found._get_partitions()}."
+                )
+            return found
+
+        if reuse is True:
+            raise ValueError(
+                f"PartitionedVariable {name} does not exist, or was not created with "
+                "tf.get_variable(). Did you mean to set reuse=False or reuse=tf.AUTO_REUSE in "
+                "VarScope?"
+            )
+
+        slice_dim, num_slices = _slice_dim_and_count(partitions)
+        if f"{name}/part_0" in self._vars:
+            if f"{name}/part_{num_slices - 1}" not in self._vars:
+                raise ValueError(
+                    "Partitioner returned a different partitioning than what was already found.  "
+                    f"Partitioner returned {num_slices} shards, and shard {name}/part_0 was "
+                    f"found, but {name}/part_{num_slices - 1} was not."
+                )
+            if f"{name}/part_{num_slices}" in self._vars:
+                raise ValueError(
+                    "Partitioner returned a different partitioning than what was already found.  "
+                    f"Partitioner returned {num_slices} shards, and shard {name}/part_0 was "
+                    f"found, but so was the extra shard {name}/part_{num_slices}."
+                )
+
+        parts = []
+        full_shape = shape.as_list()
+        for i, (offset, part_shape) in enumerate(_iter_slices(full_shape, num_slices, slice_dim)):
+            info = _PartitionInfo(full_shape=full_shape, var_offset=offset)
+            part_name = f"{name}/part_{i}"
+            part_dtype = dtype
+            with ops.name_scope(part_name + "/PartitionedInitializer"):
+                if initializer is None or callable(initializer):
+                    init, init_shape = initializer, part_shape
+                else:
+                    # A full-shape value: each part starts from its slice of it.
+                    init = initializer
+                    if not from_value:
+                        init = ops.convert_to_tensor(initializer, dtype=dtype)
+                    else:
+                        part_dtype = init.dtype.base_dtype
+                    init, init_shape = _slice(init, offset, part_shape), None
+            with ops.name_scope(None):
+                var = self._get_single_variable(
+                    part_name,
+                    shape=init_shape,
+                    dtype=part_dtype,
+                    initializer=init,
+                    regularizer=regularizer,
+                    reuse=reuse,
+                    trainable=trainable,
+                    collections=collections,
+                    caching_device=caching_device,
+                    validate_shape=validate_shape,
+                    constraint=constraint,
+                    partition_info=info,
+                )
+            var._set_save_slice_info(Variable.SaveSliceInfo(name, full_shape, offset, part_shape))
+            parts.append(var)
+        pv = PartitionedVariable(
+            name=name, shape=shape, dtype=dtype, variable_list=parts, partitions=partitions
+        )
+        self._partitioned_vars[name] = pv
+        return pv
+
+
+class _PartitionInfo:
+    """What an initializer of one part learns about the full variable (TF passes it as
+    ``partition_info``): the full shape and this part's offset in it."""
+
+    def __init__(self, full_shape, var_offset):
+        if not isinstance(full_shape, (list, tuple)):
+            raise TypeError(
+                f"`full_shape` must be a sequence (like tuple or list) instead of "
+                f"{type(full_shape).__name__}"
+            )
+        if not isinstance(var_offset, (list, tuple)):
+            raise TypeError(
+                f"`var_offset` must be a sequence (like tuple or list) instead of "
+                f"{type(var_offset).__name__}"
+            )
+        if len(var_offset) != len(full_shape):
+            raise ValueError(
+                f"Expected equal length, but `var_offset` is of length {len(var_offset)} while "
+                f"full_shape is of length {len(full_shape)}."
+            )
+        for offset, dim in zip(var_offset, full_shape):
+            if offset < 0 or offset >= dim:
+                raise ValueError(
+                    f"Expected 0 <= offset < shape but found offset={var_offset}, "
+                    f"shape={full_shape}"
+                )
+        self._full_shape = full_shape
+        self._var_offset = var_offset
+
+    @property
+    def full_shape(self):
+        return self._full_shape
+
+    @property
+    def var_offset(self):
+        return self._var_offset
+
+    def single_offset(self, shape):
+        """The offset along the one axis the part is cut on (0 if it is not cut)."""
+        dim = self.single_slice_dim(shape)
+        return 0 if dim is None else self.var_offset[dim]
+
+    def single_slice_dim(self, shape):
+        """The one axis on which a part of ``shape`` is shorter than the full variable."""
+        if shape is None:
+            return None
+        if not isinstance(shape, (list, tuple)):
+            raise TypeError(
+                f"`shape` must be a sequence (like tuple or list) instead of {type(shape).__name__}"
+            )
+        if len(shape) != len(self.full_shape):
+            raise ValueError(
+                f"Expected equal length, but received shape={shape} of length {len(shape)} "
+                f"while self.full_shape={self.full_shape} is of length {len(self.full_shape)}."
+            )
+        for i in range(len(shape)):
+            if self.var_offset[i] + shape[i] > self.full_shape[i]:
+                raise ValueError(
+                    f"With self.var_offset={self.var_offset}, a partition of shape={shape} would "
+                    f"exceed self.full_shape={self.full_shape} in dimension {i}."
+                )
+        dims = [i for i in range(len(shape)) if shape[i] != self.full_shape[i]]
+        if len(dims) > 1:
+            raise ValueError(
+                f"Cannot use single_slice_dim() with shape={shape} and "
+                f"self.full_shape={self.full_shape} since slice dim could be any of {dims}"
+            )
+        return dims[0] if dims else None
+
+
+def _call_partitioner(partitioner, shape, dtype):
+    """``partitioner``'s parts per axis, checked: a full shape of rank >= 1, cut on one axis."""
+    if not shape.is_fully_defined():
+        raise ValueError(
+            f"Shape of a new partitioned variable must be fully defined, but instead was {shape}."
+        )
+    if shape.ndims < 1:
+        raise ValueError(f"A partitioned Variable must have rank at least 1, shape: {shape}")
+    slicing = partitioner(shape=shape, dtype=dtype)
+    if not isinstance(slicing, (list, tuple)):
+        raise ValueError(f"Partitioner must return a sequence, but saw: {slicing}")
+    if len(slicing) != shape.ndims:
+        raise ValueError(
+            "Partitioner returned a partition list that does not match the Variable's rank: "
+            f"{slicing} vs. {shape}"
+        )
+    if any(p < 1 for p in slicing):
+        raise ValueError(f"Partitioner returned zero partitions for some axes: {slicing}")
+    if sum(p > 1 for p in slicing) > 1:
+        raise ValueError(
+            f"Can only slice a variable along one dimension: shape: {shape}, partitioning: "
+            f"{slicing}"
+        )
+    return list(slicing)
+
+
+def _slice_dim_and_count(slicing):
+    for dim, count in enumerate(slicing):
+        if count > 1:
+            return dim, count
+    return 0, 1
+
+
+def _iter_slices(full_shape, num_slices, slice_dim):
+    """``(offset, shape)`` of each part: the first ``len % num_slices`` parts one longer."""
+    longer = full_shape[slice_dim] % num_slices
+    base = full_shape[slice_dim] // num_slices
+    offset = [0] * len(full_shape)
+    for i in range(num_slices):
+        shape = list(full_shape)
+        shape[slice_dim] = base + (1 if i < longer else 0)
+        yield list(offset), shape
+        offset[slice_dim] += shape[slice_dim]
 
 
 def _default_initializer(name, dtype):

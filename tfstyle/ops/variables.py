@@ -295,6 +295,61 @@ class Variable:
     def _shared_name(self):
         return self._handle.op.get_attr("shared_name")
 
+    class SaveSliceInfo:
+        """Where a part of a partitioned variable lies in the full variable: the full variable's
+        name and shape, this part's offset and shape. ``Saver`` writes the part as the slice
+        ``spec`` of the checkpoint entry ``full_name``."""
+
+        def __init__(
+            self,
+            full_name=None,
+            full_shape=None,
+            var_offset=None,
+            var_shape=None,
+            save_slice_info_def=None,
+            import_scope=None,
+        ):
+            if save_slice_info_def is not None:
+                full_name = save_slice_info_def.full_name
+                if import_scope:
+                    full_name = import_scope.rstrip("/") + "/" + full_name
+                full_shape = list(save_slice_info_def.full_shape)
+                var_offset = list(save_slice_info_def.var_offset)
+                var_shape = list(save_slice_info_def.var_shape)
+            self.full_name = full_name
+            self.full_shape = full_shape
+            self.var_offset = var_offset
+            self.var_shape = var_shape
+
+        @property
+        def spec(self):
+            """TF's slice spec: ``"10 4 0,5:0,4"`` (full shape, then ``offset,length`` per axis)."""
+            dims = " ".join(str(d) for d in self.full_shape)
+            return (
+                dims + " " + ":".join(f"{o},{n}" for o, n in zip(self.var_offset, self.var_shape))
+            )
+
+        def to_proto(self, export_scope=None):
+            from tensorboard.compat.proto import variable_pb2
+
+            name = self.full_name
+            if export_scope:
+                prefix = export_scope.rstrip("/") + "/"
+                if not name.startswith(prefix):
+                    return None
+                name = name[len(prefix) :]
+            d = variable_pb2.SaveSliceInfoDef(full_name=name)
+            d.full_shape.extend(self.full_shape)
+            d.var_offset.extend(self.var_offset)
+            d.var_shape.extend(self.var_shape)
+            return d
+
+    def _set_save_slice_info(self, save_slice_info):
+        self._save_slice_info = save_slice_info
+
+    def _get_save_slice_info(self):
+        return self._save_slice_info
+
     def _as_graph_element(self):
         return self._graph_element
 
@@ -541,6 +596,166 @@ def _variable_to_tensor(v, dtype=None, name=None, as_ref=False):
 
 
 ops.register_tensor_conversion_function(Variable, _variable_to_tensor, priority=50)
+
+
+class PartitionedVariable:
+    """A variable cut into parts along one axis (``get_variable(..., partitioner=...)``).
+
+    The parts are ordinary variables ``<name>/part_<i>`` (what the collections, optimizers and
+    savers see); used as a tensor it is their concatenation, ``<name>/ConcatPartitions/concat``.
+    """
+
+    def __init__(self, name, shape, dtype, variable_list, partitions):
+        if not isinstance(variable_list, (list, tuple)):
+            raise TypeError(f"variable_list is not a list or tuple: {variable_list}")
+        if not isinstance(partitions, (list, tuple)):
+            raise TypeError(f"partitions is not a list or tuple: {partitions}")
+        if not all(p >= 1 for p in partitions):
+            raise ValueError(f"partition values must be positive: {partitions}")
+        if not variable_list:
+            raise ValueError("variable_list may not be empty")
+        if any(v._get_save_slice_info() is None for v in variable_list):
+            raise ValueError(
+                "All variables must have a save_slice_info available: "
+                f"{[v.name for v in variable_list]}"
+            )
+        if len(shape) != len(partitions):
+            raise ValueError(f"len(shape) != len(partitions): {shape} vs. {partitions}")
+        for v in variable_list:
+            if v._get_save_slice_info().full_shape != _shape.as_shape(shape).as_list():
+                raise ValueError(
+                    f"All variables' full shapes must match shape: {shape}; but full shapes "
+                    f"were: {[v._get_save_slice_info().full_shape]}"
+                )
+        self._variable_list = sorted(
+            variable_list, key=lambda v: v._get_save_slice_info().var_offset
+        )
+        self._name = name
+        self._shape = _shape.as_shape(shape)
+        self._dtype = dtypes.as_dtype(dtype)
+        self._partitions = list(partitions)
+
+    def __iter__(self):
+        return iter(self._variable_list)
+
+    def __len__(self):
+        axes = self._partition_axes()
+        if len(axes) > 1:
+            raise ValueError(f"Cannot get a length for {len(axes)} > 1 partition axes")
+        return len(self._variable_list)
+
+    def __repr__(self):
+        return (
+            f"<tf.PartitionedVariable '{self._name}' shape={self._shape} "
+            f"dtype={self._dtype.name} parts={len(self._variable_list)}>"
+        )
+
+    def _partition_axes(self):
+        if all(p == 1 for p in self._partitions):
+            return [0]
+        return [i for i, p in enumerate(self._partitions) if p > 1]
+
+    def _concat(self):
+        """The full value, a new ``ConcatV2`` of the parts' reads under the current control
+        dependencies; the result is named ``<name>`` outside every name scope, as in TF."""
+        from .array_ops import concat, identity
+
+        if len(self._variable_list) == 1:
+            with ops.name_scope(None):
+                return identity(self._variable_list[0], name=self._name)
+        axes = self._partition_axes()
+        if len(axes) > 1:
+            raise NotImplementedError(
+                f"Cannot concatenate along more than one dimension: {axes}.  Multi-axis "
+                "partition concat is not supported"
+            )
+        with ops.name_scope(self._name + "/ConcatPartitions/"):
+            value = concat(self._variable_list, axes[0])
+        with ops.name_scope(None):
+            return identity(value, name=self._name)
+
+    def as_tensor(self):
+        """The full value, without the control dependencies in scope (like a variable read)."""
+        with ops.control_dependencies(None):
+            return self._concat()
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def shape(self):
+        return self._shape
+
+    def get_shape(self):
+        return self._shape
+
+    @property
+    def graph(self):
+        return self._variable_list[0].graph
+
+    def _get_variable_list(self):
+        return self._variable_list
+
+    def _get_partitions(self):
+        return self._partitions
+
+    def _apply_assign_fn(self, assign_fn, value):
+        from .array_ops import split
+
+        axes = self._partition_axes()
+        if len(axes) > 1:
+            raise NotImplementedError(
+                f"Cannot do assign action along more than one dimension: {axes}.  Multi-axis "
+                "partition assign action is not supported "
+            )
+        if isinstance(value, list):
+            if len(value) != len(self._variable_list):
+                raise ValueError(
+                    f"Expected {len(self._variable_list)} values, one per partition, got "
+                    f"{len(value)}"
+                )
+            values = value
+        elif isinstance(value, PartitionedVariable):
+            values = list(value)
+        else:
+            sizes = [_shape.dimension_value(v.shape[axes[0]]) for v in self._variable_list]
+            values = split(value, sizes, axis=axes[0])
+        return [assign_fn(v, values[i]) for i, v in enumerate(self._variable_list)]
+
+    def assign(self, value, use_locking=False, name=None, read_value=True):
+        """Assigns each part its slice of ``value``: a list of the parts' assign ops."""
+        return self._apply_assign_fn(
+            lambda var, r: var.assign(r, use_locking, name, read_value), value
+        )
+
+    def assign_add(self, value, use_locking=False, name=None, read_value=True):
+        return self._apply_assign_fn(
+            lambda var, r: var.assign_add(r, use_locking, name, read_value), value
+        )
+
+    def assign_sub(self, value, use_locking=False, name=None, read_value=True):
+        return self._apply_assign_fn(
+            lambda var, r: var.assign_sub(r, use_locking, name, read_value), value
+        )
+
+
+def _partitioned_to_tensor(v, dtype=None, name=None, as_ref=False):
+    if dtype is not None and not dtypes.as_dtype(dtype).is_compatible_with(v.dtype):
+        raise ValueError(
+            f"Incompatible type conversion requested to type '{dtypes.as_dtype(dtype).name}' for "
+            f"variable of type '{v.dtype.name}'"
+        )
+    if as_ref:
+        raise NotImplementedError("PartitionedVariable doesn't support being used as a reference.")
+    return v.as_tensor()
+
+
+ops.register_tensor_conversion_function(PartitionedVariable, _partitioned_to_tensor)
 
 
 def _install_variable_operators():

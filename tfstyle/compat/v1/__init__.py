@@ -266,6 +266,11 @@ from tfstyle.ops.math_ops import (
     xdivy,
     xlogy,
 )
+from tfstyle.ops.partitioned_variables import (
+    fixed_size_partitioner,
+    min_max_variable_partitioner,
+    variable_axis_size_partitioner,
+)
 from tfstyle.ops.random_ops import (
     get_seed,
     multinomial,
