@@ -108,16 +108,36 @@ def _save_lower(op):
             )
         values = {}
         for name, spec, value in zip(names, slices, tensors):
-            if spec:
+            if not spec:
+                if name in values:
+                    raise _op_error(
+                        errors.InvalidArgumentError, op, f"Adding duplicate key: {name}"
+                    )
+                values[name] = value
+                continue
+            # A slice of tensor ``name`` (a part of a partitioned variable).
+            try:
+                full, extents = parse_extents(name, spec)
+            except errors.InvalidArgumentError as e:
+                raise _op_error(errors.InvalidArgumentError, op, e.message) from None
+            slice_shape = tuple(n if k < 0 else k for n, (_, k) in zip(full, extents))
+            if tuple(np.shape(value)) != slice_shape:
                 raise _op_error(
-                    errors.UnimplementedError,
+                    errors.InvalidArgumentError,
                     op,
-                    f"tfstyle does not save slices of tensors (tensor {name}, slice {spec!r})",
+                    "Slice in shape_and_slice specification does not match the shape of the "
+                    f"tensor to  save: {spec}, tensor: {list(np.shape(value))}",
                 )
-            if name in values:
+            found = values.setdefault(name, tensor_bundle.Sliced(full, []))
+            if not isinstance(found, tensor_bundle.Sliced) or tuple(found.full_shape) != full:
                 raise _op_error(errors.InvalidArgumentError, op, f"Adding duplicate key: {name}")
-            values[name] = value
-        save_tensors(_text(prefix), values, op)
+            found.pieces.append((extents, value))
+        try:
+            save_tensors(_text(prefix), values, op)
+        except errors.OpError as e:
+            if e.op is not None:
+                raise
+            raise _op_error(type(e), op, e.message) from None
 
     return save
 
@@ -156,28 +176,36 @@ def save_v2(prefix, tensor_names, shape_and_slices, tensors, name=None):
 
 
 # -- restoring ---------------------------------------------------------------------------------
-def _parse_slice_spec(name, spec):
-    """``"4 3 0,2:-"`` -> ``((4, 3), index)``: the full shape and the slice to take."""
+def parse_extents(name, spec):
+    """``"4 3 0,2:-"`` -> ``((4, 3), ((0, 2), (0, -1)))``: the full shape and the slice's
+    ``(start, length)`` per axis (length -1: the whole axis)."""
     parts = spec.split()
     try:
         full = tuple(int(p) for p in parts[:-1])
-        extents = parts[-1].split(":")
-        if len(extents) != len(full):
+        texts = parts[-1].split(":")
+        if len(texts) != len(full):
             raise ValueError
-        index = []
-        for extent, size in zip(extents, full):
+        extents = []
+        for extent, size in zip(texts, full):
             if extent == "-":
-                index.append(slice(None))
+                extents.append((0, -1))
                 continue
             start, length = (int(x) for x in extent.split(","))
             if start < 0 or length < 0 or start + length > size:
                 raise ValueError
-            index.append(slice(start, start + length))
+            extents.append((start, length))
     except ValueError:
         raise errors.InvalidArgumentError(
             None, None, f"Invalid shape_and_slice spec {spec!r} of tensor {name}"
         ) from None
-    return full, tuple(index)
+    return full, tuple(extents)
+
+
+def _parse_slice_spec(name, spec):
+    """``"4 3 0,2:-"`` -> ``((4, 3), index)``: the full shape and the slice to take."""
+    full, extents = parse_extents(name, spec)
+    index = tuple(slice(None) if n < 0 else slice(s, s + n) for s, n in extents)
+    return full, index
 
 
 def check_restorable(reader, name, dtype, spec="", op=None):

@@ -21,6 +21,8 @@ _base.register_simple(
     "VarHandleOp", lambda op: [(dtypes.resource, ())], lambda op: lambda: op._attrs["shared_name"]
 )
 _base.register_simple("VarIsInitializedOp", lambda op: [(dtypes.bool, ())], None)
+# TF's saver marks the variables it reads (a hint to TF's runtime about copies): nothing to do.
+_base.register_simple("DisableCopyOnRead", lambda op: [], lambda op: lambda handle: None)
 
 
 @registry.lowering("VarIsInitializedOp", uses_context=True)

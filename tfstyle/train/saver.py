@@ -30,18 +30,39 @@ from . import tensor_bundle
 
 
 def _var_list_to_dict(var_list):
-    """``{checkpoint name: variable}`` from a list (named by op) or a dict of variables."""
+    """``{checkpoint name: variable or list of parts}`` from a list (named by op, the parts of a
+    partitioned variable by its name) or a dict of variables."""
+    from tfstyle.ops.variables import PartitionedVariable
+
     if isinstance(var_list, dict):
         out = {}
         for name, var in var_list.items():
             if not isinstance(name, str):
                 raise TypeError(f"Checkpoint names must be strings, got {name!r}")
-            _check_variable(var)
-            out[name] = var
+            if isinstance(var, PartitionedVariable):
+                var = list(var)
+            for v in var if isinstance(var, (list, tuple)) else [var]:
+                _check_variable(v)
+            out[name] = list(var) if isinstance(var, (list, tuple)) else var
         return out
     out = {}
-    for var in var_list:
+    # Sorted by name as TF does: the order of the parts of one variable in the checkpoint.
+    for var in sorted(var_list, key=lambda v: v.name):
+        if isinstance(var, PartitionedVariable):
+            if var.name in out:
+                raise ValueError(f"At least two variables have the same name: {var.name}")
+            out[var.name] = list(var)
+            continue
         _check_variable(var)
+        info = getattr(var, "_save_slice_info", None)
+        if info is not None:
+            found = out.setdefault(info.full_name, [])
+            if not isinstance(found, list):
+                raise ValueError(
+                    f"Mixing slices and non-slices with the same name: {info.full_name}"
+                )
+            found.append(var)
+            continue
         name = var.op.name
         if name in out:
             raise ValueError(f"At least two variables have the same name: {name}")
@@ -57,16 +78,47 @@ def _check_variable(var):
 
 
 class _Entry:
-    """One saved variable: its checkpoint name, state key, dtype, shape and handle."""
+    """One saved variable: its checkpoint name, state key, dtype, shape and handle; for a part of
+    a partitioned variable the slice ``spec`` of the checkpoint tensor it is (``""``: all)."""
 
-    __slots__ = ("name", "key", "dtype", "shape", "handle")
+    __slots__ = ("name", "key", "dtype", "shape", "handle", "spec", "var")
 
-    def __init__(self, name, key, dtype, shape, handle):
+    def __init__(self, name, key, dtype, shape, handle, spec="", var=None):
         self.name = name
         self.key = key
         self.dtype = dtype
         self.shape = shape
         self.handle = handle
+        self.spec = spec
+        self.var = var
+
+
+def _entries(named):
+    """The ``_Entry`` of each variable and part, sorted by checkpoint name as TF saves them."""
+    out = []
+    for name, var in sorted(named.items()):
+        if not isinstance(var, list):
+            out.append(
+                _Entry(
+                    name, ops.variable_key(var.handle.op), var.dtype, var.shape, var.handle, var=var
+                )
+            )
+            continue
+        full_name = None
+        for part in var:
+            info = getattr(part, "_save_slice_info", None)
+            if info is None:
+                raise ValueError(f"Slices must all be slices: {part}")
+            # The parts may be saved under another name, but must be of one variable.
+            if full_name is None:
+                full_name = info.full_name
+            elif full_name != info.full_name:
+                raise ValueError(
+                    f"Slices must all be from the same tensor: {full_name} != {info.full_name}"
+                )
+            key = ops.variable_key(part.handle.op)
+            out.append(_Entry(name, key, part.dtype, part.shape, part.handle, info.spec, part))
+    return out
 
 
 def _restore_failed(cls, message, missing):
@@ -158,17 +210,31 @@ class Saver:
                 return
             raise ValueError("No variables to save")
         self._is_empty = False
-        graph = next(iter(named.values())).graph
+        self._entries = _entries(named)
+        graph = self._entries[0].handle.graph
         self._graph = graph
-        self._entries = [
-            _Entry(name, ops.variable_key(var.handle.op), var.dtype, var.shape, var.handle)
-            for name, var in sorted(named.items())
-        ]
-        reads = [named[e.name]._as_graph_element() for e in self._entries]
         with graph.as_default():
-            self.saver_def = self._add_ops(reads)
+            self.saver_def = self._add_ops()
 
-    def _add_ops(self, reads):
+    def _reads(self):
+        """What SaveV2 saves: a variable's read; for a part, a new read (in ``save/Read_<i>``,
+        after ``DisableCopyOnRead``, through two ``Identity`` ops, as TF's saver reads slices)."""
+        from tfstyle.ops import _base
+        from tfstyle.ops.array_ops import identity
+        from tfstyle.ops.variables import _read
+
+        reads = []
+        for e in self._entries:
+            if not e.spec:
+                reads.append(e.var._as_graph_element())
+                continue
+            with ops.name_scope("Read"):
+                _base.make_op("DisableCopyOnRead", [e.handle], {}, name="DisableCopyOnRead")
+                value = _read(e.handle, e.dtype, e.shape, "ReadVariableOp")
+            reads.append(identity(identity(value)))
+        return reads
+
+    def _add_ops(self):
         """TF's Saver graph, op for op (names included), sharded or not."""
         from tfstyle.ops import _base
         from tfstyle.ops.array_ops import identity, placeholder_with_default, stack
@@ -178,11 +244,12 @@ class Saver:
         from tfstyle.ops.string_ops import regex_full_match, string_join
 
         names = [e.name for e in self._entries]
-        slices = [""] * len(names)
+        slices = [e.spec for e in self._entries]
         dts = [e.dtype for e in self._entries]
         with ops.control_dependencies(None), ops.name_scope(self._name, "save"):
             filename = placeholder_with_default(self._filename or "model", (), name="filename")
             filename = placeholder_with_default(filename, (), name="Const")
+            reads = self._reads()
             if self._sharded:
                 # Shards are written under "<prefix>_temp/part" (".part" on S3), then merged.
                 suffix = where(
@@ -261,10 +328,6 @@ class Saver:
                 names = source.op._inputs[1].op.get_attr("value")
                 specs = source.op._inputs[2].op.get_attr("value")
                 i = source.value_index
-                if specs[i]:
-                    raise errors.UnimplementedError(
-                        None, op, f"tfstyle cannot restore partitioned variable {names[i]!r}"
-                    )
                 handle = op._inputs[0]
                 handle_op = handle.op
                 entries.append(
@@ -274,12 +337,13 @@ class Saver:
                         handle_op.get_attr("dtype"),
                         _shape.as_shape(handle_op.get_attr("shape")),
                         handle,
+                        graph_io._decode_s(bytes(specs[i])),
                     )
                 )
                 continue
             stack.extend(reversed(op.control_inputs))
             stack.extend(reversed([t.op for t in op._inputs]))
-        self._entries = sorted(entries, key=lambda e: e.name)
+        self._entries = sorted(entries, key=lambda e: e.name)  # stable: parts stay in order
 
     # -- checkpoint bookkeeping --------------------------------------------------------------
     @property
@@ -395,7 +459,13 @@ class Saver:
                         "localhost. This could mean that the variable was uninitialized. "
                         f"Attempting to use uninitialized value {e.key}",
                     )
-                values[e.name] = value
+                if not e.spec:
+                    values[e.name] = value
+                    continue
+                full, extents = io_ops.parse_extents(e.name, e.spec)
+                values.setdefault(e.name, tensor_bundle.Sliced(full, [])).pieces.append(
+                    (extents, value)
+                )
             try:
                 if self._sharded and not os.path.isdir(save_dir or "."):
                     # TF's sharded save creates only "<prefix>_temp", beside the prefix.
@@ -446,11 +516,14 @@ class Saver:
         for e in self._entries:
             # RestoreV2's checks, then the shape check of TF's restore.
             try:
-                io_ops.check_restorable(reader, e.name, e.dtype)
+                index = io_ops.check_restorable(reader, e.name, e.dtype, e.spec)
             except (errors.NotFoundError, errors.InvalidArgumentError) as err:
                 missing = isinstance(err, errors.NotFoundError)
                 raise _restore_failed(type(err), err.message, missing) from None
             shape = reader.dtype_and_shape(e.name)[1]
+            if index is not None:
+                # A part: the slice of the stored tensor its spec names.
+                shape = np.empty(shape, np.bool_)[index].shape
             if not e.shape.is_compatible_with(shape):
                 raise _restore_failed(
                     errors.InvalidArgumentError,
@@ -458,7 +531,13 @@ class Saver:
                     f"does not match the shape stored in checkpoint: {list(shape)}",
                     False,
                 )
-        new_values = _read_to_device(reader, [(e.key, e.name) for e in self._entries])
+        new_values = _read_to_device(
+            reader,
+            [
+                (e.key, e.name, io_ops.check_restorable(reader, e.name, e.dtype, e.spec))
+                for e in self._entries
+            ],
+        )
         sess.load_state(new_values)
 
     def export_meta_graph(
@@ -491,7 +570,7 @@ def _session_types():
 
 
 def _read_to_device(reader, keys_and_names):
-    """Reads every value (all checksums verified) and puts it in device memory one by one.
+    """Reads every value (``(state key, name, slice index or None)``) (all checksums verified) and puts it in device memory one by one.
 
     The reader returns arrays aligned so that on the CPU ``device_put`` adopts their memory
     instead of copying it: the new values take their size in memory once, next to the old
@@ -502,9 +581,16 @@ def _read_to_device(reader, keys_and_names):
     from tfstyle.compiler import executable
 
     out = {}
+    full_name, full = None, None
     with executable.x64(True):
-        for key, name in keys_and_names:
-            value = reader.read(name)
+        for key, name, index in keys_and_names:
+            if index is None:
+                value = reader.read(name)
+            else:
+                # The parts of one tensor come one after another: it is read once for all.
+                if name != full_name:
+                    full_name, full = name, reader.read(name)
+                value = np.ascontiguousarray(full[index])
             out[key] = value if value.dtype == object else jax.device_put(value)
             del value
     return out

@@ -516,6 +516,38 @@ def _write_numeric_tensor(f, array: np.ndarray) -> tuple[int, int]:
     return flat.size, crc
 
 
+class Sliced(NamedTuple):
+    """A tensor saved as slices under one name, as TF saves a partitioned variable: the full
+    tensor's shape and ``(extents, value)`` per slice, ``extents`` a ``(start, length)`` per axis
+    (length -1: the whole axis). The name's entry lists the slices and holds no data; each
+    slice is stored under a key made of the name and its extents."""
+
+    full_shape: tuple[int, ...]
+    pieces: list[tuple[tuple[tuple[int, int], ...], object]]
+
+
+def _slice_shape(full_shape, extents) -> tuple[int, ...]:
+    return tuple(size if length < 0 else length for size, (_, length) in zip(full_shape, extents))
+
+
+def _check_sliced(name: str, value: Sliced) -> None:
+    errors = _errors()
+    full = tuple(value.full_shape)
+    seen = set()
+    for extents, _ in value.pieces:
+        extents = tuple(extents)
+        if len(extents) != len(full) or any(
+            start < 0 or (length >= 0 and start + length > size) or (length < 0 and start)
+            for size, (start, length) in zip(full, extents)
+        ):
+            raise errors.InvalidArgumentError(
+                None, None, f"Slice {extents} of tensor {name} does not fit its shape {full}"
+            )
+        if extents in seen:
+            raise errors.InvalidArgumentError(None, None, f"Adding duplicate slice of {name}")
+        seen.add(extents)
+
+
 def _as_storable(name: str, value) -> tuple[int, np.ndarray]:
     array = np.asarray(value)
     if array.dtype.kind in "OSU":
@@ -547,9 +579,18 @@ def _create_temp(path: str):
 def _write_data(f, items: list[tuple[bytes, str, object]], host) -> list[tuple[bytes, bytes]]:
     entries = []
     offset = 0
-    for key, name, value in items:
+
+    def write(key, name, value, expected_shape=None):
+        nonlocal offset
         # Converted only now, and dropped once written: one host copy at a time at most.
         enum, array = _as_storable(name, host(value))
+        if expected_shape is not None and tuple(array.shape) != expected_shape:
+            raise _errors().InvalidArgumentError(
+                None,
+                None,
+                f"Slice of tensor {name} has shape {list(array.shape)}, but its extents give "
+                f"{list(expected_shape)}",
+            )
         if enum == DT_STRING:
             size, crc = _write_string_tensor(f, _string_elements(array))
         else:
@@ -558,6 +599,27 @@ def _write_data(f, items: list[tuple[bytes, str, object]], host) -> list[tuple[b
         del array
         entries.append((key, entry.encode()))
         offset += size
+        return enum
+
+    for key, name, value in items:
+        if not isinstance(value, Sliced):
+            write(key, name, value)
+            continue
+        enums = set()
+        for extents, piece in value.pieces:
+            extents = tuple(tuple(e) for e in extents)
+            shape = _slice_shape(value.full_shape, extents)
+            enums.add(write(_slice_key(key, extents), name, piece, shape))
+        if len(enums) > 1:
+            raise _errors().InvalidArgumentError(
+                None, None, f"The slices of tensor {name} have different dtypes"
+            )
+        slices = tuple(tuple(tuple(e) for e in extents) for extents, _ in value.pieces)
+        entries.append(
+            (key, BundleEntry(enums.pop(), tuple(value.full_shape), slices=slices).encode())
+        )
+    # Slice keys start with a NUL byte: they sort before every tensor name in the index.
+    entries.sort(key=lambda entry: entry[0])
     return entries
 
 
@@ -566,7 +628,7 @@ def _write_index(f, entries: list[tuple[bytes, bytes]]) -> None:
 
 
 def write_bundle(prefix: str, tensors: Mapping[str, object], host=np.asarray) -> None:
-    """Saves ``tensors`` (name -> array) as a TensorFlow V2 checkpoint at ``prefix``.
+    """Saves ``tensors`` (name -> array or ``Sliced``) as a TensorFlow V2 checkpoint at ``prefix``.
 
     Writes ``prefix.index`` and ``prefix.data-00000-of-00001``, readable by TensorFlow's
     ``tf.train.Saver``/``RestoreV2``/``tf.train.load_checkpoint``. Numeric arrays of any
@@ -588,6 +650,10 @@ def write_bundle(prefix: str, tensors: Mapping[str, object], host=np.asarray) ->
             raise _errors().InvalidArgumentError(
                 None, None, "The empty string is not a valid tensor name in a checkpoint"
             )
+        if isinstance(value, Sliced):
+            if not value.pieces:
+                raise _errors().InvalidArgumentError(None, None, f"Tensor {name} has no slices")
+            _check_sliced(name, value)
         items.append((_key(name), name, value))
     items.sort(key=lambda item: item[0])
 
@@ -650,6 +716,12 @@ def merge_bundles(
     first_shard = 0
     for reader in readers:
         for key in reader._raw:
+            entry = reader._entry(key)
+            if entry.slices and key in entries:
+                # The slices of one tensor saved by several shards: one entry lists them all.
+                merged = BundleEntry.decode(entries[key])
+                entries[key] = merged._replace(slices=merged.slices + entry.slices).encode()
+                continue
             if key in entries:
                 name = key.decode("utf-8", "surrogateescape")
                 raise errors.InvalidArgumentError(
@@ -658,8 +730,9 @@ def merge_bundles(
                     f"Duplicate tensor keyed by {name} encountered, when merging prefix: "
                     f"{reader.prefix}",
                 )
-            entry = reader._entry(key)
-            entries[key] = entry._replace(shard_id=entry.shard_id + first_shard).encode()
+            if not entry.slices:
+                entry = entry._replace(shard_id=entry.shard_id + first_shard)
+            entries[key] = entry.encode()
         first_shard += reader._num_shards
     directory = os.path.dirname(destination)
     if directory:
