@@ -15,7 +15,7 @@ import numpy as np
 from tfstyle.compiler import executable as _executable
 from tfstyle.compiler import lowering as _lowering
 from tfstyle.compiler import plan as _plan
-from tfstyle.framework import errors
+from tfstyle.framework import dtypes, errors
 from tfstyle.framework import ops as _ops
 from tfstyle.framework.indexed_slices import IndexedSlices, IndexedSlicesValue
 from tfstyle.framework.ops import Operation, Tensor
@@ -133,6 +133,13 @@ def _as_element(graph, f):
         raise ValueError(
             f'Argument `fetch` = {f} cannot be interpreted as a Tensor. ("{e.args[0]}")'
         ) from None
+    if isinstance(el, Tensor) and el.dtype == dtypes.resource:
+        variable = graph._ref_variables.get(el)
+        if variable is not None:  # a TF 1.x ref variable's ``w:0``: its value
+            if variable._graph_element is None:
+                with graph.as_default(), graph.name_scope(el.op.name + "/"):
+                    variable._graph_element = variable.value()
+            el = variable._graph_element
     return el
 
 

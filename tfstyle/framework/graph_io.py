@@ -2305,7 +2305,9 @@ def import_graph_def(
     ``NotFoundError`` lists all the missing op types.
     """
     gd = _as_graph_def_proto(graph_def)
+    ref_names = ()
     if ref_variables.has_ref_variables(gd):
+        ref_names = ref_variables.variable_names(gd)
         gd = ref_variables.to_resource_variables(gd)
     if functionalize.needs_functionalization(gd):
         gd = functionalize.functionalize(gd)
@@ -2374,6 +2376,7 @@ def import_graph_def(
                         pass
             created[nd.name], outputs[nd.name] = op, outs
     _mark_names_used(graph, [prefix + n for n in created])
+    _register_ref_variables(graph, ref_names, created)
     if return_elements is None:
         return None
     out = []
@@ -2534,7 +2537,6 @@ def _as_meta_graph_proto(meta):
 def variable_from_def(var_def, graph=None, import_scope=None, is_initialized=None):
     """A ``Variable`` wired to the existing ops that ``var_def`` (a ``VariableDef``) names."""
     from tfstyle.ops import _base
-    from tfstyle.ops.variables import Variable
 
     graph = graph or ops.get_default_graph()
     prefix = import_scope.rstrip("/") + "/" if import_scope else ""
@@ -2543,12 +2545,11 @@ def variable_from_def(var_def, graph=None, import_scope=None, is_initialized=Non
         return graph.as_graph_element(prefix + name) if name else None
 
     handle = element(var_def.variable_name)
-    var = Variable.__new__(Variable)
-    var._handle = handle
-    var._dtype = handle.op.get_attr("dtype")
-    var._shape = _shape.as_shape(handle.op.get_attr("shape"))
+    # A ref variable's import made its object already (``w:0`` reads through it): complete it.
+    var = graph._ref_variables.get(handle) or _wired_variable(handle, None)
     var._initializer_op = element(var_def.initializer_name)
-    var._graph_element = element(var_def.snapshot_name)
+    if var_def.snapshot_name:
+        var._graph_element = element(var_def.snapshot_name)
     var._initial_value = element(var_def.initial_value_name)
     flag = (is_initialized or {}).get(handle)
     if flag is None:
@@ -2556,11 +2557,42 @@ def variable_from_def(var_def, graph=None, import_scope=None, is_initialized=Non
             flag = _base.output("VarIsInitializedOp", [handle], {}, name="VarIsInitializedOp")
     var._is_initialized_op = flag
     var._trainable = var_def.trainable
+    return var
+
+
+def _wired_variable(handle, snapshot):
+    """A ``Variable`` of the imported ``VarHandleOp`` output ``handle``; ``snapshot`` is the read
+    that fetching it gives (None: one is made when it is first needed)."""
+    from tfstyle.ops.variables import Variable
+
+    var = Variable.__new__(Variable)
+    var._handle = handle
+    var._dtype = handle.op.get_attr("dtype")
+    var._shape = _shape.as_shape(handle.op.get_attr("shape"))
+    var._initializer_op = var._initial_value = var._is_initialized_op = None
+    var._graph_element = snapshot
+    var._trainable = False
     var._constraint = None
     var._validate_shape = True
     var._caching_device = None
     var._save_slice_info = None
     return var
+
+
+def _register_ref_variables(graph, names, created):
+    """Makes the handles of the imported TF 1.x ref variables ``names`` read as their values
+    wherever TF 1.x reads ``w:0`` (``Graph._ref_variables``). Their snapshot is the graph's own
+    ``w/read`` where the ref pass made it a plain read of the handle."""
+    for name in names:
+        op = created.get(name)
+        if op is None or op.type != "VarHandleOp":
+            continue
+        handle = op._outputs[0]
+        read = created.get(name + "/read")
+        snapshot = None
+        if read is not None and read.type == "ReadVariableOp" and read._inputs[0] is handle:
+            snapshot = read._outputs[0]
+        graph._ref_variables[handle] = _wired_variable(handle, snapshot)
 
 
 def import_scoped_meta_graph(

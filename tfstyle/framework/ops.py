@@ -287,6 +287,9 @@ class Graph:
         self._last_id = 0
         self._building_function = False
         self._gradient_override_map = {}
+        # The handles of TF 1.x ref variables imported from a GraphDef -> their ``Variable``:
+        # where TF 1.x reads ``w:0`` (a fetch, an op's input), tfstyle reads the variable.
+        self._ref_variables = {}
 
     # -- default graph ---------------------------------------------------------------------
     @contextlib.contextmanager
@@ -803,6 +806,10 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None, dtype_
     if dtype is not None:
         dtype = _dtypes.as_dtype(dtype)
     if isinstance(value, Tensor):
+        if value._dtype == _dtypes.resource and dtype != _dtypes.resource:
+            variable = value.graph._ref_variables.get(value)
+            if variable is not None:
+                value = variable.value()
         if dtype is not None and value.dtype != dtype:
             raise ValueError(
                 f"Tensor conversion requested dtype {dtype.name} for Tensor with dtype "

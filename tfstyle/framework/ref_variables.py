@@ -19,10 +19,13 @@ resource variables, so :func:`to_resource_variables` rewrites such a GraphDef:
 - the v1 control-flow ops that pass refs (``RefSwitch``, ``RefEnter``, ``RefMerge``,
   ``RefIdentity``, ``RefExit``, ``RefNextIteration``) pass the resource handle instead.
 
-Differences from TF: the variable's own output ``w:0`` is the resource handle, not its value
-(its value is ``w/read:0``, as TF 1.x graphs name it); and, as for TF's resource variables, one
-GraphDef imported twice (under two name scopes) shares its variables, keyed by the names the
-GraphDef gives them.
+The variable's own output ``w:0`` is the resource handle; the import registers it with its
+``Variable`` (``Graph._ref_variables``), so that fetching ``w:0``, passing it to an op and
+``tf.assign(w_tensor, ...)`` read or update the variable as in TF 1.x (a fetch gives the
+graph's ``w/read`` snapshot). Differences from TF: ``w:0`` itself has dtype ``resource`` and
+shape ``()``, not ``float32_ref`` and the variable's shape; and, as for TF's resource
+variables, one GraphDef imported twice (under two name scopes) shares its variables, keyed by
+the names the GraphDef gives them.
 """
 
 from tensorboard.compat.proto import graph_pb2
@@ -83,6 +86,11 @@ _DROP = frozenset({"validate_shape", "_output_shapes"})
 def has_ref_variables(gd):
     """Whether GraphDef ``gd`` has ref variables (``VariableV2``) at its top level."""
     return any(n.op in _VARIABLE_OPS for n in gd.node)
+
+
+def variable_names(gd):
+    """The names of the ref variables at the top level of GraphDef ``gd``."""
+    return [n.name for n in gd.node if n.op in _VARIABLE_OPS]
 
 
 def _parse(s):

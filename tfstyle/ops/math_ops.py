@@ -843,6 +843,7 @@ def _forward_operator(default_name, build):
 
     def forward(x, y):
         with ops.name_scope(None, default_name, [x, y]) as scope:
+            x = ops.convert_to_tensor(x)  # an imported ref variable's ``w:0`` reads it
             return build(x, y, scope)
 
     def reverse(y, x):

@@ -891,19 +891,29 @@ def assert_variables_initialized(var_list=None):
     return no_op()
 
 
+def _as_ref(ref, method):
+    """``ref``, or the variable of an imported TF 1.x ref variable's output ``w:0``."""
+    if isinstance(ref, ops.Tensor):
+        variable = ref.graph._ref_variables.get(ref)
+        if variable is None:
+            raise AttributeError(f"'{type(ref).__name__}' object has no attribute '{method}'")
+        return variable
+    return ref
+
+
 def assign(ref, value, validate_shape=None, use_locking=None, name=None):
     """``ref.assign(value)``: returns the assigned value."""
-    return ref.assign(value, name=name)
+    return _as_ref(ref, "assign").assign(value, name=name)
 
 
 def assign_add(ref, value, use_locking=None, name=None):
     """``ref.assign_add(value)``: returns the new value (TF ignores ``name`` here)."""
-    return ref.assign_add(value)
+    return _as_ref(ref, "assign_add").assign_add(value)
 
 
 def assign_sub(ref, value, use_locking=None, name=None):
     """``ref.assign_sub(value)``: returns the new value (TF ignores ``name`` here)."""
-    return ref.assign_sub(value)
+    return _as_ref(ref, "assign_sub").assign_sub(value)
 
 
 _install_variable_operators()
