@@ -16,6 +16,7 @@ from .learning_rate_decay import (
     polynomial_decay,
 )
 from .momentum import MomentumOptimizer
+from .moving_averages import ExponentialMovingAverage
 from .optax_optimizer import OptaxOptimizer
 from .optimizer import Optimizer
 from .rmsprop import RMSPropOptimizer
