@@ -351,7 +351,9 @@ def graph_def(graph, add_shapes=False):
             _fill_node_def(nd, op, lib, ref)
         if add_shapes and op._outputs:
             nd.attr["_output_shapes"].list.shape.extend(shape_proto(t.shape) for t in op._outputs)
-    return gd
+    # An imported optimizer's ``Unique`` goes back to TF as ``Unique``: TF's sparse updates
+    # reject the out-of-range index that tfstyle's fixed-size form gives repeated ids.
+    return sparse_dedup.restore_unique(gd)
 
 
 # -- gradients ---------------------------------------------------------------------------------
