@@ -234,3 +234,70 @@ def test_save_v2_slices_and_bundle_writer(tmp_path):
         tensor_bundle.write_bundle(
             str(tmp_path / "w"), {"t": tensor_bundle.Sliced((4,), [(((2, 3),), np.zeros(3))])}
         )
+
+
+# -- meta graphs -----------------------------------------------------------------------------------
+W = FULL["s/w"]
+X = np.linspace(-1, 1, 20, dtype=np.float32).reshape(2, 10)
+
+
+def _model(tf):
+    with tf.variable_scope("m", partitioner=tf.fixed_size_partitioner(3)):
+        w = tf.get_variable("w", [10, 6], initializer=W)
+    x = tf.placeholder(tf.float32, [None, 10], name="x")
+    # The variable used whole (its parts concatenated): TF's partitioned embedding_lookup needs
+    # DynamicPartition, which tfstyle does not compile for fed ids.
+    y = tf.identity(tf.matmul(x, w), name="y")
+    loss = tf.reduce_sum(tf.square(y), name="loss")
+    tf.train.AdamOptimizer(0.1).minimize(loss, name="train")
+    return tf.train.Saver()
+
+
+def _save_model(tf, prefix):
+    """Trains a step, saves (with the .meta), trains another; returns the prefix and the
+    outputs of both steps' models."""
+    with tf.Graph().as_default():
+        saver = _model(tf)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run("train", {"x:0": X})
+            prefix = saver.save(sess, prefix)
+            first = sess.run("y:0", {"x:0": X})
+            sess.run("train", {"x:0": X})
+            second = sess.run(["y:0", "loss:0"], {"x:0": X})
+    return prefix, first, second
+
+
+def _resume(tf, prefix):
+    """Imports ``prefix``'s .meta, restores and runs the model as ``_save_model`` did."""
+    with tf.Graph().as_default():
+        saver = tf.train.import_meta_graph(prefix + ".meta")
+        variables = tf.global_variables()
+        infos = [None if v._save_slice_info is None else v._save_slice_info.spec for v in variables]
+        with tf.Session() as sess:
+            saver.restore(sess, prefix)
+            first = sess.run("y:0", {"x:0": X})
+            sess.run("train", {"x:0": X})
+            second = sess.run(["y:0", "loss:0"], {"x:0": X})
+            # A Saver made from the imported variables groups the parts again.
+            resaved = tf.train.Saver().save(sess, prefix + "-resaved", write_meta_graph=False)
+    return [v.name for v in variables], infos, first, second, resaved
+
+
+@pytest.mark.parametrize("saved_by", ["tf", "tfstyle"])
+@pytest.mark.parametrize("resumed_by", ["tf", "tfstyle"])
+def test_meta_graphs_with_partitioned_variables(tmp_path, saved_by, resumed_by):
+    saver_tf = tf1() if saved_by == "tf" else tfs
+    prefix, first, second = _save_model(saver_tf, str(tmp_path / "model"))
+    names, infos, got_first, got_second, resaved = _resume(
+        tf1() if resumed_by == "tf" else tfs, prefix
+    )
+    assert names[:3] == ["m/w/part_0:0", "m/w/part_1:0", "m/w/part_2:0"]
+    assert "m/w/part_2/Adam_1:0" in names
+    assert infos[:4] == ["10 6 0,4:0,6", "10 6 4,3:0,6", "10 6 7,3:0,6", None]
+    np.testing.assert_allclose(got_first, first, rtol=1e-6)
+    np.testing.assert_allclose(got_second[0], second[0], rtol=1e-5)
+    np.testing.assert_allclose(got_second[1], second[1], rtol=1e-5)
+    listed = dict(tfs.train.list_variables(resaved))
+    assert listed["m/w"] == [10, 6] and listed["m/w/Adam_1"] == [10, 6]
+    assert listed == dict(tf1().train.list_variables(prefix))

@@ -270,6 +270,8 @@ def test_training_updates_each_part(optimizer):
         train = getattr(tf.train, optimizer)(0.05).minimize(loss)
         names = [v.name for v in tf.global_variables()]
         shapes = [v.shape.as_list() for v in tf.global_variables()]
+        # Slots of a part are the same part of the variable's slot (``m/w/Adam``).
+        shapes += [v._save_slice_info and _slice_info(v) for v in tf.global_variables()]
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             for _ in range(3):

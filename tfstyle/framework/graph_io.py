@@ -1910,6 +1910,9 @@ def variable_def(var, export_scope=None):
     )
     if var.initial_value is not None:
         proto.initial_value_name = strip(var.initial_value.name)
+    info = getattr(var, "_save_slice_info", None)
+    if info is not None and info.to_proto(export_scope) is not None:
+        proto.save_slice_info_def.CopyFrom(info.to_proto(export_scope))
     return proto
 
 
@@ -2561,6 +2564,12 @@ def variable_from_def(var_def, graph=None, import_scope=None, is_initialized=Non
             flag = _base.output("VarIsInitializedOp", [handle], {}, name="VarIsInitializedOp")
     var._is_initialized_op = flag
     var._trainable = var_def.trainable
+    if var_def.HasField("save_slice_info_def"):  # a part of a partitioned variable
+        from tfstyle.ops.variables import Variable
+
+        var._save_slice_info = Variable.SaveSliceInfo(
+            save_slice_info_def=var_def.save_slice_info_def, import_scope=import_scope
+        )
     return var
 
 

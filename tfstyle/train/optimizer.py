@@ -101,12 +101,27 @@ def _create_slot(primary, initial_value, op_name, dtype=None):
     """
     graph = primary.graph
     with graph.as_default(), ops.control_dependencies(None), graph.name_scope(None):
-        return Variable(
+        slot = Variable(
             initial_value,
             trainable=False,
             name=primary._shared_name + "/" + op_name,
             dtype=dtype,
         )
+    info = getattr(primary, "_save_slice_info", None)
+    n = slot.shape.ndims
+    if info is not None and (n is None or n > 0):
+        # The slot of a part is the same part of the slot of the whole variable (saved as
+        # ``<variable>/Adam``), cut on the axes it shares with it.
+        suffix = slot.op.name[len(primary.op.name) + 1 :]
+        slot._set_save_slice_info(
+            Variable.SaveSliceInfo(
+                info.full_name + "/" + suffix,
+                info.full_shape[:n],
+                info.var_offset[:n],
+                info.var_shape[:n],
+            )
+        )
+    return slot
 
 
 class Optimizer:
