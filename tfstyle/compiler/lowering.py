@@ -174,7 +174,7 @@ def _run_ops(ctx, ops, env):
         try:
             if op._def.uses_context:
                 out = fn(ctx, *args)
-            elif args and all(isinstance(a, _HOST_TYPES) for a in args):
+            elif args and all(isinstance(a, _HOST_TYPES) for a in args) and not op._def.is_stateful:
                 out = _on_host(fn, args)
             else:
                 out = fn(*args)

@@ -22,6 +22,7 @@ class OpDef:
         "cpu_compiler_options",
         "fails_at_run",
         "on_host",
+        "is_stateful",
     )
 
     def __init__(self, type_name, infer, lower, uses_context, reads_resource, writes_resource):
@@ -47,6 +48,9 @@ class OpDef:
         # its outputs (its inputs come from feeds, constants and string ops only); one without
         # outputs runs after it, in graph order, on the values the run computed for it.
         self.on_host = False
+        # Ops with an effect each time a step reaches them (a print): never evaluated once at
+        # trace time, even when every input is a constant.
+        self.is_stateful = False
 
 
 _REGISTRY = {}

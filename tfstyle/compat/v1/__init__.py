@@ -190,6 +190,8 @@ from tfstyle.ops.linalg_ops import (
     tensordot,
     trace,
 )
+from tfstyle.ops.logging_ops import Print
+from tfstyle.ops.logging_ops import print_v2 as print  # noqa: A004 - TF's public name
 from tfstyle.ops.math_ops import (
     abs,
     accumulate_n,
