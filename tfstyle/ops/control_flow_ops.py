@@ -75,20 +75,14 @@ def with_dependencies(dependencies, output_tensor, name=None):
 
 # -- Assert ------------------------------------------------------------------------------------
 def _assert_text(values, summarize):
+    """TF's message: each value summarized as its ``Assert`` kernel does."""
+    from .logging_ops import summarize_v1
+
     parts = []
     for v in values:
         if hasattr(v, "finish"):  # a string, finished on the host
             v = v.finish(*(np.asarray(a) for a in v.arrays))
-        arr = np.asarray(v)
-        if arr.dtype == object or arr.dtype.kind in "SU":
-            flat = [x.decode() if isinstance(x, bytes) else str(x) for x in arr.reshape(-1)]
-        elif arr.dtype.kind == "f":
-            flat = [f"{x:g}" for x in arr.reshape(-1).tolist()]  # TF prints 1, -1, 1.5
-        else:
-            flat = [str(x) for x in arr.reshape(-1).tolist()]
-        if summarize is not None and summarize >= 0 and len(flat) > summarize:
-            flat = flat[:summarize] + ["..."]
-        parts.append("[" + " ".join(flat) + "]")
+        parts.append("[" + summarize_v1(np.asarray(v), -1 if summarize is None else summarize) + "]")
     return "assertion failed: " + " ".join(parts)
 
 

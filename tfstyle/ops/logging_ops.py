@@ -39,9 +39,27 @@ def _element_text(x, dtype, quote):
     if dtype.kind in "iu":
         return str(int(x))
     if dtype.kind in "OSU":
-        text = x.decode("utf-8", "backslashreplace") if isinstance(x, bytes) else str(x)
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"' if quote else text
+        text = _c_escape(x if isinstance(x, bytes) else str(x).encode())
+        return '"' + text + '"' if quote else text
     return "?"  # TF prints no other type (complex...)
+
+
+_ESCAPES = {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", ord('"'): '\\"',
+            ord("'"): "\\'", ord("\\"): "\\\\"}  # fmt: skip
+
+
+def _c_escape(data):
+    """TF's escaping of a string's bytes in summaries: C escapes, octal for other control
+    bytes; UTF-8 sequences kept."""
+    out = bytearray()
+    for b in data:
+        if b in _ESCAPES:
+            out += _ESCAPES[b].encode()
+        elif b < 0x20 or b == 0x7F:
+            out += f"\\{b:03o}".encode()
+        else:
+            out.append(b)
+    return out.decode("utf-8", "backslashreplace")
 
 
 def _dim_spacing(dim, ndims):

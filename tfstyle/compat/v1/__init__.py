@@ -17,7 +17,7 @@ from tfstyle.client.config import (
 )
 from tfstyle.client.interop import to_jax
 from tfstyle.client.session import InteractiveSession, Session, get_default_session
-from tfstyle.compat.v1 import image, initializers, linalg, math, random, strings
+from tfstyle.compat.v1 import debugging, image, initializers, linalg, math, random, strings
 from tfstyle.framework import errors
 from tfstyle.framework.dtypes import (
     DType,
@@ -141,6 +141,25 @@ from tfstyle.ops.array_ops import (
     unstack,
     zeros,
     zeros_like,
+)
+from tfstyle.ops.check_ops import (
+    assert_equal,
+    assert_greater,
+    assert_greater_equal,
+    assert_integer,
+    assert_less,
+    assert_less_equal,
+    assert_near,
+    assert_negative,
+    assert_non_negative,
+    assert_non_positive,
+    assert_none_equal,
+    assert_positive,
+    assert_rank,
+    assert_rank_at_least,
+    assert_scalar,
+    assert_type,
+    is_numeric_tensor,
 )
 from tfstyle.ops.clip_ops import (
     clip_by_average_norm,
