@@ -301,3 +301,22 @@ def test_meta_graphs_with_partitioned_variables(tmp_path, saved_by, resumed_by):
     listed = dict(tfs.train.list_variables(resaved))
     assert listed["m/w"] == [10, 6] and listed["m/w/Adam_1"] == [10, 6]
     assert listed == dict(tf1().train.list_variables(prefix))
+
+
+def test_init_from_checkpoint_into_partitioned_variables(tmp_path):
+    prefix = _save(tfs, "p3", str(tmp_path / "model"))
+    for tf in (tf1(), tfs):
+        for form in ("names", "objects", "scope"):
+            with tf.Graph().as_default():
+                variables = _build(tf, "axis1", zero=True)
+                if form == "names":
+                    mapping = {n: n for n in FULL}
+                elif form == "objects":
+                    # TF takes the parts of a partitioned variable as a list.
+                    mapping = {n: list(v) if n != "b" else v for n, v in variables.items()}
+                else:
+                    mapping = {"/": "/"}
+                tf.train.init_from_checkpoint(prefix, mapping)
+                with tf.Session() as sess:
+                    sess.run(tf.global_variables_initializer())
+                    _assert_full(_full_values(tf, sess, variables))

@@ -285,3 +285,26 @@ def test_training_updates_each_part(optimizer):
     assert "m/w/part_0/Adam:0" in act[0] or optimizer != "AdamOptimizer"
     for x, y in zip(act[2] + act[3], exp[2] + exp[3]):
         np.testing.assert_allclose(x, y, rtol=2e-5, atol=1e-5)
+
+
+def test_layers_in_a_partitioned_scope():
+    def build(tf):
+        x = tf.placeholder(tf.float32, [None, 10])
+        with tf.variable_scope("net", partitioner=tf.fixed_size_partitioner(2)):
+            layer = tf.layers.Dense(4, kernel_initializer=tf.constant_initializer(0.5))
+            y = layer(x)
+            z = tf.layers.dense(y, 3, bias_initializer=tf.ones_initializer())
+        weights = [
+            [v.name for v in layer.trainable_weights],
+            [v.name for v in layer.non_trainable_weights],
+            [v.name for v in layer.weights],
+            type(layer.kernel).__name__,
+        ]
+        names = [v.name for v in tf.trainable_variables()]
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            out = sess.run([y, tf.shape(z)], {x: np.ones([2, 10])})
+        return weights, names, out[0].tolist(), out[1].tolist()
+
+    weights = _same(build)[0]
+    assert weights[2][:2] == ["net/dense/kernel/part_0:0", "net/dense/kernel/part_1:0"]

@@ -276,7 +276,12 @@ class Layer:
                 if regularizer is not None and id(variable) not in existing:
                     with ops.name_scope(name + "/Regularizer"):
                         self.add_loss(regularizer(variable))
-        if trainable and self.trainable:
+        if isinstance(variable, variables_lib.PartitionedVariable):
+            # The parts are the weights. TF lists them as non-trainable: the partitioned variable
+            # itself is not in the trainable collection, which its layers take for a custom
+            # getter that turned trainability off.
+            self._non_trainable_weights.extend(variable)
+        elif trainable and self.trainable:
             self._trainable_weights.append(variable)
         else:
             self._non_trainable_weights.append(variable)

@@ -908,21 +908,36 @@ def init_from_checkpoint(ckpt_dir_or_file, assignment_map):
     reader = load_checkpoint(ckpt_dir_or_file)
     shapes = reader.get_variable_to_shape_map()
     graph = ops.get_default_graph()
-    by_name = {}
+    from tfstyle.ops.variables import PartitionedVariable
+
+    by_name, parts = {}, {}
     for var in graph.get_collection(ops.GraphKeys.GLOBAL_VARIABLES) + graph.get_collection(
         ops.GraphKeys.LOCAL_VARIABLES
     ):
-        by_name.setdefault(var.op.name, var)
+        info = getattr(var, "_save_slice_info", None)
+        if info is None:
+            by_name.setdefault(var.op.name, var)
+        else:
+            # A partitioned variable is found by its own name, its parts together.
+            by_name.setdefault(info.full_name, []).append(var)
+            parts[var.op.name] = var
     for ckpt_name, current in assignment_map.items():
         if not isinstance(current, str):
+            if isinstance(current, PartitionedVariable):
+                current = [list(current)]
+            elif isinstance(current, (list, tuple)) and all(
+                getattr(v, "_save_slice_info", None) is not None for v in current
+            ):
+                current = [list(current)]  # the parts of one variable
             vars_ = list(current) if isinstance(current, (list, tuple)) else [current]
             for var in vars_:
                 _check_present(ckpt_name, shapes, ckpt_dir_or_file)
                 _set_checkpoint_initializer(var, reader, ckpt_name, shapes)
             continue
-        if current in by_name and not current.endswith("/"):
+        found = by_name.get(current, parts.get(current))
+        if found is not None and not current.endswith("/"):
             _check_present(ckpt_name, shapes, ckpt_dir_or_file)
-            _set_checkpoint_initializer(by_name[current], reader, ckpt_name, shapes)
+            _set_checkpoint_initializer(found, reader, ckpt_name, shapes)
             continue
         scope = current[:-1] if current.endswith("/") else current
         ckpt_scope = "" if ckpt_name == "/" else ckpt_name.rstrip("/")
@@ -951,15 +966,40 @@ def _check_present(name, shapes, ckpt):
 
 
 def _set_checkpoint_initializer(var, reader, name, shapes):
-    from tfstyle.ops import _base
-    from tfstyle.ops.constant_op import constant
-
+    """Makes ``var`` (or each part of a partitioned variable, a list) start from checkpoint
+    tensor ``name`` (a part from its slice of it)."""
+    if isinstance(var, list):
+        info = var[0]._save_slice_info
+        if list(info.full_shape) != list(shapes[name]):
+            raise ValueError(
+                f"Shape of variable {info.full_name} ({_shape.as_shape(info.full_shape)}) "
+                f"doesn't match with shape of tensor {name} ({shapes[name]}) from checkpoint "
+                "reader."
+            )
+        full = np.asarray(reader._reader.read(name))
+        for part in var:
+            if part._save_slice_info.full_name != info.full_name:
+                raise ValueError(
+                    "Slices must all be from the same tensor: "
+                    f"{info.full_name} != {part._save_slice_info.full_name}"
+                )
+            index = io_ops.check_restorable(
+                reader._reader, name, part.dtype, part._save_slice_info.spec
+            )
+            _checkpoint_initializer(part, full[index])
+        return
     if not var.shape.is_compatible_with(shapes[name]):
         raise ValueError(
             f"Shape of variable {var.name} ({var.shape}) doesn't match with shape of tensor "
             f"{name} ({shapes[name]}) from checkpoint reader."
         )
-    value = np.asarray(reader._reader.read(name))
+    _checkpoint_initializer(var, np.asarray(reader._reader.read(name)))
+
+
+def _checkpoint_initializer(var, value):
+    from tfstyle.ops import _base
+    from tfstyle.ops.constant_op import constant
+
     graph = var.graph
     with graph.as_default(), ops.control_dependencies(None):
         with ops.name_scope(var.op.name + "/"):
