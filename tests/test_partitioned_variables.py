@@ -262,10 +262,13 @@ def test_training_updates_each_part(optimizer):
         ids = tf.placeholder(tf.int32, [None, 2])
         looked = tf.nn.embedding_lookup(emb, ids)
         fixed = tf.nn.embedding_lookup(emb, tf.constant([2, 5, 8]))
+        # The parts are contiguous rows, the first ones longer: TF's "div" layout.
+        div = tf.nn.embedding_lookup(emb, ids, partition_strategy="div")
         loss = (
             tf.reduce_sum(tf.square(tf.matmul(x, w)))
             + tf.reduce_sum(tf.square(looked))
             + tf.reduce_sum(fixed)
+            + tf.reduce_sum(tf.sin(div))
         )
         train = getattr(tf.train, optimizer)(0.05).minimize(loss)
         names = [v.name for v in tf.global_variables()]
@@ -277,7 +280,7 @@ def test_training_updates_each_part(optimizer):
             for _ in range(3):
                 sess.run(train, {x: x_val, ids: ids_val})
             values = sess.run(tf.global_variables())
-            out = sess.run([looked, w.as_tensor()], {ids: ids_val})
+            out = sess.run([looked, div, w.as_tensor()], {ids: ids_val})
         return names, shapes, values, out
 
     exp, act = _both(build)
