@@ -64,6 +64,18 @@ _OPTIMIZERS = {
     "adagrad": lambda tf: tf.train.AdagradOptimizer(0.1),
     "adadelta": lambda tf: tf.train.AdadeltaOptimizer(1.0),
     "ftrl": lambda tf: tf.train.FtrlOptimizer(0.1, l2_shrinkage_regularization_strength=0.1),
+    "proximal_sgd": lambda tf: tf.train.ProximalGradientDescentOptimizer(
+        0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.1
+    ),
+    "proximal_adagrad": lambda tf: tf.train.ProximalAdagradOptimizer(
+        0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.1
+    ),
+    "adagrad_da": lambda tf: tf.train.AdagradDAOptimizer(
+        0.1,
+        tf.train.get_or_create_global_step(),
+        l1_regularization_strength=0.01,
+        l2_regularization_strength=0.1,
+    ),
 }
 
 
@@ -80,6 +92,11 @@ _OPTIMIZERS = {
         ("adagrad", None, "ApplyAdagrad"),
         ("adadelta", None, "ApplyAdadelta"),
         ("ftrl", None, "ApplyFtrlV2"),
+        ("proximal_sgd", None, "ApplyProximalGradientDescent"),
+        ("proximal_adagrad", None, "ApplyProximalAdagrad"),
+        ("adagrad_da", None, "ApplyAdagradDA"),
+        ("proximal_adagrad", "fed", "SparseApplyProximalAdagrad"),
+        ("adagrad_da", "fed", "SparseApplyAdagradDA"),
         ("sgd", "fed", "ScatterSub"),
         ("momentum", "fed", "SparseApplyMomentum"),
         ("adam", "fed", "ScatterAdd"),

@@ -22,6 +22,18 @@ _OPTIMIZERS = {
     "ftrl_v2": lambda tf: tf.train.FtrlOptimizer(
         0.1, l2_regularization_strength=0.1, l2_shrinkage_regularization_strength=0.1
     ),
+    "proximal_sgd": lambda tf: tf.train.ProximalGradientDescentOptimizer(
+        0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.1
+    ),
+    "proximal_adagrad": lambda tf: tf.train.ProximalAdagradOptimizer(
+        0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.1
+    ),
+    "adagrad_da": lambda tf: tf.train.AdagradDAOptimizer(
+        0.1,
+        tf.train.get_or_create_global_step(),
+        l1_regularization_strength=0.01,
+        l2_regularization_strength=0.1,
+    ),
 }
 
 
@@ -159,6 +171,22 @@ _RAW = [
         ["grad", "indices", "lr", "l1", "l2", "l2_shrinkage", "lr_power"],
         {},
     ),
+    ("ResourceApplyProximalGradientDescent", 0, ["alpha", "l1", "l2", "delta"], {}),
+    ("ResourceApplyProximalAdagrad", 1, ["lr", "l1", "l2", "grad"], {}),
+    ("ResourceApplyAdagradDA", 2, ["grad", "lr", "l1", "l2", "global_step"], {}),
+    (
+        "ResourceSparseApplyProximalGradientDescent",
+        0,
+        ["alpha", "l1", "l2", "grad", "indices"],
+        {},
+    ),
+    ("ResourceSparseApplyProximalAdagrad", 1, ["lr", "l1", "l2", "grad", "indices"], {}),
+    (
+        "ResourceSparseApplyAdagradDA",
+        2,
+        ["grad", "indices", "lr", "l1", "l2", "global_step"],
+        {},
+    ),
 ]
 _SLOT_NAMES = {
     "Momentum": ["accum"],
@@ -171,6 +199,9 @@ _SLOT_NAMES = {
     "Adadelta": ["accum", "accum_update"],
     "Ftrl": ["accum", "linear"],
     "FtrlV2": ["accum", "linear"],
+    "ProximalGradientDescent": [],
+    "ProximalAdagrad": ["accum"],
+    "AdagradDA": ["gradient_accumulator", "gradient_squared_accumulator"],
 }
 
 
@@ -200,8 +231,11 @@ def test_tf_optimizer_op_imports_with_tf_semantics(op_type, n_slots, args, attrs
             "beta2": 0.999,
             "lr_power": -0.5,
             "l2_shrinkage": 0.05,
+            "alpha": _H["lr"],
+            "global_step": tf.constant(3, tf.int64),
             **_H,
         }
+        values["delta"] = values["grad"]
         kwargs = {a: values[a] for a in args}
         op_args = {"var": var.handle}
         op_args.update({s: v.handle for s, v in zip(slot_names, slots)})

@@ -109,6 +109,28 @@ OPTIMIZERS = {
         0.1, accum_name="acc", linear_name="lin"
     ),
     "custom_name": lambda tf, gs: tf.train.AdamOptimizer(0.01, name="MyAdam"),
+    "proximal_sgd": lambda tf, gs: tf.train.ProximalGradientDescentOptimizer(0.1),
+    "proximal_sgd_l1_l2": lambda tf, gs: tf.train.ProximalGradientDescentOptimizer(
+        0.2, l1_regularization_strength=0.3, l2_regularization_strength=0.1
+    ),
+    "proximal_adagrad": lambda tf, gs: tf.train.ProximalAdagradOptimizer(0.1),
+    "proximal_adagrad_l1_l2": lambda tf, gs: tf.train.ProximalAdagradOptimizer(
+        0.5,
+        initial_accumulator_value=0.5,
+        l1_regularization_strength=0.05,
+        l2_regularization_strength=0.1,
+    ),
+    # AdagradDA reads the global step (created here when the test passes none to minimize).
+    "adagrad_da": lambda tf, gs: tf.train.AdagradDAOptimizer(
+        0.1, gs if gs is not None else tf.train.get_or_create_global_step()
+    ),
+    "adagrad_da_l1_l2": lambda tf, gs: tf.train.AdagradDAOptimizer(
+        0.5,
+        gs if gs is not None else tf.train.get_or_create_global_step(),
+        initial_gradient_squared_accumulator_value=0.5,
+        l1_regularization_strength=0.05,
+        l2_regularization_strength=0.1,
+    ),
 }
 
 
@@ -122,6 +144,8 @@ def test_global_step_and_scoped_variables_and_float64():
     _compare(OPTIMIZERS["sgd"], with_global_step=True)
     _compare(OPTIMIZERS["momentum"], dtype=np.float64, with_global_step=True)
     _compare(OPTIMIZERS["adam_hparams"], dtype=np.float64)
+    _compare(OPTIMIZERS["adagrad_da_l1_l2"], with_global_step=True, scope="model")
+    _compare(OPTIMIZERS["adagrad_da_l1_l2"], dtype=np.float64, rtol=1e-12, atol=1e-13)
 
 
 def test_variable_constraint_applied_after_update():

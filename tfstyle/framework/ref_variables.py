@@ -57,6 +57,9 @@ _APPLY_REFS = {
     "Adadelta": 3,
     "Ftrl": 3,
     "FtrlV2": 3,
+    "ProximalGradientDescent": 1,
+    "ProximalAdagrad": 2,
+    "AdagradDA": 3,
 }
 
 _SCATTER = ("Update", "Add", "Sub", "Mul", "Div", "Max", "Min")

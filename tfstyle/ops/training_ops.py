@@ -34,6 +34,7 @@ _FUNCTIONS = {
     "abs": ("abs", jnp.abs),
     "pow": ("pow", jnp.power),
     "greater": ("greater", jnp.greater),
+    "maximum": ("maximum", jnp.maximum),
     "where": ("where_v2", jnp.where),
     "zeros_like": ("zeros_like", jnp.zeros_like),
 }
@@ -158,6 +159,37 @@ def ftrl(m, var, accum, linear, grad, lr, l1, l2, lr_power, **kw):
     return ftrl_v2(m, var, accum, linear, grad, lr, l1, l2, None, lr_power, **kw)
 
 
+def _proximal(m, prox_var, lr, l1, l2):
+    """The proximal step at ``prox_var = var - lr * grad``: soft-thresholded by ``lr * l1``
+    when ``l1 > 0`` (a branch of TF's kernels on the scalar), then shrunk by ``1 + lr * l2``."""
+    shrunk = m.sign(prox_var) * m.maximum(m.abs(prox_var) - lr * l1, m.zeros_like(prox_var))
+    thresholded = m.where(m.greater(l1, 0), shrunk, prox_var)
+    return thresholded / (1 + l2 * lr)
+
+
+def proximal_gradient_descent(m, var, alpha, l1, l2, delta):
+    return [_proximal(m, var - delta * alpha, alpha, l1, l2)]
+
+
+def proximal_adagrad(m, var, accum, lr, l1, l2, grad):
+    accum = accum + m.square(grad)
+    rate = lr * m.rsqrt(accum)
+    return [_proximal(m, var - grad * rate, rate, l1, l2), accum]
+
+
+def adagrad_da(m, var, grad_accum, grad_sq_accum, grad, lr, l1, l2, global_step):
+    """Dual averaging: the variable is recomputed from the accumulated gradient ``g`` at
+    ``global_step`` ``t`` as ``-lr * sign(g) * max(|g| - l1 * t, 0) / (l2 * t * lr +
+    sqrt(gg))`` (``-lr * g / ...`` when ``l1 <= 0``)."""
+    grad_accum = grad_accum + grad
+    grad_sq_accum = grad_sq_accum + m.square(grad)
+    denom = l2 * global_step * lr + m.sqrt(grad_sq_accum)
+    zeros = m.zeros_like(grad_accum)
+    shrunk = m.sign(grad_accum) * m.maximum(m.abs(grad_accum) - l1 * global_step, zeros)
+    numer = m.where(m.greater(l1, 0), shrunk, grad_accum)
+    return [-lr * numer / denom, grad_accum, grad_sq_accum]
+
+
 # -- the ops -----------------------------------------------------------------------------------
 
 # op type suffix -> (formula, number of resource inputs, boolean attrs the formula takes)
@@ -173,6 +205,9 @@ _OPS = {
     "Adadelta": (adadelta, 3, ()),
     "Ftrl": (ftrl, 3, ("multiply_linear_by_lr",)),
     "FtrlV2": (ftrl_v2, 3, ("multiply_linear_by_lr",)),
+    "ProximalGradientDescent": (proximal_gradient_descent, 1, ()),
+    "ProximalAdagrad": (proximal_adagrad, 2, ()),
+    "AdagradDA": (adagrad_da, 3, ()),
 }
 # TF has no sparse form of these (sparse gradient descent is ResourceScatterAdd; sparse Adam
 # is written with dense ops).
@@ -239,6 +274,7 @@ def _register(op_type, factory, n):
 for _name, (_formula, _n, _flags) in _OPS.items():
     _register("ResourceApply" + _name, _dense_factory(_formula, _n, _flags), _n)
     if _name not in _DENSE_ONLY:
-        # ``indices`` follows ``grad``: 5th input of Momentum and Ftrl, the last of the others.
-        _at = 4 if _name in ("Momentum", "KerasMomentum", "Ftrl", "FtrlV2") else -1
+        # ``indices`` follows ``grad``: 5th input of Momentum, Ftrl and AdagradDA, the last of
+        # the others.
+        _at = 4 if _name in ("Momentum", "KerasMomentum", "Ftrl", "FtrlV2", "AdagradDA") else -1
         _register("ResourceSparseApply" + _name, _sparse_factory(_formula, _n, _flags, _at), _n)

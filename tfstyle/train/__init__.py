@@ -4,6 +4,7 @@
 
 from .adadelta import AdadeltaOptimizer
 from .adagrad import AdagradOptimizer
+from .adagrad_da import AdagradDAOptimizer
 from .adam import AdamOptimizer
 from .ftrl import FtrlOptimizer
 from .gradient_descent import GradientDescentOptimizer
@@ -19,6 +20,8 @@ from .momentum import MomentumOptimizer
 from .moving_averages import ExponentialMovingAverage
 from .optax_optimizer import OptaxOptimizer
 from .optimizer import Optimizer
+from .proximal_adagrad import ProximalAdagradOptimizer
+from .proximal_gradient_descent import ProximalGradientDescentOptimizer
 from .rmsprop import RMSPropOptimizer
 from .saver import (
     CheckpointReader,
