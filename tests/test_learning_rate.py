@@ -119,3 +119,72 @@ def test_global_step_matches_tf():
     with tfs.Graph().as_default():
         act = _global_step_facts(tfs)
     assert act == exp
+
+
+def _cosine_schedules(tf, gs):
+    return {
+        "linear_cosine": tf.train.linear_cosine_decay(0.1, gs, 20),
+        "linear_cosine_args": tf.train.linear_cosine_decay(
+            0.5, gs, 30, num_periods=2.0, alpha=0.1, beta=0.01, name="lc"
+        ),
+        "restarts": tf.train.cosine_decay_restarts(0.1, gs, 4),
+        "restarts_equal": tf.train.cosine_decay_restarts(0.1, gs, 7, t_mul=1.0, alpha=0.2),
+        "restarts_args": tf.train.cosine_decay_restarts(
+            0.2, gs, 3, t_mul=1.5, m_mul=0.5, alpha=0.05, name="sgdr"
+        ),
+        # Without variance the noisy schedule is its deterministic part, as in TF.
+        "noisy_no_variance": tf.train.noisy_linear_cosine_decay(
+            0.1, gs, 20, initial_variance=0.0, num_periods=1.5, alpha=0.1
+        ),
+        "natural": tf.train.natural_exp_decay(0.3, gs, 6, 0.7, name="nat"),
+    }
+
+
+def _run_cosine(tf, steps):
+    g = tf.Graph()
+    with g.as_default():
+        gs = tf.train.get_or_create_global_step()
+        lrs = _cosine_schedules(tf, gs)
+        meta = {k: (t.name, t.shape.as_list(), t.dtype.name) for k, t in lrs.items()}
+        with tf.Session(graph=g) as sess:
+            sess.run(tf.global_variables_initializer())
+            values = []
+            for step in steps:
+                gs.load(step, sess)
+                values.append(sess.run(lrs))
+    return meta, values
+
+
+def test_cosine_schedules_match_tf_at_many_steps():
+    steps = list(range(0, 45)) + [60, 100, 1000]
+    exp_meta, exp_values = _run_cosine(tf1(), steps)
+    act_meta, act_values = _run_cosine(tfs, steps)
+    assert act_meta == exp_meta
+    for step, e, a in zip(steps, exp_values, act_values):
+        for k in e:
+            assert np.asarray(a[k]).dtype == np.asarray(e[k]).dtype, k
+            np.testing.assert_allclose(a[k], e[k], rtol=1e-5, atol=1e-7, err_msg=f"{k} @ {step}")
+
+
+def test_noisy_linear_cosine_decay_noise_statistics():
+    # tfstyle's noise stream is not TF's: check its distribution. At step s the schedule is
+    # lr * ((alpha + linear + noise) * cosine + beta), noise ~ N(0, v0 / (1 + s)**decay).
+    lr, decay_steps, v0, decay, periods, alpha, beta = 0.1, 20, 0.5, 0.55, 0.5, 0.1, 0.001
+    with tfs.Graph().as_default():
+        gs = tfs.train.get_or_create_global_step()
+        noisy = tfs.train.noisy_linear_cosine_decay(
+            lr, gs, decay_steps, v0, decay, periods, alpha, beta
+        )
+        assert noisy.name == "NoisyLinearCosineDecay:0"
+        with tfs.Session() as sess:
+            sess.run(tfs.global_variables_initializer())
+            for step in (0, 5):
+                gs.load(step, sess)
+                samples = np.array([sess.run(noisy) for _ in range(1500)], np.float64)
+                linear = (decay_steps - step) / decay_steps
+                cosine = 0.5 * (1 + np.cos(np.pi * 2 * periods * step / decay_steps))
+                noise = (samples / lr - beta) / cosine - alpha - linear
+                std = np.sqrt(v0 / (1.0 + step) ** decay)
+                assert abs(noise.mean()) < 4 * std / np.sqrt(len(noise))
+                np.testing.assert_allclose(noise.std(), std, rtol=0.08)
+                assert len(np.unique(samples)) > 1000  # a new draw at each run

@@ -4,7 +4,7 @@
 import math
 
 from tfstyle.framework import ops
-from tfstyle.ops import array_ops, constant_op, math_ops
+from tfstyle.ops import array_ops, constant_op, control_flow_ops, math_ops, random_ops
 
 
 def _step(global_step, dtype):
@@ -103,6 +103,103 @@ def cosine_decay(learning_rate, global_step, decay_steps, alpha=0.0, name=None):
         cosine = 0.5 * (1.0 + math_ops.cos(constant_op.constant(math.pi, dtype=dtype) * fraction))
         decayed = (1 - alpha) * cosine + alpha
         return math_ops.multiply(lr, decayed)
+
+
+def _cosine(fraction, dtype):
+    """``0.5 * (1 + cos(pi * fraction))``."""
+    return 0.5 * (1.0 + math_ops.cos(constant_op.constant(math.pi, dtype=dtype) * fraction))
+
+
+def cosine_decay_restarts(
+    learning_rate, global_step, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0, name=None
+):
+    """Cosine decay with warm restarts (SGDR): the ``i``-th period lasts ``first_decay_steps *
+    t_mul**i`` steps and starts from ``learning_rate * m_mul**i``; within it the rate follows
+    ``cosine_decay`` down to ``alpha`` of its start."""
+    with ops.name_scope(name, "SGDRDecay") as scope:
+        lr = ops.convert_to_tensor(learning_rate, name="initial_learning_rate")
+        dtype = lr.dtype
+        first_decay_steps = array_ops.cast(first_decay_steps, dtype)
+        alpha = array_ops.cast(alpha, dtype)
+        t_mul = array_ops.cast(t_mul, dtype)
+        m_mul = array_ops.cast(m_mul, dtype)
+        fraction = _step(global_step, dtype) / first_decay_steps
+
+        def equal_periods():
+            i = math_ops.floor(fraction)
+            return i, fraction - i
+
+        def growing_periods():
+            # The periods' lengths form a geometric series: invert its partial sum.
+            i = math_ops.floor(math_ops.log(1.0 - fraction * (1.0 - t_mul)) / math_ops.log(t_mul))
+            done = (1.0 - t_mul**i) / (1.0 - t_mul)
+            return i, (fraction - done) / t_mul**i
+
+        i_restart, fraction = control_flow_ops.cond(
+            math_ops.equal(t_mul, 1.0), equal_periods, growing_periods
+        )
+        cosine = m_mul**i_restart * _cosine(fraction, dtype)
+        decayed = (1 - alpha) * cosine + alpha
+        return math_ops.multiply(lr, decayed, name=scope)
+
+
+def _linear_cosine(learning_rate, global_step, decay_steps, num_periods, alpha, beta, noise):
+    lr = ops.convert_to_tensor(learning_rate, name="initial_learning_rate")
+    dtype = lr.dtype
+    decay_steps = array_ops.cast(decay_steps, dtype)
+    num_periods = array_ops.cast(num_periods, dtype)
+    alpha = array_ops.cast(alpha, dtype)
+    beta = array_ops.cast(beta, dtype)
+    step = math_ops.minimum(_step(global_step, dtype), decay_steps)
+    linear = (decay_steps - step) / decay_steps
+    if noise is not None:
+        linear = linear + noise(step, dtype)
+    cosine = _cosine(2.0 * num_periods * (step / decay_steps), dtype)
+    return lr, (alpha + linear) * cosine + beta
+
+
+def linear_cosine_decay(
+    learning_rate, global_step, decay_steps, num_periods=0.5, alpha=0.0, beta=0.001, name=None
+):
+    """``learning_rate * ((alpha + linear) * cosine + beta)`` with ``linear = (decay_steps -
+    step) / decay_steps`` and ``cosine = 0.5 * (1 + cos(2 pi num_periods step /
+    decay_steps))``, ``step`` capped at ``decay_steps``."""
+    with ops.name_scope(name, "LinearCosineDecay") as scope:
+        lr, decayed = _linear_cosine(
+            learning_rate, global_step, decay_steps, num_periods, alpha, beta, None
+        )
+        return math_ops.multiply(lr, decayed, name=scope)
+
+
+def noisy_linear_cosine_decay(
+    learning_rate,
+    global_step,
+    decay_steps,
+    initial_variance=1.0,
+    variance_decay=0.55,
+    num_periods=0.5,
+    alpha=0.0,
+    beta=0.001,
+    name=None,
+):
+    """``linear_cosine_decay`` with normal noise added to its linear part, of variance
+    ``initial_variance / (1 + step)**variance_decay``, drawn anew at each run.
+
+    The noise comes from tfstyle's random stream (``tf.random_normal``), not TF's: the same
+    distribution, other numbers."""
+    with ops.name_scope(name, "NoisyLinearCosineDecay") as scope:
+
+        def noise(step, dtype):
+            variance = array_ops.cast(initial_variance, dtype) / math_ops.pow(
+                1.0 + step, array_ops.cast(variance_decay, dtype)
+            )
+            std = math_ops.sqrt(variance)
+            return random_ops.random_normal(step.shape, stddev=std, dtype=dtype)
+
+        lr, decayed = _linear_cosine(
+            learning_rate, global_step, decay_steps, num_periods, alpha, beta, noise
+        )
+        return math_ops.multiply(lr, decayed, name=scope)
 
 
 def piecewise_constant(x, boundaries, values, name=None):
