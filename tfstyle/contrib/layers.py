@@ -342,34 +342,23 @@ def _batch_norm_with_statistics(inputs, fused, decay, center, scale, epsilon, ac
         if not params_shape.is_fully_defined():
             raise ValueError(f"Inputs {inputs.name} has undefined `C` dimension {params_shape}.")
         dtype = dtypes.float32 if fused else inputs.dtype.base_dtype
-        if center:
-            beta = _model_variable(
-                "beta", params_shape, dtype,
-                param_initializers.get("beta", init_ops.zeros_initializer()),
-                _collections_for(variables_collections, "beta"), trainable,
-                param_regularizers.get("beta"),
+        defaults = {
+            "beta": (center, True, 0.0), "gamma": (scale, True, 1.0),
+            "moving_mean": (True, False, 0.0), "moving_variance": (True, False, 1.0),
+        }  # fmt: skip
+        params = {}
+        for key, (wanted, is_trained, fill) in defaults.items():  # contrib's creation order
+            if not wanted:  # without center/scale: a constant 0 or 1
+                params[key] = array_ops.constant(fill, dtype=dtype, shape=params_shape.as_list())
+                continue
+            params[key] = _model_variable(
+                key, params_shape, dtype,
+                param_initializers.get(key, init_ops.constant_initializer(fill)),
+                _collections_for(variables_collections, key), trainable and is_trained,
+                param_regularizers.get(key) if is_trained else None,
             )  # fmt: skip
-        else:
-            beta = array_ops.constant(0.0, dtype=dtype, shape=params_shape.as_list())
-        if scale:
-            gamma = _model_variable(
-                "gamma", params_shape, dtype,
-                param_initializers.get("gamma", init_ops.ones_initializer()),
-                _collections_for(variables_collections, "gamma"), trainable,
-                param_regularizers.get("gamma"),
-            )  # fmt: skip
-        else:
-            gamma = array_ops.constant(1.0, dtype=dtype, shape=params_shape.as_list())
-        moving_mean = _model_variable(
-            "moving_mean", params_shape, dtype,
-            param_initializers.get("moving_mean", init_ops.zeros_initializer()),
-            _collections_for(variables_collections, "moving_mean"), False,
-        )  # fmt: skip
-        moving_variance = _model_variable(
-            "moving_variance", params_shape, dtype,
-            param_initializers.get("moving_variance", init_ops.ones_initializer()),
-            _collections_for(variables_collections, "moving_variance"), False,
-        )  # fmt: skip
+        beta, gamma = params["beta"], params["gamma"]
+        moving_mean, moving_variance = params["moving_mean"], params["moving_variance"]
 
         if fused:
 

@@ -100,26 +100,20 @@ class LayerNormBasicLSTMCell(RNNCell):
         return new_h, LSTMStateTuple(new_c, new_h)
 
 
-class OutputProjectionWrapper(RNNCell):
-    """The cell's output projected to ``output_size`` (``kernel``, ``bias`` in the wrapper's
-    scope, around the cell's own variables)."""
+class _ProjectionWrapper(RNNCell):
+    """A cell around ``cell`` with a dense projection (``kernel``, ``bias``) in its own scope,
+    around the cell's variables."""
 
-    def __init__(self, cell, output_size, activation=None, reuse=None):
+    def __init__(self, cell, size, activation, reuse):
         super().__init__(_reuse=reuse)
         assert_like_rnncell("cell", cell)
-        if output_size < 1:
-            raise ValueError(f"Parameter output_size must be > 0: {output_size}.")
         self._cell = cell
-        self._output_size = output_size
+        self._size = size
         self._activation = activation
 
     @property
     def state_size(self):
         return self._cell.state_size
-
-    @property
-    def output_size(self):
-        return self._output_size
 
     def zero_state(self, batch_size, dtype):
         from tfstyle.framework import ops
@@ -127,44 +121,40 @@ class OutputProjectionWrapper(RNNCell):
         with ops.name_scope(type(self).__name__ + "ZeroState"):
             return self._cell.zero_state(batch_size, dtype)
 
-    def call(self, inputs, state):
-        output, new_state = self._cell(inputs, state)
-        projected = _linear(output, self._output_size)
-        if self._activation:
-            projected = self._activation(projected)
-        return projected, new_state
+    def _project(self, x):
+        projected = _linear(x, self._size)
+        return self._activation(projected) if self._activation else projected
 
 
-class InputProjectionWrapper(RNNCell):
-    """The inputs projected to ``num_proj`` (``kernel``, ``bias`` in the wrapper's scope)
-    before the cell."""
+class OutputProjectionWrapper(_ProjectionWrapper):
+    """The cell's output projected to ``output_size``."""
 
-    def __init__(self, cell, num_proj, activation=None, input_size=None, reuse=None):
-        super().__init__(_reuse=reuse)
-        assert_like_rnncell("cell", cell)
-        self._cell = cell
-        self._num_proj = num_proj
-        self._activation = activation
+    def __init__(self, cell, output_size, activation=None, reuse=None):
+        if output_size < 1:
+            raise ValueError(f"Parameter output_size must be > 0: {output_size}.")
+        super().__init__(cell, output_size, activation, reuse)
 
     @property
-    def state_size(self):
-        return self._cell.state_size
+    def output_size(self):
+        return self._size
+
+    def call(self, inputs, state):
+        output, new_state = self._cell(inputs, state)
+        return self._project(output), new_state
+
+
+class InputProjectionWrapper(_ProjectionWrapper):
+    """The inputs projected to ``num_proj`` before the cell."""
+
+    def __init__(self, cell, num_proj, activation=None, input_size=None, reuse=None):
+        super().__init__(cell, num_proj, activation, reuse)
 
     @property
     def output_size(self):
         return self._cell.output_size
 
-    def zero_state(self, batch_size, dtype):
-        from tfstyle.framework import ops
-
-        with ops.name_scope(type(self).__name__ + "ZeroState"):
-            return self._cell.zero_state(batch_size, dtype)
-
     def call(self, inputs, state):
-        projected = _linear(inputs, self._num_proj)
-        if self._activation:
-            projected = self._activation(projected)
-        return self._cell(projected, state)
+        return self._cell(self._project(inputs), state)
 
 
 def _check_stack(cells_fw, cells_bw):
