@@ -51,6 +51,33 @@ class UnconnectedGradients:
     ZERO = "zero"
 
 
+class AggregationMethod:
+    """How TF adds the gradients that reach a tensor from several uses (``tf.AggregationMethod``).
+
+    The gradient here is one ``jax.vjp`` of the whole forward function, so each method gives
+    the same sum; the argument is checked as TF checks it."""
+
+    ADD_N = 0
+    DEFAULT = ADD_N
+    EXPERIMENTAL_TREE = 1
+    EXPERIMENTAL_ACCUMULATE_N = 2
+
+
+def _check_aggregation_method(aggregation_method):
+    if aggregation_method is None:
+        return
+    valid = [
+        AggregationMethod.ADD_N,
+        AggregationMethod.EXPERIMENTAL_TREE,
+        AggregationMethod.EXPERIMENTAL_ACCUMULATE_N,
+    ]
+    if aggregation_method not in valid:
+        raise ValueError(
+            f"Invalid `aggregation_method` specified {aggregation_method}. "
+            f"Accepted values are {valid}."
+        )
+
+
 def _trainable(t):
     dt = t._dtype.base_dtype
     # Variant tensors (TensorLists) carry floating values through imported loops.
@@ -181,6 +208,7 @@ def gradients(
     unconnected = getattr(unconnected_gradients, "value", unconnected_gradients)
     if unconnected not in (UnconnectedGradients.NONE, UnconnectedGradients.ZERO):
         raise ValueError(f"Unknown value for unconnected_gradients: {unconnected_gradients!r}")
+    _check_aggregation_method(aggregation_method)
     values = list(ys) + list(xs) + list(stop_gradients) + [g for g in grad_ys if g is not None]
     with ops.name_scope(name, "gradients", values) as scope:
         ys = [ops.convert_to_tensor(y, name="y") for y in ys]
@@ -641,6 +669,7 @@ def hessians(
     ``x.shape + x.shape`` per ``x`` (``None`` where unconnected)."""
     ys = _as_list(ys)
     xs = _as_list(xs)
+    _check_aggregation_method(aggregation_method)
     with ops.name_scope(name, "hessians", ys + xs) as scope:
         ys = [ops.convert_to_tensor(y, name="y") for y in ys]
         return _build(ys, _x_pairs(xs), [None] * len(ys), [], scope, "Hessians")

@@ -206,7 +206,9 @@ class Optimizer:
             var_list = _flatten(var_list)
         if not var_list:
             raise ValueError("No variables to optimize.")
-        grads = _gradients.gradients(loss, var_list, grad_ys=grad_loss)
+        grads = _gradients.gradients(
+            loss, var_list, grad_ys=grad_loss, aggregation_method=aggregation_method
+        )
         if gate_gradients == Optimizer.GATE_GRAPH:
             grads = _gate(grads)
         grads_and_vars = list(zip(grads, var_list))

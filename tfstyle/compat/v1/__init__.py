@@ -178,7 +178,12 @@ from tfstyle.ops.control_flow_ops import (
     with_dependencies,
 )
 from tfstyle.ops.functional_ops import foldl, foldr, map_fn, scan
-from tfstyle.ops.gradients import UnconnectedGradients, gradients, hessians
+from tfstyle.ops.gradients import (
+    AggregationMethod,
+    UnconnectedGradients,
+    gradients,
+    hessians,
+)
 from tfstyle.ops.init_ops import (
     constant_initializer,
     glorot_normal_initializer,
