@@ -1,5 +1,5 @@
-"""``tf.layers`` convolutions: ``Conv1D``, ``Conv2D``, ``Conv2DTranspose`` and their
-functional forms (``conv1d``, ``conv2d``, ``conv2d_transpose``)."""
+"""``tf.layers`` convolutions: ``Conv1D``, ``Conv2D``, ``Conv3D``, ``Conv2DTranspose``,
+``Conv3DTranspose`` and their functional forms (``conv1d``, ``conv2d``, ...)."""
 
 from tfstyle import nn
 from tfstyle.framework.tensor_shape import TensorShape
@@ -169,14 +169,15 @@ class _Conv(Layer):
         else:
             strides = [1, *self.strides, 1]
             dilations = [1, *self.dilation_rate, 1]
-        return nn.conv2d(
+        conv = nn.conv3d if self.rank == 3 else nn.conv2d
+        return conv(
             inputs,
             self.kernel,
             strides=strides,
             padding=padding,
             data_format=self._tf_data_format,
             dilations=dilations,
-            name="Conv2D",
+            name=f"Conv{self.rank}D",
         )
 
     def call(self, inputs):
@@ -222,6 +223,87 @@ class Conv2D(_Conv):
                  data_format="channels_last", dilation_rate=(1, 1), **kwargs):  # fmt: skip
         super().__init__(2, filters, kernel_size, strides, padding, data_format, dilation_rate,
                          **kwargs)  # fmt: skip
+
+
+class Conv3D(_Conv):
+    __doc__ = _CONV_DOC.format(n=3)
+
+    def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid",
+                 data_format="channels_last", dilation_rate=(1, 1, 1), **kwargs):  # fmt: skip
+        super().__init__(3, filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         **kwargs)  # fmt: skip
+
+
+class _ConvTranspose:
+    """The transposed convolution of ``Conv2DTranspose`` and ``Conv3DTranspose``: the output
+    size per spatial dim from the input's (static where known), then
+    ``conv{2,3}d_transpose``."""
+
+    def _check_transpose(self):
+        if any(d != 1 for d in self.dilation_rate):
+            raise ValueError(
+                f"tfstyle's conv{self.rank}d_transpose supports dilation_rate=1 only; got "
+                f"{self.dilation_rate}"
+            )
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def _kernel_shape(self, input_dim):
+        return self.kernel_size + (self.filters, input_dim)
+
+    def build(self, input_shape):
+        input_shape = TensorShape(input_shape)
+        if input_shape.ndims != self.rank + 2:
+            raise ValueError(
+                f"Inputs should have rank {self.rank + 2}. Received input_shape={input_shape}."
+            )
+        super().build(input_shape)
+
+    def _convolve(self, inputs):
+        shape = array_ops.shape(inputs)
+        spatial = range(2, self.rank + 2) if self._channels_first else range(1, self.rank + 1)
+        dims = inputs.shape.as_list()
+        out = [
+            deconv_output_length(dims[a] if dims[a] is not None else shape[a], k, self.padding, s)
+            for a, k, s in zip(spatial, self.kernel_size, self.strides)
+        ]
+        if self._channels_first:
+            out_shape = (shape[0], self.filters, *out)
+            strides = (1, 1, *self.strides)
+        else:
+            out_shape = (shape[0], *out, self.filters)
+            strides = (1, *self.strides, 1)
+        transpose = nn.conv3d_transpose if self.rank == 3 else nn.conv2d_transpose
+        outputs = transpose(
+            inputs,
+            self.kernel,
+            array_ops.stack(list(out_shape)),
+            strides,
+            padding=self.padding.upper(),
+            data_format=self._tf_data_format,
+        )
+        outputs.set_shape(self.compute_output_shape(inputs.shape))
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        dims = TensorShape(input_shape).as_list()
+        spatial = dims[2:] if self._channels_first else dims[1:-1]
+        out = [
+            deconv_output_length(n, k, self.padding, s)
+            for n, k, s in zip(spatial, self.kernel_size, self.strides)
+        ]
+        if self._channels_first:
+            return TensorShape([dims[0], self.filters, *out])
+        return TensorShape([dims[0], *out, self.filters])
+
+
+class Conv3DTranspose(_ConvTranspose, Conv3D):
+    """Transposed 3-D convolution (the gradient of ``conv3d``); ``kernel`` has shape
+    ``kernel_size + [filters, in_channels]``."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid",
+                 data_format="channels_last", **kwargs):  # fmt: skip
+        super().__init__(filters, kernel_size, strides, padding, data_format, **kwargs)
+        self._check_transpose()
 
 
 class Conv2DTranspose(Conv2D):
@@ -430,6 +512,41 @@ def conv2d_transpose(inputs, filters, kernel_size, strides=(1, 1), padding="vali
     """Functional form of ``Conv2DTranspose``."""
     return _functional(
         Conv2DTranspose, inputs, filters, kernel_size, name, reuse, strides=strides,
+        padding=padding, data_format=data_format, activation=activation, use_bias=use_bias,
+        kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+        kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+        bias_constraint=bias_constraint, trainable=trainable,
+    )  # fmt: skip
+
+
+def conv3d(inputs, filters, kernel_size, strides=(1, 1, 1), padding="valid",
+           data_format="channels_last", dilation_rate=(1, 1, 1), activation=None,
+           use_bias=True, kernel_initializer=None,
+           bias_initializer=init_ops.zeros_initializer(), kernel_regularizer=None,
+           bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+           bias_constraint=None, trainable=True, name=None, reuse=None):  # fmt: skip
+    """Functional form of ``Conv3D``."""
+    return _functional(
+        Conv3D, inputs, filters, kernel_size, name, reuse, strides=strides, padding=padding,
+        data_format=data_format, dilation_rate=dilation_rate, activation=activation,
+        use_bias=use_bias, kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+        bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
+        kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
+        trainable=trainable,
+    )  # fmt: skip
+
+
+def conv3d_transpose(inputs, filters, kernel_size, strides=(1, 1, 1), padding="valid",
+                     data_format="channels_last", activation=None, use_bias=True,
+                     kernel_initializer=None, bias_initializer=init_ops.zeros_initializer(),
+                     kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                     kernel_constraint=None, bias_constraint=None, trainable=True, name=None,
+                     reuse=None):  # fmt: skip
+    """Functional form of ``Conv3DTranspose``."""
+    return _functional(
+        Conv3DTranspose, inputs, filters, kernel_size, name, reuse, strides=strides,
         padding=padding, data_format=data_format, activation=activation, use_bias=use_bias,
         kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
         kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,

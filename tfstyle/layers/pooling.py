@@ -1,4 +1,5 @@
-"""``tf.layers`` pooling: ``MaxPooling1D/2D``, ``AveragePooling1D/2D`` and functional forms."""
+"""``tf.layers`` pooling: ``MaxPooling1D/2D/3D``, ``AveragePooling1D/2D/3D`` and functional
+forms."""
 
 from tfstyle import nn
 from tfstyle.framework.tensor_shape import TensorShape
@@ -35,6 +36,18 @@ class _Pooling(Layer):
                     data_format=fmt)  # fmt: skip
 
     def call(self, inputs):
+        if self._rank == 3:
+            pool = nn.max_pool3d if self._fn == "max" else nn.avg_pool3d
+            first = self.data_format == "channels_first"
+            # As TF's layer: 3-D pooling runs channels-last, channels_first is transposed there
+            # and back.
+            if first:
+                inputs = array_ops.transpose(inputs, (0, 2, 3, 4, 1))
+            outputs = pool(inputs, ksize=(1, *self.pool_size, 1), strides=(1, *self.strides, 1),
+                           padding=self.padding.upper())  # fmt: skip
+            if first:
+                outputs = array_ops.transpose(outputs, (0, 4, 1, 2, 3))
+            return outputs
         if self._rank == 2:
             return self._pool(inputs, self.pool_size, self.strides, self.data_format)
         axis = 2 if self.data_format == "channels_last" else 3
@@ -79,6 +92,18 @@ class AveragePooling2D(_Pooling):
     _rank, _fn = 2, "avg"
 
 
+class MaxPooling3D(_Pooling):
+    """Max pooling over the three spatial dimensions of 5-D inputs."""
+
+    _rank, _fn = 3, "max"
+
+
+class AveragePooling3D(_Pooling):
+    """Average pooling over the three spatial dimensions of 5-D inputs."""
+
+    _rank, _fn = 3, "avg"
+
+
 def _functional(cls):
     def fn(inputs, pool_size, strides, padding="valid", data_format="channels_last", name=None):
         layer = cls(pool_size=pool_size, strides=strides, padding=padding,
@@ -94,3 +119,5 @@ max_pooling1d = _functional(MaxPooling1D)
 average_pooling1d = _functional(AveragePooling1D)
 max_pooling2d = _functional(MaxPooling2D)
 average_pooling2d = _functional(AveragePooling2D)
+max_pooling3d = _functional(MaxPooling3D)
+average_pooling3d = _functional(AveragePooling3D)

@@ -14,17 +14,24 @@ from .conv_ops import (
     avg_pool,
     avg_pool1d,
     avg_pool2d,
+    avg_pool3d,
     conv1d,
     conv2d,
     conv2d_backprop_filter,
     conv2d_backprop_input,
     conv2d_transpose,
+    conv3d,
+    conv3d_backprop_filter_v2,
+    conv3d_transpose,
     convolution,
     depthwise_conv2d,
     depthwise_conv2d_native,
     max_pool,
     max_pool1d,
     max_pool2d,
+    max_pool3d,
+    max_pool_with_argmax,
+    pool,
     separable_conv2d,
 )
 from .embedding_ops import embedding_lookup, nce_loss, sampled_softmax_loss
@@ -62,6 +69,7 @@ from .nn_ops import (
     tanh,
     top_k,
     weighted_cross_entropy_with_logits,
+    weighted_moments,
     xw_plus_b,
 )
 from .rnn import (

@@ -24,8 +24,12 @@ _POOL_PADDINGS = ("SAME", "VALID")
 
 # -- shared shape arithmetic -----------------------------------------------------------------------
 def _layout(data_format):
-    """(spatial axes, channel axis) of a 4-D tensor in ``data_format``."""
-    return ((2, 3), 1) if data_format in (b"NCHW", "NCHW") else ((1, 2), 3)
+    """(spatial axes, channel axis) of a 4-D or 5-D tensor in ``data_format``."""
+    fmt = data_format.decode() if isinstance(data_format, bytes) else data_format
+    n = len(fmt) - 2
+    if fmt.startswith("NC"):
+        return tuple(range(2, n + 2)), 1
+    return tuple(range(1, n + 1)), n + 1
 
 
 def _pads(op, spatial_in, ksizes, strides, dilations):
@@ -138,27 +142,29 @@ def _convert_padding(padding, expected_length=4):
 
 # -- Conv2D ---------------------------------------------------------------------------------------
 def _conv_infer(op, depthwise=False):
-    x = with_rank(op, 0, 4)
-    f = with_rank(op, 1, 4)
+    rank = len(op._attrs["strides"])
+    n = rank - 2
+    x = with_rank(op, 0, rank)
+    f = with_rank(op, 1, rank)
     dt = op._inputs[0].dtype
     if x is None:
-        return [(dt, (None,) * 4 if f is None else None)]
-    spatial, c_axis = _layout(op._attrs["data_format"])
-    f = f or (None,) * 4
+        return [(dt, (None,) * rank if f is None else None)]
+    spatial, c_axis = _layout(op._attrs.get("data_format", b"NHWC"))
+    f = f or (None,) * rank
     in_depth = x[c_axis]
     if depthwise:
         in_depth = _util.merge_dim(op, in_depth, f[2])
         out_depth = None if in_depth is None or f[3] is None else in_depth * f[3]
     else:
-        if in_depth is not None and f[2] is not None and in_depth % f[2]:
+        if in_depth is not None and f[n] is not None and in_depth % f[n]:
             raise node_error(
                 op,
-                f"Depth of input ({in_depth}) is not a multiple of input depth of filter ({f[2]})",
+                f"Depth of input ({in_depth}) is not a multiple of input depth of filter ({f[n]})",
             )
-        out_depth = f[3]
+        out_depth = f[n + 1]
     strides = _spatial_attrs(op, "strides")
     dilations = _spatial_attrs(op, "dilations")
-    out = [None] * 4
+    out = [None] * rank
     out[0] = x[0]
     out[c_axis] = out_depth
     for i, a in enumerate(spatial):
@@ -167,17 +173,18 @@ def _conv_infer(op, depthwise=False):
 
 
 def _dimension_numbers(data_format):
-    return (
-        ("NCHW", "HWIO", "NCHW") if data_format in (b"NCHW", "NCHW") else ("NHWC", "HWIO", "NHWC")
-    )
+    fmt = data_format.decode() if isinstance(data_format, bytes) else data_format
+    spatial = fmt.replace("N", "").replace("C", "")
+    return (fmt, spatial + "IO", fmt)
 
 
 def _conv(op, x, f, feature_group_count=None):
-    spatial, c_axis = _layout(op._attrs["data_format"])
+    spatial, c_axis = _layout(op._attrs.get("data_format", b"NHWC"))
     strides = _spatial_attrs(op, "strides")
     dilations = _spatial_attrs(op, "dilations")
-    pads = _pads(op, [x.shape[a] for a in spatial], f.shape[:2], strides, dilations)
-    groups = feature_group_count or x.shape[c_axis] // f.shape[2]
+    n = len(spatial)
+    pads = _pads(op, [x.shape[a] for a in spatial], f.shape[:n], strides, dilations)
+    groups = feature_group_count or x.shape[c_axis] // f.shape[n]
     return jax.lax.conv_general_dilated(
         x,
         f,
@@ -278,21 +285,23 @@ def conv1d(
 
 # -- Conv2DBackpropInput (conv2d_transpose) --------------------------------------------------
 def _backprop_input_infer(op):
+    rank = len(op._attrs["strides"])
     sizes = _base.constant_shape(op._inputs[0])
-    f = with_rank(op, 1, 4)
-    dy = with_rank(op, 2, 4)
+    f = with_rank(op, 1, rank)
+    dy = with_rank(op, 2, rank)
     dt = op._inputs[1].dtype
-    if sizes is not None and len(sizes) != 4:
-        raise node_error(op, f"input_sizes must be 4-dimensional, got: {len(sizes)}")
+    if sizes is not None and len(sizes) != rank:
+        raise node_error(op, f"input_sizes must be {rank}-dimensional, got: {len(sizes)}")
     if sizes is not None and f is not None:
-        _, c_axis = _layout(op._attrs["data_format"])
-        if sizes[c_axis] is not None and f[2] is not None and sizes[c_axis] % f[2]:
+        _, c_axis = _layout(op._attrs.get("data_format", b"NHWC"))
+        k = rank - 2
+        if sizes[c_axis] is not None and f[k] is not None and sizes[c_axis] % f[k]:
             raise node_error(
                 op,
                 f"Depth of input ({sizes[c_axis]}) is not a multiple of input depth of filter "
-                f"({f[2]})",
+                f"({f[k]})",
             )
-    out = list(sizes if sizes is not None else (None,) * 4)
+    out = list(sizes if sizes is not None else (None,) * rank)
     # TF takes the batch size from out_backprop, not from input_sizes.
     out[0] = None if dy is None else dy[0]
     return [(dt, tuple(out))]
@@ -436,11 +445,11 @@ def depthwise_conv2d(
 
 # -- MaxPool, AvgPool -------------------------------------------------------------------------------
 def _pool_infer(op):
-    x = with_rank(op, 0, 4)
+    x = with_rank(op, 0, len(op._attrs["ksize"]))
     dt = op._inputs[0].dtype
     if x is None:
         return [(dt, None)]
-    spatial, _ = _layout(op._attrs["data_format"])
+    spatial, _ = _layout(op._attrs.get("data_format", b"NHWC"))
     ks = _spatial_attrs(op, "ksize")
     ss = _spatial_attrs(op, "strides")
     out = list(x)
@@ -450,16 +459,16 @@ def _pool_infer(op):
 
 
 def _pool_window(op, x):
-    spatial, _ = _layout(op._attrs["data_format"])
+    spatial, _ = _layout(op._attrs.get("data_format", b"NHWC"))
     ks, ss = op._attrs["ksize"], op._attrs["strides"]
     sp_pads = _pads(
         op,
         [x.shape[a] for a in spatial],
         [ks[a] for a in spatial],
         [ss[a] for a in spatial],
-        [1, 1],
+        [1] * len(spatial),
     )
-    pads = [(0, 0)] * 4
+    pads = [(0, 0)] * len(ks)
     for a, p in zip(spatial, sp_pads):
         pads[a] = p
     return tuple(ks), tuple(ss), pads
@@ -566,14 +575,17 @@ def _avg_pool_lower(op):
 
 _base.register_simple("MaxPool", _pool_infer, _max_pool_lower)
 _base.register_simple("AvgPool", _pool_infer, _avg_pool_lower)
+_base.register_simple("MaxPool3D", _pool_infer, _max_pool_lower)
+_base.register_simple("AvgPool3D", _pool_infer, _avg_pool_lower)
 
 
 def _pool(op_type, value, ksize, strides, padding, data_format, name, allowed, param, scope=None):
     with ops.name_scope(name, scope or op_type, [value]) as name:
         data_format = data_format or "NHWC"
-        channel_index = 1 if data_format.startswith("NC") else 3
-        ksize = _get_sequence(ksize, 2, channel_index, "ksize")
-        strides = _get_sequence(strides, 2, channel_index, "strides")
+        n = len(data_format) - 2
+        channel_index = 1 if data_format.startswith("NC") else n + 1
+        ksize = _get_sequence(ksize, n, channel_index, "ksize")
+        strides = _get_sequence(strides, n, channel_index, "strides")
         if any(v == 0 for v in ksize):
             raise ValueError(f"`ksize` cannot be zero. Received: ksize={ksize}")
         explicit = []
@@ -668,13 +680,220 @@ def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  
 # TF1 exports avg_pool itself as avg_pool2d.
 avg_pool2d = avg_pool
 
+_POOL3D_TYPES = (dtypes.float16, dtypes.bfloat16, dtypes.float32)
+
+
+def max_pool3d(input, ksize, strides, padding, data_format="NDHWC", name=None):  # noqa: A002
+    """Max pooling of a 5-D ``input`` (op ``MaxPool3D``), NDHWC or NCDHW."""
+    return _pool(
+        "MaxPool3D", input, ksize, strides, padding, data_format or "NDHWC", name,
+        _POOL3D_TYPES, "input",
+    )  # fmt: skip
+
+
+def avg_pool3d(input, ksize, strides, padding, data_format="NDHWC", name=None):  # noqa: A002
+    """Average pooling of a 5-D ``input`` (op ``AvgPool3D``); SAME windows average the
+    elements inside the input only."""
+    return _pool(
+        "AvgPool3D", input, ksize, strides, padding, data_format or "NDHWC", name,
+        _POOL3D_TYPES, "input",
+    )  # fmt: skip
+
+
+# -- MaxPoolWithArgmax -------------------------------------------------------------------------
+def _argmax_pool_infer(op):
+    ((dt, shape),) = _pool_infer(op)
+    return [(dt, shape), (op._attrs["Targmax"], shape)]
+
+
+def _argmax_pool_lower(op):
+    include_batch = bool(op._attrs.get("include_batch_in_index", False))
+    idx_dt = op._attrs["Targmax"].as_numpy_dtype
+
+    def fn(x):
+        ks, ss, pads = _pool_window(op, x)
+        dt = np.dtype(x.dtype)
+        floating = jnp.issubdtype(dt, jnp.floating)
+        init = np.array(-np.inf if floating else np.iinfo(dt).min, dt)
+        views = _window_slices(x, ks, ss, pads, init)
+        y = views[0]
+        for v in views[1:]:
+            y = jax.lax.max(y, v)
+        # The first maximum in row-major window order, as TF's kernel keeps it.
+        first = jnp.full(y.shape, len(views) - 1, np.int32)
+        for i in range(len(views) - 2, -1, -1):
+            first = jnp.where(views[i] == y, np.int32(i), first)
+        b, h, w, c = x.shape
+        _, oh, ow, _ = y.shape
+        kh = first // ks[2]
+        kw = first % ks[2]
+        rows = jnp.arange(oh, dtype=np.int32).reshape(1, oh, 1, 1) * ss[1] - pads[1][0] + kh
+        cols = jnp.arange(ow, dtype=np.int32).reshape(1, 1, ow, 1) * ss[2] - pads[2][0] + kw
+        chans = jnp.arange(c, dtype=np.int32).reshape(1, 1, 1, c)
+        # TF's flattened index: ((b * height + y) * width + x) * channels + c, batch optional.
+        index = (rows.astype(idx_dt) * w + cols) * c + chans
+        if include_batch:
+            batch = jnp.arange(b, dtype=idx_dt).reshape(b, 1, 1, 1)
+            index = index + batch * (h * w * c)
+        pooled = _sliced_max_pool(ks, ss, pads, init)(x) if floating else y
+        return pooled, index.astype(idx_dt)
+
+    return fn
+
+
+_base.register_simple("MaxPoolWithArgmax", _argmax_pool_infer, _argmax_pool_lower)
+
+
+def max_pool_with_argmax(
+    input,  # noqa: A002
+    ksize,
+    strides,
+    padding,
+    data_format="NHWC",
+    Targmax=None,  # noqa: N803 - TF's argument name
+    name=None,
+    output_dtype=None,
+    include_batch_in_index=False,
+):
+    """Max pooling that also returns each maximum's flattened index (op
+    ``MaxPoolWithArgmax``): ``(y * width + x) * channels + c``, plus
+    ``b * height * width * channels`` with ``include_batch_in_index``."""
+    if data_format != "NHWC":
+        raise ValueError(
+            f"Data formats other than 'NHWC' are not yet supported. Received: "
+            f"data_format={data_format}"
+        )
+    if Targmax is not None and output_dtype is not None and Targmax != output_dtype:
+        raise ValueError("Cannot specify both 'Targmax' and 'output_dtype'")
+    targmax = dtypes.as_dtype(Targmax or output_dtype or dtypes.int64)
+    for arg, v in (("ksize", ksize), ("strides", strides)):
+        if not isinstance(v, (list, tuple)):
+            raise TypeError(
+                f"Expected list for '{arg}' argument to 'max_pool_with_argmax' Op, not {v}."
+            )
+    with ops.name_scope(name, "MaxPoolWithArgmax", [input]) as scope:
+        x = _base.to_tensor(input, name="input")
+        check_dtype(x, "input", _MAX_POOL_TYPES)
+        attrs = {
+            "ksize": [int(v) for v in ksize],
+            "strides": [int(v) for v in strides],
+            "Targmax": targmax,
+            "padding": _check_padding(padding, _POOL_PADDINGS, "MaxPoolWithArgmax"),
+            "include_batch_in_index": bool(include_batch_in_index),
+            "T": x.dtype,
+        }
+        op = _base.make_op("MaxPoolWithArgmax", [x], attrs, name=scope)
+        return op._outputs[0], op._outputs[1]
+
+
+# -- tf.nn.pool ------------------------------------------------------------------------------------
+def pool(
+    input,  # noqa: A002
+    window_shape,
+    pooling_type,
+    padding,
+    dilation_rate=None,
+    strides=None,
+    name=None,
+    data_format=None,
+    dilations=None,
+):
+    """N-D (1 to 3) max or average pooling; a ``dilation_rate`` above 1 pools the
+    ``SpaceToBatchND`` rearrangement of the input with VALID windows, as TF does."""
+    if dilations is not None and dilation_rate is not None:
+        raise ValueError("Cannot specify both 'dilations' and 'dilation_rate'")
+    dilation_rate = dilations if dilation_rate is None else dilation_rate
+    with ops.name_scope(name, f"{pooling_type.lower()}_pool", [input]) as scope:
+        x = _base.to_tensor(input, name="input")
+        window_shape = [int(v) for v in window_shape]
+        n = len(window_shape)
+        if n < 1 or n > 3:
+            raise ValueError(
+                "`len(window_shape)` must be 1, 2, or 3. Received: "
+                f"window_shape={window_shape} of length {n}"
+            )
+        x.shape.with_rank(n + 2)
+        strides = [1] * n if strides is None else [int(v) for v in strides]
+        dilation_rate = [1] * n if dilation_rate is None else [int(v) for v in dilation_rate]
+        if len(strides) != n or len(dilation_rate) != n:
+            raise ValueError(
+                f"len(strides)={len(strides)} and len(dilation_rate)={len(dilation_rate)} must "
+                f"be {n}"
+            )
+        if any(r > 1 for r in dilation_rate) and any(s > 1 for s in strides):
+            raise ValueError(
+                "`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                f"Received: strides={np.array(strides)} and "
+                f"dilation_rate={np.array(dilation_rate)}"
+            )
+        if padding == "SAME" and any(r > 1 for r in dilation_rate):
+            raise ValueError(
+                "pooling with 'SAME' padding is not implemented for `dilation_rate` > 1. "
+                f"Received: padding={padding} and dilation_rate={np.array(dilation_rate)}"
+            )
+        if any(s > k for s, k in zip(strides, window_shape)):
+            raise ValueError(
+                "`strides` > `window_shape` not supported due to inconsistency between CPU and "
+                f"GPU implementations. Received: strides={np.array(strides)} and "
+                f"window_shape={np.array(window_shape)}"
+            )
+        if pooling_type not in ("MAX", "AVG"):
+            raise ValueError(f"{n}-D {pooling_type} pooling is not supported.")
+        nc = data_format is not None and data_format.startswith("NC")
+        if nc:
+            window, steps, first_spatial = [1, 1, *window_shape], [1, 1, *strides], 2
+        else:
+            window, steps, first_spatial = [1, *window_shape, 1], [1, *strides, 1], 1
+        if n == 1:
+            if data_format is None or data_format == "NWC":
+                fmt = "NHWC"
+            elif data_format == "NCW":
+                fmt = "NCHW"
+            else:
+                raise ValueError(
+                    "data_format must be either 'NWC' or 'NCW'. Received: "
+                    f"data_format={data_format}"
+                )
+            window, steps = [1, *window], [1, *steps]
+        else:
+            fmt = data_format or ("NHWC" if n == 2 else "NDHWC")
+
+        def run(v, pad):
+            if n == 1:
+                v = array_ops.expand_dims(v, first_spatial)
+            if n == 3:
+                fn = max_pool3d if pooling_type == "MAX" else avg_pool3d
+            else:
+                fn = max_pool if pooling_type == "MAX" else avg_pool
+            out = fn(v, window, steps, pad, data_format=fmt, name=scope)
+            if n == 1:
+                out = array_ops.squeeze(out, [first_spatial])
+            return out
+
+        if all(r == 1 for r in dilation_rate):
+            return run(x, padding)
+        from tfstyle.ops import space_batch_ops
+
+        dims = x.shape.as_list()[first_spatial : first_spatial + n]
+        if any(d is None for d in dims):
+            raise ValueError(
+                f"tfstyle's dilated pool needs the input's spatial shape to be known; got {x.shape}"
+            )
+        # Pad each spatial dim at its end to a multiple of the rate, crop as much off the result.
+        extra = [(r - d % r) % r for d, r in zip(dims, dilation_rate)]
+        pairs = [[0, e] for e in extra]
+        converted = space_batch_ops.space_to_batch_nd(x, dilation_rate, pairs)
+        result = run(converted, padding)
+        return space_batch_ops.batch_to_space_nd(result, dilation_rate, pairs)
+
 
 # -- Conv2DBackpropFilter, and the gradient wrappers ---------------------------------------------
 def _backprop_filter_infer(op):
-    with_rank(op, 0, 4)
-    with_rank(op, 2, 4)
+    rank = len(op._attrs["strides"])
+    with_rank(op, 0, rank)
+    with_rank(op, 2, rank)
     sizes = _base.constant_shape(op._inputs[1])
-    return [(op._inputs[0].dtype, sizes if sizes is not None else (None,) * 4)]
+    return [(op._inputs[0].dtype, sizes if sizes is not None else (None,) * rank)]
 
 
 _base.register_simple(
@@ -747,6 +966,108 @@ def conv2d_backprop_filter(
         dilations,
         name,
     )
+
+
+# -- Conv3D, Conv3DBackpropInputV2 (conv3d_transpose), Conv3DBackpropFilterV2 -----------------------
+_CONV3D_TYPES = (dtypes.float16, dtypes.bfloat16, dtypes.float32, dtypes.float64)
+
+_base.register_simple("Conv3D", _conv_infer, lambda op: lambda x, f: _conv(op, x, f))
+_base.register_simple(
+    "Conv3DBackpropInputV2",
+    _backprop_input_infer,
+    backprop_lowering("Conv3D", 0, "conv3d_transpose's output_shape"),
+)
+_base.register_simple(
+    "Conv3DBackpropFilterV2", _backprop_filter_infer, backprop_lowering("Conv3D", 1, "filter_sizes")
+)
+
+
+def _conv3d_attrs(strides, padding, data_format, dilations, op_type):
+    data_format = data_format or "NDHWC"
+    channel_index = 1 if data_format.startswith("NC") else 4
+    return {
+        "strides": _get_sequence(strides, 3, channel_index, "strides"),
+        "padding": _check_padding(padding, _POOL_PADDINGS, op_type),
+        "data_format": _util.as_bytes(data_format),
+        "dilations": _get_sequence(dilations, 3, channel_index, "dilations"),
+    }
+
+
+def conv3d(
+    input,  # noqa: A002
+    filter=None,  # noqa: A002
+    strides=None,
+    padding=None,
+    data_format="NDHWC",
+    dilations=(1, 1, 1, 1, 1),
+    name=None,
+    filters=None,
+):
+    """3-D convolution of a 5-D ``input`` with a ``[d, h, w, in, out]`` filter (op ``Conv3D``)."""
+    if filter is not None and filters is not None:
+        raise ValueError("Cannot specify both 'filter' and 'filters'")
+    filter = filters if filter is None else filter  # noqa: A001
+    attrs = _conv3d_attrs(strides, padding, data_format, dilations, "Conv3D")
+    with ops.name_scope(name, "Conv3D", [input, filter]) as scope:
+        x = _base.to_tensor(input, name="input")
+        f = _base.to_tensor(filter, name="filter", dtype=x.dtype)
+        return _gen_conv("Conv3D", [x, f], attrs, scope, _CONV3D_TYPES)
+
+
+def _conv3d_backprop(op_type, inputs, sizes_at, sizes_name, strides, padding, data_format,
+                     dilations, name):  # fmt: skip
+    attrs = _conv3d_attrs(strides, padding, data_format, dilations, op_type)
+    with ops.name_scope(name, op_type, inputs) as scope:
+        ts = []
+        for i, v in enumerate(inputs):
+            if i == sizes_at and not isinstance(v, ops.Tensor):
+                ts.append(_base.to_tensor(v, dtype=dtypes.int32, name=sizes_name))
+            else:
+                ts.append(_base.to_tensor(v))
+        check_dtype(ts[2], "out_backprop", _CONV3D_TYPES)
+        attrs["T"] = ts[2].dtype
+        attrs["Tshape"] = ts[sizes_at].dtype
+        return _base.output(op_type, ts, attrs, name=scope)
+
+
+def conv3d_transpose(
+    value,
+    filter=None,  # noqa: A002
+    output_shape=None,
+    strides=None,
+    padding="SAME",
+    data_format="NDHWC",
+    name=None,
+    input=None,  # noqa: A002
+    filters=None,
+    dilations=None,
+):
+    """The transpose (gradient) of ``conv3d`` (op ``Conv3DBackpropInputV2``); the filter is
+    ``[d, h, w, out_channels, in_channels]``."""
+    value = input if value is None else value
+    filter = filters if filter is None else filter  # noqa: A001
+    with ops.name_scope(name, "conv3d_transpose", [value, filter, output_shape]) as name:
+        return _conv3d_backprop(
+            "Conv3DBackpropInputV2", [output_shape, filter, value], 0, "input_sizes", strides,
+            padding, data_format, dilations, name,
+        )  # fmt: skip
+
+
+def conv3d_backprop_filter_v2(
+    input,  # noqa: A002
+    filter_sizes,
+    out_backprop,
+    strides,
+    padding,
+    data_format="NDHWC",
+    dilations=(1, 1, 1, 1, 1),
+    name=None,
+):
+    """The gradient of ``conv3d`` with respect to its filter (op ``Conv3DBackpropFilterV2``)."""
+    return _conv3d_backprop(
+        "Conv3DBackpropFilterV2", [input, filter_sizes, out_backprop], 1, "filter_sizes",
+        strides, padding, data_format, dilations, name,
+    )  # fmt: skip
 
 
 # -- separable_conv2d, convolution, atrous_conv2d --------------------------------------------------
@@ -848,6 +1169,9 @@ for _conv_type in (
     "Conv2DBackpropInput",
     "Conv2DBackpropFilter",
     "DepthwiseConv2dNative",
+    "Conv3D",
+    "Conv3DBackpropInputV2",
+    "Conv3DBackpropFilterV2",
 ):
     registry.get(_conv_type).cpu_compiler_options = {
         "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"

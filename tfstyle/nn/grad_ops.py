@@ -16,7 +16,7 @@ from tfstyle.ops import _base
 from tfstyle.ops import image_ops as _image_ops  # noqa: F401 - the forward resize ops
 
 from ._util import with_rank
-from .conv_ops import backprop_lowering
+from .conv_ops import _pool_window, _window_slices, backprop_lowering
 
 
 def _vjp(fwd, primal, cotangent):
@@ -80,33 +80,88 @@ for _type, (_rule, _dy_first) in _OUTPUT_RULES.items():
 
 
 # -- pooling -----------------------------------------------------------------------------------
-def _max_pool_grad_lower(op):
-    fwd = _base.forward_lowering(op, "MaxPool", [op._inputs[0]])
+def _max_pool_grad_lower(forward_type):
+    def lower(op):
+        fwd = _base.forward_lowering(op, forward_type, [op._inputs[0]])
 
-    def fn(x, y, dy):
-        return _vjp(fwd, jnp.asarray(x), dy)
+        def fn(x, y, dy):
+            return _vjp(fwd, jnp.asarray(x), dy)
+
+        return fn
+
+    return lower
+
+
+def _max_pool_grad_grad_lower(op):
+    """``(x, y, g)`` with ``g`` shaped as ``x``: each window's entry of ``g`` at the position of
+    the window's first maximum of ``x`` (the derivative of max pooling in the direction ``g``)."""
+
+    def fn(x, y, g):
+        x = jnp.asarray(x)
+        ks, ss, pads = _pool_window(op, x)
+        dt = np.dtype(x.dtype)
+        low = np.array(-np.inf if jnp.issubdtype(dt, jnp.floating) else np.iinfo(dt).min, dt)
+        xs = _window_slices(x, ks, ss, pads, low)
+        gs = _window_slices(jnp.asarray(g, x.dtype), ks, ss, pads, np.zeros((), dt))
+        top = xs[0]
+        for v in xs[1:]:
+            top = jax.lax.max(top, v)
+        out = gs[-1]
+        for v, gv in zip(xs[-2::-1], gs[-2::-1]):
+            out = jnp.where(v == top, gv, out)
+        return out
 
     return fn
+
+
+def _max_pool_grad_grad_infer(op):
+    return [(op._inputs[1]._dtype, op._inputs[1]._shape)]
 
 
 def _avg_pool_grad_infer(op):
     return [(op._attrs["T"], _base.constant_shape(op._inputs[0]))]
 
 
-def _avg_pool_grad_lower(op):
-    dt = op._attrs["T"].as_numpy_dtype
+def _avg_pool_grad_lower(forward_type):
+    def lower(op):
+        dt = op._attrs["T"].as_numpy_dtype
 
-    def fn(shape, dy):
-        shape = tuple(int(d) for d in _base.static_ints(shape, "AvgPoolGrad's input shape"))
-        # The forward lowering is bound to an input of that shape (only its shape is read).
-        fwd = _base.forward_lowering(op, "AvgPool", [op._inputs[1]])
-        return _vjp(fwd, jnp.zeros(shape, dt), dy)
+        def fn(shape, dy):
+            shape = tuple(int(d) for d in _base.static_ints(shape, f"{op.type}'s input shape"))
+            # The forward lowering is bound to an input of that shape (only its shape is read).
+            fwd = _base.forward_lowering(op, forward_type, [op._inputs[1]])
+            return _vjp(fwd, jnp.zeros(shape, dt), dy)
+
+        return fn
+
+    return lower
+
+
+for _fwd in ("MaxPool", "MaxPool3D"):
+    _base.register_simple(_fwd + "Grad", _base.same_as_input, _max_pool_grad_lower(_fwd))
+    _base.register_simple(_fwd + "GradGrad", _max_pool_grad_grad_infer, _max_pool_grad_grad_lower)
+for _fwd in ("AvgPool", "AvgPool3D"):
+    _base.register_simple(_fwd + "Grad", _avg_pool_grad_infer, _avg_pool_grad_lower(_fwd))
+
+
+def _grad_with_argmax_lower(op):
+    include_batch = bool(op._attrs.get("include_batch_in_index", False))
+
+    def fn(x, dy, argmax):
+        x = jnp.asarray(x)
+        b = x.shape[0]
+        per_image = int(np.prod(x.shape[1:]))
+        index = jnp.asarray(argmax).astype(np.int32).reshape(b, -1)
+        if not include_batch:
+            index = index + jnp.arange(b, dtype=np.int32)[:, None] * per_image
+        dy = jnp.asarray(dy, x.dtype).reshape(-1)
+        flat = jnp.zeros((b * per_image,), x.dtype).at[index.reshape(-1)].add(dy)
+        return flat.reshape(x.shape)
 
     return fn
 
 
-_base.register_simple("MaxPoolGrad", _base.same_as_input, _max_pool_grad_lower)
-_base.register_simple("AvgPoolGrad", _avg_pool_grad_infer, _avg_pool_grad_lower)
+_base.register_simple("MaxPoolGradWithArgmax", _base.same_as_input, _grad_with_argmax_lower)
 
 
 # -- FusedBatchNormGradV3 ----------------------------------------------------------------------

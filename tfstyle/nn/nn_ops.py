@@ -967,3 +967,41 @@ def normalize_moments(counts, mean_ss, variance_ss, shift, name=None):
             math_ops.multiply(variance_ss, divisor), math_ops.square(shifted_mean), name="variance"
         )
         return mean, variance
+
+
+def weighted_moments(x, axes, frequency_weights, name=None, keep_dims=None, keepdims=None):
+    """The mean and variance of ``x`` over ``axes``, each element counted
+    ``frequency_weights`` times (broadcast against ``x``); ``0 / 0`` gives 0."""
+    if keep_dims is not None and keepdims is not None:
+        raise ValueError("Cannot specify both 'keep_dims' and 'keepdims'")
+    keep_dims = bool(keepdims if keep_dims is None else keep_dims)
+    with ops.name_scope(name, "weighted_moments", [x, frequency_weights, axes]):
+        x = _convert(x, "x")
+        frequency_weights = _convert(frequency_weights, "frequency_weights")
+        needs_cast = x.dtype == dtypes.float16
+        if needs_cast:
+            x = array_ops.cast(x, dtypes.float32)
+        if frequency_weights.dtype != x.dtype:
+            frequency_weights = array_ops.cast(frequency_weights, x.dtype)
+        weighted_input_sum = reduction_ops.reduce_sum(
+            frequency_weights * x, axes, name="weighted_input_sum", keepdims=True
+        )
+        broadcasted_weights = frequency_weights + array_ops.zeros_like(x)
+        sum_of_weights = reduction_ops.reduce_sum(
+            broadcasted_weights, axes, name="sum_of_weights", keepdims=True
+        )
+        weighted_mean = math_ops.div_no_nan(weighted_input_sum, sum_of_weights)
+        weighted_distsq = reduction_ops.reduce_sum(
+            frequency_weights * math_ops.squared_difference(x, weighted_mean),
+            axes,
+            name="weighted_distsq",
+            keepdims=True,
+        )
+        weighted_variance = math_ops.div_no_nan(weighted_distsq, sum_of_weights)
+        if not keep_dims:
+            weighted_mean = array_ops.squeeze(weighted_mean, axes)
+            weighted_variance = array_ops.squeeze(weighted_variance, axes)
+        if needs_cast:
+            weighted_mean = array_ops.cast(weighted_mean, dtypes.float16)
+            weighted_variance = array_ops.cast(weighted_variance, dtypes.float16)
+        return weighted_mean, weighted_variance
