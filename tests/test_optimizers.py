@@ -131,6 +131,18 @@ OPTIMIZERS = {
         l1_regularization_strength=0.05,
         l2_regularization_strength=0.1,
     ),
+    # l1 strong enough to clamp some weights to exactly zero.
+    "proximal_sgd_sparsity": lambda tf, gs: tf.train.ProximalGradientDescentOptimizer(
+        0.2, l1_regularization_strength=0.8
+    ),
+    "proximal_adagrad_sparsity": lambda tf, gs: tf.train.ProximalAdagradOptimizer(
+        0.5, l1_regularization_strength=1.0
+    ),
+    "adagrad_da_sparsity": lambda tf, gs: tf.train.AdagradDAOptimizer(
+        0.5,
+        gs if gs is not None else tf.train.get_or_create_global_step(),
+        l1_regularization_strength=1.5,
+    ),
 }
 
 
@@ -146,6 +158,18 @@ def test_global_step_and_scoped_variables_and_float64():
     _compare(OPTIMIZERS["adam_hparams"], dtype=np.float64)
     _compare(OPTIMIZERS["adagrad_da_l1_l2"], with_global_step=True, scope="model")
     _compare(OPTIMIZERS["adagrad_da_l1_l2"], dtype=np.float64, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "name", ["proximal_sgd_sparsity", "proximal_adagrad_sparsity", "adagrad_da_sparsity"]
+)
+def test_l1_clamps_the_same_weights_to_zero_as_tf(name):
+    exp = _train(tf1(), OPTIMIZERS[name])["state"]
+    act = _train(tfs, OPTIMIZERS[name])["state"]
+    for var in ("w:0", "b:0"):
+        np.testing.assert_array_equal(act[var] == 0, exp[var] == 0, err_msg=var)
+    flat = np.concatenate([exp["w:0"].ravel(), exp["b:0"].ravel()])
+    assert 0 < np.sum(flat == 0) < flat.size
 
 
 def test_variable_constraint_applied_after_update():
