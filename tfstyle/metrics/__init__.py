@@ -10,17 +10,25 @@ from tfstyle.ops.variables import Variable
 
 __all__ = [
     "accuracy",
+    "auc",
     "false_negatives",
+    "false_negatives_at_thresholds",
     "false_positives",
+    "false_positives_at_thresholds",
     "mean",
     "mean_absolute_error",
+    "mean_iou",
     "mean_squared_error",
     "metric_variable",
     "precision",
+    "precision_at_thresholds",
     "recall",
+    "recall_at_thresholds",
     "root_mean_squared_error",
     "true_negatives",
+    "true_negatives_at_thresholds",
     "true_positives",
+    "true_positives_at_thresholds",
 ]
 
 
@@ -205,3 +213,254 @@ precision = _ratio_metric("precision", false_positives)
 precision.__doc__ = "true positives / (true positives + false positives), over every batch."
 recall = _ratio_metric("recall", false_negatives)
 recall.__doc__ = "true positives / (true positives + false negatives), over every batch."
+
+
+# -- counts at thresholds, auc ----------------------------------------------------------------
+def _confusion_matrix_at_thresholds(labels, predictions, thresholds, weights=None,
+                                    includes=None):  # fmt: skip
+    """Local ``[len(thresholds)]`` counts of predictions above (positive) or at most
+    (negative) each threshold, per true label: ``({key: variable}, {key: update})`` for the
+    keys ``tp``, ``fn``, ``tn``, ``fp`` in ``includes``."""
+    from tfstyle.ops import check_ops
+    from tfstyle.ops.constant_op import constant
+
+    all_includes = ("tp", "fn", "tn", "fp")
+    includes = all_includes if includes is None else includes
+    for key in includes:
+        if key not in all_includes:
+            raise ValueError(f"Invalid key: {key}")
+    predictions = ops.convert_to_tensor(predictions)
+    with ops.control_dependencies([
+        check_ops.assert_greater_equal(predictions, array_ops.cast(0.0, predictions.dtype),
+                                       message="predictions must be in [0, 1]"),
+        check_ops.assert_less_equal(predictions, array_ops.cast(1.0, predictions.dtype),
+                                    message="predictions must be in [0, 1]"),
+    ]):  # fmt: skip
+        predictions, labels, weights = _remove_squeezable_dimensions(
+            array_ops.cast(predictions, dtypes.float32),
+            array_ops.cast(labels, dtypes.bool),
+            weights,
+        )
+    n = len(thresholds)
+    predictions_2d = array_ops.reshape(predictions, [-1, 1])
+    labels_2d = array_ops.reshape(array_ops.cast(labels, dtypes.bool), [1, -1])
+    num_predictions = predictions_2d.shape.as_list()[0]
+    if num_predictions is None:
+        num_predictions = array_ops.shape(predictions_2d)[0]
+    thresh_tiled = array_ops.tile(
+        array_ops.expand_dims(constant(thresholds), [1]), array_ops.stack([1, num_predictions])
+    )
+    # Every threshold against every prediction: a [thresholds, predictions] grid.
+    pred_is_pos = math_ops.greater(
+        array_ops.tile(array_ops.transpose(predictions_2d), [n, 1]), thresh_tiled
+    )
+    pred_is_neg = math_ops.logical_not(pred_is_pos)
+    label_is_pos = array_ops.tile(labels_2d, [n, 1])
+    label_is_neg = math_ops.logical_not(label_is_pos)
+    weights_tiled = None
+    if weights is not None:
+        weights = broadcast_weights(array_ops.cast(weights, dtypes.float32), predictions)
+        weights_tiled = array_ops.tile(array_ops.reshape(weights, [1, -1]), [n, 1])
+    cells = {
+        "tp": ("true_positives", label_is_pos, pred_is_pos),
+        "fn": ("false_negatives", label_is_pos, pred_is_neg),
+        "tn": ("true_negatives", label_is_neg, pred_is_neg),
+        "fp": ("false_positives", label_is_neg, pred_is_pos),
+    }
+    values, update_ops = {}, {}
+    for key in all_includes:
+        if key not in includes:
+            continue
+        var_name, label_cond, pred_cond = cells[key]
+        var = metric_variable([n], dtypes.float32, name=var_name)
+        hit = array_ops.cast(math_ops.logical_and(label_cond, pred_cond), dtypes.float32)
+        if weights_tiled is not None:
+            hit *= weights_tiled
+        update_ops[key] = var.assign_add(reduction_ops.reduce_sum(hit, 1))
+        values[key] = var
+    return values, update_ops
+
+
+def _at_thresholds(scope, key):
+    def metric(labels, predictions, thresholds, weights=None, metrics_collections=None,
+               updates_collections=None, name=None):  # fmt: skip
+        with vs.variable_scope(name, scope, (predictions, labels, weights)):
+            values, update_ops = _confusion_matrix_at_thresholds(
+                labels, predictions, thresholds, weights=weights, includes=(key,)
+            )
+            value = array_ops.identity(values[key])
+            _collect(metrics_collections, value)
+            _collect(updates_collections, update_ops[key])
+            return value, update_ops[key]
+
+    metric.__name__ = scope
+    metric.__doc__ = f"The (weighted) ``{key}`` count at each of ``thresholds``."
+    return metric
+
+
+true_positives_at_thresholds = _at_thresholds("true_positives", "tp")
+false_positives_at_thresholds = _at_thresholds("false_positives", "fp")
+true_negatives_at_thresholds = _at_thresholds("true_negatives", "tn")
+false_negatives_at_thresholds = _at_thresholds("false_negatives", "fn")
+
+
+def _ratio_at_thresholds(scope, other, prefix):
+    def metric(labels, predictions, thresholds, weights=None, metrics_collections=None,
+               updates_collections=None, name=None):  # fmt: skip
+        with vs.variable_scope(name, scope, (predictions, labels, weights)):
+            values, update_ops = _confusion_matrix_at_thresholds(
+                labels, predictions, thresholds, weights, includes=("tp", other)
+            )
+            epsilon = 1e-7
+
+            def compute(tp, b, name):
+                return math_ops.divide(tp, epsilon + tp + b, name=prefix + name)
+
+            value = compute(values["tp"], values[other], "value")
+            _collect(metrics_collections, value)
+            update_op = compute(update_ops["tp"], update_ops[other], "update_op")
+            _collect(updates_collections, update_op)
+            return value, update_op
+
+    metric.__name__ = scope
+    return metric
+
+
+precision_at_thresholds = _ratio_at_thresholds("precision_at_thresholds", "fp", "precision_")
+precision_at_thresholds.__doc__ = "tp / (tp + fp) at each of ``thresholds``, over every batch."
+recall_at_thresholds = _ratio_at_thresholds("recall_at_thresholds", "fn", "recall_")
+recall_at_thresholds.__doc__ = "tp / (tp + fn) at each of ``thresholds``, over every batch."
+
+
+def auc(labels, predictions, weights=None, num_thresholds=200, metrics_collections=None,
+        updates_collections=None, curve="ROC", name=None, summation_method="trapezoidal",
+        thresholds=None):  # fmt: skip
+    """The area under the ROC or PR curve, from confusion counts at ``num_thresholds`` (or
+    the given ``thresholds``, with ``-1e-7`` and ``1 + 1e-7`` added at the ends).
+
+    ``summation_method``: ``trapezoidal``, ``careful_interpolation`` (PR: precision
+    interpolated along the positives), ``minoring``/``majoring`` (lower/upper Riemann sums).
+    """
+    with vs.variable_scope(name, "auc", (labels, predictions, weights)):
+        if curve not in ("ROC", "PR"):
+            raise ValueError(f"Curve must be either ROC or PR. Curve {curve} is unknown.")
+        kepsilon = 1e-7  # floating point slack at the ends
+        if thresholds is not None:
+            thresholds = sorted(thresholds)
+            num_thresholds = len(thresholds) + 2
+        else:
+            thresholds = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+        thresholds = [0.0 - kepsilon, *thresholds, 1.0 + kepsilon]
+        values, update_ops = _confusion_matrix_at_thresholds(
+            labels, predictions, thresholds, weights
+        )
+        epsilon = 1.0e-6
+        m = num_thresholds - 1
+
+        def interpolate_pr_auc(tp, fp, fn):
+            # Between thresholds A and B, TP and P = TP + FP vary linearly: precision is
+            # (TP_A + slope (P - P_A)) / P, whose integral over P is closed form.
+            dtp = tp[:m] - tp[1:]
+            p = tp + fp
+            prec_slope = math_ops.div_no_nan(
+                dtp, math_ops.maximum(p[:m] - p[1:], 0), name="prec_slope"
+            )
+            intercept = tp[1:] - math_ops.multiply(prec_slope, p[1:])
+            safe_p_ratio = math_ops.where(
+                math_ops.logical_and(p[:m] > 0, p[1:] > 0),
+                math_ops.div_no_nan(
+                    p[:m], math_ops.maximum(p[1:], 0), name="recall_relative_ratio"
+                ),
+                array_ops.ones_like(p[1:]),
+            )
+            return reduction_ops.reduce_sum(
+                math_ops.div_no_nan(
+                    prec_slope * (dtp + intercept * math_ops.log(safe_p_ratio)),
+                    math_ops.maximum(tp[1:] + fn[1:], 0),
+                    name="pr_auc_increment",
+                ),
+                name="interpolate_pr_auc",
+            )
+
+        def compute_auc(tp, fn, tn, fp, name):
+            if curve == "PR" and summation_method == "careful_interpolation":
+                return interpolate_pr_auc(tp, fp, fn)
+            rec = math_ops.divide(tp + epsilon, tp + fn + epsilon)
+            if curve == "ROC":
+                x, y = math_ops.divide(fp, fp + tn + epsilon), rec
+            else:
+                x, y = rec, math_ops.divide(tp + epsilon, tp + fp + epsilon)
+            if summation_method in ("trapezoidal", "careful_interpolation"):
+                heights = (y[:m] + y[1:]) / 2.0
+            elif summation_method == "minoring":
+                heights = math_ops.minimum(y[:m], y[1:])
+            elif summation_method == "majoring":
+                heights = math_ops.maximum(y[:m], y[1:])
+            else:
+                raise ValueError(
+                    f"Invalid summation_method: {summation_method} summation_method should be "
+                    "'trapezoidal', 'careful_interpolation', 'minoring', or 'majoring'."
+                )
+            return reduction_ops.reduce_sum(math_ops.multiply(x[:m] - x[1:], heights), name=name)
+
+        value = compute_auc(values["tp"], values["fn"], values["tn"], values["fp"], "value")
+        _collect(metrics_collections, value)
+        update_op = compute_auc(
+            update_ops["tp"], update_ops["fn"], update_ops["tn"], update_ops["fp"], "update_op"
+        )
+        _collect(updates_collections, update_op)
+        return value, update_op
+
+
+# -- mean_iou ---------------------------------------------------------------------------------
+def _streaming_confusion_matrix(labels, predictions, num_classes, weights=None):
+    """A local float64 ``[num_classes, num_classes]`` matrix (rows: labels, columns:
+    predictions) and the op adding a batch's (weighted) counts to it."""
+    from tfstyle.ops import segment_ops
+
+    total_cm = metric_variable(
+        [num_classes, num_classes], dtypes.float64, name="total_confusion_matrix"
+    )
+    predictions = array_ops.reshape(array_ops.cast(predictions, dtypes.int32), [-1])
+    labels = array_ops.reshape(array_ops.cast(labels, dtypes.int32), [-1])
+    with ops.name_scope(None, "confusion_matrix", (predictions, labels)):
+        cells = labels * num_classes + predictions
+        if weights is None:
+            counts = array_ops.ones_like(cells, dtype=dtypes.float64)
+        else:
+            counts = array_ops.reshape(array_ops.cast(weights, dtypes.float64), [-1])
+        flat = segment_ops.unsorted_segment_sum(counts, cells, num_classes * num_classes)
+        current_cm = array_ops.reshape(flat, [num_classes, num_classes])
+    return total_cm, total_cm.assign_add(current_cm)
+
+
+def mean_iou(labels, predictions, num_classes, weights=None, metrics_collections=None,
+             updates_collections=None, name=None):  # fmt: skip
+    """The mean over classes of intersection / union, from a streaming confusion matrix
+    (local ``<name>/total_confusion_matrix``); classes absent from both are left out."""
+    from tfstyle.ops import linalg_ops
+
+    with vs.variable_scope(name, "mean_iou", (predictions, labels, weights)):
+        predictions = ops.convert_to_tensor(predictions)
+        labels = ops.convert_to_tensor(labels)
+        predictions.shape.assert_is_compatible_with(labels.shape)
+        total_cm, update_op = _streaming_confusion_matrix(labels, predictions, num_classes, weights)
+        sum_over_row = array_ops.cast(reduction_ops.reduce_sum(total_cm, 0), dtypes.float32)
+        sum_over_col = array_ops.cast(reduction_ops.reduce_sum(total_cm, 1), dtypes.float32)
+        cm_diag = array_ops.cast(linalg_ops.diag_part(total_cm), dtypes.float32)
+        denominator = sum_over_row + sum_over_col - cm_diag
+        num_valid_entries = reduction_ops.reduce_sum(
+            array_ops.cast(math_ops.not_equal(denominator, 0), dtypes.float32)
+        )
+        denominator = math_ops.where(
+            math_ops.greater(denominator, 0), denominator, array_ops.ones_like(denominator)
+        )
+        iou = math_ops.divide(cm_diag, denominator)
+        value = math_ops.where(
+            math_ops.greater(num_valid_entries, 0),
+            reduction_ops.reduce_sum(iou, name="mean_iou") / num_valid_entries,
+            0,
+        )
+        _collect(metrics_collections, value)
+        _collect(updates_collections, update_op)
+        return value, update_op
