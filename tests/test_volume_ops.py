@@ -323,3 +323,35 @@ def test_channels_first_3d_graph():
         ]
 
     layer_check(pools, {"x:0": np.transpose(X5, (0, 4, 1, 2, 3))})
+
+
+def test_exported_graph_runs_in_tf():
+    """tfstyle's GraphDef of these ops (attrs as TF's op defs name them) imports and runs in TF."""
+    with tfs.Graph().as_default() as g:
+        x = tfs.placeholder(tfs.float32, X5.shape, name="x")
+        x4 = tfs.placeholder(tfs.float32, X4.shape, name="x4")
+        outs = [
+            tfs.nn.max_pool3d(x, 2, 2, "SAME"),
+            tfs.nn.avg_pool3d(x, 2, 1, "VALID"),
+            tfs.nn.conv3d(x, tfs.constant(F5), [1, 1, 2, 1, 1], "SAME"),
+            tfs.nn.conv3d_transpose(
+                x, tfs.ones([2, 2, 2, 4, 3]), [2, 10, 12, 14, 4], [1, 2, 2, 2, 1]
+            ),
+            tfs.nn.conv3d_backprop_filter_v2(x, [2, 2, 2, 3, 3], x, [1, 1, 1, 1, 1], "SAME"),
+            *tfs.nn.max_pool_with_argmax(x4, [1, 2, 2, 1], [1, 2, 2, 1], "SAME"),
+            tfs.nn.pool(x, [2, 2, 2], "MAX", "VALID", dilation_rate=[2, 2, 2]),
+        ]
+        names = [t.name for t in outs]
+        with tfs.Session() as sess:
+            got = sess.run(names, {"x:0": X5, "x4:0": X4})
+        serialized = g.as_graph_def().SerializeToString()
+    tf = tf1()
+    graph_def = tf.GraphDef()
+    graph_def.ParseFromString(serialized)
+    with tf.Graph().as_default():
+        tf.import_graph_def(graph_def, name="")
+        with tf.Session() as sess:
+            want = sess.run(names, {"x:0": X5, "x4:0": X4})
+    for n, a, w in zip(names, got, want):
+        assert a.dtype == w.dtype, n
+        np.testing.assert_allclose(a, w, rtol=1e-4, atol=1e-4, err_msg=n)
