@@ -1121,7 +1121,8 @@ def convolution(
     filters=None,
     dilations=None,
 ):
-    """N-D convolution; the 1-D and 2-D cases as ``conv1d``/``Conv2D`` named ``convolution``.
+    """N-D convolution; the 1-D, 2-D and 3-D cases as ``conv1d``/``Conv2D``/``Conv3D`` named
+    ``convolution``.
 
     A dilated convolution is one ``Conv2D`` with ``dilations`` here, where TF wraps it in
     ``SpaceToBatchND``/``BatchToSpaceND`` (same values, other op names).
@@ -1141,11 +1142,21 @@ def convolution(
                 name=name,
                 dilations=dilation_rate,
             )
+        nc = data_format is not None and data_format.startswith("NC")
+        if n == 3:
+            return conv3d(
+                x,
+                filter,
+                _get_sequence(strides, 3, 1 if nc else 4, "strides"),
+                padding,
+                data_format=data_format or "NDHWC",
+                dilations=_get_sequence(dilation_rate, 3, 1 if nc else 4, "dilations"),
+                name=name,
+            )
         if n != 2:
             raise ValueError(
-                f"tfstyle supports 1-D and 2-D convolutions; the input has rank {n + 2}"
+                f"tfstyle supports 1-D to 3-D convolutions; the input has rank {n + 2}"
             )
-        nc = data_format is not None and data_format.startswith("NC")
         return conv2d(
             x,
             filter,
