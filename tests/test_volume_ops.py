@@ -376,3 +376,27 @@ def test_convolution_3d_dilated_values():
         return tf.nn.convolution(x, f, "VALID", dilation_rate=[2, 1, 2])
 
     check(build, {"x:0": X5, "f:0": F5}, grad=True, rtol=1e-4, atol=1e-4, names=False)
+
+
+@pytest.mark.parametrize("kind", ["MAX", "AVG"])
+def test_pool_dilated_channels_first(kind):
+    # TF's CPU kernels pool channels-last only: the NC* result of tfstyle, transposed, against
+    # TF's channels-last one.
+    for x, fmt, window, rate in (
+        (X4, "NCHW", [2, 2], [2, 3]),
+        (X5, "NCDHW", [2, 2, 2], [2, 1, 2]),
+        (X4[:, 0], "NCW", [2], [3]),
+    ):
+        to_nc = (0, x.ndim - 1, *range(1, x.ndim - 1))
+        to_nhwc = (0, *range(2, x.ndim), 1)
+        with tfs.Graph().as_default():
+            xt = tfs.constant(np.transpose(x, to_nc))
+            y = tfs.nn.pool(xt, window, kind, "VALID", dilation_rate=rate, data_format=fmt)
+            with tfs.Session() as sess:
+                got = np.transpose(sess.run(y), to_nhwc)
+        tf = tf1()
+        with tf.Graph().as_default():
+            y = tf.nn.pool(tf.constant(x), window, kind, "VALID", dilation_rate=rate)
+            with tf.Session() as sess:
+                want = sess.run(y)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=fmt)

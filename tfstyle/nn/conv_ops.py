@@ -881,10 +881,13 @@ def pool(
             )
         # Pad each spatial dim at its end to a multiple of the rate, crop as much off the result.
         extra = [(r - d % r) % r for d, r in zip(dims, dilation_rate)]
-        pairs = [[0, e] for e in extra]
-        converted = space_batch_ops.space_to_batch_nd(x, dilation_rate, pairs)
+        block, pairs = list(dilation_rate), [[0, e] for e in extra]
+        if first_spatial == 2:
+            # SpaceToBatchND moves the dims after the batch: the channel dim takes a block of 1.
+            block, pairs = [1, *block], [[0, 0], *pairs]
+        converted = space_batch_ops.space_to_batch_nd(x, block, pairs)
         result = run(converted, padding)
-        return space_batch_ops.batch_to_space_nd(result, dilation_rate, pairs)
+        return space_batch_ops.batch_to_space_nd(result, block, pairs)
 
 
 # -- Conv2DBackpropFilter, and the gradient wrappers ---------------------------------------------
