@@ -24,9 +24,7 @@ def _static_text(item):
 
 def _assert_static(condition, data):
     if not condition:
-        raise errors.InvalidArgumentError(
-            None, None, "\n".join(str(_static_text(x)) for x in data)
-        )
+        raise errors.InvalidArgumentError(None, None, "\n".join(str(_static_text(x)) for x in data))
 
 
 def _binary_assert(sym, opname, op_func, static_func, x, y, data, summarize, message, name):

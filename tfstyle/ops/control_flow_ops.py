@@ -82,7 +82,9 @@ def _assert_text(values, summarize):
     for v in values:
         if hasattr(v, "finish"):  # a string, finished on the host
             v = v.finish(*(np.asarray(a) for a in v.arrays))
-        parts.append("[" + summarize_v1(np.asarray(v), -1 if summarize is None else summarize) + "]")
+        parts.append(
+            "[" + summarize_v1(np.asarray(v), -1 if summarize is None else summarize) + "]"
+        )
     return "assertion failed: " + " ".join(parts)
 
 
