@@ -400,3 +400,46 @@ def test_pool_dilated_channels_first(kind):
             with tf.Session() as sess:
                 want = sess.run(y)
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=fmt)
+
+
+def test_pool_v2_by_rank():
+    def build(tf):
+        x = _x5(tf)
+        x4 = tf.placeholder(tf.float32, X4.shape, name="x4")
+        return [
+            tf.nn.max_pool_v2(x, 2, 2, "SAME"),
+            tf.nn.avg_pool_v2(x, [2, 1, 2], 1, "VALID"),
+            tf.nn.max_pool_v2(x4, 2, 1, "SAME"),
+            tf.nn.avg_pool_v2(x4, 3, 2, "SAME"),
+            tf.nn.max_pool_v2(x4[:, 0], 2, 2, "VALID"),
+            tf.nn.avg_pool_v2(x4[:, 0], 2, 1, "SAME", name="a1"),
+        ]
+
+    check(build, {"x:0": X5, "x4:0": X4}, grad=True)
+
+
+def test_conv3d_backprop_filter():
+    dy = RNG.standard_normal((2, 5, 3, 7, 4)).astype(np.float32)
+
+    def build(tf):
+        x = _x5(tf)
+        d = tf.placeholder(tf.float32, dy.shape, name="dy")
+        return [
+            tf.nn.conv3d_backprop_filter(x, [2, 3, 2, 3, 4], d, [1, 1, 2, 1, 1], "SAME"),
+            tf.nn.conv3d_backprop_filter_v2(x, [2, 3, 2, 3, 4], d, [1, 1, 2, 1, 1], "SAME"),
+        ]
+
+    check(build, {"x:0": X5, "dy:0": dy}, grad=True, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("known", [True, False])
+@pytest.mark.parametrize("shift", [None, 0.5])
+def test_sufficient_statistics_and_normalize_moments(known, shift):
+    def build(tf):
+        x = tf.placeholder(tf.float32, X4.shape if known else [None, 5, None, 3], name="x")
+        counts, m_ss, v_ss, s = tf.nn.sufficient_statistics(x, [0, 2], shift=shift)
+        mean, var = tf.nn.normalize_moments(counts, m_ss, v_ss, s)
+        kept = tf.nn.sufficient_statistics(x, [-1], keep_dims=True)[:3]
+        return [counts, m_ss, v_ss, mean, var, *kept]
+
+    check(build, {"x:0": X4}, grad=True, rtol=1e-5, atol=1e-5)

@@ -1190,3 +1190,44 @@ for _conv_type in (
     registry.get(_conv_type).cpu_compiler_options = {
         "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"
     }
+
+
+# TF1 exports the generated op's wrapper under both names.
+conv3d_backprop_filter = conv3d_backprop_filter_v2
+
+
+def _pool_nd(kind, input, ksize, strides, padding, data_format, name):  # noqa: A002
+    shape = getattr(input, "shape", None)
+    if shape is not None and getattr(shape, "ndims", len(shape)) is not None:
+        n = len(shape) - 2
+    elif data_format is not None:
+        n = len(data_format) - 2
+    else:
+        raise ValueError(
+            "`input` must have a static shape or a data format must be given. Received: "
+            f"input.shape={shape} and data_format={data_format}"
+        )
+    if not 1 <= n <= 3:
+        raise ValueError(
+            f"`input.shape.rank` must be 3, 4 or 5. Received: input.shape={shape} of rank {n + 2}."
+        )
+    channel_index = n + 1 if data_format is None or not data_format.startswith("NC") else 1
+    ksize = _get_sequence(ksize, n, channel_index, "ksize")
+    strides = _get_sequence(strides, n, channel_index, "strides")
+    if kind == "max":
+        op = {1: max_pool1d, 2: max_pool2d, 3: max_pool3d}[n]
+    else:
+        op = {1: avg_pool1d, 2: avg_pool, 3: avg_pool3d}[n]
+    return op(input, ksize, strides, padding, data_format=data_format, name=name)
+
+
+def max_pool_v2(input, ksize, strides, padding, data_format=None, name=None):  # noqa: A002
+    """Max pooling of a 3-D, 4-D or 5-D ``input`` (``max_pool1d``, ``max_pool2d`` or
+    ``MaxPool3D`` by its rank)."""
+    return _pool_nd("max", input, ksize, strides, padding, data_format, name)
+
+
+def avg_pool_v2(input, ksize, strides, padding, data_format=None, name=None):  # noqa: A002
+    """Average pooling of a 3-D, 4-D or 5-D ``input`` (``avg_pool1d``, ``AvgPool`` or
+    ``AvgPool3D`` by its rank)."""
+    return _pool_nd("avg", input, ksize, strides, padding, data_format, name)

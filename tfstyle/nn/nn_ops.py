@@ -1005,3 +1005,34 @@ def weighted_moments(x, axes, frequency_weights, name=None, keep_dims=None, keep
             weighted_mean = array_ops.cast(weighted_mean, dtypes.float16)
             weighted_variance = array_ops.cast(weighted_variance, dtypes.float16)
         return weighted_mean, weighted_variance
+
+
+def sufficient_statistics(x, axes, shift=None, keep_dims=None, name=None, keepdims=None):
+    """``(count, sum of x - shift, sum of (x - shift)^2, shift)`` over ``axes``, the inputs of
+    ``normalize_moments``; ``count`` is a constant where the reduced dims are known."""
+    if keep_dims is not None and keepdims is not None:
+        raise ValueError("Cannot specify both 'keep_dims' and 'keepdims'")
+    keep_dims = bool(keepdims if keep_dims is None else keep_dims)
+    axes = list(axes)
+    with ops.name_scope(name, "sufficient_statistics", [x, shift]):
+        x = _convert(x, "x")
+        dims = x.shape.as_list() if x.shape.ndims is not None else None
+        if dims is not None and all(dims[d] is not None for d in axes):
+            from tfstyle.ops.constant_op import constant
+
+            counts = constant(int(np.prod([dims[d] for d in axes])), dtype=x.dtype)
+        else:
+            rank = array_ops.rank(x)
+            positive = [a + rank if a < 0 else a for a in axes]
+            x_dims = array_ops.gather(array_ops.cast(array_ops.shape(x), x.dtype), positive)
+            counts = reduction_ops.reduce_prod(x_dims, name="count")
+        if shift is not None:
+            shift = _convert(shift, "shift")
+            m_ss = math_ops.subtract(x, shift)
+            v_ss = math_ops.squared_difference(x, shift)
+        else:
+            m_ss = x
+            v_ss = math_ops.square(x)
+        m_ss = reduction_ops.reduce_sum(m_ss, axes, keepdims=keep_dims, name="mean_ss")
+        v_ss = reduction_ops.reduce_sum(v_ss, axes, keepdims=keep_dims, name="var_ss")
+    return counts, m_ss, v_ss, shift
