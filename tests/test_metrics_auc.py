@@ -134,3 +134,30 @@ def test_mean_iou(weighted):
         ]
 
     _check(build)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.4, 0.8, 1.0])
+def test_sensitivity_and_specificity(rate):
+    def build(tf, labels, predictions, weights):
+        return [
+            tf.metrics.sensitivity_at_specificity(labels, predictions, rate),
+            tf.metrics.specificity_at_sensitivity(labels, predictions, rate),
+            tf.metrics.sensitivity_at_specificity(
+                labels, predictions, specificity=rate, weights=weights, num_thresholds=5
+            ),
+            tf.metrics.specificity_at_sensitivity(
+                labels, predictions, sensitivity=rate, weights=weights, num_thresholds=5
+            ),
+        ]
+
+    _check(build)
+
+
+def test_sensitivity_and_specificity_range_errors():
+    for tf in (tf1(), tfs):
+        with tf.Graph().as_default():
+            lab, pred = tf.constant([1, 0]), tf.constant([0.2, 0.7])
+            with pytest.raises(ValueError, match="`specificity` must be in the range"):
+                tf.metrics.sensitivity_at_specificity(lab, pred, 1.5)
+            with pytest.raises(ValueError, match="`sensitivity` must be in the range"):
+                tf.metrics.specificity_at_sensitivity(lab, pred, -0.1)

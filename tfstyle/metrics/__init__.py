@@ -25,6 +25,8 @@ __all__ = [
     "recall",
     "recall_at_thresholds",
     "root_mean_squared_error",
+    "sensitivity_at_specificity",
+    "specificity_at_sensitivity",
     "true_negatives",
     "true_negatives_at_thresholds",
     "true_positives",
@@ -464,3 +466,75 @@ def mean_iou(labels, predictions, num_classes, weights=None, metrics_collections
         _collect(metrics_collections, value)
         _collect(updates_collections, update_op)
         return value, update_op
+
+
+def _at_rate(scope, rate_name, end, compute):
+    def metric(labels, predictions, rate, weights=None, num_thresholds=200,
+               metrics_collections=None, updates_collections=None, name=None):  # fmt: skip
+        if rate < 0 or rate > 1:
+            raise ValueError(
+                f"`{rate_name}` must be in the range [0, 1]. Currently, `{rate_name}` "
+                f"{'got' if rate_name == 'specificity' else 'is'} {rate}."
+            )
+        with vs.variable_scope(name, scope, (predictions, labels, weights)):
+            kepsilon = 1e-7  # floating point slack at the ends
+            thresholds = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+            thresholds = [0.0 - kepsilon, *thresholds, end]
+            values, update_ops = _confusion_matrix_at_thresholds(
+                labels, predictions, thresholds, weights
+            )
+            keys = ("tp", "tn", "fp", "fn")
+            value = compute(*(values[k] for k in keys), rate, kepsilon, "value")
+            _collect(metrics_collections, value)
+            update_op = compute(*(update_ops[k] for k in keys), rate, kepsilon, "update_op")
+            _collect(updates_collections, update_op)
+            return value, update_op
+
+    metric.__name__ = scope
+    return metric
+
+
+def _sensitivity_at(tp, tn, fp, fn, specificity, kepsilon, name):
+    # The threshold whose specificity is closest to the one asked for (the first such).
+    specificities = math_ops.divide(tn, tn + fp + kepsilon)
+    index = reduction_ops.argmin(math_ops.abs(specificities - specificity), 0)
+    index = array_ops.cast(index, dtypes.int32)
+    return math_ops.divide(tp[index], tp[index] + fn[index] + kepsilon, name)
+
+
+def _specificity_at(tp, tn, fp, fn, sensitivity, kepsilon, name):
+    # The last threshold whose sensitivity is closest to the one asked for: the first maximum
+    # of the running count of the closest ones.
+    sensitivities = math_ops.divide(tp, tp + fn + kepsilon)
+    distance = math_ops.abs(sensitivities - sensitivity)
+    min_val = reduction_ops.reduce_min(distance)
+    closest = array_ops.cast(math_ops.equal(distance, min_val), dtypes.int64)
+    index = reduction_ops.argmax(math_ops.cumsum(closest), 0)
+    index = array_ops.cast(index, dtypes.int32)
+    return math_ops.divide(tn[index], tn[index] + fp[index] + kepsilon, name)
+
+
+_sensitivity_metric = _at_rate(
+    "sensitivity_at_specificity", "specificity", 1.0 + 1e-7, _sensitivity_at
+)
+_specificity_metric = _at_rate(
+    "specificity_at_sensitivity", "sensitivity", 1.0 - 1e-7, _specificity_at
+)
+
+
+def sensitivity_at_specificity(labels, predictions, specificity, weights=None,
+                               num_thresholds=200, metrics_collections=None,
+                               updates_collections=None, name=None):  # fmt: skip
+    """The sensitivity (recall) at the threshold whose specificity is closest to
+    ``specificity``, over every batch."""
+    return _sensitivity_metric(labels, predictions, specificity, weights, num_thresholds,
+                               metrics_collections, updates_collections, name)  # fmt: skip
+
+
+def specificity_at_sensitivity(labels, predictions, sensitivity, weights=None,
+                               num_thresholds=200, metrics_collections=None,
+                               updates_collections=None, name=None):  # fmt: skip
+    """The specificity at the last threshold whose sensitivity is closest to
+    ``sensitivity``, over every batch."""
+    return _specificity_metric(labels, predictions, sensitivity, weights, num_thresholds,
+                               metrics_collections, updates_collections, name)  # fmt: skip
