@@ -343,6 +343,10 @@ def _fill_infer(op):
 def _fill_lower(op):
     def fn(d, v):
         dims_ = tuple(int(x) for x in _base.static_ints(d, "fill's dims"))
+        if isinstance(v, (np.ndarray, np.generic)):
+            # A constant fill (the zeros of initialisers and optimizer slots) stays NumPy: the
+            # same values, without an eager XLA compile for each new shape (about 25 ms each).
+            return np.full(dims_, v, dtype=v.dtype)
         return jnp.full(dims_, v, dtype=v.dtype)
 
     return fn
