@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import tfstyle.compat.v1 as tfs
+from tests import optimizer_cases
 from tests.oracle import tf1
 
 
@@ -56,27 +57,7 @@ def _assert_same(got, want, atol=1e-6):
         np.testing.assert_allclose(got[k], want[k], rtol=1e-5, atol=atol, err_msg=k)
 
 
-_OPTIMIZERS = {
-    "sgd": lambda tf: tf.train.GradientDescentOptimizer(0.1),
-    "momentum": lambda tf: tf.train.MomentumOptimizer(0.1, 0.9),
-    "adam": lambda tf: tf.train.AdamOptimizer(0.1),
-    "rmsprop": lambda tf: tf.train.RMSPropOptimizer(0.05, momentum=0.5),
-    "adagrad": lambda tf: tf.train.AdagradOptimizer(0.1),
-    "adadelta": lambda tf: tf.train.AdadeltaOptimizer(1.0),
-    "ftrl": lambda tf: tf.train.FtrlOptimizer(0.1, l2_shrinkage_regularization_strength=0.1),
-    "proximal_sgd": lambda tf: tf.train.ProximalGradientDescentOptimizer(
-        0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.1
-    ),
-    "proximal_adagrad": lambda tf: tf.train.ProximalAdagradOptimizer(
-        0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.1
-    ),
-    "adagrad_da": lambda tf: tf.train.AdagradDAOptimizer(
-        0.1,
-        tf.train.get_or_create_global_step(),
-        l1_regularization_strength=0.01,
-        l2_regularization_strength=0.1,
-    ),
-}
+_OPTIMIZERS = {**optimizer_cases.BASIC, **optimizer_cases.PROXIMAL}
 
 
 # The sparse updates, with fed ids: ScatterSub (SGD); SparseApplyMomentum, and Adam's Assign +

@@ -8,28 +8,13 @@ import pytest
 from tensorboard.compat.proto import graph_pb2, meta_graph_pb2
 
 import tfstyle.compat.v1 as tfs
+from tests import optimizer_cases
 from tests.oracle import tf1
 from tfstyle.framework import ref_variables, sparse_dedup
 
 _OPTIMIZERS = {
-    "adam": lambda tf: tf.train.AdamOptimizer(0.1),
-    "adagrad": lambda tf: tf.train.AdagradOptimizer(0.1),
-    "momentum": lambda tf: tf.train.MomentumOptimizer(0.1, 0.9),
-    "rmsprop": lambda tf: tf.train.RMSPropOptimizer(0.05, momentum=0.5),
-    "adadelta": lambda tf: tf.train.AdadeltaOptimizer(1.0),
-    "ftrl": lambda tf: tf.train.FtrlOptimizer(0.1, l2_shrinkage_regularization_strength=0.1),
-    "proximal_sgd": lambda tf: tf.train.ProximalGradientDescentOptimizer(
-        0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.1
-    ),
-    "proximal_adagrad": lambda tf: tf.train.ProximalAdagradOptimizer(
-        0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.1
-    ),
-    "adagrad_da": lambda tf: tf.train.AdagradDAOptimizer(
-        0.1,
-        tf.train.get_or_create_global_step(),
-        l1_regularization_strength=0.01,
-        l2_regularization_strength=0.1,
-    ),
+    **{k: v for k, v in optimizer_cases.BASIC.items() if k != "sgd"},  # SGD has no Unique
+    **optimizer_cases.PROXIMAL,
 }
 
 # Repeated ids, in different places each step; the last step repeats one id only.

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import tfstyle.compat.v1 as tfs
+from tests import optimizer_cases
 from tests.oracle import tf1
 
 _OPTIMIZERS = {
@@ -22,18 +23,7 @@ _OPTIMIZERS = {
     "ftrl_v2": lambda tf: tf.train.FtrlOptimizer(
         0.1, l2_regularization_strength=0.1, l2_shrinkage_regularization_strength=0.1
     ),
-    "proximal_sgd": lambda tf: tf.train.ProximalGradientDescentOptimizer(
-        0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.1
-    ),
-    "proximal_adagrad": lambda tf: tf.train.ProximalAdagradOptimizer(
-        0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.1
-    ),
-    "adagrad_da": lambda tf: tf.train.AdagradDAOptimizer(
-        0.1,
-        tf.train.get_or_create_global_step(),
-        l1_regularization_strength=0.01,
-        l2_regularization_strength=0.1,
-    ),
+    **optimizer_cases.PROXIMAL,
 }
 
 

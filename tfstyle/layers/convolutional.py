@@ -306,7 +306,7 @@ class Conv3DTranspose(_ConvTranspose, Conv3D):
         self._check_transpose()
 
 
-class Conv2DTranspose(Conv2D):
+class Conv2DTranspose(_ConvTranspose, Conv2D):
     """Transposed 2-D convolution (the gradient of ``conv2d``); ``kernel`` has shape
     ``kernel_size + [filters, in_channels]``."""
 
@@ -314,58 +314,7 @@ class Conv2DTranspose(Conv2D):
                  data_format="channels_last", dilation_rate=(1, 1), **kwargs):  # fmt: skip
         super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
                          **kwargs)  # fmt: skip
-        if self.dilation_rate != (1, 1):
-            raise ValueError(
-                "tfstyle's conv2d_transpose supports dilation_rate=(1, 1) only; got "
-                f"{self.dilation_rate}"
-            )
-        self.input_spec = InputSpec(ndim=4)
-
-    def _kernel_shape(self, input_dim):
-        return self.kernel_size + (self.filters, input_dim)
-
-    def build(self, input_shape):
-        input_shape = TensorShape(input_shape)
-        if input_shape.ndims != 4:
-            raise ValueError(f"Inputs should have rank 4. Received input_shape={input_shape}.")
-        super().build(input_shape)
-
-    def _convolve(self, inputs):
-        shape = array_ops.shape(inputs)
-        h_axis, w_axis = (2, 3) if self._channels_first else (1, 2)
-        dims = inputs.shape.as_list()
-        height = dims[h_axis] if dims[h_axis] is not None else shape[h_axis]
-        width = dims[w_axis] if dims[w_axis] is not None else shape[w_axis]
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
-        out_h = deconv_output_length(height, kh, self.padding, sh)
-        out_w = deconv_output_length(width, kw, self.padding, sw)
-        if self._channels_first:
-            out_shape = (shape[0], self.filters, out_h, out_w)
-            strides = (1, 1, sh, sw)
-        else:
-            out_shape = (shape[0], out_h, out_w, self.filters)
-            strides = (1, sh, sw, 1)
-        outputs = nn.conv2d_transpose(
-            inputs,
-            self.kernel,
-            array_ops.stack(list(out_shape)),
-            strides,
-            padding=self.padding.upper(),
-            data_format=self._tf_data_format,
-        )
-        outputs.set_shape(self.compute_output_shape(inputs.shape))
-        return outputs
-
-    def compute_output_shape(self, input_shape):
-        dims = TensorShape(input_shape).as_list()
-        spatial = dims[2:] if self._channels_first else dims[1:-1]
-        out = [
-            deconv_output_length(n, k, self.padding, s)
-            for n, k, s in zip(spatial, self.kernel_size, self.strides)
-        ]
-        if self._channels_first:
-            return TensorShape([dims[0], self.filters, *out])
-        return TensorShape([dims[0], *out, self.filters])
+        self._check_transpose()
 
 
 class SeparableConv2D(Conv2D):
