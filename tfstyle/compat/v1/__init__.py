@@ -382,4 +382,5 @@ from tfstyle.ops.variables import (
     trainable_variables,
     variables_initializer,
 )
+from tfstyle.platform import app, flags, gfile
 from tfstyle.platform import tf_logging as logging
