@@ -143,3 +143,24 @@ def test_string_format_matches_tf():
                 return sess.run(outs)
 
     assert run(tfs) == run(tf1())
+
+
+def test_conds_holding_prints_or_asserts_are_stateful_ifs_as_in_tf():
+    def if_types(tf):
+        with tf.Graph().as_default() as g:
+            x = tf.placeholder(tf.float32, [3])
+            p = tf.placeholder(tf.bool, [])
+            tf.Assert(tf.reduce_all(x > 0), [x], name="a")
+            tf.cond(p, lambda: tf.Print(x, [x]), lambda: x, name="printing")
+            tf.cond(p, lambda: x + 1, lambda: x, name="plain")
+            return sorted((o.name, o.type) for o in g.get_operations() if "If" in o.type)
+
+    assert (
+        if_types(tfs)
+        == if_types(tf1())
+        == [
+            ("a/AssertGuard", "If"),
+            ("plain", "StatelessIf"),
+            ("printing", "If"),
+        ]
+    )

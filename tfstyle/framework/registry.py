@@ -48,8 +48,9 @@ class OpDef:
         # its outputs (its inputs come from feeds, constants and string ops only); one without
         # outputs runs after it, in graph order, on the values the run computed for it.
         self.on_host = False
-        # Ops with an effect each time a step reaches them (a print): never evaluated once at
-        # trace time, even when every input is a constant.
+        # Ops with an effect each time a step reaches them (a print, an assert), TF's
+        # ``is_stateful``: never evaluated once at trace time, even when every input is a
+        # constant, and a cond or loop holding one is an ``If``/``While``, not a stateless one.
         self.is_stateful = False
 
 

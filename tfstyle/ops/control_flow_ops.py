@@ -124,6 +124,7 @@ def _lower_assert(op):
 
 _base.register_simple("Assert", lambda op: [], _lower_assert)
 registry.get("Assert").fails_at_run = True
+registry.get("Assert").is_stateful = True
 
 
 def Assert(condition, data, summarize=None, name=None):  # noqa: N802 (TF's name)
@@ -239,6 +240,8 @@ def _is_stateful(fg):
         if d is None:
             continue
         if d.reads_resource or d.writes_resource or d.random or d.resource_effects:
+            return True
+        if d.is_stateful:  # prints, asserts: TF keeps such a branch in a (stateful) ``If``
             return True
         if op.type == "VarHandleOp":
             return True
