@@ -3,10 +3,11 @@
 from tfstyle.ops import training_ops as _kernels
 from tfstyle.ops.training_ops import TENSOR_MATH
 
-from .optimizer import Optimizer, cast_to, resource_apply, resource_sparse_apply
+from .optimizer import resource_apply, resource_sparse_apply
+from .proximal_gradient_descent import ProximalOptimizer
 
 
-class ProximalAdagradOptimizer(Optimizer):
+class ProximalAdagradOptimizer(ProximalOptimizer):
     """``accum += grad**2``, then the proximal step of ``ProximalGradientDescentOptimizer``
     with the rate ``lr / sqrt(accum)``. Slot ``accumulator`` (``w/ProximalAdagrad``) starting
     at ``initial_accumulator_value``."""
@@ -34,20 +35,8 @@ class ProximalAdagradOptimizer(Optimizer):
         for v in var_list:
             self._constant_slot(v, self._initial_accumulator_value, "accumulator", self._name)
 
-    def _prepare(self):
-        self._learning_rate_tensor = self._hyper_tensor(self._learning_rate, "learning_rate")
-        self._l1_regularization_strength_tensor = self._hyper_tensor(
-            self._l1_regularization_strength, "l1_regularization_strength"
-        )
-        self._l2_regularization_strength_tensor = self._hyper_tensor(
-            self._l2_regularization_strength, "l2_regularization_strength"
-        )
-
     def _kernel(self, grad):
-        dt = grad.dtype.base_dtype
-        lr = cast_to(self._learning_rate_tensor, dt)
-        l1 = cast_to(self._l1_regularization_strength_tensor, dt)
-        l2 = cast_to(self._l2_regularization_strength_tensor, dt)
+        lr, l1, l2 = self._rates(grad.dtype.base_dtype)
 
         def kernel(w, accum):
             return _kernels.proximal_adagrad(TENSOR_MATH, w, accum, lr, l1, l2, grad)
