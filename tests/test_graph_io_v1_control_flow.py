@@ -391,7 +391,9 @@ def _rnn_variant(kind):
                 dtype=tf.float32,
             )
             loss = tf.reduce_sum(tf.square(fw)) + tf.reduce_sum(bw)
-        tf.train.AdamOptimizer(0.05).minimize(loss, name="train")
+        # Adam's default epsilon turns a near-zero gradient's last-bit noise (thread-dependent
+        # sums in TF) into a full step; a larger one keeps the comparison about the graph.
+        tf.train.AdamOptimizer(0.05, epsilon=1e-3).minimize(loss, name="train")
         return [loss.name]
 
     return build
