@@ -40,17 +40,70 @@ def _texts(value):
 
 
 def host_array(value):
-    """A NumPy view of a (device) array. ``np.asarray`` on a JAX array caches a host copy inside
-    the array (doubling the memory of every saved variable for as long as it lives); a DLPack
-    view of a CPU buffer copies nothing."""
+    """What the bundle writer saves of a value: on the CPU a NumPy view of the buffer (DLPack;
+    ``np.asarray`` would cache a copy inside the array for as long as it lives, doubling the
+    memory of every saved variable); elsewhere (a GPU) a :class:`DeviceBytes` stream."""
     if isinstance(value, np.ndarray):
         return value
     try:
         return np.from_dlpack(value)
     except (TypeError, ValueError, RuntimeError, BufferError):
+        return DeviceBytes(value)
+
+
+class DeviceBytes:
+    """A device array's bytes, copied to the host a slice at a time as they are written, so the
+    host never holds a whole variable. Measured on a GPU: copying each variable whole made a
+    save's peak 1.28x the variables' size, however the copy was made (the transfer's staging
+    buffers add to the host copy), against the target of 1.2x."""
+
+    def __init__(self, value):
+        self.value = value
+        self.shape = tuple(value.shape)
+        self.dtype = np.dtype(value.dtype)
+
+    def host_chunks(self, nbytes):
+        """Yields the C-order bytes as ``uint8`` arrays of about ``nbytes`` each; the next
+        slice's copy is started before the current one is handed out."""
+        flat = self.value.reshape(-1)
+        total = flat.shape[0]
+        per = max(1, nbytes // self.dtype.itemsize)
+        if total <= per:
+            yield np.asarray(flat.addressable_data(0)).view(np.uint8)
+            return
+        # One compiled slice of a fixed size; the last one starts early and its overlap with
+        # the one before is skipped.
+        starts = list(range(0, total - per, per)) + [total - per]
+        done = 0
+
+        def fetch(start):
+            piece = _device_slice(flat, np.int32(start), per)
+            piece.copy_to_host_async()
+            return start, piece
+
+        pending = fetch(starts[0])
+        for later in starts[1:] + [None]:
+            following = fetch(later) if later is not None else None
+            start, piece = pending
+            chunk = np.asarray(piece).view(np.uint8)
+            yield chunk[(done - start) * self.dtype.itemsize :]
+            done = start + per
+            del piece, chunk
+            pending = following
+
+
+def _device_slice(flat, start, size):
+    global _device_slice_fn
+    if _device_slice_fn is None:
         import jax
 
-        return np.array(jax.device_get(value), copy=False)
+        _device_slice_fn = jax.jit(
+            lambda x, i, n: jax.lax.dynamic_slice(x, (i,), (n,)), static_argnums=2
+        )
+    return _device_slice_fn(flat, start, size)
+
+
+_device_slice_fn = None
 
 
 def _op_error(cls, op, message):

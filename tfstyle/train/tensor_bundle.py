@@ -505,15 +505,20 @@ def _write_string_tensor(f, strings: list[bytes]) -> tuple[int, int]:
     return size, crc
 
 
-def _write_numeric_tensor(f, array: np.ndarray) -> tuple[int, int]:
+def _byte_chunks(array: np.ndarray):
     flat = array.reshape(-1).view(np.uint8)
-    flat.flags.writeable = False  # the crc32c extension only takes read-only buffers
-    crc = 0
     for start in range(0, flat.size, _IO_CHUNK):
-        chunk = flat[start : start + _IO_CHUNK]
+        yield flat[start : start + _IO_CHUNK]
+
+
+def _write_numeric_tensor(f, chunks) -> tuple[int, int]:
+    size = crc = 0
+    for chunk in chunks:
+        chunk.flags.writeable = False  # the crc32c extension only takes read-only buffers
         f.write(chunk)
         crc = _crc(chunk, crc)
-    return flat.size, crc
+        size += chunk.size
+    return size, crc
 
 
 class Sliced(NamedTuple):
@@ -548,6 +553,13 @@ def _check_sliced(name: str, value: Sliced) -> None:
         seen.add(extents)
 
 
+def _numeric_enum(name: str, dtype) -> int:
+    enum = _ENUM_BY_NUMPY.get(np.dtype(dtype))
+    if enum is None:
+        raise TypeError(f"cannot save tensor {name!r}: unsupported dtype {dtype}")
+    return enum
+
+
 def _as_storable(name: str, value) -> tuple[int, np.ndarray]:
     array = np.asarray(value)
     if array.dtype.kind in "OSU":
@@ -556,9 +568,7 @@ def _as_storable(name: str, value) -> tuple[int, np.ndarray]:
     if dtype.byteorder == ">":
         dtype = dtype.newbyteorder("<")
         array = array.astype(dtype)
-    enum = _ENUM_BY_NUMPY.get(dtype)
-    if enum is None:
-        raise TypeError(f"cannot save tensor {name!r}: unsupported dtype {array.dtype}")
+    enum = _numeric_enum(name, dtype)
     if not array.flags.c_contiguous:
         array = np.array(array, order="C")
     return enum, array
@@ -582,8 +592,13 @@ def _write_data(f, items: list[tuple[bytes, str, object]], host) -> list[tuple[b
 
     def write(key, name, value, expected_shape=None):
         nonlocal offset
-        # Converted only now, and dropped once written: one host copy at a time at most.
-        enum, array = _as_storable(name, host(value))
+        # Converted only now, and dropped once written: one host copy at a time at most. A
+        # value that streams its bytes (a device array, in chunks) is never whole on the host.
+        hosted = host(value)
+        if hasattr(hosted, "host_chunks"):
+            enum, array = _numeric_enum(name, hosted.dtype), hosted
+        else:
+            enum, array = _as_storable(name, hosted)
         if expected_shape is not None and tuple(array.shape) != expected_shape:
             raise _errors().InvalidArgumentError(
                 None,
@@ -593,8 +608,10 @@ def _write_data(f, items: list[tuple[bytes, str, object]], host) -> list[tuple[b
             )
         if enum == DT_STRING:
             size, crc = _write_string_tensor(f, _string_elements(array))
+        elif hasattr(array, "host_chunks"):
+            size, crc = _write_numeric_tensor(f, array.host_chunks(_IO_CHUNK))
         else:
-            size, crc = _write_numeric_tensor(f, array)
+            size, crc = _write_numeric_tensor(f, _byte_chunks(array))
         entry = BundleEntry(enum, tuple(array.shape), 0, offset, size, _mask_crc(crc))
         del array
         entries.append((key, entry.encode()))
