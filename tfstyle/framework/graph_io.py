@@ -70,6 +70,7 @@ from tfstyle.framework import (
     functionalize,
     op_defaults,
     ops,
+    partition_stitch,
     ref_variables,
     registry,
     sparse_dedup,
@@ -351,9 +352,11 @@ def graph_def(graph, add_shapes=False):
             _fill_node_def(nd, op, lib, ref)
         if add_shapes and op._outputs:
             nd.attr["_output_shapes"].list.shape.extend(shape_proto(t.shape) for t in op._outputs)
-    # An imported optimizer's ``Unique`` goes back to TF as ``Unique``: TF's sparse updates
-    # reject the out-of-range index that tfstyle's fixed-size form gives repeated ids.
-    return sparse_dedup.restore_unique(gd)
+    # An imported optimizer's ``Unique`` goes back to TF as ``Unique``, an imported partitioned
+    # lookup to TF's ``DynamicPartition``s and stitch: TF's sparse updates and gathers reject the
+    # out-of-range indices that tfstyle's fixed-size forms give repeated ids and the ids of other
+    # partitions.
+    return partition_stitch.restore(sparse_dedup.restore_unique(gd))
 
 
 # -- gradients ---------------------------------------------------------------------------------
@@ -2335,6 +2338,8 @@ def import_graph_def(
     if missing:
         raise _unsupported_error(missing)
     names_in_gd = {n.name for n in gd.node}
+    if partition_stitch.has_partition_stitch(gd):
+        gd = partition_stitch.rewrite(gd)
     unused = [k for k, (s, i) in zip(input_map, mapped) if s not in names_in_gd]
     if unused:
         raise ValueError(f"Attempted to map inputs that were not found in graph_def: {unused}")
