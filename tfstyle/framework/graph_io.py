@@ -2318,6 +2318,8 @@ def import_graph_def(
     if ref_variables.has_ref_variables(gd):
         ref_names = ref_variables.variable_names(gd)
         gd = ref_variables.to_resource_variables(gd)
+    if partition_stitch.has_partition_stitch(gd):
+        gd = partition_stitch.rewrite(gd)
     gd = sparse_dedup.rewrite(gd) if sparse_dedup.has_unique(gd) else gd
     if functionalize.needs_functionalization(gd):
         gd = functionalize.functionalize(gd)
@@ -2338,8 +2340,6 @@ def import_graph_def(
     if missing:
         raise _unsupported_error(missing)
     names_in_gd = {n.name for n in gd.node}
-    if partition_stitch.has_partition_stitch(gd):
-        gd = partition_stitch.rewrite(gd)
     unused = [k for k, (s, i) in zip(input_map, mapped) if s not in names_in_gd]
     if unused:
         raise ValueError(f"Attempted to map inputs that were not found in graph_def: {unused}")
