@@ -9,7 +9,7 @@ import numpy as np
 from tfstyle.framework import dtypes, ops, registry
 from tfstyle.framework.ops import Operation, Tensor
 
-from . import _base
+from . import _base, tensor_array_ops
 from .array_ops import identity, no_op
 
 
@@ -199,6 +199,22 @@ def _same_structure(a, b, check_types=True):
     return len(a) == len(b) and all(_same_structure(x, y, check_types) for x, y in zip(a, b))
 
 
+def _to_flows(s):
+    """``s`` with each TensorArray replaced by its flow (what control flow carries)."""
+    return _pack(s, [tensor_array_ops.to_flow(x) for x in _flatten(s)]) if _is_nested(s) else (
+        tensor_array_ops.to_flow(s))  # fmt: skip
+
+
+def _with_flows(like, s, fresh=False):
+    """``s`` (``like``'s structure, flows where ``like`` has TensorArrays) with TensorArrays
+    like ``like``'s holding those flows (``fresh``: as TF rebuilds a ``cond``'s results: no
+    static size, and an element shape of their own)."""
+    if not _is_nested(like):
+        return tensor_array_ops.with_flow(like, s, fresh)
+    return _pack(like, [tensor_array_ops.with_flow(a, b, fresh)
+                        for a, b in zip(_flatten(like), _flatten(s))])  # fmt: skip
+
+
 # -- building function graphs ------------------------------------------------------------------
 def _outer_graph(*tensors):
     g = ops.get_default_graph()
@@ -314,8 +330,17 @@ def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, f
     with ops.name_scope(name, "cond", [pred]) as scope:
         pred = ops.convert_to_tensor(pred)
         outer = _outer_graph(pred)
-        then_g, then_out = _trace(outer, "cond_true", true_fn)
-        else_g, else_out = _trace(outer, "cond_false", false_fn)
+        returned = {}
+
+        def flows_of(key, fn):
+            def traced():
+                returned[key] = fn()
+                return _to_flows(returned[key])
+
+            return traced
+
+        then_g, then_out = _trace(outer, "cond_true", flows_of("then", true_fn))
+        else_g, else_out = _trace(outer, "cond_false", flows_of("else", false_fn))
         _check_branches(then_out, else_out)
         shapes = [
             _relaxed(_shape_tuple(a.shape), _shape_tuple(b.shape))
@@ -342,8 +367,8 @@ def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, f
         if then_out is None:
             return None
         if not _is_nested(then_out):
-            return outs[0]
-        return _pack(then_out, outs)
+            return _with_flows(returned["then"], outs[0], fresh=True)
+        return _with_flows(returned["then"], _pack(then_out, outs), fresh=True)
 
 
 def _check_branches(a, b):
@@ -433,7 +458,7 @@ def while_loop(
         raise TypeError("'parallel_iterations' must be a positive integer.")
     single = not isinstance(loop_vars, (list, builtins.tuple))
     structure = [loop_vars] if single else loop_vars
-    with ops.name_scope(name, "while", _flatten(structure)) as scope:
+    with ops.name_scope(name, "while", _flatten(_to_flows(structure))) as scope:
         if maximum_iterations is None or isinstance(maximum_iterations, int):
             max_iters = constant(
                 -1 if maximum_iterations is None else maximum_iterations,
@@ -443,12 +468,17 @@ def while_loop(
         else:
             max_iters = ops.convert_to_tensor(maximum_iterations, name="maximum_iterations")
         counter = constant(0, dtype=dtypes.int32, name="loop_counter")
+        # TensorArrays are carried as their flows and rebuilt around them in cond and body.
+        arrays = structure
+        structure = _to_flows(structure)
+        is_array = [tensor_array_ops.is_tensor_array(x) for x in _flatten(arrays)]
         flat = [ops.convert_to_tensor(v) for v in _flatten(structure)]
         if shape_invariants is None:
             invariants = [v.shape for v in flat]
         else:
             inv = [shape_invariants] if single else shape_invariants
-            invariants = [_shape.as_shape(s) for s in _flatten(inv)]
+            invariants = [_shape.TensorShape([]) if a else _shape.as_shape(s)
+                          for a, s in zip(is_array, _flatten(inv))]  # fmt: skip
             if len(invariants) != len(flat):
                 raise ValueError(
                     "The two structures don't have the same number of elements: "
@@ -456,8 +486,15 @@ def while_loop(
                 )
         specs = [(v.dtype, s) for v, s in zip(flat, invariants)]
         outer = _outer_graph(*flat, max_iters)
-        cond_g, pred = _trace(outer, "while_cond", cond, structure, specs)
-        body_g, result = _trace(outer, "while_body", body, structure, specs)
+
+        def cond_fn(*args):
+            return cond(*_with_flows(arrays, args))
+
+        def body_fn(*args):
+            return _to_flows(body(*_with_flows(arrays, args)))
+
+        cond_g, pred = _trace(outer, "while_cond", cond_fn, structure, specs)
+        body_g, result = _trace(outer, "while_body", body_fn, structure, specs)
         if not _is_nested(result):
             result = [result]
         if not _same_structure(result, structure, check_types=False):
@@ -500,12 +537,13 @@ def while_loop(
         )
         _outer_control(op, cond_g, body_g)
         outs = _identities(op, scope)
-        packed = _pack(structure, outs[2 : 2 + len(flat)])
-        if single:
-            return packed[0]
-        if len(flat) == 1 and not return_same_structure:
-            return outs[2]
-        return packed
+    # Outside the loop's name scope, as TF rebuilds the TensorArrays it returns.
+    packed = _with_flows(arrays, _pack(structure, outs[2 : 2 + len(flat)]))
+    if single:
+        return packed[0]
+    if len(flat) == 1 and not return_same_structure:
+        return _flatten(packed)[0]
+    return packed
 
 
 # -- lowering ----------------------------------------------------------------------------------
@@ -761,10 +799,14 @@ def _lower_while(op):
             feeds = [vs[s] if isinstance(s, int) else captured[s] for s in body_sources]
             return run_plan(sub, feeds)[0]
 
-        if any(t is dtypes.variant for t in var_dtypes):
+        lists = any(t is dtypes.variant for t in var_dtypes)
+        if lists:
             from . import list_ops
 
-            vars0 = list_ops.settle_loop_state(vars0, lambda vs: run_body(vs, written0, None)[0])
+            def probe(vs):
+                return run_body(vs, written0, None)[0]
+
+            vars0 = list_ops.settle_loop_state(vars0, probe)
         static = not _is_traced(max_iters) and not _is_traced(counter)
         bound = int(max_iters) if static and int(max_iters) >= 0 else None
         everything = static and not keys and not any(_is_traced(v) for v in args)
@@ -772,19 +814,23 @@ def _lower_while(op):
         if static and countable:
             body = (lambda vs: run_body(vs, (), None)[0]) if everything else run_control
             trips = _count_trips(vars0, bound, control, everything, run_cond, body)
-        if trips is not None and everything:
-            # Everything was known: the loop ran at compile time (shapes may vary, as in TF).
-            count, vs = trips
-            count, written = np.int32(int(counter) + count), written0
-        elif trips is not None or bound is not None:
-            length = trips[0] if trips is not None else bound
-            try:
-                vs, written, count = _scan_loop(
-                    vars0, written0, length, trips is not None, run_cond, run_body, counter
-                )
-            except TypeError as e:
-                raise _same_shapes_error(op, e) from None
-        else:
+        if lists and not (trips is not None and everything):
+            # Lists the loop writes past their end (TensorArrays of dynamic size) get room for
+            # every iteration it can run.
+            most = trips[0] if trips is not None else bound
+            grown = list_ops.reserve_loop_capacity(op, vars0, probe, most)
+            if grown is not vars0:
+                vars0 = list_ops.settle_loop_state(grown, probe)
+
+        def run_loop(vars0, written0):
+            if trips is not None or bound is not None:
+                length = trips[0] if trips is not None else bound
+                try:
+                    return _scan_loop(
+                        vars0, written0, length, trips is not None, run_cond, run_body, counter
+                    )
+                except TypeError as e:
+                    raise _same_shapes_error(op, e) from None
 
             def loop_cond(carry):
                 i, vs, written = carry
@@ -804,6 +850,17 @@ def _lower_while(op):
                 )
             except TypeError as e:
                 raise _same_shapes_error(op, e) from None
+            return vs, written, count
+
+        if trips is not None and everything:
+            # Everything was known: the loop ran at compile time (shapes may vary, as in TF).
+            count, vs = trips
+            count, written = np.int32(int(counter) + count), written0
+        else:
+            vs, written, count = run_loop(vars0, written0)
+            if lists:
+                # A list the loop grew has a length computed at compile time where it can be.
+                vs = list_ops.fold_lengths(vs, lambda a: run_loop(*a)[0], (vars0, written0))
         for k, v in zip(wkeys, written):
             ctx.write_variable(op, v, k)
         return (count, max_iters, *vs, *args[n:])

@@ -322,7 +322,8 @@ def _element_shape_rule(op):
 
 def _concat_rule(op):
     dt = dtypes.as_dtype(op._attrs["element_dtype"])
-    return [(dt, None), (dtypes.int64, (None,))]
+    shape = _static_shape(op._inputs[1]) if op.type == "TensorListConcatV2" else None
+    return [(dt, None if not shape else (None, *shape[1:])), (dtypes.int64, (None,))]
 
 
 def _register(name, rule, lower):
@@ -433,10 +434,166 @@ def _lower_get_item(op):
 
 
 def _lower_set_item(op):
+    item_dtype = _element_dtype(op)
+    resize = bool(op._attrs.get("resize_if_index_out_of_bounds", False))
+
     def fn(lst, index, item):
-        return _with_item(op, lst, index, item)
+        if item_dtype != lst.element_dtype:
+            raise errors.InvalidArgumentError(
+                None,
+                op,
+                f"Invalid data types; op elements {_type_string(item_dtype)} but list elements "
+                f"{_type_string(lst.element_dtype)}\n\t [[{{{{node {op.name}}}}}]]",
+            )
+        if not resize:
+            return _with_item(op, lst, index, item)
+        return _resized_with_item(op, lst, index, item)
 
     return fn
+
+
+def _type_string(np_dtype):
+    """TF's name of a dtype in kernel messages (``float``, ``double``, ``int32``)."""
+    return {"float32": "float", "float64": "double", "float16": "half"}.get(
+        np.dtype(np_dtype).name, np.dtype(np_dtype).name
+    )
+
+
+# -- lists that grow (``resize_if_index_out_of_bounds``: a TensorArray of dynamic size) ---------
+# A write past the end of such a list makes it longer. With a known index the buffer is padded
+# to fit; with an index only known when the step runs (a write inside a loop), the capacity must
+# have been reserved beforehand: a loop that grows a list it carries gives it room for as many
+# writes as the loop can run (``reserve_loop_capacity``). The writes whose index is traced are
+# counted while a loop's body is probed.
+_GROWTH = []
+
+
+def _resized_with_item(op, lst, index, item):
+    import jax.numpy as jnp
+
+    if _is_static(index) and _is_static(lst.length):
+        i = int(np.asarray(index))
+        if i >= lst.capacity:
+            lst = _padded(lst, i + 1 - lst.capacity)
+        return _with_item(op, lst, i, item).replace(length=max(int(lst.length), i + 1))
+    if _GROWTH:
+        _GROWTH[-1].append(op)
+    if lst.capacity == 0:  # a loop's body probed before its room is reserved
+        lst = _padded(lst, 1)
+    new = _with_item(op, lst, index, item)
+    i = jnp.asarray(index, jnp.int32)
+    return new.replace(length=jnp.maximum(jnp.asarray(lst.length, jnp.int32), i + 1))
+
+
+def _padded(lst, extra):
+    import jax.numpy as jnp
+
+    buf = lst.buffer
+    if buf is not None and extra > 0:
+        buf = jnp.concatenate([buf, jnp.zeros((extra, *buf.shape[1:]), buf.dtype)])
+    return lst.replace(buffer=buf, capacity=lst.capacity + max(extra, 0))
+
+
+def reserve_loop_capacity(op, values, body, bound):
+    """Loop state ``values`` in which each list whose length ``body`` changes has a length the
+    loop can carry and room for the writes of ``bound`` iterations (``None``: not known at
+    compile time, an error naming the write)."""
+    import jax
+
+    values = tuple(values)
+    if not any(isinstance(v, TensorListValue) for v in values):
+        return values
+
+    def probe(vs):
+        _GROWTH.append([])
+        try:
+            outs = jax.eval_shape(body, vs)
+        finally:
+            writers = _GROWTH.pop()
+        return outs, writers
+
+    outs, _ = probe(values)
+    new = list(values)
+    for i, (v, out) in enumerate(zip(values, outs)):
+        if isinstance(v, TensorListValue) and isinstance(out, TensorListValue):
+            fixed = isinstance(v.length, (int, np.integer))
+            if fixed and not (isinstance(out.length, (int, np.integer)) and out.length == v.length):
+                # An array (the loop changes it) that stays a constant, for ``fold_lengths``.
+                new[i] = v.replace(length=np.asarray(v.length, np.int32))
+    changed = [i for i, (a, b) in enumerate(zip(new, values)) if a is not b]
+    if not changed:
+        return values
+    # Probed again with lengths the loop carries, every write past the end is counted.
+    _, writers = probe(tuple(new))
+    if not writers:  # pushes and pops: the length changes within the capacity
+        return tuple(new)
+    if bound is None:
+        w = writers[0]
+        raise errors.UnimplementedError(
+            None,
+            w,
+            f"{w.name} ({w.type}): a list (a TensorArray of dynamic size) grows in while loop "
+            f"{op.name}, whose number of iterations is not known when the graph is compiled; "
+            "tfstyle lowers the list to a buffer of fixed capacity. Give the while_loop "
+            "maximum_iterations (or the TensorArray the size it needs).",
+        )
+    extra = bound * len(writers)
+    for i in changed:
+        v = new[i]
+        new[i] = (
+            _padded(v, extra) if v.buffer is not None else v.replace(capacity=v.capacity + extra)
+        )
+    if _GROWTH:
+        _GROWTH[-1].extend(writers * bound)  # an enclosing loop's body grows by as much
+    return tuple(new)
+
+
+def fold_lengths(values, rerun, inputs):
+    """``values`` (a loop's results) with the lengths of lists that are computed from values
+    known at compile time made static, so that a list the loop grew stacks to a static shape.
+    ``rerun(inputs)`` recomputes ``values``; JAX's partial evaluation finds which results do
+    not depend on the traced leaves of ``inputs``."""
+    import jax
+
+    todo = [i for i, v in enumerate(values)
+            if isinstance(v, TensorListValue) and not _is_static(v.length)]  # fmt: skip
+    if not todo:
+        return values
+    try:
+        from jax._src import core
+        from jax._src.interpreters import partial_eval as pe
+
+        leaves, tree = jax.tree_util.tree_flatten(inputs)
+        traced = [i for i, x in enumerate(leaves) if not _is_static(x)]
+
+        def lengths(*args):
+            full = list(leaves)
+            for i, a in zip(traced, args):
+                full[i] = a
+            outs = rerun(jax.tree_util.tree_unflatten(tree, full))
+            return [jax.numpy.asarray(outs[i].length) for i in todo]
+
+        avals = [jax.ShapeDtypeStruct(np.shape(leaves[i]), leaves[i].dtype) for i in traced]
+        closed = jax.make_jaxpr(lengths)(*avals)
+        known, _, unknown, _ = pe.partial_eval_jaxpr_nounits(closed, [True] * len(avals), False)
+        if any(unknown):
+            return values
+        # Only what the lengths need (not the residuals kept for the unknown part).
+        jaxpr = known.jaxpr
+        used = [i < len(todo) for i in range(len(jaxpr.outvars))]
+        jaxpr, used_inputs = pe.dce_jaxpr(jaxpr, used, instantiate=True)
+        if any(used_inputs):
+            return values
+        with jax.ensure_compile_time_eval():
+            found = core.eval_jaxpr(jaxpr, known.consts)
+    except Exception:  # noqa: BLE001 - not foldable: the lengths stay known at run time only
+        return values
+    if not all(_is_static(x) for x in found):
+        return values
+    new = list(values)
+    for i, n in zip(todo, found):
+        new[i] = values[i].replace(length=int(np.asarray(n)))
+    return tuple(new)
 
 
 def _lower_push_back(op):
@@ -510,9 +667,36 @@ def _lower_gather(op):
         import jax.numpy as jnp
 
         shape = _shape_from_value(_base.static_ints(element_shape, "element_shape"))
-        return jnp.take(_buffer(op, lst, shape), jnp.asarray(indices, jnp.int32), axis=0)
+        return _gather_rows()(_buffer(op, lst, shape), jnp.asarray(indices, jnp.int32))
 
     return fn
+
+
+_GATHER = []
+
+
+def _gather_rows():
+    """``take(buffer, indices, axis=0)`` with TF's gradient of ``TensorListGather``: a scatter
+    of the rows' gradients into the list, so an index gathered twice gets one of them (TF sets
+    the list's items, it does not add them)."""
+    if not _GATHER:
+        import jax
+        import jax.numpy as jnp
+
+        @jax.custom_vjp
+        def gather(buf, idx):
+            return jnp.take(buf, idx, axis=0)
+
+        def fwd(buf, idx):
+            return jnp.take(buf, idx, axis=0), (idx, jnp.zeros_like(buf))
+
+        def bwd(res, g):
+            idx, zeros = res
+            return zeros.at[idx].set(g), None
+
+        gather.defvjp(fwd, bwd)
+        _GATHER.append(gather)
+    return _GATHER[0]
 
 
 def _lower_scatter_existing(op):
@@ -588,121 +772,146 @@ _register("TensorListElementShape", _element_shape_rule, _lower_element_shape)
 
 
 # -- constructors (TF's ``list_ops`` module) ---------------------------------------------------
-def _shape_tensor(element_shape, name="element_shape"):
+def _shape_arg(element_shape):
+    """An ``element_shape`` argument as TF passes it: a tensor as is, else an int32 array
+    (``-1`` for an unknown rank or dimension), converted inside the op's name scope."""
     if isinstance(element_shape, ops.Tensor):
         return element_shape
     if element_shape is None:
-        return _base.to_tensor(np.int32(-1), name=name)
+        return np.int32(-1)
     if isinstance(element_shape, (list, tuple)):
-        dims = [-1 if d is None else int(d) for d in element_shape]
-    else:
-        from tfstyle.framework import tensor_shape
+        return np.asarray([-1 if d is None else int(d) for d in element_shape], np.int32)
+    from tfstyle.framework import tensor_shape
 
-        shape = tensor_shape.as_shape(element_shape)
-        if shape.ndims is None:
-            return _base.to_tensor(np.int32(-1), name=name)
-        dims = [-1 if d is None else d for d in shape.as_list()]
-    return _base.to_tensor(np.asarray(dims, np.int32), name=name)
+    shape = tensor_shape.as_shape(element_shape)
+    if shape.ndims is None:
+        return np.int32(-1)
+    return np.asarray([-1 if d is None else d for d in shape.as_list()], np.int32)
+
+
+def _int_arg(value, dtype=np.int32):
+    if isinstance(value, ops.Tensor):
+        return value
+    return np.asarray(value, dtype)
 
 
 def _make(op_type, inputs, attrs, name):
-    with ops.name_scope(name, op_type, [t for t in inputs if isinstance(t, ops.Tensor)]) as scope:
-        inputs = [_base.to_tensor(t) for t in inputs]
+    """Op ``op_type`` named as TF's generated wrappers name it: ``inputs`` are ``(arg name,
+    value)`` pairs; values that are not tensors become constants named after their argument
+    inside the op's name scope (``TensorListSetItem/index``)."""
+    tensors = [v for _, v in inputs if isinstance(v, ops.Tensor)]
+    with ops.name_scope(name, op_type, tensors) as scope:
+        inputs = [_base.to_tensor(v, name=arg) for arg, v in inputs]
         return _base.make_op(op_type, inputs, attrs, name=scope)._outputs
+
+
+def _shape_type(es):
+    return es.dtype if isinstance(es, ops.Tensor) else dtypes.as_dtype(np.asarray(es).dtype)
 
 
 def empty_tensor_list(element_shape, element_dtype, max_num_elements=None, name=None):
     n = -1 if max_num_elements is None else max_num_elements
-    es = _shape_tensor(element_shape)
-    dt = dtypes.as_dtype(element_dtype)
-    attrs = {"element_dtype": dt, "shape_type": es.dtype}
-    return _make("EmptyTensorList", [es, np.int32(n) if isinstance(n, int) else n], attrs,
-                 name)[0]  # fmt: skip
+    es = _shape_arg(element_shape)
+    attrs = {"element_dtype": dtypes.as_dtype(element_dtype), "shape_type": _shape_type(es)}
+    inputs = [("element_shape", es), ("max_num_elements", _int_arg(n))]
+    return _make("EmptyTensorList", inputs, attrs, name)[0]
 
 
 def tensor_list_reserve(element_shape, num_elements, element_dtype, name=None):
-    es = _shape_tensor(element_shape)
-    attrs = {"element_dtype": dtypes.as_dtype(element_dtype), "shape_type": es.dtype}
-    n = np.int32(num_elements) if isinstance(num_elements, int) else num_elements
-    return _make("TensorListReserve", [es, n], attrs, name)[0]
+    es = _shape_arg(element_shape)
+    attrs = {"element_dtype": dtypes.as_dtype(element_dtype), "shape_type": _shape_type(es)}
+    inputs = [("element_shape", es), ("num_elements", _int_arg(num_elements))]
+    return _make("TensorListReserve", inputs, attrs, name)[0]
 
 
 def tensor_list_from_tensor(tensor, element_shape, name=None):
     tensor = _base.to_tensor(tensor)
-    es = _shape_tensor(element_shape)
-    attrs = {"element_dtype": tensor.dtype, "shape_type": es.dtype}
-    return _make("TensorListFromTensor", [tensor, es], attrs, name)[0]
+    es = _shape_arg(element_shape)
+    attrs = {"element_dtype": tensor.dtype, "shape_type": _shape_type(es)}
+    return _make("TensorListFromTensor", [("tensor", tensor), ("element_shape", es)], attrs,
+                 name)[0]  # fmt: skip
 
 
 def tensor_list_get_item(input_handle, index, element_dtype, element_shape=None, name=None):
-    es = _shape_tensor(element_shape)
-    attrs = {"element_dtype": dtypes.as_dtype(element_dtype), "Tshape": es.dtype}
-    return _make("TensorListGetItem", [input_handle, np.int32(index) if isinstance(index, int)
-                                       else index, es], attrs, name)[0]  # fmt: skip
+    attrs = {"element_dtype": dtypes.as_dtype(element_dtype)}
+    inputs = [("input_handle", input_handle), ("index", _int_arg(index)),
+              ("element_shape", _shape_arg(element_shape))]  # fmt: skip
+    return _make("TensorListGetItem", inputs, attrs, name)[0]
 
 
 def tensor_list_set_item(input_handle, index, item, resize_if_index_out_of_bounds=False,
                          name=None):  # fmt: skip
     item = _base.to_tensor(item)
     attrs = {"element_dtype": item.dtype,
-             "resize_if_index_out_of_bounds": resize_if_index_out_of_bounds}  # fmt: skip
-    index = np.int32(index) if isinstance(index, int) else index
-    return _make("TensorListSetItem", [input_handle, index, item], attrs, name)[0]
+             "resize_if_index_out_of_bounds": bool(resize_if_index_out_of_bounds)}  # fmt: skip
+    inputs = [("input_handle", input_handle), ("index", _int_arg(index)), ("item", item)]
+    return _make("TensorListSetItem", inputs, attrs, name)[0]
 
 
 def tensor_list_stack(input_handle, element_dtype, num_elements=-1, element_shape=None,
                       name=None):  # fmt: skip
-    es = _shape_tensor(element_shape)
     attrs = {"element_dtype": dtypes.as_dtype(element_dtype), "num_elements": num_elements}
-    return _make("TensorListStack", [input_handle, es], attrs, name)[0]
+    inputs = [("input_handle", input_handle), ("element_shape", _shape_arg(element_shape))]
+    return _make("TensorListStack", inputs, attrs, name)[0]
 
 
 def tensor_list_push_back(input_handle, tensor, name=None):
     tensor = _base.to_tensor(tensor)
-    return _make("TensorListPushBack", [input_handle, tensor],
+    return _make("TensorListPushBack", [("input_handle", input_handle), ("tensor", tensor)],
                  {"element_dtype": tensor.dtype}, name)[0]  # fmt: skip
 
 
 def tensor_list_pop_back(input_handle, element_dtype, element_shape=None, name=None):
-    es = _shape_tensor(element_shape)
-    out = _make("TensorListPopBack", [input_handle, es],
-                {"element_dtype": dtypes.as_dtype(element_dtype)}, name)  # fmt: skip
+    inputs = [("input_handle", input_handle), ("element_shape", _shape_arg(element_shape))]
+    out = _make("TensorListPopBack", inputs, {"element_dtype": dtypes.as_dtype(element_dtype)},
+                name)  # fmt: skip
     return out[0], out[1]
 
 
 def tensor_list_length(input_handle, name=None):
-    return _make("TensorListLength", [input_handle], {}, name)[0]
+    return _make("TensorListLength", [("input_handle", input_handle)], {}, name)[0]
 
 
 def tensor_list_element_shape(input_handle, shape_type, name=None):
     attrs = {"shape_type": dtypes.as_dtype(shape_type)}
-    return _make("TensorListElementShape", [input_handle], attrs, name)[0]
+    return _make("TensorListElementShape", [("input_handle", input_handle)], attrs, name)[0]
 
 
 def tensor_list_gather(input_handle, indices, element_dtype, element_shape=None, name=None):
-    es = _shape_tensor(element_shape)
     attrs = {"element_dtype": dtypes.as_dtype(element_dtype)}
-    return _make("TensorListGather", [input_handle, indices, es], attrs, name)[0]
+    inputs = [("input_handle", input_handle), ("indices", _int_arg(indices)),
+              ("element_shape", _shape_arg(element_shape))]  # fmt: skip
+    return _make("TensorListGather", inputs, attrs, name)[0]
 
 
-def tensor_list_scatter(tensor, indices, element_shape=None, name=None):
+def tensor_list_scatter(tensor, indices, element_shape=None, input_handle=None, name=None):
+    """``TensorListScatterV2`` of ``tensor``'s rows, or with ``input_handle`` the rows written
+    into that list (``TensorListScatterIntoExistingList``)."""
     tensor = _base.to_tensor(tensor)
-    es = _shape_tensor(element_shape)
-    attrs = {"element_dtype": tensor.dtype, "shape_type": es.dtype}
-    return _make("TensorListScatter", [tensor, indices, es], attrs, name)[0]
+    if input_handle is not None:
+        inputs = [("input_handle", input_handle), ("tensor", tensor),
+                  ("indices", _int_arg(indices))]  # fmt: skip
+        attrs = {"element_dtype": tensor.dtype}
+        return _make("TensorListScatterIntoExistingList", inputs, attrs, name)[0]
+    es = _shape_arg(element_shape)
+    attrs = {"element_dtype": tensor.dtype, "shape_type": _shape_type(es)}
+    inputs = [("tensor", tensor), ("indices", _int_arg(indices)), ("element_shape", es),
+              ("num_elements", np.int32(-1))]  # fmt: skip
+    return _make("TensorListScatterV2", inputs, attrs, name)[0]
 
 
 def tensor_list_concat(input_handle, element_dtype, element_shape=None, name=None):
-    es = _shape_tensor(element_shape)
-    leading = _base.to_tensor(np.zeros([0], np.int64), name="leading_dims")
-    attrs = {"element_dtype": dtypes.as_dtype(element_dtype), "shape_type": es.dtype}
-    return _make("TensorListConcatV2", [input_handle, es, leading], attrs, name)[0]
+    leading = _base.to_tensor(np.zeros([0], np.int64))  # TF makes it outside the op's scope
+    es = _shape_arg(element_shape)
+    attrs = {"element_dtype": dtypes.as_dtype(element_dtype), "shape_type": _shape_type(es)}
+    inputs = [("input_handle", input_handle), ("element_shape", es), ("leading_dims", leading)]
+    return _make("TensorListConcatV2", inputs, attrs, name)[0]
 
 
 def tensor_list_split(tensor, element_shape, lengths, name=None):
     tensor = _base.to_tensor(tensor)
-    es = _shape_tensor(element_shape)
-    lengths = _base.to_tensor(np.asarray(lengths, np.int64) if isinstance(lengths, list)
-                              else lengths)  # fmt: skip
-    attrs = {"element_dtype": tensor.dtype, "shape_type": es.dtype}
-    return _make("TensorListSplit", [tensor, es, lengths], attrs, name)[0]
+    es = _shape_arg(element_shape)
+    attrs = {"element_dtype": tensor.dtype, "shape_type": _shape_type(es)}
+    inputs = [("tensor", tensor), ("element_shape", es),
+              ("lengths", _int_arg(lengths, np.int64))]  # fmt: skip
+    return _make("TensorListSplit", inputs, attrs, name)[0]

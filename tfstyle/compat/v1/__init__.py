@@ -350,6 +350,7 @@ from tfstyle.ops.state_ops import (
     scatter_update,
 )
 from tfstyle.ops.string_ops import string_join
+from tfstyle.ops.tensor_array_ops import TensorArray
 from tfstyle.ops.variable_scope import (
     AUTO_REUSE,
     VariableScope,

@@ -1,0 +1,351 @@
+"""``tf.TensorArray`` (``tfstyle/ops/tensor_array_ops.py``), built alike in tfstyle and real TF:
+op types and names, static shapes, dtypes, values, gradients, errors, and training through
+a hand-written RNN."""
+
+import numpy as np
+import pytest
+
+import tfstyle.compat.v1 as tfs
+from tests.oracle import tf1
+from tfstyle.framework import errors as tfs_errors
+
+X = np.arange(15, dtype=np.float32).reshape(5, 3) / 7.0
+
+
+def _shape(t):
+    s = t.shape
+    return None if s.ndims is None else tuple(s.as_list())
+
+
+def _program(tf):
+    """Tensors computed with TensorArrays, outside and inside loops and conds."""
+    x = tf.placeholder(tf.float32, [5, 3], name="x")
+    out = {}
+    ta = tf.TensorArray(tf.float32, size=5)
+    ta1 = ta.write(0, x[0]).write(1, x[1] * 2.0)
+    out["read"] = ta1.read(1)
+    out["read_named"] = ta1.read(0, name="r")
+    full = ta1.write(2, x[2]).write(3, x[3]).write(4, x[4])
+    out["stack"] = full.stack()
+    out["gather"] = full.gather([4, 0, 2])
+    out["concat"] = full.concat()
+    out["size"] = full.size()
+    out["identity"] = full.identity().stack(name="after_identity")
+
+    u = tf.TensorArray(tf.float32, size=5).unstack(x)
+    out["unstack_read"] = u.read(3)
+    out["unstack_gather"] = u.gather(tf.constant([1, 1, 0]))
+    sc = tf.TensorArray(tf.float32, size=4, element_shape=[3]).scatter([3, 0], x[:2])
+    out["scatter"] = sc.stack()
+    sp = tf.TensorArray(tf.float32, size=3).split(tf.reshape(x, [15]), [5, 5, 5])
+    out["split"] = sp.stack()
+    out["split_concat"] = sp.concat()
+
+    ints = tf.TensorArray(tf.int32, size=2, element_shape=tf.TensorShape([None]))
+    ints = ints.write(0, tf.constant([1, 2])).write(1, tf.constant([3, 4]))
+    out["int_stack"] = ints.stack()
+    out["int_concat"] = ints.concat()
+
+    dyn = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+    dyn = dyn.write(0, x[0]).write(2, x[2])
+    out["dyn_size"] = dyn.size()
+    out["dyn_stack"] = dyn.stack()
+
+    loose = tf.TensorArray(tf.float32, size=2, infer_shape=False)
+    loose = loose.write(0, tf.zeros([2, 2])).write(1, x[:2, :2])
+    out["loose_read"] = loose.read(1)
+
+    # A loop writing one row per step into an array of static size.
+    zero = tf.constant(0)
+
+    def body(i, acc):
+        return i + 1, acc.write(i, x[i] * tf.cast(i + 1, tf.float32))
+
+    _, written = tf.while_loop(lambda i, a: i < 5, body, [zero, tf.TensorArray(tf.float32, 5)])
+    out["loop_stack"] = written.stack()
+
+    # A loop reading an unstacked array it captures.
+    def total(i, s):
+        return i + 1, s + u.read(i) * u.read(4 - i)
+
+    out["loop_read"] = tf.while_loop(lambda i, s: i < 5, total, [zero, tf.zeros([3])])[1]
+
+    # Dynamic size in a loop of known trip count, written at the counter and at ``size()``.
+    def grow(i, a, b):
+        return i + 1, a.write(i, x[i] + 1.0), b.write(b.size(), x[4 - i])
+
+    arrays = [tf.TensorArray(tf.float32, size=0, dynamic_size=True) for _ in range(2)]
+    _, a, b = tf.while_loop(lambda i, a, b: i < 4, grow, [zero, *arrays])
+    out["grow_stack"] = a.stack()
+    out["grow_size"] = b.size()
+    out["grow_concat"] = b.concat()
+
+    # Dynamic size bounded by maximum_iterations, the trip count known only at run time.
+    n = tf.placeholder_with_default(3, [], name="n")
+
+    def bounded(i, a):
+        return i + 1, a.write(i, x[i] * 3.0)
+
+    _, c = tf.while_loop(lambda i, a: i < n, bounded, [zero, dyn], maximum_iterations=5)
+    out["bounded_read"] = c.read(1)
+    out["bounded_size"] = c.size()
+
+    # A TensorArray returned by a cond.
+    p = tf.placeholder_with_default(True, [], name="p")
+    picked = tf.cond(p, lambda: ta.write(0, x[0] * 5.0), lambda: ta.write(0, x[1]))
+    out["cond_read"] = picked.read(0)
+    return out
+
+
+@pytest.fixture(scope="module")
+def both():
+    tf = tf1()
+    with tf.Graph().as_default():
+        theirs = _program(tf)
+        with tf.Session() as sess:
+            expected = sess.run(theirs, {"x:0": X})
+    g = tfs.Graph()
+    with g.as_default():
+        mine = _program(tfs)
+        with tfs.Session() as sess:
+            got = sess.run(mine, {"x:0": X})
+    return theirs, expected, mine, got
+
+
+def test_names_types_shapes_dtypes(both):
+    theirs, _, mine, _ = both
+    for k, t in theirs.items():
+        m = mine[k]
+        assert m.name == t.name, k
+        assert m.op.type == t.op.type, k
+        assert m.dtype.name == t.dtype.name, k
+        assert _shape(m) == _shape(t), k
+
+
+def test_values(both):
+    _, expected, _, got = both
+    assert sorted(got) == sorted(expected)
+    for k in expected:
+        np.testing.assert_allclose(got[k], expected[k], rtol=1e-6, err_msg=k)
+        assert np.asarray(got[k]).dtype == np.asarray(expected[k]).dtype, k
+
+
+def _graph_ops(tf):
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [4, 2], name="x")
+        ta = tf.TensorArray(tf.float32, size=4, name="arr")
+        ta = ta.write(0, x[0]).unstack(x)
+        ta.read(1)
+        ta.stack()
+        ta.gather([0, 1])
+        ta.concat()
+        ta.size()
+        ta.close()
+        ta.identity()
+        ta.scatter([1, 2], x[:2]).split(tf.reshape(x, [8]), [2, 2, 2, 2])
+        tf.TensorArray(tf.float32, size=0, dynamic_size=True).size()
+    return [(op.name, op.type) for op in g.get_operations()]
+
+
+def test_graph_ops_match_tf():
+    assert _graph_ops(tfs) == _graph_ops(tf1())
+
+
+def _element_shapes(tf):
+    shapes = []
+    ta = tf.TensorArray(tf.float32, size=3, element_shape=[None, 2])
+    shapes.append(ta.element_shape)
+    w = ta.write(0, tf.zeros([4, 2]))
+    shapes += [ta.element_shape, w.element_shape]  # shared: the first write narrows both
+    u = tf.TensorArray(tf.float32, size=3).unstack(tf.zeros([3, 5]))
+    shapes.append(u.element_shape)
+    s = tf.TensorArray(tf.float32, size=2).split(tf.zeros([6, 2]), [3, 3])
+    shapes.append(s.element_shape)
+    loose = tf.TensorArray(tf.float32, size=2, infer_shape=False).write(0, tf.zeros([1]))
+    shapes.append(loose.element_shape)
+    return [str(s) for s in shapes]
+
+
+def test_element_shape_inference():
+    tf = tf1()
+    with tf.Graph().as_default():
+        expected = _element_shapes(tf)
+    with tfs.Graph().as_default():
+        assert _element_shapes(tfs) == expected
+
+
+def _construction_errors(tf):
+    found = []
+
+    def attempt(fn):
+        try:
+            fn()
+            found.append(None)
+        except Exception as e:  # noqa: BLE001 - comparing TF's exception
+            found.append((type(e).__name__, str(e)))
+
+    ta = tf.TensorArray(tf.float32, size=2)
+    ta.write(0, tf.zeros([3]))
+    attempt(lambda: ta.write(1, tf.zeros([2])))
+    attempt(lambda: ta.unstack(tf.zeros([2, 4])))
+    attempt(lambda: ta.scatter([0], tf.zeros([1, 1])))
+    attempt(lambda: tf.TensorArray(tf.float32))
+    attempt(lambda: tf.TensorArray(tf.float32, size=2, flow=tf.zeros([])))
+    flow = tf.TensorArray(tf.float32, size=2).flow
+    attempt(lambda: tf.TensorArray(tf.float32, size=2, flow=flow))
+    attempt(lambda: tf.TensorArray(tf.float32, flow=flow, element_shape=[2]))
+    attempt(lambda: ta.grad("source"))
+    return found
+
+
+def test_construction_errors_match_tf():
+    tf = tf1()
+    with tf.Graph().as_default():
+        expected = _construction_errors(tf)
+    with tfs.Graph().as_default():
+        got = _construction_errors(tfs)
+    assert got == expected
+
+
+def test_wrong_dtype_fails_when_run_as_in_tf():
+    tf = tf1()
+    messages = []
+    for lib, error in (
+        (tf, tf.errors.InvalidArgumentError),
+        (tfs, tfs_errors.InvalidArgumentError),
+    ):
+        with lib.Graph().as_default():
+            ta = lib.TensorArray(lib.float32, size=2)
+            w = ta.write(0, lib.constant([1, 2, 3], lib.int32))  # TF only logs an error here
+            assert w.flow.op.get_attr("element_dtype") == lib.int32
+            with lib.Session() as sess, pytest.raises(error) as e:
+                sess.run(w.stack())
+            messages.append(str(e.value))
+    assert "Invalid data types; op elements int32 but list elements float" in messages[0]
+    assert "Invalid data types; op elements int32 but list elements float" in messages[1]
+
+
+def test_unbounded_dynamic_size_loop_is_a_clear_error():
+    with tfs.Graph().as_default():
+        x = tfs.placeholder(tfs.float32, [5, 3], name="x")
+        n = tfs.placeholder(tfs.int32, [], name="n")
+        ta = tfs.TensorArray(tfs.float32, size=0, dynamic_size=True)
+        _, ta = tfs.while_loop(lambda i, a: i < n, lambda i, a: (i + 1, a.write(i, x[i])), [0, ta])
+        with tfs.Session() as sess, pytest.raises(tfs_errors.UnimplementedError) as e:
+            sess.run(ta.read(0), {x: X, n: 3})
+    msg = str(e.value)
+    assert "TensorArrayV2Write/TensorListSetItem" in msg and "maximum_iterations" in msg
+
+
+def _gradients(tf):
+    x = tf.placeholder(tf.float32, [5, 3], name="x")
+    w = tf.Variable(np.linspace(-1.0, 1.0, 9, dtype=np.float32).reshape(3, 3), name="w")
+    grads = {}
+
+    def loss_of(t):
+        return tf.reduce_sum(tf.sin(t) * t)
+
+    ta = tf.TensorArray(tf.float32, size=5).unstack(tf.matmul(x, w))
+    grads["unstack_stack"] = loss_of(ta.stack())
+    grads["read"] = loss_of(ta.read(2) * ta.read(4))
+    grads["gather"] = loss_of(ta.gather([3, 3, 1]))
+    grads["concat"] = loss_of(ta.concat())
+    sc = tf.TensorArray(tf.float32, size=6).scatter([5, 0, 2, 1, 3], x * 2.0)
+    sc = sc.write(4, tf.matmul(x[:1], w)[0])
+    grads["scatter_write"] = loss_of(sc.stack())
+    sp = tf.TensorArray(tf.float32, size=5).split(tf.reshape(tf.matmul(x, w), [15]), [3] * 5)
+    grads["split"] = loss_of(sp.stack())
+
+    def body(i, h, out):
+        h = tf.tanh(tf.matmul(h[None], w)[0] + ta.read(i))
+        return i + 1, h, out.write(i, h)
+
+    loop = [tf.constant(0), tf.zeros([3]), tf.TensorArray(tf.float32, size=5)]
+    _, _, hs = tf.while_loop(lambda i, h, o: i < 5, body, loop)
+    grads["loop"] = loss_of(hs.stack())
+    dyn = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+    _, _, dyn = tf.while_loop(lambda i, h, o: i < 5, body, [loop[0], loop[1], dyn],
+                              maximum_iterations=5)  # fmt: skip
+    grads["loop_dynamic"] = loss_of(dyn.stack())
+    return {k: tf.gradients(v, [x, w]) for k, v in grads.items()}
+
+
+def test_gradients_match_tf():
+    tf = tf1()
+    with tf.Graph().as_default():
+        theirs = _gradients(tf)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            expected = sess.run(theirs, {"x:0": X})
+    with tfs.Graph().as_default():
+        mine = _gradients(tfs)
+        with tfs.Session() as sess:
+            sess.run(tfs.global_variables_initializer())
+            got = sess.run(mine, {"x:0": X})
+    for k in expected:
+        for g, e in zip(got[k], expected[k]):
+            np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def _rnn_training(tf, dynamic):
+    """A small RNN written by hand: TensorArrays in a while_loop, trained for 3 steps."""
+    rng = np.random.RandomState(0)
+    xs = rng.randn(6, 4, 3).astype(np.float32)  # [time, batch, features]
+    ys = rng.randn(4, 2).astype(np.float32)
+    x = tf.placeholder(tf.float32, [6, 4, 3], name="x")
+    y = tf.placeholder(tf.float32, [4, 2], name="y")
+    wx = tf.Variable(rng.randn(3, 5).astype(np.float32) * 0.5, name="wx")
+    wh = tf.Variable(rng.randn(5, 5).astype(np.float32) * 0.5, name="wh")
+    wo = tf.Variable(rng.randn(5, 2).astype(np.float32) * 0.5, name="wo")
+    inputs = tf.TensorArray(tf.float32, size=6).unstack(x)
+    if dynamic:
+        outputs = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+    else:
+        outputs = tf.TensorArray(tf.float32, size=6)
+
+    def body(t, h, out):
+        h = tf.tanh(tf.matmul(inputs.read(t), wx) + tf.matmul(h, wh))
+        return t + 1, h, out.write(t, h)
+
+    _, h, outputs = tf.while_loop(lambda t, h, o: t < 6, body,
+                                  [tf.constant(0), tf.zeros([4, 5]), outputs],
+                                  maximum_iterations=6)  # fmt: skip
+    states = outputs.stack()
+    pred = tf.matmul(tf.reduce_mean(states, axis=0) + h, wo)
+    loss = tf.reduce_mean(tf.square(pred - y))
+    train = tf.train.AdamOptimizer(0.05).minimize(loss)
+    losses = []
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(3):
+            losses.append(sess.run([train, loss], {x: xs, y: ys})[1])
+        return losses, sess.run([wx, wh, wo])
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_training_a_hand_written_rnn_matches_tf(dynamic):
+    tf = tf1()
+    with tf.Graph().as_default():
+        expected = _rnn_training(tf, dynamic)
+    with tfs.Graph().as_default():
+        got = _rnn_training(tfs, dynamic)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-5)
+    for g, e in zip(got[1], expected[1]):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)
+
+
+def test_graph_def_runs_in_tf():
+    """tfstyle's GraphDef of the TensorArray program gives TF the same values."""
+    g = tfs.Graph()
+    with g.as_default():
+        mine = _program(tfs)
+        with tfs.Session() as sess:
+            got = sess.run(mine, {"x:0": X})
+    tf = tf1()
+    with tf.Graph().as_default():
+        tf.import_graph_def(tf.GraphDef.FromString(g.as_graph_def().SerializeToString()), name="")
+        with tf.Session() as sess:
+            expected = sess.run({k: t.name for k, t in mine.items()}, {"x:0": X})
+    for k in expected:
+        np.testing.assert_allclose(got[k], expected[k], rtol=1e-6, err_msg=k)
