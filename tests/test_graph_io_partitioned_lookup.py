@@ -387,3 +387,58 @@ def test_dynamic_stitch(tmp_path):
         tfs.train.import_meta_graph(path + ".meta")
         (back,) = [n for n in tfs.get_default_graph().as_graph_def().node if n.name == stitch.name]
     assert back.op == "DynamicStitch" and list(back.input) == list(stitch.input)
+
+
+def test_nce_loss_with_partitioned_weights_and_biases(tmp_path):
+    """``nce_loss`` looks up partitioned weights (rows of 3) and biases (scalars) at the labels
+    and the sampled classes (given, so that both sides sample the same): tfstyle trains it to
+    TF's values, and TF trains tfstyle's export to them too."""
+    tf = tf1()
+    path, again = str(tmp_path / "model"), str(tmp_path / "again.meta")
+
+    def feeds(step):
+        r = np.random.RandomState(step)
+        x = r.randn(4, 3).astype(np.float32)
+        return {"x:0": x, "labels:0": r.randint(0, 10, (4, 1)).astype(np.int64)}
+
+    def run(tf, saver, sess):
+        saver.restore(sess, path)
+        losses = [sess.run(["loss:0", "train"], feeds(i))[0] for i in range(3)]
+        return losses, {v.op.name: sess.run(v) for v in tf.global_variables()}
+
+    with tf.Graph().as_default():
+        tf.set_random_seed(1)
+        x = tf.placeholder(tf.float32, [None, 3], name="x")
+        labels = tf.placeholder(tf.int64, [None, 1], name="labels")
+        w = tf.get_variable("w", [10, 3], partitioner=tf.fixed_size_partitioner(3))
+        b = tf.get_variable(
+            "b", [10], partitioner=tf.fixed_size_partitioner(2), initializer=tf.ones_initializer()
+        )
+        sampled = (
+            tf.constant([1, 5, 8], tf.int64),
+            tf.constant([[0.3]] * 4),
+            tf.constant([0.2, 0.2, 0.2]),
+        )
+        loss = tf.nn.nce_loss(
+            w, b, labels, x, 3, 10, sampled_values=sampled, partition_strategy="div"
+        )
+        loss = tf.reduce_mean(loss, name="loss")
+        tf.train.AdagradOptimizer(0.1).minimize(loss, name="train")
+        saver = tf.train.Saver()
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            saver.save(sess, path)
+            losses, theirs = run(tf, saver, sess)
+    with tfs.Graph().as_default():
+        saver = tfs.train.import_meta_graph(path + ".meta")
+        tfs.train.export_meta_graph(again)
+        with tfs.Session() as sess:
+            got_losses, ours = run(tfs, saver, sess)
+    np.testing.assert_allclose(got_losses, losses, rtol=1e-5)
+    _compare(theirs, ours)
+    with tf.Graph().as_default():
+        saver = tf.train.import_meta_graph(again)
+        with tf.Session() as sess:
+            got_losses, again_theirs = run(tf, saver, sess)
+    np.testing.assert_allclose(got_losses, losses, rtol=1e-5)
+    _compare(theirs, again_theirs)
