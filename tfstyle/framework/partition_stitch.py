@@ -756,6 +756,8 @@ def restore(gd):
     each rewritten lookup written back as TF's ``DynamicPartition``\\ s, stitch and gradient
     gathers, which TF's kernels need: they reject the rows past the end that mark the ids of
     other partitions. ``gd`` itself if there is none."""
+    if not any(n.op == "IdentityN" for n in gd.node):
+        return gd  # (the rewrite passes its partitions on by IdentityN)
     nodes = {n.name: n for n in gd.node}
     users = {}  # node name -> names of the nodes that take any of its outputs
     for nd in gd.node:
