@@ -1196,6 +1196,11 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
     from tfstyle.ops import gradients as _grads
 
     spec = op._attrs["_spec"]
+    if spec.conds is not None:
+        raise NotImplementedError(
+            f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: it computes the "
+            "IndexedSlices of a tf.cond."
+        )
     ys = list(spec.ys)
     ny, ng = len(ys), spec.n_grad_ys
     grad_ys = op._inputs[ny : ny + ng]
@@ -2202,9 +2207,11 @@ _OWN_GRADIENT_OPS = ("Gradients", "Hessians")
 def _own_gradients_extra_inputs(op):
     """A ``Gradients``/``Hessians`` op written as itself also takes, after its own inputs
     (ys, grad_ys, tensor xs), the handles of the variables it differentiates and the tensors it
-    holds constant: the edges an import needs to build the op again."""
+    holds constant, and an output of each tf.cond whose slices it computes: the edges an import
+    needs to build the op again."""
     spec = op._attrs["_spec"]
-    return [*spec.handles, *spec.stops]
+    conds = [u.op._outputs[0] for u in spec.conds.uses] if spec.conds is not None else []
+    return [*spec.handles, *spec.stops, *conds]
 
 
 def _export_own_gradients(op, lib):
@@ -2215,6 +2222,8 @@ def _export_own_gradients(op, lib):
         "N_ys": len(spec.ys),
         "grad_ys_index": [-1 if i is None else i for i in spec.grad_ys_index],
         "x_is_variable": [e.var_key is not None for e in by_output],
+        # Per tf.cond whose slices it computes: which of the cond's inputs they are of.
+        "cond_inputs": [u.j for u in spec.conds.uses] if spec.conds is not None else [],
     }
 
 
@@ -2239,6 +2248,9 @@ def _import_own_gradients(graph, nd, inputs, control, name, lib):
     given = inputs[n_ys : n_ys + n_grad_ys]
     tensors = iter(inputs[n_ys + n_grad_ys : n_ys + n_grad_ys + n_tensors])
     rest = inputs[n_ys + n_grad_ys + n_tensors :]
+    cond_inputs = list(nd.attr["cond_inputs"].list.i) if "cond_inputs" in nd.attr else []
+    cond_outputs = rest[len(rest) - len(cond_inputs) :] if cond_inputs else []
+    rest = rest[: len(rest) - len(cond_inputs)]
     handles, stops = iter(rest[: sum(is_variable)]), rest[sum(is_variable) :]
     x_pairs = []
     for variable in is_variable:
@@ -2248,8 +2260,16 @@ def _import_own_gradients(graph, nd, inputs, control, name, lib):
         else:
             x_pairs.append((next(tensors), None))
     grad_ys = [None if i < 0 else given[i] for i in grad_index]
+    conds = []
+    if cond_inputs:
+        uses = _grads._Uses(ys, {t.op for t in stops}, [])
+        for out, j in zip(cond_outputs, cond_inputs):
+            found = uses._cond(out.op, j)
+            if not isinstance(found, list):
+                raise ValueError(f"the gradient of '{out.op.name}' is no longer IndexedSlices")
+            conds.append(found[0])
     with graph.control_dependencies(control):
-        outs = _grads._build(ys, x_pairs, grad_ys, stops, None, nd.op, name=name)
+        outs = _grads._build(ys, x_pairs, grad_ys, stops, None, nd.op, name=name, conds=conds)
     if any(o is None for o in outs):
         raise ValueError("an x it differentiates with respect to no longer reaches its ys")
     return outs[0].op, outs

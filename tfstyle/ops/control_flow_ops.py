@@ -600,11 +600,68 @@ def _is_traced(x):
     return isinstance(x, jax.core.Tracer)
 
 
-def _call(ctx, fg, sources, args, captured, state, salt=None):
-    """Runs function graph ``fg`` inside the current trace: (outputs, {key: written value})."""
+def _call(ctx, fg, sources, args, captured, state, salt=None, record=None):
+    """Runs function graph ``fg`` inside the current trace: (outputs, {key: written value}).
+    ``record`` ({inner tensor: None}) is filled with the values of those tensors of ``fg``."""
     sub = _function_context(ctx, _sub_plan(fg), state, salt)
+    taps = sub.cond_taps
+    if taps is not None and taps.deltas:
+        sub.values = _Tapped(taps.deltas)
     feeds = [args[s] if isinstance(s, int) else captured[s] for s in sources]
-    return run_plan(sub, feeds)
+    result = run_plan(sub, feeds)
+    if record:
+        for t in record:
+            if t in sub.values:
+                record[t] = sub.values[t]
+    return result
+
+
+class CondTaps:
+    """What a gradient taken through ``If`` ops asks of their lowering (``ops/gradients.py``
+    makes one for the ``Gradients`` op's differentiated function, where a variable's gradient
+    through a ``tf.cond`` is an ``IndexedSlices``, as in TF).
+
+    - ``deltas`` ({tensor of a branch: value}): added to the tensor when the branch computes it
+      (the rows a gather reads, so that their gradient is the slices' values);
+    - ``entries`` ({(If op, branch index, input index): value}): added to that input (a captured
+      tensor, or the value of a captured variable) as that branch sees it;
+    - ``owners`` ({If op: [(tensor, branch index)]}): tensors of the op's branches (directly or
+      in nested ``If`` ops) whose values the op returns from the branch that holds them (zeros
+      from the other), into ``values``.
+    """
+
+    def __init__(self, deltas, entries, owners):
+        self.deltas = deltas
+        self.entries = entries
+        self.owners = owners
+        self.values = {}
+
+    def enter(self, op, b, captured, state):
+        """The captured values and variable values that branch ``b`` of ``op`` sees."""
+        for (o, bb, j), delta in self.entries.items():
+            if o is not op or bb != b:
+                continue
+            t = op._inputs[j]
+            if t._dtype is dtypes.resource:
+                state = dict(state)
+                key = ops.variable_key(ops.variable_handle_op(t))
+                state[key] = state[key] + delta
+            else:
+                captured = dict(captured)
+                captured[t] = captured[t] + delta
+        return captured, state
+
+
+class _Tapped(dict):
+    """A function context's values, with ``CondTaps.deltas`` added as they are computed."""
+
+    def __init__(self, deltas):
+        super().__init__()
+        self.deltas = deltas
+
+    def __setitem__(self, t, value):
+        delta = self.deltas.get(t)
+        super().__setitem__(t, value if delta is None else value + delta)
 
 
 def _entry_state(ctx, op, keys):
@@ -672,19 +729,30 @@ def _lower_if(op):
         _check_pred(op, pred, op._inputs[0])
         captured = dict(zip(captured_tensors, args))
         state = _entry_state(ctx, op, keys)
+        taps = getattr(ctx, "cond_taps", None)
+        wanted = taps.owners.get(op, ()) if taps is not None else ()
 
-        def branch(fg):
-            outs, written = _call(ctx, fg, sources[fg], (), captured, state)
+        def branch(fg, b):
+            cap, st = (captured, state) if taps is None else taps.enter(op, b, captured, state)
+            record = {t: None for t, bb in wanted if bb == b}
+            outs, written = _call(ctx, fg, sources[fg], (), cap, st, record=record)
             try:
                 new_state = builtins.tuple(written[k] if k in written else state[k] for k in wkeys)
             except KeyError as e:
                 raise _uninitialized(op, e.args[0]) from None
-            return _cast_all(outs, tout), new_state
+            # Values a gradient asked for (CondTaps): nested If ops left theirs in ``taps``.
+            rec = builtins.tuple(
+                (record[t] if record[t] is not None else taps.values[t])
+                if bb == b
+                else _zeros_of(t)
+                for t, bb in wanted
+            )
+            return _cast_all(outs, tout), new_state, rec
 
         if not _is_traced(pred):
-            outs, new_state = branch(then_g if bool(pred) else else_g)
+            outs, new_state, rec = branch(then_g, 0) if bool(pred) else branch(else_g, 1)
         else:
-            run_then, run_else = (lambda: branch(then_g)), (lambda: branch(else_g))
+            run_then, run_else = (lambda: branch(then_g, 0)), (lambda: branch(else_g, 1))
             if any(dt is dtypes.variant for dt in tout):
                 # lax.cond needs one structure from both branches: a variant value whose
                 # structure depends on the branch (an optional one branch leaves empty, in TF's
@@ -692,19 +760,21 @@ def _lower_if(op):
                 then_shapes, else_shapes = jax.eval_shape(run_then), jax.eval_shape(run_else)
 
                 def run_then():
-                    outs, new_state = branch(then_g)
-                    return _like_branch(outs, else_shapes[0]), new_state
+                    outs, new_state, rec = branch(then_g, 0)
+                    return _like_branch(outs, else_shapes[0]), new_state, rec
 
                 def run_else():
-                    outs, new_state = branch(else_g)
-                    return _like_branch(outs, then_shapes[0]), new_state
+                    outs, new_state, rec = branch(else_g, 1)
+                    return _like_branch(outs, then_shapes[0]), new_state, rec
 
             try:
-                outs, new_state = jax.lax.cond(pred, run_then, run_else)
+                outs, new_state, rec = jax.lax.cond(pred, run_then, run_else)
             except TypeError as e:
                 if "branch" not in str(e) and "true_fun" not in str(e):
                     raise
                 raise _same_shapes_error(op, e) from None
+        for (t, _), v in zip(wanted, rec):
+            taps.values[t] = v
         for k, v in zip(wkeys, new_state):
             ctx.write_variable(op, v, k)
         if len(outs) == 1:
@@ -712,6 +782,12 @@ def _lower_if(op):
         return outs
 
     return fn
+
+
+def _zeros_of(t):
+    import jax.numpy as jnp
+
+    return jnp.zeros(t.shape.as_list(), t.dtype.as_numpy_dtype)
 
 
 def _like_branch(outs, other):
@@ -966,6 +1042,7 @@ def _function_context(parent, plan, state, salt):
     ctx = _CONTEXT_CLASS[0](plan, state, parent.rng)
     ctx.parent = parent
     ctx.salt = salt
+    ctx.cond_taps = getattr(parent, "cond_taps", None)
     return ctx
 
 

@@ -19,6 +19,13 @@ gets an ``IndexedSlices``, as in TF: the op differentiates with respect to the g
 instead of ``x`` (so the whole of ``x`` is never materialised as a gradient), and the slices are
 those rows' gradients with the gathers' indices, concatenated in the order TF's backward pass
 reaches the gathers. One dense use of ``x`` makes its gradient dense.
+
+Through a ``tf.cond`` (an ``If`` op capturing ``x``) the gradient is sparse where a branch's is,
+as in TF's control flow v2 (``_CondUse``): the slices of the branch taken, the other branch
+giving all rows. The op differentiates with respect to the rows read by the gathers in the
+branches and the inputs of their dense branches, which the ``If`` lowering perturbs, and builds
+the slices from the indices it records (``CondTaps``, ``_CondSpec``). Through a
+``tf.while_loop`` the gradient is dense, as in TF.
 """
 
 import collections
@@ -93,9 +100,10 @@ def _as_list(x):
 class _Spec:
     """What the lowering needs to know about one ``tf.gradients`` call (fixed at construction)."""
 
-    __slots__ = ("ys", "n_grad_ys", "grad_ys_index", "entries", "stops", "handles")
+    __slots__ = ("ys", "n_grad_ys", "grad_ys_index", "entries", "stops", "handles", "conds")
 
     def __init__(self, ys, grad_ys_index, entries, stops, handles):
+        self.conds = None  # _CondSpec: the slices of tf.conds
         self.ys = ys  # floating ys that some x reaches
         self.grad_ys_index = grad_ys_index  # per y: index among the op's grad_ys inputs, or None
         self.n_grad_ys = sum(i is not None for i in grad_ys_index)
@@ -217,16 +225,26 @@ def gradients(
         gys = [None if g is None else ops.convert_to_tensor(g, name="grad_y") for g in grad_ys]
         sparse = _sparse_uses(ys, x_pairs, stops)
         if any(sparse):
-            # Differentiate with respect to the gathered rows in place of the sparse xs.
-            rows = {g._outputs[0]: None for uses in sparse if uses for g, _ in uses}
+            # Differentiate with respect to the gathered rows in place of the sparse xs (and,
+            # for a tf.cond, compute its slices in the op: ``_CondUse``).
+            rows, conds = {}, {}
+            for uses in sparse:
+                for u in uses or ():
+                    if isinstance(u, _CondUse):
+                        conds[u] = None
+                    else:
+                        rows[u[0]._outputs[0]] = None
             pairs = [p for p, uses in zip(x_pairs, sparse) if not uses]
             pairs += [(t, None) for t in rows]
-            outs = _build(ys, pairs, gys, stops, scope, "Gradients")
+            outs = _build(ys, pairs, gys, stops, scope, "Gradients", conds=list(conds))
+            cond_outs = outs[len(pairs) :]
+            conds = {u: cond_outs[2 * k : 2 * k + 2] for k, u in enumerate(conds)}
+            outs = outs[: len(pairs)]
             dense = iter(outs[: len(outs) - len(rows)])
             rows = dict(zip(rows, outs[len(outs) - len(rows) :]))
             pieces = {}
             results = [
-                _indexed_slices(uses, rows, _x_dtype(x, v), pieces) if uses else next(dense)
+                _indexed_slices(uses, rows, _x_dtype(x, v), pieces, conds) if uses else next(dense)
                 for (x, v), uses in zip(x_pairs, sparse)
             ]
         else:
@@ -263,11 +281,13 @@ def _gathers_rows(op, index):
 
 
 def _sparse_uses(ys, x_pairs, stops):
-    """Per x, the gathers that carry all of its gradient, in the order TF aggregates them, as
-    ``[(gather_op, cast_op or None)]``; ``None`` where the gradient is dense or unconnected.
+    """Per x, the uses that carry all of its gradient, in the order TF aggregates them: gathers
+    as ``(gather_op, cast_op or None)`` and ``tf.cond``s as ``_CondUse``; ``None`` where the
+    gradient is dense or unconnected.
 
     A tensor's gradient is sparse when it has at least one contribution, the tensor is not a y,
-    and every consumer that passes a gradient back is a gather or hands on a sparse gradient.
+    and every consumer that passes a gradient back is a gather, hands on a sparse gradient or
+    is a ``tf.cond`` whose gradient for it is sparse (``_CondUse``).
     """
     candidates = [
         i
@@ -276,66 +296,256 @@ def _sparse_uses(ys, x_pairs, stops):
     ]
     if not candidates:
         return [None] * len(x_pairs)
-    order = _plan.topological_order([], ys, set())
-    stop_ops = {t.op for t in stops}
-    y_set = {y for y in ys if _trainable(y)}
-    live = set(y_set)  # tensors with a gradient
-    passing = []  # differentiable ops that pass a gradient to their inputs
-    for op in reversed(order):
-        if op._type in _NOT_DIFFERENTIABLE or op in stop_ops:
-            continue
-        if not any(t in live for t in op._outputs):
-            continue
-        passing.append(op)
-        live.update(t for t in op._inputs if _trainable(t))
-    consumers = collections.defaultdict(list)  # tensor or VarHandleOp -> [(op, input index)]
-    for op in reversed(passing):
-        op_def = op._def
-        reads = op_def is not None and (op_def.reads_resource or op_def.resource_effects)
-        for j, t in enumerate(op._inputs):
-            if t.dtype is dtypes.resource:
-                if reads and (j == 0 or op_def.resource_effects):
-                    consumers[ops.variable_handle_op(t)].append((op, j))
-            elif t in live:
-                consumers[t].append((op, j))
-    memo = {}
-    ranks = []  # TF's backward order, computed once if needed
-    dense = "dense"
+    uses = _Uses(ys, {t.op for t in stops}, [x for x, _ in x_pairs])
+    result = [None] * len(x_pairs)
+    for i in candidates:
+        x, v = x_pairs[i]
+        found = uses.of(ops.variable_handle_op(x) if v is not None else x)
+        result[i] = None if found is _DENSE else found
+    return result
 
-    def uses_of(key):
+
+_DENSE = "dense"
+_IF_TYPES = frozenset({"If", "StatelessIf"})
+
+
+class _Uses:
+    """The sparse uses of tensors (or variables, by ``VarHandleOp``) of one graph, for the
+    gradient of ``ys``: ``of(key)`` is a list of uses, ``_DENSE``, or ``None`` (no gradient)."""
+
+    def __init__(self, ys, stop_ops, rank_roots):
+        self.ys = ys
+        self.rank_roots = rank_roots
+        self.order = _plan.topological_order([], ys, set())
+        self.y_set = {y for y in ys if _trainable(y)}
+        live = set(self.y_set)  # tensors with a gradient
+        passing = []  # differentiable ops that pass a gradient to their inputs
+        for op in reversed(self.order):
+            if op._type in _NOT_DIFFERENTIABLE or op in stop_ops:
+                continue
+            if not any(t in live for t in op._outputs):
+                continue
+            passing.append(op)
+            live.update(t for t in op._inputs if _trainable(t))
+        self.live = live
+        consumers = collections.defaultdict(list)  # tensor or VarHandleOp -> [(op, index)]
+        for op in reversed(passing):
+            op_def = op._def
+            reads = op_def is not None and (op_def.reads_resource or op_def.resource_effects)
+            for j, t in enumerate(op._inputs):
+                if t._dtype is dtypes.resource:
+                    if reads and (j == 0 or op_def.resource_effects):
+                        consumers[ops.variable_handle_op(t)].append((op, j))
+                elif t in live:
+                    consumers[t].append((op, j))
+        self.consumers = consumers
+        self.memo = {}
+        self.ranks = None  # TF's backward order, computed once if needed
+
+    def of(self, key):
+        memo = self.memo
         if key in memo:
             return memo[key]
-        memo[key] = dense  # a cycle (never in a graph without loops) is dense
-        out = None if key not in y_set else dense
-        for c, j in consumers.get(key, ()) if out is None else ():
+        memo[key] = _DENSE  # a cycle (never in a graph without loops) is dense
+        out = None if key not in self.y_set else _DENSE
+        for c, j in self.consumers.get(key, ()) if out is None else ():
             if _gathers_rows(c, j):
                 sub = [(c, None)]
             elif c._type in _PASS_SLICES and (c._type != "Cast" or _trainable(c._outputs[0])):
-                sub = uses_of(c._outputs[j if c._type == "IdentityN" else 0])
-                if c._type == "Cast" and sub is not dense and sub:
-                    sub = [(g, c) for g, _ in sub]  # the cast nearest x names the values
+                sub = self.of(c._outputs[j if c._type == "IdentityN" else 0])
+                if c._type == "Cast" and sub is not _DENSE and sub:
+                    # the cast nearest x names the values
+                    sub = [(u[0], c) if isinstance(u, tuple) else u for u in sub]
+            elif c._type in _IF_TYPES and j > 0:
+                sub = self._cond(c, j)
             else:
-                sub = dense
-            if sub is dense:
-                out = dense
+                sub = _DENSE
+            if sub is _DENSE:
+                out = _DENSE
                 break
             if sub:
                 out = (out or []) + [(c, sub)]
-        if out is not None and out is not dense and len(out) > 1:
-            if not ranks:
-                ranks.append(_backprop_rank(ys, x_pairs, order))
-            out.sort(key=lambda e: ranks[0].get(e[0], len(ranks[0])))
-        if out is not None and out is not dense:
+        if out is not None and out is not _DENSE and len(out) > 1:
+            if self.ranks is None:
+                self.ranks = _backprop_rank(
+                    self.ys, [(x, None) for x in self.rank_roots], self.order
+                )
+            out.sort(key=lambda e: self.ranks.get(e[0], len(self.ranks)))
+        if out is not None and out is not _DENSE:
             out = [g for _, sub in out for g in sub]
         memo[key] = out
         return out
 
-    result = [None] * len(x_pairs)
-    for i in candidates:
-        x, v = x_pairs[i]
-        uses = uses_of(ops.variable_handle_op(x) if v is not None else x)
-        result[i] = None if uses is dense else uses
-    return result
+    def _cond(self, op, j):
+        """The gradient of ``tf.cond`` ``op`` for its input ``j`` (a captured tensor or
+        variable): ``[_CondUse]`` where a branch's is sparse, as in TF (whose other branch's
+        then counts as all rows), else ``_DENSE`` or ``None``."""
+        t = op._inputs[j]
+        live_outs = [k for k, o in enumerate(op._outputs) if o in self.live]
+        branches = []
+        for fg in (op._attrs["then_branch"], op._attrs["else_branch"]):
+            inner = dict(fg.captures).get(t)
+            if inner is None or not live_outs:
+                branches.append(None)
+                continue
+            ys = [fg.outputs[k] for k in live_outs]
+            uses = _Uses(ys, set(), [inner])
+            key = ops.variable_handle_op(inner) if inner._dtype is dtypes.resource else inner
+            branches.append(uses.of(key))
+        if not any(b is not None and b is not _DENSE for b in branches):
+            return _DENSE if _DENSE in branches else None
+        use = _CondUse(op, j, branches)
+        return [use] if use.static else _DENSE
+
+
+class _CondUse:
+    """The ``IndexedSlices`` gradient of a ``tf.cond`` for its input ``j``.
+
+    ``branches``: per branch, its uses (gathers, nested ``_CondUse``), ``_DENSE`` or ``None``.
+    As in TF, the slices are those of the branch taken; a branch with a dense gradient (or
+    none) gives all rows (``range(rows)``, zeros where it has none). XLA needs one size for
+    both branches: ``size``, the larger one; the smaller one's slices are followed by rows of
+    zeros at index ``rows`` (past the last row), which the scatters, the sparse optimizer
+    updates and the conversion to a dense tensor drop.
+    """
+
+    def __init__(self, op, j, branches):
+        self.op = op
+        self.j = j
+        self.branches = branches
+        t = op._inputs[j]
+        if t._dtype is dtypes.resource:
+            h = ops.variable_handle_op(t)
+            from tfstyle.framework import tensor_shape
+
+            shape = tensor_shape.as_shape(h._attrs.get("shape"))
+            self.dtype = dtypes.as_dtype(h._attrs["dtype"])
+        else:
+            shape, self.dtype = t.shape, t.dtype.base_dtype
+        self.static = shape.is_fully_defined() and shape.ndims >= 1
+        if not self.static:
+            return
+        self.dense_shape = shape.as_list()
+        rows = self.dense_shape[0]
+        sizes, index_types = [], set()
+        self.known = True  # whether the size is the same whichever branch runs (TF's shape)
+        for b in branches:
+            if b is None or b is _DENSE:
+                sizes.append(rows)
+                index_types.add(dtypes.int32)
+                continue
+            size = 0
+            for u in b:
+                if isinstance(u, _CondUse):
+                    if not u.static:
+                        self.static = False
+                        return
+                    size += u.size
+                    index_types.add(u.index_dtype)
+                    self.known = self.known and u.known
+                    continue
+                gather, _ = u
+                ids, out = gather._inputs[1], gather._outputs[0]
+                if not (ids.shape.is_fully_defined() and out.shape.is_fully_defined()):
+                    self.static = False
+                    return
+                size += ids.shape.num_elements()
+                index_types.add(ids.dtype.base_dtype)
+            sizes.append(size)
+        self.size = max(sizes)
+        self.known = self.known and min(sizes) == self.size
+        self.index_dtype = dtypes.int64 if dtypes.int64 in index_types else dtypes.int32
+
+
+class _CondSpec:
+    """What the lowering of a ``Gradients`` op needs for the slices of its ``tf.cond``s
+    (``uses``): the rows of the gathers in their branches (``deltas``) and the inputs of the
+    branches with a dense gradient (``entries``), which it differentiates with respect to, and
+    the tensors of the branches whose values it needs (the gathers' indices and the nested
+    conds' predicates), which the ``If`` ops return (``owners``, see ``CondTaps``)."""
+
+    def __init__(self, uses):
+        self.uses = uses
+        deltas, entries, owners, recorded = {}, {}, {}, {}
+
+        def record(t, chain):
+            recorded[t] = None
+            for op, b in chain:
+                owners.setdefault(op, {})[(t, b)] = None
+
+        def visit(u, chain):
+            for b, branch in enumerate(u.branches):
+                here = chain + [(u.op, b)]
+                if branch is _DENSE:
+                    entries[(u.op, b, u.j)] = u
+                    continue
+                for item in branch or ():
+                    if isinstance(item, _CondUse):
+                        record(item.op._inputs[0], here)
+                        visit(item, here)
+                    else:
+                        gather = item[0]
+                        deltas[gather._outputs[0]] = None
+                        record(gather._inputs[1], here)
+
+        for u in uses:
+            visit(u, [])
+        self.deltas = list(deltas)
+        self.entries = list(entries.items())  # [((If op, branch, input index), _CondUse)]
+        self.owners = {op: list(d) for op, d in owners.items()}
+        self.recorded = list(recorded)
+        self.preds = [u.op._inputs[0] for u in uses]  # tensors of the outer graph
+
+    def primals(self):
+        return (
+            tuple(jnp.zeros(t.shape.as_list(), t.dtype.as_numpy_dtype) for t in self.deltas),
+            tuple(jnp.zeros(u.dense_shape, u.dtype.as_numpy_dtype) for _, u in self.entries),
+        )
+
+    def slices(self, ctx, row_grads, entry_grads, recorded):
+        """(values, indices) of each use, from the gradients of the rows and entries and the
+        recorded values, as TF's If gradient makes them (see ``_CondUse``)."""
+        rows = dict(zip(self.deltas, row_grads))
+        dense = {key: g for (key, _), g in zip(self.entries, entry_grads)}
+        outer = dict(zip(self.preds, ctx.evaluate(self.preds)))
+
+        def assemble(u):
+            n, rest = u.dense_shape[0], u.dense_shape[1:]
+            vdt, idt = u.dtype.as_numpy_dtype, u.index_dtype.as_numpy_dtype
+            parts = []
+            for b, branch in enumerate(u.branches):
+                if branch is None or branch is _DENSE:
+                    if branch is None:
+                        v = jnp.zeros([n, *rest], vdt)
+                    else:
+                        v = jnp.asarray(dense[(u.op, b, u.j)], vdt)
+                    i = jnp.arange(n, dtype=idt)
+                else:
+                    vs, ids = [], []
+                    for item in branch:
+                        if isinstance(item, _CondUse):
+                            v, i = assemble(item)
+                        else:
+                            gather = item[0]
+                            v = jnp.reshape(rows[gather._outputs[0]], [-1, *rest]).astype(vdt)
+                            i = jnp.reshape(recorded[gather._inputs[1]], [-1]).astype(idt)
+                        vs.append(v)
+                        ids.append(i)
+                    v = jnp.concatenate(vs, 0) if len(vs) > 1 else vs[0]
+                    i = jnp.concatenate(ids, 0) if len(ids) > 1 else ids[0]
+                pad = u.size - v.shape[0]
+                if pad:
+                    v = jnp.concatenate([v, jnp.zeros([pad, *rest], vdt)], 0)
+                    i = jnp.concatenate([i, jnp.full([pad], n, idt)], 0)
+                parts.append((v, i))
+            p = outer[u.op._inputs[0]] if u.op._inputs[0] in outer else recorded[u.op._inputs[0]]
+            p = jnp.asarray(p, bool)
+            return jnp.where(p, parts[0][0], parts[1][0]), jnp.where(p, parts[0][1], parts[1][1])
+
+        out = []
+        for u in self.uses:
+            out.extend(assemble(u))
+        return out
 
 
 def _backprop_rank(ys, x_pairs, order):
@@ -369,18 +579,34 @@ def _backprop_rank(ys, x_pairs, order):
     return rank
 
 
-def _indexed_slices(uses, row_grads, dtype, pieces):
-    """The ``IndexedSlices`` of an x from the gradients of the rows its gathers read
-    (``pieces`` keeps each gather's slices for the other xs that share it)."""
+def _indexed_slices(uses, row_grads, dtype, pieces, conds):
+    """The ``IndexedSlices`` of an x from the gradients of the rows its gathers read and the
+    slices of its ``tf.cond``s (``conds``: ``_CondUse`` -> (values, indices) outputs of the op;
+    ``pieces`` keeps each use's slices for the other xs that share it)."""
     from . import array_ops
 
     values, indices, shapes = [], [], []
-    for gather, cast in uses:
-        key = (gather, dtype)
+    for use in uses:
+        key = (use if isinstance(use, _CondUse) else use[0], dtype)
         if key in pieces:
             for out, piece in zip((values, indices, shapes), pieces[key]):
                 out.append(piece)
             continue
+        if isinstance(use, _CondUse):
+            v, i = conds[use]
+            with ops.name_scope(use.op.name + "_grad"):
+                v = array_ops.identity(v, name="Identity")
+                i = array_ops.identity(i, name="Identity_1")
+                shape = array_ops.constant(use.dense_shape, dtypes.int32, name="Const")
+                shape = array_ops.identity(shape, name="Identity_2")
+            if v.dtype.base_dtype != dtype:
+                with ops.name_scope(use.op.name + "_grad"):
+                    v = array_ops.cast(v, dtype, name="Cast")
+            pieces[key] = (v, i, shape)
+            for out, piece in zip((values, indices, shapes), pieces[key]):
+                out.append(piece)
+            continue
+        gather, cast = use
         grad = row_grads[gather._outputs[0]]
         ids = gather._inputs[1]
         with ops.name_scope(gather.name + "_grad"):
@@ -439,19 +665,24 @@ def _x_dtype(x, var):
     return var.dtype.base_dtype if var is not None else x.dtype
 
 
-def _build(ys, x_pairs, grad_ys, stops, scope, op_type, name=None):
+def _build(ys, x_pairs, grad_ys, stops, scope, op_type, name=None, conds=()):
     """Creates the op (named ``name``, by default ``op_type`` in the current name scope); returns
-    one output per x (``None`` where unconnected)."""
+    one output per x (``None`` where unconnected), then the values and indices of the slices of
+    each of ``conds`` (``_CondUse``)."""
     n = len(x_pairs)
     results = [None] * n
-    if not ys or not x_pairs:
-        return results
+    if not ys or not (x_pairs or conds):
+        return results + [None, None] * len(conds)
     xs_for_analysis = [
         (x, v) if v is None or v.dtype.base_dtype.is_floating else (x, None) for x, v in x_pairs
     ]
+    # A cond's input reaches the ys it is on a path to.
+    for u in conds:
+        t = u.op._inputs[u.j]
+        xs_for_analysis.append((t, True if t._dtype is dtypes.resource else None))
     reached, mask, upstream, order, stopped = _analyse(ys, xs_for_analysis, stops)
     if not reached:
-        return results
+        return results + [None, None] * len(conds)
     live_ys = [y for y in ys if _trainable(y) and mask.get(y, 0)]
     grad_ys_inputs, grad_ys_index = [], []
     for y, g in zip(ys, grad_ys):
@@ -493,6 +724,12 @@ def _build(ys, x_pairs, grad_ys, stops, scope, op_type, name=None):
         results[i] = out_index
     tensor_entries.sort(key=lambda e: position.get(e.tensor.op, -1))
     spec = _Spec(live_ys, grad_ys_index, var_entries + tensor_entries, stopped, handles)
+    if conds:
+        spec.conds = _CondSpec(conds)
+        for u in conds:
+            first = u.size if u.known else None
+            out_types.append((u.dtype, [first] + u.dense_shape[1:]))
+            out_types.append((u.index_dtype, [first]))
     if op_type == "Hessians":
         out_types = [
             (dt, (shape.concatenate(shape) if shape.ndims is not None else None))
@@ -506,7 +743,8 @@ def _build(ys, x_pairs, grad_ys, stops, scope, op_type, name=None):
         graph=ys[0].graph,
     )
     outs = op._outputs
-    return [None if r is None else outs[r] for r in results]
+    n_entries = len(spec.entries)
+    return [None if r is None else outs[r] for r in results] + list(outs[n_entries:])
 
 
 def _infer(op):
@@ -532,6 +770,8 @@ class _Differentiable:
         # Values computed outside any differentiation: constants for the function.
         self.stop_values = ctx.evaluate(spec.stops) if spec.stops else []
         self.handle_values = ctx.evaluate(spec.handles) if spec.handles else []
+        # The tf.conds whose slices are wanted run again (their predicates are "overridden").
+        self.pred_values = ctx.evaluate(spec.conds.preds) if spec.conds is not None else []
 
     def primals(self):
         out = []
@@ -557,6 +797,8 @@ class _Differentiable:
     def __call__(self, primals):
         ctx, spec = self.ctx, self.spec
         overrides = dict(zip(spec.stops, self.stop_values))
+        if spec.conds is not None:
+            overrides.update(zip(spec.conds.preds, self.pred_values))
         deltas = {}
         for e, p in zip(spec.entries, primals):
             if e.var_key is not None:
@@ -615,11 +857,45 @@ def _gradients_lower(op):
 
     def fn(ctx, *inputs):
         with _Differentiable(ctx, spec, inputs) as f:
+            if spec.conds is not None:
+                return _cond_gradients(ctx, spec, f)
             _, vjp = jax.vjp(f, f.primals())
             (grads,) = vjp(f.cotangents())
         return _outputs(spec, grads)
 
     return fn
+
+
+def _cond_gradients(ctx, spec, f):
+    """The outputs of a ``Gradients`` op with the slices of ``tf.cond``s: the function also
+    takes the rows of the gathers in their branches and the inputs of their dense branches,
+    which the ``If`` lowerings perturb (``CondTaps``), and returns the values they record."""
+    from .control_flow_ops import CondTaps
+
+    conds = spec.conds
+
+    def g(primals, rows, entries):
+        taps = CondTaps(
+            dict(zip(conds.deltas, rows)),
+            {key: e for (key, _), e in zip(conds.entries, entries)},
+            conds.owners,
+        )
+        saved = getattr(ctx, "cond_taps", None)
+        ctx.cond_taps = taps
+        try:
+            ys = f(primals)
+        finally:
+            ctx.cond_taps = saved
+        return ys, tuple(taps.values[t] for t in conds.recorded)
+
+    rows, entries = conds.primals()
+    _, vjp, recorded = jax.vjp(g, f.primals(), rows, entries, has_aux=True)
+    grads, row_grads, entry_grads = vjp(f.cotangents())
+    recorded = dict(zip(conds.recorded, recorded))
+    ordered = [None] * len(spec.entries)
+    for e, v in zip(spec.entries, grads):
+        ordered[e.out_index] = v
+    return tuple(ordered) + tuple(conds.slices(ctx, row_grads, entry_grads, recorded))
 
 
 def _hessians_lower(op):
