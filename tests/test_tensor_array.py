@@ -349,3 +349,47 @@ def test_graph_def_runs_in_tf():
             expected = sess.run({k: t.name for k, t in mine.items()}, {"x:0": X})
     for k in expected:
         np.testing.assert_allclose(got[k], expected[k], rtol=1e-6, err_msg=k)
+
+
+def _v1_tensor_arrays(tf):
+    """TF 1.x TensorArrays (``TensorArrayV3``, ``TensorArraySplitV3``, ``TensorArrayConcatV3``,
+    their gradients) and a v1 loop writing one."""
+    x = tf.placeholder(tf.float32, [4, 3], name="x")
+    ta = tf.TensorArray(tf.float32, size=2, clear_after_read=False)
+    ta = ta.split(tf.reshape(x, [12]) * 2.0, [6, 6])
+    cat = ta.concat(name="cat")
+    second = ta.read(1, name="second")
+    rows = tf.TensorArray(tf.float32, size=4).unstack(tf.sin(x))
+    rows_cat = rows.concat(name="rows_cat")
+
+    def body(i, acc):
+        row = tf.matmul(tf.one_hot([i], 4), x)  # row i, with a dense gradient
+        return [i + 1, acc.write(i, tf.tile(row, [2, 1]) * tf.cast(i, tf.float32))]
+
+    out = tf.TensorArray(tf.float32, size=4)
+    _, out = tf.while_loop(lambda i, a: i < 4, body, [tf.constant(0), out], maximum_iterations=4)
+    loop_cat = tf.identity(out.concat(), name="loop_cat")
+    loss = (tf.reduce_sum(cat * cat) + tf.reduce_sum(second) + tf.reduce_sum(rows_cat * x[0, 0])
+            + tf.reduce_sum(tf.square(loop_cat)))  # fmt: skip
+    grad = tf.identity(tf.gradients(loss, x)[0], name="grad")
+    return [t.name for t in (cat, second, rows_cat, loop_cat, grad)]
+
+
+def test_v1_tensor_array_concat_split_import():
+    from tests.test_graph_io_v1_control_flow import _v1_control_flow
+
+    with _v1_control_flow() as tf:
+        g = tf.Graph()
+        with g.as_default():
+            fetches = _v1_tensor_arrays(tf)
+            gd = g.as_graph_def()
+            types = {n.op for n in gd.node}
+            assert {"TensorArrayConcatV3", "TensorArraySplitV3", "Enter"} <= types
+            with tf.Session() as sess:
+                expected = sess.run(fetches, {"x:0": X[:4]})
+    with tfs.Graph().as_default():
+        tfs.import_graph_def(gd, name="")
+        with tfs.Session() as sess:
+            got = sess.run(fetches, {"x:0": X[:4]})
+    for g_, e, name in zip(got, expected, fetches):
+        np.testing.assert_allclose(g_, e, rtol=1e-5, atol=1e-6, err_msg=name)

@@ -21,9 +21,9 @@ functional form, so ``functionalize`` rewrites:
   another's results under the same predicate (TF's gradient of a cond) is an ``If`` of its own,
   which computes again the other's branch tensors it reads.
 
-TensorArrays (``TensorArrayV3`` and its read/write/scatter/gather/size/grad ops), which TF
-1.x's ``map_fn``, ``scan`` and ``dynamic_rnn`` use, are rewritten first as TF 2.x's TensorList
-ops: a TensorArray's *flow* tensor, which orders its reads and writes through the loop, becomes
+TensorArrays (``TensorArrayV3`` and its read/write/scatter/gather/concat/split/size/grad ops),
+which TF 1.x's ``map_fn``, ``scan`` and ``dynamic_rnn`` use, are rewritten first as TF 2.x's
+TensorList ops: a TensorArray's *flow* tensor, which orders its reads and writes through the loop, becomes
 the list itself, and its handle is no longer read. A gradient array starts as zeros; writes set
 an element (TF adds a second write to the same element of a gradient array).
 
@@ -64,6 +64,8 @@ TENSOR_ARRAY_OPS = frozenset(
         "TensorArrayWriteV3",
         "TensorArrayGatherV3",
         "TensorArrayScatterV3",
+        "TensorArrayConcatV3",
+        "TensorArraySplitV3",
         "TensorArraySizeV3",
         "TensorArrayCloseV3",
         "TensorArrayGradV3",
@@ -79,6 +81,7 @@ _LIST_MAKERS = frozenset(
         "TensorListSetItem",
         "TensorListPushBack",
         "TensorListScatterIntoExistingList",
+        "TensorListSplit",
     }
 )
 
@@ -280,7 +283,7 @@ class _Functionalizer:
                 return None
             if nd.op in ("TensorArrayV3", "TensorArrayGradV3"):
                 return name
-            if nd.op in ("TensorArrayWriteV3", "TensorArrayScatterV3"):
+            if nd.op in ("TensorArrayWriteV3", "TensorArrayScatterV3", "TensorArraySplitV3"):
                 ref = nd.input[0]
             elif nd.op in _PASS_THROUGH and nd.input and not nd.input[0].startswith("^"):
                 ref = nd.input[0]
@@ -349,6 +352,29 @@ class _Functionalizer:
                 _, indices, value, flow = data
                 replace("TensorListScatterIntoExistingList", [flow, value, indices],
                         {"element_dtype": attrs["T"]})  # fmt: skip
+            elif nd.op == "TensorArrayConcatV3":
+                _, flow = data
+                # The elements' shape but for their first dimension, which may vary.
+                rest = attrs.get("element_shape_except0")
+                dims = None
+                if rest is not None and not rest.shape.unknown_rank:
+                    dims = [-1] + [d.size if d.size >= 0 else -1 for d in rest.shape.dim]
+                value = np.int32(-1) if dims is None else np.array(dims, np.int32)
+                es = self.add_const(f"{name}/element_shape", value)
+                leading = self.add_const(f"{name}/leading_dims", np.zeros([0], np.int64))
+                replace("TensorListConcatV2", [flow, es.name, leading.name],
+                        {"element_dtype": attrs["dtype"],
+                         "shape_type": _type_attr(types_pb2.DT_INT32)})  # fmt: skip
+                if shapes_attr is not None:
+                    nd.attr["_output_shapes"].CopyFrom(shapes_attr)
+            elif nd.op == "TensorArraySplitV3":
+                # The pieces become the array's elements (a new list; its flow only ordered
+                # the writes).
+                _, value, lengths, _ = data
+                es = self.element_shape_const(f"{name}/element_shape", None)
+                replace("TensorListSplit", [value, es.name, lengths],
+                        {"element_dtype": attrs["T"],
+                         "shape_type": _type_attr(types_pb2.DT_INT32)})  # fmt: skip
             elif nd.op == "TensorArraySizeV3":
                 _, flow = data
                 replace("TensorListLength", [flow], {})

@@ -729,7 +729,7 @@ def _lower_concat(op):
             raise errors.InvalidArgumentError(
                 None, op, f"{op.name} ({op.type}): concat needs elements of rank at least 1."
             )
-        lengths = jnp.full((n,), buf.shape[1], jnp.int64)
+        lengths = np.full((n,), buf.shape[1], np.int64)  # static: a split by them (its gradient)
         return jnp.reshape(buf, (n * buf.shape[1], *buf.shape[2:])), lengths
 
     return fn
