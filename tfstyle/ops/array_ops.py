@@ -1207,13 +1207,14 @@ def _strided_slice_lower(op):
     a = op._attrs
     x_in, b_in, e_in, s_in = op._inputs
     static_b, static_e = _partial_static(b_in), _partial_static(e_in)
-    n = _base.dims(b_in)[0]
+    dims = _base.dims(b_in)  # unknown in a function imported from a TF 1.x loop
+    n = dims[0] if dims else None
 
     def fn(x, b, e, s):
         strides = _ints(s, "a strided slice's strides")
         cb, ce = _concrete(b), _concrete(e)
         index = []
-        for i in _pyrange(n):
+        for i in _pyrange(len(strides) if n is None else n):
             bit = 1 << i
             if a["ellipsis_mask"] & bit:
                 index.append(Ellipsis)
