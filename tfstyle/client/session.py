@@ -133,7 +133,7 @@ def _as_element(graph, f):
         raise ValueError(
             f'Argument `fetch` = {f} cannot be interpreted as a Tensor. ("{e.args[0]}")'
         ) from None
-    if isinstance(el, Tensor) and el.dtype == dtypes.resource:
+    if isinstance(el, Tensor) and el._dtype == dtypes.resource:
         variable = graph._ref_variables.get(el)
         if variable is not None:  # a TF 1.x ref variable's ``w:0``: its value
             if variable._graph_element is None:

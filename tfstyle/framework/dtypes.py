@@ -7,12 +7,13 @@ import numpy as np
 class DType:
     """An element type, as ``tf.float32`` etc.; compares equal to its name-like peers."""
 
-    __slots__ = ("_name", "_enum", "_np")
+    __slots__ = ("_name", "_enum", "_np", "_ref")
 
     def __init__(self, name, enum, np_type):
         self._name = name
         self._enum = enum
         self._np = np_type
+        self._ref = None
 
     @property
     def name(self):
@@ -29,6 +30,18 @@ class DType:
     @property
     def base_dtype(self):
         return self
+
+    @property
+    def _as_ref(self):
+        """The reference type of this type (``float32_ref``): what TF 1.x gives a ref
+        variable's own output ``w:0``."""
+        if self._ref is None:
+            self._ref = _RefDType(self)
+        return self._ref
+
+    @property
+    def _is_ref_dtype(self):
+        return False
 
     @property
     def real_dtype(self):
@@ -89,7 +102,7 @@ class DType:
         raise TypeError(f"Cannot find maximum value of {self}.")
 
     def is_compatible_with(self, other):
-        return self == as_dtype(other)
+        return self is as_dtype(other).base_dtype
 
     def __eq__(self, other):
         if other is None:
@@ -115,6 +128,50 @@ class DType:
 
     def __str__(self):
         return f"<dtype: '{self._name}'>"
+
+
+class _RefDType(DType):
+    """A reference type (``float32_ref``): the type of a TF 1.x ref variable's output. It is
+    its base type in all but name, enum (base + 100) and identity."""
+
+    __slots__ = ("_base",)
+
+    def __init__(self, base):
+        DType.__init__(self, base._name + "_ref", base._enum + 100, base._np)
+        self._base = base
+        self._ref = self
+
+    @property
+    def base_dtype(self):
+        return self._base
+
+    @property
+    def _is_ref_dtype(self):
+        return True
+
+    is_floating = property(lambda self: self._base.is_floating)
+    is_integer = property(lambda self: self._base.is_integer)
+    is_unsigned = property(lambda self: self._base.is_unsigned)
+    is_bool = property(lambda self: self._base.is_bool)
+    is_complex = property(lambda self: self._base.is_complex)
+    is_numpy_compatible = property(lambda self: self._base.is_numpy_compatible)
+    min = property(lambda self: self._base.min)
+    max = property(lambda self: self._base.max)
+
+    @property
+    def real_dtype(self):
+        real = self._base.real_dtype
+        return self if real is self._base else real
+
+    def is_compatible_with(self, other):
+        return self is as_dtype(other)
+
+    def __reduce__(self):
+        return _ref_of, (self._base._name,)
+
+
+def _ref_of(name):
+    return as_dtype(name)._as_ref
 
 
 float16 = DType("float16", 19, np.float16)

@@ -69,7 +69,7 @@ class FuncGraph(Graph):
             outer = self.outer_graph.capture(tensor)
         inner = self._capture_map.get(outer)
         if inner is None:
-            handle = ops.variable_handle_op(outer) if outer.dtype is dtypes.resource else None
+            handle = ops.variable_handle_op(outer) if outer._dtype is dtypes.resource else None
             base = outer.op.name.rsplit("/", 1)[-1]
             with self._isolated():
                 if handle is not None:

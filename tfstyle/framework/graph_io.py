@@ -351,7 +351,7 @@ def graph_def(graph, add_shapes=False):
             nd = gd.node.add()
             _fill_node_def(nd, op, lib, ref)
         if add_shapes and op._outputs:
-            nd.attr["_output_shapes"].list.shape.extend(shape_proto(t.shape) for t in op._outputs)
+            nd.attr["_output_shapes"].list.shape.extend(shape_proto(t._shape) for t in op._outputs)
     # An imported optimizer's ``Unique`` goes back to TF as ``Unique``, an imported partitioned
     # lookup to TF's ``DynamicPartition``s and stitch: TF's sparse updates and gathers reject the
     # out-of-range indices that tfstyle's fixed-size forms give repeated ids and the ids of other
@@ -547,7 +547,7 @@ def _unrollable(op):
 def _value_types(types, captured):
     """Argument types of a function whose captured variables are passed as values."""
     return list(types) + [
-        ops.variable_handle_op(t)._attrs["dtype"] if t.dtype is dtypes.resource else t.dtype
+        ops.variable_handle_op(t)._attrs["dtype"] if t._dtype is dtypes.resource else t.dtype
         for t in captured
     ]
 
@@ -558,7 +558,7 @@ def _value_bindings(fg, captured, first):
     those arguments (``first``: the index of the first captured argument)."""
     bindings, replaced = [], {}
     for k, ((inner, dt), outer) in enumerate(zip(_arg_bindings(fg, captured), captured)):
-        if outer.dtype is dtypes.resource:
+        if outer._dtype is dtypes.resource:
             if inner is not None:
                 replaced[first + k] = inner
             inner, dt = None, ops.variable_handle_op(outer)._attrs["dtype"]
@@ -608,7 +608,7 @@ def _only_reads_variables(graphs, captured):
     for fg in graphs:
         inner = dict(fg.captures)
         for t in captured:
-            if t.dtype is dtypes.resource and (
+            if t._dtype is dtypes.resource and (
                 ops.variable_handle_op(t) is None
                 or (t in inner and _reads_of(fg, inner[t]) is None)
             ):
@@ -1232,7 +1232,7 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         for t in o._inputs:
             if o.type in _CONTROL_FLOW_TYPES:
                 break  # its reads of the variables become arguments (see _value_bindings)
-            if t.dtype is dtypes.resource and ops.variable_handle_op(t) in handle_index:
+            if t._dtype is dtypes.resource and ops.variable_handle_op(t) in handle_index:
                 raise NotImplementedError(
                     f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: op "
                     f"'{o.name}' ({o.type}) uses a differentiated variable other than by "
@@ -1263,7 +1263,7 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         if bound[i] is None and any(
             ops.variable_handle_op(t) is e.tensor.op
             for o in inside if o.type in _CONTROL_FLOW_TYPES for t in o._inputs
-            if t.dtype is dtypes.resource
+            if t._dtype is dtypes.resource
         ):  # fmt: skip
             # Read only inside a scan: the function takes the value read before the loop.
             bound[i] = _outer_read(gd, e.tensor, e.dtype, taken, ref)
@@ -1284,7 +1284,7 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
                 arg_of[o] = len(bound)
                 bound.append(_outer_one_hot(gd, o, taken, ref))
                 continue
-            if o.type in _CONTROL_FLOW_TYPES and t.dtype is dtypes.resource:
+            if o.type in _CONTROL_FLOW_TYPES and t._dtype is dtypes.resource:
                 # Control flow takes a variable's value: a differentiated one's argument, or
                 # else one bound to a read before the loop.
                 h = ops.variable_handle_op(t)
@@ -1319,7 +1319,7 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
 
     def value_of(t):
         # A variable's handle captured by control flow: the argument of its value.
-        if t.dtype is not dtypes.resource:
+        if t._dtype is not dtypes.resource:
             return None
         h = ops.variable_handle_op(t)
         return arg_names[handle_index[h] if h in handle_index else value_arg[t]]
@@ -1801,7 +1801,7 @@ def _write_scan(op, w, ref, lib, control):
             out = w.out(node, "TensorListSetItem")
         outs.append(out)
 
-    types = [i32, i32, *tout[:m]] + [var] * (nb + n) + [t.dtype for t in captured]
+    types = [i32, i32, *tout[:m]] + [var] * (nb + n) + [t._dtype for t in captured]
     first_list, first_elem = 2 + m, 2 + m + nb
     stateful = _cf()._is_stateful(fg)
     body_args = (
@@ -2102,7 +2102,7 @@ def _import_if(graph, nd, inputs, control, name, lib):
     shapes = _attr_shapes(nd, len(tout))
     attrs = {
         "Tcond": pred.dtype,
-        "Tin": [t.dtype for t in captured],
+        "Tin": [t._dtype for t in captured],
         "Tout": tout,
         "then_branch": then_g,
         "else_branch": else_g,
@@ -2116,24 +2116,24 @@ def _import_while(graph, nd, inputs, control, name, lib):
     from tfstyle.ops import control_flow_ops as cf
 
     shapes = _attr_shapes(nd, len(inputs))
-    keep = [i for i, t in enumerate(inputs) if t.dtype is not dtypes.resource]
+    keep = [i for i, t in enumerate(inputs) if t._dtype is not dtypes.resource]
     bind = [
-        ("capture", t) if t.dtype is dtypes.resource else ("input", t.dtype, shapes[i])
+        ("capture", t) if t._dtype is dtypes.resource else ("input", t.dtype, shapes[i])
         for i, t in enumerate(inputs)
     ]
     cond_g = _import_function(_function(lib, nd, "cond"), lib, graph, bind, "while_cond")
     body_g = _import_function(_function(lib, nd, "body"), lib, graph, bind, "while_body")
     inner = dict(zip(range(len(inputs)), body_g.outputs))
     for i, t in enumerate(inputs):
-        if t.dtype is dtypes.resource and inner[i] is not body_g.capture(t):
+        if t._dtype is dtypes.resource and inner[i] is not body_g.capture(t):
             raise ValueError(f"Node '{nd.name}': the loop body changes resource argument {i}.")
     body_g.outputs = [body_g.outputs[i] for i in keep]
     cond_g.outputs = cond_g.outputs[:1]
     captured = cf._captured_inputs(cond_g, body_g)
     ins = [inputs[0], inputs[1], *(inputs[i] for i in keep), *captured]
     attrs = {
-        "T": [t.dtype for t in ins],
-        "Tout": [t.dtype for t in ins],
+        "T": [t._dtype for t in ins],
+        "Tout": [t._dtype for t in ins],
         "cond": cond_g,
         "body": body_g,
         "output_shapes": [(), ()]
@@ -2619,13 +2619,16 @@ def _wired_variable(handle, snapshot):
 
 def _register_ref_variables(graph, names, created):
     """Makes the handles of the imported TF 1.x ref variables ``names`` read as their values
-    wherever TF 1.x reads ``w:0`` (``Graph._ref_variables``). Their snapshot is the graph's own
-    ``w/read`` where the ref pass made it a plain read of the handle."""
+    wherever TF 1.x reads ``w:0`` (``Graph._ref_variables``), and show TF 1.x's dtype and shape
+    (``ops.RefVariableOutput``). Their snapshot is the graph's own ``w/read`` where the ref pass
+    made it a plain read of the handle."""
     for name in names:
         op = created.get(name)
         if op is None or op.type != "VarHandleOp":
             continue
         handle = op._outputs[0]
+        # Shown as TF 1.x shows it (``float32_ref``, the variable's shape); still the handle.
+        handle.__class__ = ops.RefVariableOutput
         read = created.get(name + "/read")
         snapshot = None
         if read is not None and read.type == "ReadVariableOp" and read._inputs[0] is handle:

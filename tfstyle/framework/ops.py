@@ -114,11 +114,11 @@ class Tensor:
         return self
 
     def __repr__(self):
-        return f"<tf.Tensor '{self.name}' shape={self._shape} dtype={self._dtype.name}>"
+        return f"<tf.Tensor '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
 
     def __str__(self):
         dev = f", device={self._op._device}" if self._op._device else ""
-        return f'Tensor("{self.name}", shape={self._shape}, dtype={self._dtype.name}{dev})'
+        return f'Tensor("{self.name}", shape={self.shape}, dtype={self.dtype.name}{dev})'
 
     def __hash__(self):
         return id(self)
@@ -146,6 +146,32 @@ class Tensor:
             f"len is not well defined for a symbolic Tensor ({self.name}). Please call `x.shape` "
             "rather than `len(x)` for shape information."
         )
+
+
+class RefVariableOutput(Tensor):
+    """The output ``w:0`` of an imported TF 1.x ref variable (``framework/ref_variables.py``).
+
+    Inside tfstyle it is the variable's resource handle (``_dtype`` and ``_shape`` are the
+    handle's, which the compiler, the plan and the variable ops use); to the user it shows what
+    TF 1.x shows: the variable's reference type (``float32_ref``) and the variable's shape.
+    """
+
+    __slots__ = ()
+
+    @property
+    def dtype(self):
+        return self._op._attrs["dtype"]._as_ref
+
+    @property
+    def shape(self):
+        return _shape.as_shape(self._op._attrs["shape"])
+
+    def get_shape(self):
+        return self.shape
+
+    def set_shape(self, shape):
+        """Checks ``shape`` against the variable's (a variable's shape does not change)."""
+        self.shape.merge_with(_shape.as_shape(shape))
 
 
 class Operation:
@@ -806,11 +832,11 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None, dtype_
     if dtype is not None:
         dtype = _dtypes.as_dtype(dtype)
     if isinstance(value, Tensor):
-        if value._dtype == _dtypes.resource and dtype != _dtypes.resource:
+        if value._dtype is _dtypes.resource and dtype is not _dtypes.resource:
             variable = value.graph._ref_variables.get(value)
             if variable is not None:
                 value = variable.value()
-        if dtype is not None and value.dtype != dtype:
+        if dtype is not None and value._dtype != dtype:
             raise ValueError(
                 f"Tensor conversion requested dtype {dtype.name} for Tensor with dtype "
                 f"{value.dtype.name}: {value!r}"

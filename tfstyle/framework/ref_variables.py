@@ -22,10 +22,11 @@ resource variables, so :func:`to_resource_variables` rewrites such a GraphDef:
 The variable's own output ``w:0`` is the resource handle; the import registers it with its
 ``Variable`` (``Graph._ref_variables``), so that fetching ``w:0``, passing it to an op and
 ``tf.assign(w_tensor, ...)`` read or update the variable as in TF 1.x (a fetch gives the
-graph's ``w/read`` snapshot). Differences from TF: ``w:0`` itself has dtype ``resource`` and
-shape ``()``, not ``float32_ref`` and the variable's shape; and, as for TF's resource
-variables, one GraphDef imported twice (under two name scopes) shares its variables, keyed by
-the names the GraphDef gives them.
+graph's ``w/read`` snapshot). ``w:0`` shows TF's dtype (``float32_ref``) and the variable's
+shape (``ops.RefVariableOutput``), while the compiler still sees the handle. Differences from
+TF: its op is a ``VarHandleOp``, not a ``VariableV2``, and new ops take a read of it, not the
+ref; and, as for TF's resource variables, one GraphDef imported twice (under two name scopes)
+shares its variables, keyed by the names the GraphDef gives them.
 """
 
 from tensorboard.compat.proto import graph_pb2

@@ -353,7 +353,7 @@ def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, f
             [pred, *captured],
             {
                 "Tcond": pred.dtype,
-                "Tin": [t.dtype for t in captured],
+                "Tin": [t._dtype for t in captured],
                 "Tout": [t.dtype for t in then_g.outputs],
                 "then_branch": then_g,
                 "else_branch": else_g,
@@ -524,8 +524,8 @@ def while_loop(
             "While" if stateful else "StatelessWhile",
             inputs,
             {
-                "T": [t.dtype for t in inputs],
-                "Tout": [t.dtype for t in inputs],
+                "T": [t._dtype for t in inputs],
+                "Tout": [t._dtype for t in inputs],
                 "cond": cond_g,
                 "body": body_g,
                 "output_shapes": [(), (), *(_shape_tuple(s) for s in invariants)]

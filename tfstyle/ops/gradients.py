@@ -153,7 +153,7 @@ def _analyse(ys, xs, stop_tensors):
             elif op_def is not None and op_def.resource_effects is not None:
                 # A control-flow op reads the variables whose handles it captures.
                 for t in op._inputs:
-                    if t.dtype is dtypes.resource:
+                    if t._dtype is dtypes.resource:
                         m |= bit_of_handle.get(ops.variable_handle_op(t), 0)
             for t in op._inputs:
                 if t in mask:
