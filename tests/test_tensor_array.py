@@ -94,6 +94,13 @@ def _program(tf):
     p = tf.placeholder_with_default(True, [], name="p")
     picked = tf.cond(p, lambda: ta.write(0, x[0] * 5.0), lambda: ta.write(0, x[1]))
     out["cond_read"] = picked.read(0)
+
+    # Sizes given as tensors: stack()'s static length is what TF's constant folding knows.
+    out["shape_sized"] = tf.TensorArray(tf.float32, size=tf.shape(x)[0]).unstack(x).stack()
+    counted = tf.TensorArray(tf.float32, size=tf.size(x[0])).unstack(tf.transpose(x))
+    out["size_sized"] = counted.stack()
+    listed = tf.TensorArray(tf.float32, size=1, element_shape=tf.TensorShape([2]))
+    out["python_write"] = listed.write(0, [1, 2]).stack()
     return out
 
 

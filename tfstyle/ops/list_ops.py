@@ -501,7 +501,9 @@ def reserve_loop_capacity(op, values, body, bound):
     import jax
 
     values = tuple(values)
-    if not any(isinstance(v, TensorListValue) for v in values):
+    fixed = [isinstance(v, TensorListValue) and isinstance(v.length, (int, np.integer))
+             for v in values]  # fmt: skip
+    if not any(fixed):  # only a list of static length can start to grow
         return values
 
     def probe(vs):
@@ -515,9 +517,8 @@ def reserve_loop_capacity(op, values, body, bound):
     outs, _ = probe(values)
     new = list(values)
     for i, (v, out) in enumerate(zip(values, outs)):
-        if isinstance(v, TensorListValue) and isinstance(out, TensorListValue):
-            fixed = isinstance(v.length, (int, np.integer))
-            if fixed and not (isinstance(out.length, (int, np.integer)) and out.length == v.length):
+        if fixed[i] and isinstance(out, TensorListValue):
+            if not (isinstance(out.length, (int, np.integer)) and out.length == v.length):
                 # An array (the loop changes it) that stays a constant, for ``fold_lengths``.
                 new[i] = v.replace(length=np.asarray(v.length, np.int32))
     changed = [i for i, (a, b) in enumerate(zip(new, values)) if a is not b]

@@ -130,9 +130,19 @@ class TensorArray:
             self._element_shape[0] = self.element_shape.merge_with(shape)
 
     def _static_size(self):
+        """The ``num_elements`` of ``stack()``: the size where TF's graph-construction constant
+        folding knows it (a constant, ``tf.size``/``tf.rank`` of a known shape, through
+        ``Identity``/``Cast``; not, e.g., ``tf.shape(x)[0]``), else -1."""
         if self._dynamic_size or self._size is None:
             return -1
-        v = _base.constant_value(self._size) if isinstance(self._size, ops.Tensor) else self._size
+        if not isinstance(self._size, ops.Tensor):
+            return int(np.asarray(self._size))
+        t = self._size
+        while t.op.type in ("Identity", "StopGradient", "Cast"):
+            t = t.op.inputs[0]
+        if t.op.type not in ("Const", "Size", "Rank"):
+            return -1
+        v = _base.constant_value(self._size)
         return -1 if v is None else int(np.asarray(v))
 
     # -- reading -------------------------------------------------------------------------------
