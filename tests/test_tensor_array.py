@@ -400,3 +400,22 @@ def test_v1_tensor_array_concat_split_import():
             got = sess.run(fetches, {"x:0": X[:4]})
     for g_, e, name in zip(got, expected, fetches):
         np.testing.assert_allclose(g_, e, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_stack_of_a_length_known_only_at_run_time_is_a_clear_error():
+    """A dynamic-size array grown by a loop whose trip count is fed: reads and size() run,
+    stack() reports that the length is not known at compile time."""
+    with tfs.Graph().as_default():
+        x = tfs.placeholder(tfs.float32, [5, 3], name="x")
+        n = tfs.placeholder(tfs.int32, [], name="n")
+        ta = tfs.TensorArray(tfs.float32, size=0, dynamic_size=True)
+        body = lambda i, a: (i + 1, a.write(i, x[i]))  # noqa: E731
+        _, ta = tfs.while_loop(lambda i, a: i < n, body, [0, ta], maximum_iterations=5)
+        with tfs.Session() as sess:
+            size, row = sess.run([ta.size(), ta.read(2)], {x: X, n: 3})
+            assert size == 3
+            np.testing.assert_allclose(row, X[2])
+            with pytest.raises(tfs_errors.InvalidArgumentError) as e:
+                sess.run(ta.stack(), {x: X, n: 3})
+    assert "TensorArrayV2Stack/TensorListStack" in str(e.value)
+    assert "only known when the step runs" in str(e.value)
