@@ -152,6 +152,8 @@ def _graph_ops(tf):
         ta.identity()
         ta.scatter([1, 2], x[:2]).split(tf.reshape(x, [8]), [2, 2, 2, 2])
         tf.TensorArray(tf.float32, size=0, dynamic_size=True).size()
+        tf.TensorArray(tf.float32, flow=ta.flow).read(0)  # wraps a flow (uses a name scope)
+        tf.TensorArray(tf.float32, size=1)
     return [(op.name, op.type) for op in g.get_operations()]
 
 

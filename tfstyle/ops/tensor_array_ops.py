@@ -63,7 +63,8 @@ class TensorArray:
         del clear_after_read, tensor_array_name, colocate_with_first_write_call
         if flow is not None and (not isinstance(flow, ops.Tensor) or flow.dtype != dtypes.variant):
             raise TypeError(
-                f"Expected `flow` to be a variant tensor, but received `{flow.dtype}` instead."
+                "Expected `flow` to be a variant tensor, but received "
+                f"`{getattr(flow, 'dtype', type(flow).__name__)}` instead."
             )
         if flow is None and size is None:
             raise ValueError("Argument `size` must be provided if argument `flow` is not provided.")
@@ -79,9 +80,9 @@ class TensorArray:
         self._infer_shape = infer_shape
         # One cell shared with every TensorArray derived from this one.
         self._element_shape = [tensor_shape.as_shape(element_shape)]
-        if flow is None:
-            values = [size] if isinstance(size, ops.Tensor) else []
-            with ops.name_scope(name, "TensorArrayV2", values) as scope:
+        values = [t for t in (size, flow) if isinstance(t, ops.Tensor)]
+        with ops.name_scope(name, "TensorArrayV2", values) as scope:  # opened with a flow too
+            if flow is None:
                 flow = list_ops.tensor_list_reserve(element_shape, size, self._dtype, name=scope)
         self._flow = flow
 
