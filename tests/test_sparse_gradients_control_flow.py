@@ -182,12 +182,12 @@ def test_while_loop_gradients_of_gathers_are_dense_like_tf():
 STEP_PREDS = [True, False, True]
 
 
-def _cond_model(tf, other):
+def _cond_model(tf, other, ids_shape=(2, 3)):
     """An embedding model whose lookup happens in a ``tf.cond``; the other branch looks up other
     rows (``"gather"``), reads the whole table (``"dense"``) or does not use it (``"none"``)."""
     emb = tf.Variable(EMB0, name="emb")
     w = tf.Variable(W0, name="w")
-    ids = tf.placeholder(tf.int32, [2, 3], name="ids")
+    ids = tf.placeholder(tf.int32, ids_shape, name="ids")
     p = tf.placeholder(tf.bool, [], name="p")
 
     def taken():
@@ -204,10 +204,10 @@ def _cond_model(tf, other):
     return tf.reduce_mean(tf.square(pred - tf.constant(Y)))
 
 
-def _train(tf, make_opt, other, loop=False):
+def _train(tf, make_opt, other, ids_shape=(2, 3)):
     g = tf.Graph()
     with g.as_default():
-        loss = _cond_model(tf, other)
+        loss = _cond_model(tf, other, ids_shape)
         opt = make_opt(tf, None)
         grads_and_vars = opt.compute_gradients(loss)
         kinds = [isinstance(gr, tf.IndexedSlices) for gr, _ in grads_and_vars]
@@ -245,6 +245,47 @@ def test_sparse_updates_through_a_cond_match_tf(name, other):
     if other == "gather":
         # Row 6 is never looked up: sparse updates never touch it (dense ones would decay it).
         np.testing.assert_array_equal(state["emb:0"][6], EMB0[6])
+
+
+@pytest.mark.parametrize("other", ["gather", "none"])
+@pytest.mark.parametrize("name", ["momentum", "adagrad", "adam"])
+def test_sparse_updates_through_a_cond_with_fed_ids_of_unknown_shape_match_tf(name, other):
+    # The number of slices is known only when the step is compiled for the fed ids' shape.
+    expected = _train(tf1(), OPTIMIZERS[name], other, ids_shape=None)
+    got = _train(tfs, OPTIMIZERS[name], other, ids_shape=None)
+    assert got[0] == expected[0] == [True, False]
+    assert got[1] == expected[1]
+    for var_name, ev in expected[3].items():
+        np.testing.assert_allclose(got[3][var_name], ev, rtol=1e-5, atol=1e-6, err_msg=var_name)
+
+
+def _fed_ids_gradient(tf):
+    g = tf.Graph()
+    with g.as_default():
+        emb = tf.Variable(EMB0, name="emb")
+        p = tf.placeholder(tf.bool, [], name="p")
+        ids = tf.placeholder(tf.int64, [None], name="ids")
+        loss = tf.cond(
+            p, lambda: _gather_sum(tf, emb, ids, 2.0), lambda: _gather_sum(tf, emb, [4, 4, 4, 4])
+        )
+        (grad,) = tf.gradients(loss, [emb])
+        meta = _describe(tf, grad)
+        with tf.Session(graph=g) as sess:
+            sess.run(emb.initializer)
+            feeds = [(True, [1, 3]), (True, [0, 1, 2, 3, 5, 6]), (False, [1, 3])]
+            values = [sess.run(grad, {p: pv, ids: iv}) for pv, iv in feeds]
+    return meta, values
+
+
+def test_cond_gradient_of_fed_ids_of_unknown_shape_like_tf():
+    exp_meta, exp_values = _fed_ids_gradient(tf1())
+    meta, values = _fed_ids_gradient(tfs)
+    assert meta == exp_meta
+    for e, a in zip(exp_values, values):
+        a_values, a_indices = _unpadded(a)
+        np.testing.assert_allclose(a_values, e.values, rtol=1e-6)
+        np.testing.assert_array_equal(a_indices, e.indices)
+        assert a.indices.dtype == e.indices.dtype
 
 
 def _train_loop(tf):

@@ -613,6 +613,10 @@ def _call(ctx, fg, sources, args, captured, state, salt=None, record=None):
         for t in record:
             if t in sub.values:
                 record[t] = sub.values[t]
+    if taps is not None and taps.watch:
+        for t in taps.watch:
+            if t in sub.values:
+                taps.shapes[t] = np.shape(sub.values[t])
     return result
 
 
@@ -627,14 +631,27 @@ class CondTaps:
       tensor, or the value of a captured variable) as that branch sees it;
     - ``owners`` ({If op: [(tensor, branch index)]}): tensors of the op's branches (directly or
       in nested ``If`` ops) whose values the op returns from the branch that holds them (zeros
-      from the other), into ``values``.
+      from the other), into ``values``;
+    - ``watch``: tensors of branches whose shapes are noted into ``shapes`` as the branches are
+      traced (for those without a static shape, a first pass finds the shapes the zeros need).
     """
 
-    def __init__(self, deltas, entries, owners):
+    def __init__(self, deltas, entries, owners, watch=(), shapes=None):
         self.deltas = deltas
         self.entries = entries
         self.owners = owners
+        self.watch = watch
+        self.shapes = {} if shapes is None else shapes
         self.values = {}
+
+    def zeros(self, t):
+        """Zeros of ``t``'s shape (as traced, where its static shape is not fully known)."""
+        import jax.numpy as jnp
+
+        shape = self.shapes.get(t)
+        if shape is None:
+            shape = t.shape.as_list()
+        return jnp.zeros(shape, t.dtype.as_numpy_dtype)
 
     def enter(self, op, b, captured, state):
         """The captured values and variable values that branch ``b`` of ``op`` sees."""
@@ -744,7 +761,7 @@ def _lower_if(op):
             rec = builtins.tuple(
                 (record[t] if record[t] is not None else taps.values[t])
                 if bb == b
-                else _zeros_of(t)
+                else taps.zeros(t)
                 for t, bb in wanted
             )
             return _cast_all(outs, tout), new_state, rec
@@ -782,12 +799,6 @@ def _lower_if(op):
         return outs
 
     return fn
-
-
-def _zeros_of(t):
-    import jax.numpy as jnp
-
-    return jnp.zeros(t.shape.as_list(), t.dtype.as_numpy_dtype)
 
 
 def _like_branch(outs, other):

@@ -32,6 +32,7 @@ import collections
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from tfstyle.compiler import plan as _plan
 from tfstyle.framework import dtypes, ops, registry
@@ -404,9 +405,10 @@ class _CondUse:
     ``branches``: per branch, its uses (gathers, nested ``_CondUse``), ``_DENSE`` or ``None``.
     As in TF, the slices are those of the branch taken; a branch with a dense gradient (or
     none) gives all rows (``range(rows)``, zeros where it has none). XLA needs one size for
-    both branches: ``size``, the larger one; the smaller one's slices are followed by rows of
-    zeros at index ``rows`` (past the last row), which the scatters, the sparse optimizer
-    updates and the conversion to a dense tensor drop.
+    both branches: the larger one (``branch_sizes``, from the indices' shapes as the step is
+    traced); the smaller one's slices are followed by rows of zeros at index ``rows`` (past the
+    last row), which the scatters, the sparse optimizer updates and the conversion to a dense
+    tensor drop. ``static``: whether ``x``'s shape is known (else its gradient stays dense).
     """
 
     def __init__(self, op, j, branches):
@@ -426,35 +428,59 @@ class _CondUse:
         if not self.static:
             return
         self.dense_shape = shape.as_list()
-        rows = self.dense_shape[0]
-        sizes, index_types = [], set()
-        self.known = True  # whether the size is the same whichever branch runs (TF's shape)
+        index_types = set()
         for b in branches:
             if b is None or b is _DENSE:
-                sizes.append(rows)
                 index_types.add(dtypes.int32)
                 continue
-            size = 0
             for u in b:
                 if isinstance(u, _CondUse):
                     if not u.static:
                         self.static = False
                         return
-                    size += u.size
                     index_types.add(u.index_dtype)
-                    self.known = self.known and u.known
-                    continue
-                gather, _ = u
-                ids, out = gather._inputs[1], gather._outputs[0]
-                if not (ids.shape.is_fully_defined() and out.shape.is_fully_defined()):
-                    self.static = False
-                    return
-                size += ids.shape.num_elements()
-                index_types.add(ids.dtype.base_dtype)
-            sizes.append(size)
-        self.size = max(sizes)
-        self.known = self.known and min(sizes) == self.size
+                else:
+                    index_types.add(u[0]._inputs[1].dtype.base_dtype)
         self.index_dtype = dtypes.int64 if dtypes.int64 in index_types else dtypes.int32
+        try:
+            sizes = self.branch_sizes(_static_shape)
+        except ValueError:  # indices of a size known only when the step runs
+            sizes = None
+        # The size whichever branch runs, where it is the same and known (TF's static shape).
+        self.known = sizes is not None and min(sizes) == max(sizes) and self._nested_known()
+
+    def _nested_known(self):
+        return all(
+            u.known
+            for b in self.branches
+            if b is not None and b is not _DENSE
+            for u in b
+            if isinstance(u, _CondUse)
+        )
+
+    def branch_sizes(self, shape_of):
+        """The number of slices of each branch, with ``shape_of(tensor)`` the shape of a
+        gather's indices."""
+        rows = self.dense_shape[0]
+        sizes = []
+        for b in self.branches:
+            if b is None or b is _DENSE:
+                sizes.append(rows)
+                continue
+            size = 0
+            for u in b:
+                if isinstance(u, _CondUse):
+                    size += max(u.branch_sizes(shape_of))
+                else:
+                    size += int(np.prod(shape_of(u[0]._inputs[1]), dtype=np.int64))
+            sizes.append(size)
+        return sizes
+
+
+def _static_shape(t):
+    if not t.shape.is_fully_defined():
+        raise ValueError(t.name)
+    return t.shape.as_list()
 
 
 class _CondSpec:
@@ -496,9 +522,16 @@ class _CondSpec:
         self.recorded = list(recorded)
         self.preds = [u.op._inputs[0] for u in uses]  # tensors of the outer graph
 
-    def primals(self):
+    def unknown_shapes(self):
+        """The tensors whose shapes are known only when the step is traced."""
+        return [t for t in self.deltas + self.recorded if not t.shape.is_fully_defined()]
+
+    def primals(self, shapes):
         return (
-            tuple(jnp.zeros(t.shape.as_list(), t.dtype.as_numpy_dtype) for t in self.deltas),
+            tuple(
+                jnp.zeros(shapes.get(t) or t.shape.as_list(), t.dtype.as_numpy_dtype)
+                for t in self.deltas
+            ),
             tuple(jnp.zeros(u.dense_shape, u.dtype.as_numpy_dtype) for _, u in self.entries),
         )
 
@@ -509,8 +542,12 @@ class _CondSpec:
         dense = {key: g for (key, _), g in zip(self.entries, entry_grads)}
         outer = dict(zip(self.preds, ctx.evaluate(self.preds)))
 
+        def shape_of(t):
+            return np.shape(recorded[t])
+
         def assemble(u):
             n, rest = u.dense_shape[0], u.dense_shape[1:]
+            size = max(u.branch_sizes(shape_of))
             vdt, idt = u.dtype.as_numpy_dtype, u.index_dtype.as_numpy_dtype
             parts = []
             for b, branch in enumerate(u.branches):
@@ -533,7 +570,7 @@ class _CondSpec:
                         ids.append(i)
                     v = jnp.concatenate(vs, 0) if len(vs) > 1 else vs[0]
                     i = jnp.concatenate(ids, 0) if len(ids) > 1 else ids[0]
-                pad = u.size - v.shape[0]
+                pad = size - v.shape[0]
                 if pad:
                     v = jnp.concatenate([v, jnp.zeros([pad, *rest], vdt)], 0)
                     i = jnp.concatenate([i, jnp.full([pad], n, idt)], 0)
@@ -727,7 +764,7 @@ def _build(ys, x_pairs, grad_ys, stops, scope, op_type, name=None, conds=()):
     if conds:
         spec.conds = _CondSpec(conds)
         for u in conds:
-            first = u.size if u.known else None
+            first = max(u.branch_sizes(_static_shape)) if u.known else None
             out_types.append((u.dtype, [first] + u.dense_shape[1:]))
             out_types.append((u.index_dtype, [first]))
     if op_type == "Hessians":
@@ -873,12 +910,23 @@ def _cond_gradients(ctx, spec, f):
     from .control_flow_ops import CondTaps
 
     conds = spec.conds
+    shapes = {}
+    unknown = conds.unknown_shapes()
+    if unknown:
+        # A first pass notes the shapes the branches give them (XLA removes its computation).
+        saved = getattr(ctx, "cond_taps", None)
+        ctx.cond_taps = CondTaps({}, {}, {}, watch=set(unknown), shapes=shapes)
+        try:
+            f(f.primals())
+        finally:
+            ctx.cond_taps = saved
 
     def g(primals, rows, entries):
         taps = CondTaps(
             dict(zip(conds.deltas, rows)),
             {key: e for (key, _), e in zip(conds.entries, entries)},
             conds.owners,
+            shapes=shapes,
         )
         saved = getattr(ctx, "cond_taps", None)
         ctx.cond_taps = taps
@@ -888,7 +936,7 @@ def _cond_gradients(ctx, spec, f):
             ctx.cond_taps = saved
         return ys, tuple(taps.values[t] for t in conds.recorded)
 
-    rows, entries = conds.primals()
+    rows, entries = conds.primals(shapes)
     _, vjp, recorded = jax.vjp(g, f.primals(), rows, entries, has_aux=True)
     grads, row_grads, entry_grads = vjp(f.cotangents())
     recorded = dict(zip(conds.recorded, recorded))
