@@ -129,19 +129,12 @@ def _is_const(nodes, s, value):
     return v is not None and v.size == 1 and v.reshape(()) == value
 
 
-def _handle(s, nodes):
-    """The node behind resource edge ``s`` (through ``Identity``), or ``None``."""
-    nd = nodes.get(_parse(s)[0])
-    while nd is not None and nd.op == "Identity" and nd.input:
-        nd = nodes.get(_parse(nd.input[0])[0])
-    return nd
+_handle = sparse_dedup._source  # the node behind a resource edge
 
 
 def _read_variable(s, nodes):
     """The handle node whose value tensor ``s`` is (through ``Identity``), or ``None``."""
-    nd = nodes.get(_parse(s)[0])
-    while nd is not None and nd.op == "Identity" and nd.input:
-        nd = nodes.get(_parse(nd.input[0])[0])
+    nd = sparse_dedup._source(s, nodes)
     if nd is None or nd.op != "ReadVariableOp":
         return None
     return _handle(nd.input[0], nodes)

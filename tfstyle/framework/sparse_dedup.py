@@ -116,11 +116,17 @@ def _consumers(gd):
     return uses
 
 
-def _rows(handle, nodes):
-    """The static number of rows of the variable behind resource edge ``handle``, or ``None``."""
-    nd = nodes.get(_parse(handle)[0])
+def _source(s, nodes):
+    """The node that edge ``s`` comes from, looking through ``Identity`` ops, or ``None``."""
+    nd = nodes.get(_parse(s)[0])
     while nd is not None and nd.op == "Identity" and nd.input:
         nd = nodes.get(_parse(nd.input[0])[0])
+    return nd
+
+
+def _rows(handle, nodes):
+    """The static number of rows of the variable behind resource edge ``handle``, or ``None``."""
+    nd = _source(handle, nodes)
     if nd is None or nd.op != "VarHandleOp":
         return None
     shape = nd.attr["shape"].shape
