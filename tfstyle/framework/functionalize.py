@@ -34,6 +34,11 @@ TensorList threaded through the forward and then the backward loop as one more l
 ``maximum_iterations`` (``dynamic_rnn``, ``map_fn`` and ``scan`` set it); without one, running
 the gradient fails, naming the stack.
 
+TF's gradient loop sums the ``IndexedSlices`` gradient of a ``tf.gather`` in the forward loop
+by concatenating each iteration's indices and values onto loop variables that grow. Each
+becomes a list of the forward loop's ``maximum_iterations`` (see ``rewrite_accumulators``),
+where every consumer of the result drops the rows of the iterations that did not run.
+
 Constants that a function needs are copied into it (instead of being passed in) so that shape
 arguments stay known when the graph is compiled. Nodes outside control flow keep their names.
 """
@@ -84,6 +89,33 @@ _LIST_MAKERS = frozenset(
         "TensorListSplit",
     }
 )
+
+
+# The types of the accumulators that ``rewrite_accumulators`` bounds: indices and values.
+_ACCUMULATED_TYPES = frozenset(
+    {
+        types_pb2.DT_INT32,
+        types_pb2.DT_INT64,
+        types_pb2.DT_FLOAT,
+        types_pb2.DT_DOUBLE,
+        types_pb2.DT_HALF,
+        types_pb2.DT_BFLOAT16,
+    }
+)
+
+
+def _sparse_indices_at(op_type):
+    """Position of the ``indices`` input of a scatter or sparse update, or None."""
+    from tfstyle.framework import sparse_dedup
+
+    return sparse_dedup._indices_at(op_type)
+
+
+def _sparse_values_at(op_type):
+    """Position of the update values of a scatter or sparse update, or None."""
+    from tfstyle.framework import sparse_dedup
+
+    return sparse_dedup._values_at(op_type)
 
 
 def needs_functionalization(gd):
@@ -162,6 +194,7 @@ class _Functionalizer:
             self.nodes[nd.name] = copy
         self.taken = set(self.nodes) | {f.signature.name for f in gd.library.function}
         self.functions = []
+        self.stacked_values = {}  # a stack's pop -> the tensor its push saves
 
     # -- helpers ---------------------------------------------------------------------------
     def fresh(self, name):
@@ -261,6 +294,7 @@ class _Functionalizer:
         self.fix_variant_types()
         frames = self.assign_frames()
         self.rewrite_stacks(frames)
+        self.rewrite_accumulators(frames)
         for frame in sorted(frames, key=lambda f: -f.depth):
             self.collapse_frame(frame)
         root = [n for n in self.nodes if self.frame_of.get(n) is None]
@@ -446,6 +480,7 @@ class _Functionalizer:
                 self.drop_stack(k, push, pops)
                 continue
             elem = kd.attr["elem_type"].type
+            value_pushed = self.nodes[push].input[1]
             bound = self.capacity(forward)
             if bound is None:
                 # The list's capacity is not known: it fails when the gradient runs (naming
@@ -468,6 +503,7 @@ class _Functionalizer:
             else:
                 after = self.thread_list(k, forward, push, "push", loop_conds)
             if pops:
+                self.stacked_values[pops[0]] = value_pushed
                 backward = self.chain(self.frame_of[pops[0]], outer, k)
                 self.thread_list(after, backward, pops[0], "pop", loop_conds)
 
@@ -591,6 +627,309 @@ class _Functionalizer:
         self.become(user, "TensorListPopBack", [current, es.name],
                     {"element_dtype": _type_attr(elem)})  # fmt: skip
         return f"{user}:0"
+
+    # -- growing accumulators of sparse gradients -------------------------------------------
+    def rewrite_accumulators(self, frames):
+        """TF's gradient loop sums the ``IndexedSlices`` gradient of a loop invariant (a
+        ``tf.gather`` of a variable in the loop's body) by concatenating each iteration's
+        indices and values onto loop variables whose first dimension grows (shape invariant
+        ``[None, ...]``), starting from one zero row at index 0. XLA loops carry values of one
+        shape, so each such accumulator becomes a list that the loop pushes each iteration's
+        rows onto (``TensorListPushBack``), with room for as many iterations as the forward
+        loop can run (its ``maximum_iterations``). After the loop, the list's elements are
+        concatenated after the first row: the rows of the iterations that did not run are
+        zeros, at the largest index of the indices' type, which tfstyle's scatters, sparse
+        updates and segment sums drop. That is done only where every consumer of the result
+        does drop them; otherwise the accumulator is left as it is and the loop fails to
+        compile."""
+        uses = {}
+        for nd in self.nodes.values():
+            for pos, s in enumerate(nd.input):
+                name, idx = _parse(s)
+                if idx >= 0:
+                    uses.setdefault(_ref(name, idx), []).append((nd, pos))
+        found = {}
+        for frame in frames:
+            bound = self.accumulator_capacity(frame)
+            for acc in self.growing_concats(frame, uses):
+                acc["bound"] = bound
+                found[acc["concat"]] = acc
+        if not found:
+            return
+        from tfstyle.framework import sparse_dedup
+
+        helpers = set()
+        for nd in self.nodes.values():
+            helpers |= sparse_dedup._written_for(nd, self.nodes) or set()
+        # Without a capacity known when the graph is compiled, the loop fails to compile.
+        approved = {k: acc for k, acc in found.items() if acc["bound"] is not None}
+        changed = True
+        while changed:  # an accumulator that feeds another (nested loops) needs that one kept
+            changed = False
+            for name, acc in list(approved.items()):
+                role = "indices" if acc["integer"] else "values"
+                refs = [_ref(x, 0) for x in acc["exits"]]
+                if not all(self.drops_padding(r, role, uses, helpers, approved, found, set())
+                           for r in refs):  # fmt: skip
+                    del approved[name]
+                    changed = True
+        for acc in approved.values():
+            self.bound_accumulator(acc)
+
+    def growing_concats(self, frame, uses):
+        """The loop variables of ``frame`` that each iteration makes ``ConcatV2([itself, x],
+        0)`` and that only their ``Exit``s read after the loop."""
+        nodes = self.nodes
+        loop_cond = next((n for n, nd in nodes.items()
+                          if nd.op == "LoopCond" and self.frame_of.get(n) is frame), None)  # fmt: skip
+        if loop_cond is None:
+            return
+        for e, nd in list(nodes.items()):
+            if nd.op not in _ENTER or self.frame_of.get(e) is not frame or nd.attr["is_constant"].b:
+                continue
+            t = nd.attr["T"].type
+            if t not in _ACCUMULATED_TYPES:
+                continue
+            merge_uses = uses.get(_ref(e, 0), [])
+            if len(merge_uses) != 1 or merge_uses[0][0].op not in _MERGE:
+                continue
+            merge = merge_uses[0][0]
+            nxt = next((nodes[_parse(s)[0]] for s in merge.input
+                        if nodes[_parse(s)[0]].op in _NEXT), None)  # fmt: skip
+            switches = uses.get(_ref(merge.name, 0), [])
+            if nxt is None or len(switches) != 1:
+                continue
+            switch = switches[0][0]
+            if switch.op not in _SWITCH or _parse(switch.input[1])[0] != loop_cond:
+                continue
+            cat = nodes.get(_parse(nxt.input[0])[0])
+            if cat is None or cat.op != "ConcatV2" or _parse(nxt.input[0])[1] != 0:
+                continue
+            data = [x for x in cat.input if not x.startswith("^")]
+            axis = self.const_source(data[-1]) if len(data) == 3 else None
+            if axis is None or self.const_value(axis.name) != 0:
+                continue
+            if _canon(data[0]) != _ref(switch.name, 1):
+                continue
+            body_uses = uses.get(_ref(switch.name, 1), [])
+            cat_uses = uses.get(_ref(cat.name, 0), [])
+            if len(body_uses) != 1 or len(cat_uses) != 1 or cat_uses[0][0] is not nxt:
+                continue
+            exits = [c for c, _ in uses.get(_ref(switch.name, 0), [])]
+            if not exits or any(c.op not in _EXIT for c in exits):
+                continue
+            yield {
+                "enter": e, "merge": merge.name, "switch": switch.name, "next": nxt.name,
+                "concat": cat.name, "exits": [c.name for c in exits], "frame": frame,
+                "dtype": t, "integer": t in (types_pb2.DT_INT32, types_pb2.DT_INT64),
+            }  # fmt: skip
+
+    def drops_padding(self, ref, role, uses, helpers, approved, found, seen):
+        """Whether every consumer of tensor ``ref`` (an accumulator's result, or a tensor
+        computed from it row by row) ignores rows appended as zeros (``role`` ``"values"``)
+        at the largest index (``"indices"``): scatters and sparse updates drop such indices,
+        segment sums (TF's conversion to a dense tensor, and its sum of repeated indices)
+        drop them and add nothing to other segments, a squared norm adds zero."""
+        if ref in seen:
+            return True
+        seen.add(ref)
+        for nd, pos in uses.get(ref, []):
+            op = nd.op
+            if op == "Identity":
+                ok = self.drops_padding(_ref(nd.name, 0), role, uses, helpers, approved, found,
+                                        seen)  # fmt: skip
+            elif op == "ConcatV2":
+                # The sum of several IndexedSlices: rows stay with their indices. An
+                # accumulator of an enclosing loop pushes the rows instead.
+                n = nd.attr["N"].i
+                axis = self.const_source(nd.input[n]) if len(nd.input) > n else None
+                if pos >= n or axis is None or self.const_value(axis.name) != 0:
+                    return False
+                if nd.name in found:
+                    if nd.name not in approved or pos != 1:
+                        return False
+                    refs = [_ref(x, 0) for x in approved[nd.name]["exits"]]
+                else:
+                    refs = [_ref(nd.name, 0)]
+                ok = all(self.drops_padding(r, role, uses, helpers, approved, found, seen)
+                         for r in refs)  # fmt: skip
+            elif role == "indices":
+                ok = (
+                    nd.name in helpers
+                    or (op == "UnsortedSegmentSum" and pos == 1)
+                    or (op != "ResourceGather" and _sparse_indices_at(op) == pos)
+                )
+            else:
+                if op in ("Neg", "Mul", "RealDiv", "Cast") and pos < 2:
+                    # Zero rows stay zeros (scaled by a learning rate or clipped by a norm).
+                    ok = self.drops_padding(_ref(nd.name, 0), role, uses, helpers, approved,
+                                            found, seen)  # fmt: skip
+                else:
+                    ok = (
+                        (op == "UnsortedSegmentSum" and pos == 0)
+                        or op == "L2Loss"
+                        or _sparse_values_at(op) == pos
+                    )
+            if not ok:
+                return False
+        return True
+
+    def accumulator_capacity(self, frame):
+        """The most iterations gradient loop ``frame`` runs (its forward loop's
+        ``maximum_iterations``), readable from the frame around it, or None."""
+        forward = self.forward_loop(frame)
+        bound = self.loop_bound(forward) if forward is not None else None
+        if bound is None or self.frame_of.get(_parse(bound)[0]) is frame.parent:
+            return bound
+        return bound if self.const_source(bound) is not None else None
+
+    def forward_loop(self, frame):
+        """The loop whose gradient loop ``frame`` is, or None: TF's gradient loop counts down
+        from the number of iterations its forward loop ran (a counter that starts at 0 and
+        adds 1 each iteration, read through the forward loop's ``Exit``) while the count is at
+        least 1, subtracting 1 each iteration; so it runs exactly as many iterations."""
+        nodes = self.nodes
+
+        def node(ref):
+            return nodes.get(_parse(ref)[0])
+
+        def const_is(ref, value):
+            c = self.const_source(ref)
+            if c is None:
+                return False
+            from tfstyle.framework import graph_io
+
+            v = graph_io.array_from_proto(c.attr["value"].tensor)
+            return v.shape == () and int(v) == value
+
+        loop_cond = next((nd for n, nd in nodes.items()
+                          if nd.op == "LoopCond" and self.frame_of.get(n) is frame), None)  # fmt: skip
+        ge = node(loop_cond.input[0]) if loop_cond is not None else None
+        if ge is None or ge.op != "GreaterEqual" or not const_is(ge.input[1], 1):
+            return None
+        m = node(ge.input[0])
+        if m is None or m.op not in _MERGE or len(m.input) != 2:
+            return None
+        enter, nxt = (node(s) for s in m.input)
+        if nxt is not None and nxt.op in _ENTER:
+            enter, nxt = nxt, enter
+        if enter is None or enter.op not in _ENTER or nxt is None or nxt.op not in _NEXT:
+            return None
+        sub = node(nxt.input[0])
+        if sub is None or sub.op != "Sub" or not const_is(sub.input[1], 1):
+            return None
+        sw = node(sub.input[0])
+        if sw is None or sw.op not in _SWITCH or node(sw.input[0]) is not m:
+            return None
+        # The forward count: Exit(Switch(Merge(Enter(0), NextIteration(Switch:1 + 1)))).
+        count = enter.input[0]
+        # In a loop nested in another, the count of each outer iteration is saved on a stack.
+        count = self.stacked_values.get(_parse(count)[0], count)
+        ex = node(count)
+        if ex is None or ex.op not in _EXIT:
+            return None
+        fsw = node(ex.input[0])
+        fm = node(fsw.input[0]) if fsw is not None and fsw.op in _SWITCH else None
+        if fm is None or fm.op not in _MERGE or len(fm.input) != 2:
+            return None
+        fenter, fnxt = (node(s) for s in fm.input)
+        if fnxt is not None and fnxt.op in _ENTER:
+            fenter, fnxt = fnxt, fenter
+        if fenter is None or fenter.op not in _ENTER or not const_is(fenter.input[0], 0):
+            return None
+        add = node(fnxt.input[0]) if fnxt is not None and fnxt.op in _NEXT else None
+        if add is None or add.op not in ("Add", "AddV2") or not const_is(add.input[1], 1):
+            return None
+        if _canon(add.input[0]) != _ref(fsw.name, 1):
+            return None
+        forward = self.frame_of.get(fsw.name)
+        fcond = node(fsw.input[1])
+        if forward is None or fcond is None or fcond.op != "LoopCond":
+            return None
+        return forward if self.frame_of.get(fcond.name) is forward else None
+
+    def bound_accumulator(self, acc):
+        """Rewrites accumulator ``acc`` (from ``growing_concats``) as a list of fixed
+        capacity, as ``rewrite_accumulators`` says."""
+        nodes = self.nodes
+        frame = acc["frame"]
+        outer = frame.parent
+        t = acc["dtype"]
+        i32 = _type_attr(types_pb2.DT_INT32)
+        variant = _type_attr(types_pb2.DT_VARIANT)
+        e = acc["enter"]
+
+        def const(name, value):
+            c = self.add_const(name, value)
+            self.frame_of[c.name] = outer
+            return c.name
+
+        def node(name, op, inputs, **attrs):
+            nd = self.add_node(name, op, inputs, attrs)
+            self.frame_of[nd.name] = outer
+            return nd.name
+
+        bound = acc["bound"]
+        if self.frame_of.get(_parse(bound)[0]) is not outer:
+            c = self.const_source(bound)
+            bound = const(f"{e}/list/capacity", np.int32(self.const_value(c.name)))
+        elif self.dtype(bound) != types_pb2.DT_INT32:
+            bound = node(f"{e}/list/capacity", "Cast", [bound], SrcT=_type_attr(self.dtype(bound)),
+                         DstT=i32, Truncate=attr_value_pb2.AttrValue(b=False))  # fmt: skip
+        init = nodes[e].input[0]
+        shape = const(f"{e}/list/element_shape", np.int32(-1))
+        lst = node(f"{e}/list", "EmptyTensorList", [shape, bound], element_dtype=_type_attr(t),
+                   shape_type=i32)  # fmt: skip
+        nodes[e].input[0] = lst
+        for n in (e, acc["merge"], acc["switch"], acc["next"]):
+            nodes[n].attr["T"].CopyFrom(variant)
+            nodes[n].attr.pop("_output_shapes", None)
+        for key in ("shape", "_output_shapes"):
+            nodes[acc["merge"]].attr.pop(key, None)
+        x = [s for s in nodes[acc["concat"]].input if not s.startswith("^")][1]
+        self.become(acc["concat"], "TensorListPushBack", [_ref(acc["switch"], 1), x],
+                    {"element_dtype": _type_attr(t)})  # fmt: skip
+        tt = _type_attr(t)
+        for ex in acc["exits"]:
+            # The Exit's name now holds the concatenation; the list leaves the loop by another.
+            listed = self.add_node(f"{ex}/list", "Exit", list(nodes[ex].input), {"T": variant})
+            self.frame_of[listed.name] = outer
+            resized = node(f"{ex}/list/resized", "TensorListResize", [listed.name, bound])
+            stacked = node(f"{ex}/list/stacked", "TensorListStack",
+                           [resized, const(f"{ex}/list/element_shape", np.int32(-1))],
+                           element_dtype=tt, num_elements=attr_value_pb2.AttrValue(i=-1))  # fmt: skip
+            if acc["integer"]:
+                np_t = np.int32 if t == types_pb2.DT_INT32 else np.int64
+                length = node(f"{ex}/list/length", "TensorListLength", [listed.name])
+                positions = node(f"{ex}/list/positions", "Range",
+                                 [const(f"{ex}/list/start", np.int32(0)), bound,
+                                  const(f"{ex}/list/delta", np.int32(1))], Tidx=i32)  # fmt: skip
+                ran = node(f"{ex}/list/ran", "Less", [positions, length], T=i32)
+                shape_of = node(f"{ex}/list/shape", "Shape", [stacked], T=tt, out_type=i32)
+                dropped = node(f"{ex}/list/dropped", "Fill",
+                               [shape_of, const(f"{ex}/list/past_any_row",
+                                                np_t(np.iinfo(np_t).max))],
+                               T=tt, index_type=i32)  # fmt: skip
+                stacked = node(f"{ex}/list/padded", "Select", [ran, stacked, dropped], T=tt)
+            dims = node(f"{ex}/list/dims", "Shape", [stacked], T=tt, out_type=i32)
+            zero = attr_value_pb2.AttrValue(i=0)
+            rest = node(f"{ex}/list/row_shape", "StridedSlice",
+                        [dims, const(f"{ex}/list/begin", np.array([2], np.int32)),
+                         const(f"{ex}/list/end", np.array([0], np.int32)),
+                         const(f"{ex}/list/strides", np.array([1], np.int32))],
+                        T=i32, Index=i32, begin_mask=zero, end_mask=attr_value_pb2.AttrValue(i=1),
+                        ellipsis_mask=zero, new_axis_mask=zero, shrink_axis_mask=zero)  # fmt: skip
+            axis = const(f"{ex}/list/axis", np.int32(0))
+            flat_shape = node(f"{ex}/list/flat_shape", "ConcatV2",
+                              [const(f"{ex}/list/all_rows", np.array([-1], np.int32)), rest, axis],
+                              N=attr_value_pb2.AttrValue(i=2), T=i32, Tidx=i32)  # fmt: skip
+            flat = node(f"{ex}/list/rows", "Reshape", [stacked, flat_shape], T=tt, Tshape=i32)
+            self.become(
+                ex,
+                "ConcatV2",
+                [init, flat, axis],
+                {"N": attr_value_pb2.AttrValue(i=2), "T": tt, "Tidx": i32},
+            )
 
     def loop_entry(self, frame):
         """A node outside loop ``frame`` that one of its variables enters from, or None."""

@@ -732,6 +732,32 @@ def _same_shapes_error(op, e):
     )
 
 
+def _loop_shapes_error(op, e, body_g, vars0, body):
+    """``_same_shapes_error`` of a while loop, naming the body's results whose shape one
+    iteration changes (an accumulation that grows, such as TF 1.x's sum of the
+    ``IndexedSlices`` gradients of a loop's iterations)."""
+    import jax
+
+    grown = []
+    try:
+        outs = jax.eval_shape(body, vars0)
+        for j, (v, out) in enumerate(zip(vars0, outs)):
+            before, after = getattr(v, "shape", None), getattr(out, "shape", None)
+            if (
+                before is not None
+                and after is not None
+                and builtins.tuple(before) != builtins.tuple(after)
+            ):
+                grown.append(f"{body_g.outputs[j].op.name} (loop variable {j}) has shape "
+                             f"{list(before)} before an iteration and {list(after)} after it")  # fmt: skip
+    except Exception:  # noqa: BLE001 - only a more precise message is lost
+        grown = []
+    err = _same_shapes_error(op, e)
+    if grown:
+        err = type(err)(None, op, f"{err.message}\n{'; '.join(grown)}.")
+    return err
+
+
 def _lower_if(op):
     import jax
 
@@ -917,7 +943,8 @@ def _lower_while(op):
                         vars0, written0, length, trips is not None, run_cond, run_body, counter
                     )
                 except TypeError as e:
-                    raise _same_shapes_error(op, e) from None
+                    body = lambda vs: run_body(vs, written0, None)[0]  # noqa: E731
+                    raise _loop_shapes_error(op, e, body_g, vars0, body) from None
 
             def loop_cond(carry):
                 i, vs, written = carry
@@ -936,7 +963,8 @@ def _lower_while(op):
                     loop_cond, loop_body, (jnp.asarray(counter, jnp.int32), vars0, written0)
                 )
             except TypeError as e:
-                raise _same_shapes_error(op, e) from None
+                body = lambda vs: run_body(vs, written0, None)[0]  # noqa: E731
+                raise _loop_shapes_error(op, e, body_g, vars0, body) from None
             return vs, written, count
 
         if trips is not None and everything:

@@ -740,6 +740,29 @@ def _lower_length(op):
     return _length_array
 
 
+def _lower_resize(op):
+    """``TensorListResize``: ``size`` elements, those past the old length zeros (TF's
+    uninitialized elements stack as zeros). ``size`` must be known when the graph is compiled;
+    the buffer grows to it if needed."""
+
+    def fn(lst, size):
+        import jax.numpy as jnp
+
+        n = _static_int(op, size, "size")
+        if n < 0:
+            raise errors.InvalidArgumentError(
+                None, op, f"{op.name} (TensorListResize): size must be non-negative, got {n}."
+            )
+        lst = _padded(lst, n - lst.capacity)
+        buf = lst.buffer
+        if buf is not None:
+            keep = jnp.arange(buf.shape[0]) < jnp.minimum(_length_array(lst), n)
+            buf = jnp.where(keep.reshape((-1,) + (1,) * (buf.ndim - 1)), buf, 0)
+        return lst.replace(buffer=buf, length=n, static_item=None)
+
+    return fn
+
+
 def _lower_element_shape(op):
     np_dt = np.dtype(dtypes.as_dtype(op._attrs["shape_type"]).as_numpy_dtype)
 
@@ -769,6 +792,7 @@ _register("TensorListScatterIntoExistingList", _handle_rule, _lower_scatter_exis
 _register("TensorListConcat", _concat_rule, _lower_concat)
 _register("TensorListConcatV2", _concat_rule, _lower_concat)
 _register("TensorListLength", lambda op: [(dtypes.int32, ())], _lower_length)
+_register("TensorListResize", _handle_rule, _lower_resize)
 _register("TensorListElementShape", _element_shape_rule, _lower_element_shape)
 
 
