@@ -69,7 +69,10 @@ class DeviceBytes:
         total = flat.shape[0]
         per = max(1, nbytes // self.dtype.itemsize)
         if total <= per:
-            yield np.asarray(flat.addressable_data(0)).view(np.uint8)
+            # A new array on the same buffer: the host copy it caches is dropped with it (a
+            # reshape to the same shape may return the variable's own array).
+            whole = flat.addressable_data(0) if len(flat.devices()) == 1 else flat
+            yield np.asarray(whole).view(np.uint8)
             return
         # One compiled slice of a fixed size; the last one starts early and its overlap with
         # the one before is skipped.
