@@ -230,8 +230,9 @@ class _Functionalizer:
             return types_pb2.DT_FLOAT
         if nd.op in _MERGE and idx == 1:
             return types_pb2.DT_INT32
-        if nd.op in ("If", "StatelessIf", "While", "StatelessWhile", "IdentityN"):
-            key = "Tout" if nd.op in ("If", "StatelessIf") else "T"
+        if nd.op in ("If", "StatelessIf", "Case", "StatelessCase", "While", "StatelessWhile",
+                     "IdentityN"):  # fmt: skip
+            key = "Tout" if nd.op in ("If", "StatelessIf", "Case", "StatelessCase") else "T"
             types = nd.attr[key].list.type
             return types[idx] if idx < len(types) else types_pb2.DT_FLOAT
         if nd.op in _LIST_MAKERS or (nd.op == "TensorListPopBack" and idx == 0):

@@ -6,9 +6,10 @@ starts with ``_`` are tfstyle's own and stay private). ``import_graph_def`` rebu
 GraphDef through the op registry, so their shape rules run as when they are built by hand. The
 protos are the ones the ``tensorboard`` package ships; nothing here needs TensorFlow.
 
-Control flow is written as TF 2.x writes it: the function graphs of ``If``/``StatelessIf`` and
-``While``/``StatelessWhile`` become ``FunctionDef``s of ``GraphDef.library``, named by the op's
-``then_branch``/``else_branch``/``cond``/``body`` attributes. Every argument of a function is an
+Control flow is written as TF 2.x writes it: the function graphs of ``If``/``StatelessIf``,
+``Case``/``StatelessCase`` and ``While``/``StatelessWhile`` become ``FunctionDef``s of
+``GraphDef.library``, named by the op's ``then_branch``/``else_branch``/``branches``/``cond``/
+``body`` attributes. Every argument of a function is an
 input of its op (for a ``While``: loop counter, maximum iterations, loop variables, captured
 tensors; the body returns them all, the counter incremented). Importing rebuilds tfstyle
 function graphs from the FunctionDefs (resource arguments become captures).
@@ -39,7 +40,8 @@ is written there unrolled: one call of a ``FunctionDef`` of its step per element
 function registered in the library (``FunctionDefLibrary.gradient``; TF uses it for a function
 it does not inline). A loop's runs the loop again, pushing each iteration's loop variables onto
 TensorLists, then pops them in a second loop that applies the ``SymbolicGradient`` of the body;
-a cond's is an ``If`` of the ``SymbolicGradient``s of its branches. The variables control flow
+a cond's is an ``If`` of the ``SymbolicGradient``s of its branches (a ``switch_case``'s, a
+``Case`` of them). The variables control flow
 reads are passed in as their values; the forward graph keeps its ``While`` and ``If``. A ``Gradients`` op that cannot be
 written so (an x computed from another x, a variable written by control flow, a loop nested in
 a loop, a scan of unknown length) and ``Hessians`` are written as themselves, which TF cannot
@@ -488,7 +490,8 @@ def _outer_read(gd, handle, dtype, taken, ref):
 
 
 _LOOP_TYPES = ("While", "StatelessWhile", "TfstyleScan")
-_CONTROL_FLOW_TYPES = _LOOP_TYPES + ("If", "StatelessIf")
+_COND_TYPES = ("If", "StatelessIf", "Case", "StatelessCase")
+_CONTROL_FLOW_TYPES = _LOOP_TYPES + _COND_TYPES
 
 
 def _tf_differentiable(fg):
@@ -503,8 +506,10 @@ def _has_loop(fg):
     for o in fg._ops:
         if o.type in _LOOP_TYPES:
             return True
-        if any(isinstance(v, FuncGraph) and _has_loop(v) for v in o._attrs.values()):
-            return True
+        for v in o._attrs.values():
+            for item in v if isinstance(v, list) else [v]:
+                if isinstance(item, FuncGraph) and _has_loop(item):
+                    return True
     return False
 
 
@@ -728,7 +733,9 @@ def _while_gradient_function(op, attrs, lib, fname):
 def _if_differentiable(op):
     """Whether a gradient through ``If`` ``op`` can be written for TF (``_write_if_call``): no
     control flow in its branches, and the variables it uses only read."""
-    branches = (op._attrs["then_branch"], op._attrs["else_branch"])
+    from tfstyle.ops.control_flow_ops import _subgraphs
+
+    branches = _subgraphs(op)
     for fg in branches:
         if any(o.type in _CONTROL_FLOW_TYPES for o in fg._ops) or not _tf_differentiable(fg):
             return False
@@ -741,22 +748,33 @@ def _write_if_call(fdef, op, refer, value_of, lib, taken):
     ``SymbolicGradient``s of the branches (TF cannot differentiate an ``If`` in a function
     itself). The variables the branches read are passed as values. Returns ``{output of op:
     reference}``."""
-    attrs = _export_if(op, lib, as_value=True)
-    tin, tout, tcond = attrs["Tin"], attrs["Tout"], attrs["Tcond"]
-    name = _holding_function(lib, op, "cond", [tcond, *tin], tout, attrs)
+    case = op.type in ("Case", "StatelessCase")
+    attrs = (_export_case if case else _export_if)(op, lib, as_value=True)
+    tin, tout = attrs["Tin"], attrs["Tout"]
+    tcond = dtypes.int32 if case else attrs["Tcond"]
+    name = _holding_function(lib, op, "case" if case else "cond", [tcond, *tin], tout, attrs)
 
-    def branch_gradient(key):
+    def branch_gradient(key, f):
         b = _FunctionBuilder(lib, f"{name}_{key}_grad", [*tin, *tout], tin)
         grad = b.node("grad", "SymbolicGradient", b.args, Tin=[*tin, *tout], Tout=tin,
-                      f=attrs[key])  # fmt: skip
+                      f=f)  # fmt: skip
         return b.returns([f"{grad}:output:{k}" for k in range(len(tin))])
 
     g = _FunctionBuilder(lib, f"{name}_grad", [tcond, *tin, *tout], [tcond, *tin])
-    grads = g.node(
-        "cond", "If", g.args, Tcond=tcond, Tin=[*tin, *tout], Tout=tin,
-        then_branch=branch_gradient("then_branch"), else_branch=branch_gradient("else_branch"),
-        output_shapes=[_shape.unknown_shape()] * len(tin),
-    )  # fmt: skip
+    if case:
+        # The gradient of a Case: a Case on the same index of its branches' gradients.
+        branches = [branch_gradient(f"branch{k}", f) for k, f in enumerate(attrs["branches"])]
+        grads = g.node(
+            "case", "Case", g.args, Tin=[*tin, *tout], Tout=tin, branches=branches,
+            output_shapes=[_shape.unknown_shape()] * len(tin),
+        )  # fmt: skip
+    else:
+        grads = g.node(
+            "cond", "If", g.args, Tcond=tcond, Tin=[*tin, *tout], Tout=tin,
+            then_branch=branch_gradient("then_branch", attrs["then_branch"]),
+            else_branch=branch_gradient("else_branch", attrs["else_branch"]),
+            output_shapes=[_shape.unknown_shape()] * len(tin),
+        )  # fmt: skip
     no_pred = g.node("pred_grad", "ZerosLike", [g.args[0]], T=tcond)  # the predicate's
     g.returns([f"{no_pred}:y:0", *(f"{grads}:output:{k}" for k in range(len(tin)))])
     return _write_call(fdef, op, name, g.name, lib, refer, value_of, taken)
@@ -1246,7 +1264,7 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         if (
             (o.type == "TfstyleScan" and not _unrollable(o))
             or (o.type in ("While", "StatelessWhile") and not _while_differentiable(o))
-            or (o.type in ("If", "StatelessIf") and not _if_differentiable(o))
+            or (o.type in _COND_TYPES and not _if_differentiable(o))
         ):
             raise NotImplementedError(
                 f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: it differentiates "
@@ -1331,7 +1349,7 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         if o.type in ("While", "StatelessWhile"):
             renamed.update(_write_while_call(fdef, o, refer, value_of, lib, body_names))
             continue
-        if o.type in ("If", "StatelessIf"):
+        if o.type in _COND_TYPES:
             renamed.update(_write_if_call(fdef, o, refer, value_of, lib, body_names))
             continue
         expand = _GRADIENT_EXPANSIONS.get(o.type)
@@ -1591,6 +1609,32 @@ def _export_if(op, lib, as_value=False):
         "Tout": a["Tout"],
         "then_branch": branch(a["then_branch"]),
         "else_branch": branch(a["else_branch"]),
+        "output_shapes": _shapes(a["output_shapes"]),
+        "_lower_using_switch_merge": True,
+    }
+
+
+def _export_case(op, lib, as_value=False):
+    """The attributes of a ``Case`` as TF writes it (see ``_export_if``)."""
+    a = op._attrs
+    captured = op._inputs[1:]
+    stateful = op.type == "Case"
+
+    def branch(fg):
+        def build(fdef):
+            if as_value:
+                args, prelude = _value_bindings(fg, captured, 0)
+            else:
+                args, prelude = _arg_bindings(fg, captured), None
+            _function_def(fdef, fg, lib, args, list(fg.outputs), stateful, prelude=prelude,
+                          expand=as_value)  # fmt: skip
+
+        return lib.add(fg, ("Case", as_value), build)
+
+    return {
+        "Tin": _value_types([], captured) if as_value else a["Tin"],
+        "Tout": a["Tout"],
+        "branches": [branch(fg) for fg in a["branches"]],
         "output_shapes": _shapes(a["output_shapes"]),
         "_lower_using_switch_merge": True,
     }
@@ -2112,6 +2156,33 @@ def _import_if(graph, nd, inputs, control, name, lib):
     return op, op._outputs
 
 
+def _import_case(graph, nd, inputs, control, name, lib):
+    from tfstyle.ops import control_flow_ops as cf
+
+    index, args = inputs[0], inputs[1:]
+    bind = [("capture", t) for t in args]
+    base = name.replace("/", "_")
+    graphs = []
+    for k, f in enumerate(nd.attr["branches"].list.func):
+        fdef = lib.get(f.name)
+        if fdef is None:
+            raise ValueError(
+                f"Node '{nd.name}': function '{f.name}' is not in the graph's library."
+            )
+        graphs.append(_import_function(fdef, lib, graph, bind, f"{base}_branch{k}"))
+    captured = cf._captured_inputs(*graphs)
+    tout = [t.dtype for t in graphs[0].outputs]
+    shapes = _attr_shapes(nd, len(tout))
+    attrs = {
+        "Tin": [t._dtype for t in captured],
+        "Tout": tout,
+        "branches": graphs,
+        "output_shapes": [cf._shape_tuple(s) for s in shapes],
+    }
+    op = graph.create_op(nd.op, [index, *captured], attrs, name=name, control_inputs=control)
+    return op, op._outputs
+
+
 def _import_while(graph, nd, inputs, control, name, lib):
     from tfstyle.ops import control_flow_ops as cf
 
@@ -2298,6 +2369,8 @@ def _create_node(graph, nd, inputs, control, name, lib):
 _FUNCTIONAL_OPS = {
     "If": (_export_if, _import_if),
     "StatelessIf": (_export_if, _import_if),
+    "Case": (_export_case, _import_case),
+    "StatelessCase": (_export_case, _import_case),
     "While": (_export_while, _import_while),
     "StatelessWhile": (_export_while, _import_while),
     "TfstyleScan": (_export_scan, _import_scan),

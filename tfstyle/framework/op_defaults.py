@@ -33,6 +33,7 @@ _DEFAULTS = {
     "BroadcastArgs": {"T": "type: DT_INT32"},
     "BroadcastGradientArgs": {"T": "type: DT_INT32"},
     "BroadcastTo": {"Tidx": "type: DT_INT32"},
+    "Case": {"output_shapes": "list { }"},
     "Cast": {"Truncate": "b: false"},
     "ConcatOffset": {"shape_type": "type: DT_INT32"},
     "ConcatV2": {"Tidx": "type: DT_INT32"},
@@ -221,6 +222,7 @@ _DEFAULTS = {
     "SparseSoftmaxCrossEntropyWithLogits": {"Tlabels": "type: DT_INT64"},
     "SplitV": {"Tlen": "type: DT_INT64"},
     "Squeeze": {"squeeze_dims": "list { }"},
+    "StatelessCase": {"output_shapes": "list { }"},
     "StatelessIf": {"output_shapes": "list { }"},
     "StatelessRandomGetKeyCounter": {"Tseed": "type: DT_INT64"},
     "StatelessRandomNormal": {

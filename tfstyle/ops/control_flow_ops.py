@@ -145,13 +145,14 @@ def Assert(condition, data, summarize=None, name=None):  # noqa: N802 (TF's name
         return guard.op if hasattr(guard, "op") else guard
 
 
-# == Control flow: tf.cond, tf.case, tf.while_loop ==============================================
+# == Control flow: tf.cond, tf.case, tf.switch_case, tf.while_loop =============================
 # As in TF 2.x's compat.v1 graph mode, each branch or loop function is traced into a FuncGraph
-# held in an attribute of one functional op (``If``/``StatelessIf``, ``While``/``StatelessWhile``)
-# whose inputs are the predicate or loop variables plus the captured outer tensors; the op's
-# outputs go through ``Identity`` ops (``cond/Identity:0``, ``while/Identity_2:0``). The lowering
-# runs the sub-graphs as JAX functions: ``lax.cond`` (only the taken branch when the predicate
-# is known at compile time), and for loops ``lax.scan`` where the trip count is bounded
+# held in an attribute of one functional op (``If``/``StatelessIf``, ``Case``/``StatelessCase``,
+# ``While``/``StatelessWhile``) whose inputs are the predicate, branch index or loop variables
+# plus the captured outer tensors; the op's outputs go through ``Identity`` ops
+# (``cond/Identity:0``, ``switch_case/indexed_case/Identity:0``, ``while/Identity_2:0``). The
+# lowering runs the sub-graphs as JAX functions: ``lax.cond``/``lax.switch`` (only the taken
+# branch when the predicate or index is known at compile time), and for loops ``lax.scan`` where the trip count is bounded
 # (``maximum_iterations``, or a count computable at compile time), else ``lax.while_loop``.
 
 
@@ -250,10 +251,14 @@ def _trace(outer, name, fn, arg_structure=None, arg_specs=()):
     return fg, _pack(result, flat) if _is_nested(result) else (flat[0] if flat else None)
 
 
+# Control flow that TF already found stateless (its branches or body are).
+_STATELESS_FUNCTIONAL = frozenset({"StatelessIf", "StatelessCase", "StatelessWhile"})
+
+
 def _is_stateful(fg):
     for op in fg._ops:
         d = op._def
-        if d is None:
+        if d is None or op.type in _STATELESS_FUNCTIONAL:
             continue
         if d.reads_resource or d.writes_resource or d.random or d.resource_effects:
             return True
@@ -417,6 +422,144 @@ def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"
         return fn()
 
 
+# -- tf.switch_case ----------------------------------------------------------------------------
+def _branch_pairs(branch_fns):
+    """``branch_fns`` (a list of callables, of ``(int, callable)`` pairs, or a dict) as a list of
+    callables indexed from 0, checked as TF checks it."""
+    if not isinstance(branch_fns, (list, builtins.tuple, dict)):
+        raise TypeError("'branch_fns' must be a list, tuple, or dict")
+    if isinstance(branch_fns, dict):
+        pairs = list(branch_fns.items())
+    elif all(callable(f) for f in branch_fns):
+        pairs = list(enumerate(branch_fns))
+    else:
+        pairs = list(branch_fns)
+    if not pairs:
+        raise ValueError("Must provide at least one item in 'branch_fns'")
+    for entry in pairs:
+        if not isinstance(entry, builtins.tuple) or len(entry) != 2:
+            raise TypeError(f"Each entry in 'branch_fns' must be a 2-tuple. Received {entry}.")
+        key, fn = entry
+        if not isinstance(key, int):
+            raise TypeError(f"key must be a Python `int`, got {type(key)}")
+        if not callable(fn):
+            raise TypeError(f"fn for key {key} must be callable.")
+    keys = [k for k, _ in pairs]
+    if sorted(keys) != list(range(len(keys))):
+        found = ",".join(str(k) for k in sorted(keys))
+        raise ValueError(
+            f"branch indices (keys) must form contiguous range of [0 to {len(keys)}) but found "
+            f"{{{found}}}"
+        )
+    return [fn for _, fn in sorted(pairs, key=lambda e: e[0])]
+
+
+def switch_case(branch_index, branch_fns, default=None, name="switch_case"):
+    """``branch_fns[branch_index]()``, as one ``Case`` op (``switch_case/indexed_case``).
+
+    ``branch_fns`` is a list of callables, a list of ``(index, callable)`` pairs or a dict with
+    the keys ``0 .. n-1``. An index out of range runs ``default`` (if given), else the last
+    branch. Every branch is traced into a function graph; they must return the same nested
+    structure of tensors with the same dtypes (static shapes are merged, as in ``tf.cond``).
+    """
+    if not isinstance(branch_index, Tensor):
+        raise TypeError(f"'branch_index' must be a Tensor, got {type(branch_index)}")
+    if not branch_index.dtype.is_integer:
+        raise TypeError(
+            f"'branch_index' must be an integer Tensor, got <dtype: '{branch_index.dtype.name}'>"
+        )
+    fns = _branch_pairs(branch_fns)
+    if default is not None:
+        fns.append(default)
+    with ops.name_scope(name, "case", [branch_index]):
+        with ops.name_scope("indexed_case") as scope:
+            outer = _outer_graph(branch_index)
+            returned = []
+
+            def flows_of(fn):
+                def traced():
+                    result = fn()
+                    # A branch that returns an op returns the index once the op has run.
+                    if isinstance(result, Operation) or (
+                        _is_nested(result)
+                        and any(isinstance(x, Operation) for x in _flatten(result))
+                    ):
+                        result = _ops_as_index(result, branch_index)
+                    returned.append(result)
+                    return _to_flows(result)
+
+                return traced
+
+            base = scope.rstrip("/").replace("/", "_")
+            traced = [_trace(outer, f"{base}_branch{k}", flows_of(fn)) for k, fn in enumerate(fns)]
+            graphs = [fg for fg, _ in traced]
+            for k in range(1, len(traced)):
+                _check_case_branches(traced[0][1], traced[k][1], k)
+            shapes = [_shape_tuple(t.shape) for t in graphs[0].outputs]
+            for fg in graphs[1:]:
+                shapes = [_relaxed(a, _shape_tuple(t.shape)) for a, t in zip(shapes, fg.outputs)]
+            stateful = any(_is_stateful(fg) for fg in graphs)
+            op_type = "Case" if stateful else "StatelessCase"
+            if branch_index.dtype != dtypes.int32:
+                raise TypeError(
+                    f"Input 'branch_index' of '{op_type}' Op has type {branch_index.dtype.name} "
+                    "that does not match expected type of int32."
+                )
+            captured = _captured_inputs(*graphs)
+            op = _base.make_op(
+                op_type,
+                [branch_index, *captured],
+                {
+                    "Tin": [t._dtype for t in captured],
+                    "Tout": [t.dtype for t in graphs[0].outputs],
+                    "branches": graphs,
+                    "output_shapes": shapes,
+                },
+                name=scope,
+                graph=outer,
+            )
+            _outer_control(op, *graphs)
+            outs = _identities(op, scope)
+        first = traced[0][1]
+        if first is None:
+            return None
+        if not _is_nested(first):
+            return _with_flows(returned[0], outs[0], fresh=True)
+        return _with_flows(returned[0], _pack(first, outs), fresh=True)
+
+
+def _ops_as_index(result, branch_index):
+    def convert(x):
+        if isinstance(x, Operation):
+            with ops.control_dependencies([x]):
+                return identity(branch_index)
+        return x
+
+    if not _is_nested(result):
+        return convert(result)
+    return _pack(result, [convert(x) for x in _flatten(result)])
+
+
+def _check_case_branches(a, b, k):
+    fa, fb = _flatten(a), _flatten(b)
+    if len(fa) != len(fb):
+        raise AssertionError([len(fa), len(fb)])
+    detail = None
+    if not _same_structure(a, b):
+        detail = "The two structures don't have the same nested structure."
+    else:
+        for x, y in zip(fa, fb):
+            if (x is None) != (y is None) or (x is not None and x.dtype != y.dtype):
+                detail = f"{x} and {y} have different types"
+                break
+    if detail is not None:
+        raise TypeError(
+            f"branches[0] and branches[{k}] arguments to tf.switch_case must have the same "
+            "number, type, and overall structure of return values.\n\n"
+            f"branches[0] output: {a}\nbranches[{k}] output: {b}\n\nError details:\n{detail}"
+        )
+
+
 # -- tf.while_loop -----------------------------------------------------------------------------
 def _shape_le(shape, invariant):
     """Whether static ``shape`` is at least as specific as ``invariant``."""
@@ -570,6 +713,8 @@ def _subgraphs(op):
     a = op._attrs
     if "fn" in a:
         return [a["fn"]]
+    if "branches" in a:
+        return list(a["branches"])
     return [a["then_branch"], a["else_branch"]] if "then_branch" in a else [a["cond"], a["body"]]
 
 
@@ -759,23 +904,33 @@ def _loop_shapes_error(op, e, body_g, vars0, body):
 
 
 def _lower_if(op):
+    """``If``/``StatelessIf`` and ``Case``/``StatelessCase``: the branch chosen by the predicate
+    (then, else) or the index (out of range: the last branch), as ``lax.cond``/``lax.switch``
+    (only the chosen branch when the choice is known at compile time)."""
     import jax
+    import jax.numpy as jnp
 
-    then_g, else_g = op._attrs["then_branch"], op._attrs["else_branch"]
+    graphs = _subgraphs(op)
+    is_case = "branches" in op._attrs
     tout = op._attrs["Tout"]
     captured_tensors = op._inputs[1:]
     keys = [k for k, _, _ in _effects(op)]
     wkeys = _written_keys(op)
-    sources = {fg: _feed_sources(fg) for fg in (then_g, else_g)}
+    sources = {fg: _feed_sources(fg) for fg in graphs}
+    n = len(graphs)
 
-    def fn(ctx, pred, *args):
-        _check_pred(op, pred, op._inputs[0])
+    def fn(ctx, selector, *args):
+        if is_case:
+            _check_index(op, selector)
+        else:
+            _check_pred(op, selector, op._inputs[0])
         captured = dict(zip(captured_tensors, args))
         state = _entry_state(ctx, op, keys)
         taps = getattr(ctx, "cond_taps", None)
         wanted = taps.owners.get(op, ()) if taps is not None else ()
 
-        def branch(fg, b):
+        def branch(b):
+            fg = graphs[b]
             cap, st = (captured, state) if taps is None else taps.enter(op, b, captured, state)
             record = {t: None for t, bb in wanted if bb == b}
             outs, written = _call(ctx, fg, sources[fg], (), cap, st, record=record)
@@ -792,26 +947,35 @@ def _lower_if(op):
             )
             return _cast_all(outs, tout), new_state, rec
 
-        if not _is_traced(pred):
-            outs, new_state, rec = branch(then_g, 0) if bool(pred) else branch(else_g, 1)
+        if not _is_traced(selector):
+            if is_case:
+                i = int(selector)
+                outs, new_state, rec = branch(i if 0 <= i < n else n - 1)
+            else:
+                outs, new_state, rec = branch(0 if bool(selector) else 1)
         else:
-            run_then, run_else = (lambda: branch(then_g, 0)), (lambda: branch(else_g, 1))
+            runs = [functools.partial(branch, b) for b in range(n)]
             if any(dt is dtypes.variant for dt in tout):
-                # lax.cond needs one structure from both branches: a variant value whose
+                # lax.cond needs one structure from every branch: a variant value whose
                 # structure depends on the branch (an optional one branch leaves empty, in TF's
-                # cond gradients) is made like the other branch's by ``like_branch``.
-                then_shapes, else_shapes = jax.eval_shape(run_then), jax.eval_shape(run_else)
+                # cond gradients) is made like the other branches' by ``like_branch``.
+                shapes = [jax.eval_shape(r) for r in runs]
 
-                def run_then():
-                    outs, new_state, rec = branch(then_g, 0)
-                    return _like_branch(outs, else_shapes[0]), new_state, rec
+                def like_others(b):
+                    outs, new_state, rec = branch(b)
+                    for o in range(n):
+                        if o != b:
+                            outs = _like_branch(outs, shapes[o][0])
+                    return outs, new_state, rec
 
-                def run_else():
-                    outs, new_state, rec = branch(else_g, 1)
-                    return _like_branch(outs, then_shapes[0]), new_state, rec
-
+                runs = [functools.partial(like_others, b) for b in range(n)]
             try:
-                outs, new_state, rec = jax.lax.cond(pred, run_then, run_else)
+                if is_case:
+                    i = jnp.asarray(selector, jnp.int32)
+                    i = jnp.where((i < 0) | (i >= n), n - 1, i)
+                    outs, new_state, rec = jax.lax.switch(i, runs)
+                else:
+                    outs, new_state, rec = jax.lax.cond(selector, runs[0], runs[1])
             except TypeError as e:
                 if "branch" not in str(e) and "true_fun" not in str(e):
                     raise
@@ -827,13 +991,23 @@ def _lower_if(op):
     return fn
 
 
+def _check_index(op, index):
+    from tfstyle.framework import errors
+
+    shape = np.shape(index)
+    if shape != ():
+        raise errors.InvalidArgumentError(
+            None, op, f"The second input must be a scalar, but it has shape {list(shape)}"
+        )
+
+
 def _like_branch(outs, other):
     return builtins.tuple(
         v.like_branch(o) if hasattr(v, "like_branch") else v for v, o in zip(outs, other)
     )
 
 
-for _type in ("If", "StatelessIf"):
+for _type in ("If", "StatelessIf", "Case", "StatelessCase"):
     _base.register_simple(_type, _function_shape_rule, None)
     registry.lowering(_type, uses_context=True, random=True)(_lower_if)
     registry.get(_type).resource_effects = _effects

@@ -20,10 +20,11 @@ instead of ``x`` (so the whole of ``x`` is never materialised as a gradient), an
 those rows' gradients with the gathers' indices, concatenated in the order TF's backward pass
 reaches the gathers. One dense use of ``x`` makes its gradient dense.
 
-Through a ``tf.cond`` (an ``If`` op capturing ``x``) the gradient is sparse where a branch's is,
-as in TF's control flow v2 (``_CondUse``): the slices of the branch taken, the other branch
-giving all rows. The op differentiates with respect to the rows read by the gathers in the
-branches and the inputs of their dense branches, which the ``If`` lowering perturbs, and builds
+Through a ``tf.cond`` (an ``If`` op capturing ``x``) or a ``tf.switch_case`` (a ``Case``) the
+gradient is sparse where a branch's is, as in TF's control flow v2 (``_CondUse``): the slices of
+the branch taken, a branch with a dense gradient (or none) giving all rows. The op
+differentiates with respect to the rows read by the gathers in the branches and the inputs of
+their dense branches, which the ``If``/``Case`` lowering perturbs, and builds
 the slices from the indices it records (``CondTaps``, ``_CondSpec``). Through a
 ``tf.while_loop`` the gradient is dense, as in TF.
 """
@@ -307,7 +308,7 @@ def _sparse_uses(ys, x_pairs, stops):
 
 
 _DENSE = "dense"
-_IF_TYPES = frozenset({"If", "StatelessIf"})
+_IF_TYPES = frozenset({"If", "StatelessIf", "Case", "StatelessCase"})
 
 
 class _Uses:
@@ -384,7 +385,9 @@ class _Uses:
         t = op._inputs[j]
         live_outs = [k for k, o in enumerate(op._outputs) if o in self.live]
         branches = []
-        for fg in (op._attrs["then_branch"], op._attrs["else_branch"]):
+        from .control_flow_ops import _subgraphs
+
+        for fg in _subgraphs(op):
             inner = dict(fg.captures).get(t)
             if inner is None or not live_outs:
                 branches.append(None)
@@ -576,6 +579,15 @@ class _CondSpec:
                     i = jnp.concatenate([i, jnp.full([pad], n, idt)], 0)
                 parts.append((v, i))
             p = outer[u.op._inputs[0]] if u.op._inputs[0] in outer else recorded[u.op._inputs[0]]
+            if u.op._type in ("Case", "StatelessCase"):
+                # The slices of the branch run: an index out of range runs the last one.
+                k = len(parts)
+                i = jnp.asarray(p, jnp.int32)
+                i = jnp.where((i < 0) | (i >= k), k - 1, i)
+                return (
+                    jnp.stack([v for v, _ in parts])[i],
+                    jnp.stack([ids for _, ids in parts])[i],
+                )
             p = jnp.asarray(p, bool)
             return jnp.where(p, parts[0][0], parts[1][0]), jnp.where(p, parts[0][1], parts[1][1])
 

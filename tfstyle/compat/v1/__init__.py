@@ -173,6 +173,7 @@ from tfstyle.ops.control_flow_ops import (
     case,
     cond,
     group,
+    switch_case,
     tuple,
     while_loop,
     with_dependencies,
