@@ -1585,12 +1585,13 @@ def _arg_bindings(fg, outer_inputs):
     return [(inner.get(t), t.dtype) for t in outer_inputs]
 
 
-def _export_if(op, lib, as_value=False):
-    """The attributes of an ``If`` as TF writes it. With ``as_value``, its branches take the
+def _branch_exporter(op, lib, as_value):
+    """A function that adds a branch (a function graph) of ``op``, an ``If`` or a ``Case``, to
+    ``lib`` as TF writes it and returns its name. With ``as_value``, the branches take the
     captured variables' values instead of their handles (see ``_value_bindings``)."""
-    a = op._attrs
     captured = op._inputs[1:]
-    stateful = op.type == "If"
+    stateful = op.type in ("If", "Case")
+    kind = "Case" if "Case" in op.type else "If"
 
     def branch(fg):
         def build(fdef):
@@ -1601,11 +1602,18 @@ def _export_if(op, lib, as_value=False):
             _function_def(fdef, fg, lib, args, list(fg.outputs), stateful, prelude=prelude,
                           expand=as_value)  # fmt: skip
 
-        return lib.add(fg, ("If", as_value), build)
+        return lib.add(fg, (kind, as_value), build)
 
+    return branch
+
+
+def _export_if(op, lib, as_value=False):
+    """The attributes of an ``If`` as TF writes it (``as_value``: see ``_branch_exporter``)."""
+    a = op._attrs
+    branch = _branch_exporter(op, lib, as_value)
     return {
         "Tcond": a["Tcond"],
-        "Tin": _value_types([], captured) if as_value else a["Tin"],
+        "Tin": _value_types([], op._inputs[1:]) if as_value else a["Tin"],
         "Tout": a["Tout"],
         "then_branch": branch(a["then_branch"]),
         "else_branch": branch(a["else_branch"]),
@@ -1615,24 +1623,11 @@ def _export_if(op, lib, as_value=False):
 
 
 def _export_case(op, lib, as_value=False):
-    """The attributes of a ``Case`` as TF writes it (see ``_export_if``)."""
+    """The attributes of a ``Case`` as TF writes it (``as_value``: see ``_branch_exporter``)."""
     a = op._attrs
-    captured = op._inputs[1:]
-    stateful = op.type == "Case"
-
-    def branch(fg):
-        def build(fdef):
-            if as_value:
-                args, prelude = _value_bindings(fg, captured, 0)
-            else:
-                args, prelude = _arg_bindings(fg, captured), None
-            _function_def(fdef, fg, lib, args, list(fg.outputs), stateful, prelude=prelude,
-                          expand=as_value)  # fmt: skip
-
-        return lib.add(fg, ("Case", as_value), build)
-
+    branch = _branch_exporter(op, lib, as_value)
     return {
-        "Tin": _value_types([], captured) if as_value else a["Tin"],
+        "Tin": _value_types([], op._inputs[1:]) if as_value else a["Tin"],
         "Tout": a["Tout"],
         "branches": [branch(fg) for fg in a["branches"]],
         "output_shapes": _shapes(a["output_shapes"]),
