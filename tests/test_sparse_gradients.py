@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import tfstyle.compat.v1 as tfs
+from tests.optimizer_cases import train_recorded
 from tests.oracle import tf1
 from tests.test_optimizers import OPTIMIZERS
 
@@ -168,26 +169,11 @@ def _embedding_model(tf, dtype=np.float32):
 
 
 def _train_sparse(tf, make_opt, steps=3, dtype=np.float32):
-    g = tf.Graph()
-    with g.as_default():
+    def build(tf):
         emb, w, loss = _embedding_model(tf, dtype)
-        opt = make_opt(tf, None)
-        grads_and_vars = opt.compute_gradients(loss)
-        kinds = [isinstance(gr, tf.IndexedSlices) for gr, _ in grads_and_vars]
-        train_op = opt.apply_gradients(grads_and_vars)
-        update_ops = sorted(
-            o.name
-            for o in g.get_operations()
-            if o.name.split("/")[-1].startswith(("ResourceApply", "ResourceSparseApply"))
-        )
-        with tf.Session(graph=g) as sess:
-            sess.run(tf.global_variables_initializer())
-            history = []
-            for ids in STEP_IDS[:steps]:
-                sess.run(train_op, {"ids:0": ids})
-                history.append(sess.run([emb, w]))
-            state = {v.name: sess.run(v) for v in tf.global_variables()}
-    return kinds, update_ops, history, state
+        return loss, [emb, w]
+
+    return train_recorded(tf, build, make_opt, [{"ids:0": ids} for ids in STEP_IDS[:steps]])
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))

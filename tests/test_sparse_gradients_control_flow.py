@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tfstyle.compat.v1 as tfs
+from tests.optimizer_cases import train_recorded
 from tests.oracle import tf1
 from tests.test_optimizers import OPTIMIZERS
 from tests.test_sparse_gradients import EMB0, STEP_IDS, W0, Y
@@ -205,26 +206,12 @@ def _cond_model(tf, other, ids_shape=(2, 3)):
 
 
 def _train(tf, make_opt, other, ids_shape=(2, 3)):
-    g = tf.Graph()
-    with g.as_default():
-        loss = _cond_model(tf, other, ids_shape)
-        opt = make_opt(tf, None)
-        grads_and_vars = opt.compute_gradients(loss)
-        kinds = [isinstance(gr, tf.IndexedSlices) for gr, _ in grads_and_vars]
-        train_op = opt.apply_gradients(grads_and_vars)
-        update_ops = sorted(
-            o.name
-            for o in g.get_operations()
-            if o.name.split("/")[-1].startswith(("ResourceApply", "ResourceSparseApply"))
-        )
-        with tf.Session(graph=g) as sess:
-            sess.run(tf.global_variables_initializer())
-            history = []
-            for ids, p in zip(STEP_IDS, STEP_PREDS):
-                sess.run(train_op, {"ids:0": ids, "p:0": p})
-                history.append(sess.run(tf.global_variables()))
-            state = {v.name: sess.run(v) for v in tf.global_variables()}
-    return kinds, update_ops, history, state
+    return train_recorded(
+        tf,
+        lambda tf: (_cond_model(tf, other, ids_shape), None),
+        make_opt,
+        [{"ids:0": ids, "p:0": p} for ids, p in zip(STEP_IDS, STEP_PREDS)],
+    )
 
 
 @pytest.mark.parametrize("other", ["gather", "dense", "none"])
