@@ -548,3 +548,35 @@ def test_existing_basics_errors():
         lambda tf: tf.reshape(tf.placeholder(tf.float32, [None, 3], name="p"), [5]),
         {"p:0": np.ones((2, 3))},
     )
+
+
+def test_host_values_equal_the_lowerings():
+    # Ops whose inputs are all known while a step is traced are computed in NumPy (their
+    # host_value); the results must be the lowering's, dtype included.
+    from tfstyle.framework import registry
+    from tfstyle.ops import _base
+
+    x = np.arange(24, dtype=np.int32).reshape(2, 3, 4)
+    with tfs.Graph().as_default():
+        c = tfs.constant(x)
+        f = tfs.constant(x.astype(np.float32))
+        outs = [
+            c[1, ::-1, 1:3],
+            c[..., tfs.newaxis, -1],
+            c[:, 1:, ::2],
+            tfs.strided_slice(c, [0, 0, 0], [2, 3, 4], [1, 2, 3], begin_mask=5, shrink_axis_mask=2),
+            tfs.expand_dims(c, -1),
+            tfs.concat([c, c], axis=-2),
+            tfs.stack([f, f], axis=1),
+            c - 3,
+            f * 0.5,
+            tfs.add(f, f),
+        ]
+        for t in outs:
+            op = t.op
+            vals = [_base.constant_value(i) for i in op.inputs]
+            assert all(v is not None for v in vals), op.name
+            host = registry.get(op.type).host_value(op, *vals)
+            lowered = np.asarray(op._def.lower(op)(*vals))
+            assert host.dtype == lowered.dtype, op.name
+            np.testing.assert_array_equal(host, lowered, err_msg=op.name)

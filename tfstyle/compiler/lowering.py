@@ -175,7 +175,10 @@ def _run_ops(ctx, ops, env):
             if op._def.uses_context:
                 out = fn(ctx, *args)
             elif args and all(isinstance(a, _HOST_TYPES) for a in args) and not op._def.is_stateful:
-                out = _on_host(fn, args)
+                if op._def.host_value is not None:
+                    out = op._def.host_value(op, *args)
+                else:
+                    out = _on_host(fn, args)
             else:
                 out = fn(*args)
         except (TypeError, ValueError) as e:

@@ -23,6 +23,7 @@ class OpDef:
         "fails_at_run",
         "on_host",
         "is_stateful",
+        "host_value",
     )
 
     def __init__(self, type_name, infer, lower, uses_context, reads_resource, writes_resource):
@@ -52,6 +53,10 @@ class OpDef:
         # ``is_stateful``: never evaluated once at trace time, even when every input is a
         # constant, and a cond or loop holding one is an ``If``/``While``, not a stateless one.
         self.is_stateful = False
+        # ``host_value(op, *arrays)``: the op's output computed in NumPy, for inputs all known
+        # while a step is traced (shape arithmetic). Without it such an op runs as eager XLA
+        # ops, each compiled the first time it meets its shapes (10-50 ms apiece).
+        self.host_value = None
 
 
 _REGISTRY = {}

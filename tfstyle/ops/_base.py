@@ -103,13 +103,36 @@ def constant_folder(type_name):
     return deco
 
 
+def host_evaluator(type_name):
+    """Registers ``fn(op, *arrays)``, the NumPy computation of a (registered) op's output: used
+    for values known while a step is traced, and by the op's constant folder."""
+
+    def deco(fn):
+        registry.get(type_name).host_value = fn
+        return fn
+
+    return deco
+
+
+def fold_with_host_value(tensor):
+    """``constant_value`` of an op that has a ``host_value``: it on the static inputs."""
+    op = tensor.op
+    vals = [constant_value(x) for x in op.inputs]
+    if any(v is None for v in vals):
+        return None
+    return op._def.host_value(op, *vals)
+
+
 def constant_value(tensor):
     """The value of ``tensor`` if it is known at graph construction, else ``None``."""
     if not isinstance(tensor, Tensor):
         return None
     fold = _CONSTANT_FOLDERS.get(tensor.op.type)
     if fold is None:
-        return None
+        op_def = tensor.op._def
+        if op_def is None or op_def.host_value is None:
+            return None
+        fold = fold_with_host_value
     try:
         return fold(tensor)
     except (TypeError, ValueError, IndexError):

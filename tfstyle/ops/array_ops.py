@@ -632,10 +632,9 @@ def _expand_dims_lower(op):
 _base.register_simple("ExpandDims", _expand_dims_infer, _expand_dims_lower)
 
 
-@_base.constant_folder("ExpandDims")
-def _fold_expand_dims(t):
-    v, d = (_static(x) for x in t.op.inputs)
-    return None if v is None or d is None else np.expand_dims(v, int(np.reshape(d, [-1])[0]))
+@_base.host_evaluator("ExpandDims")
+def _expand_dims_host(op, v, d):
+    return np.expand_dims(v, int(np.reshape(d, [-1])[0]))
 
 
 def expand_dims(input, axis=None, name=None, dim=None):  # noqa: A002
@@ -771,12 +770,9 @@ def _concat_lower(op):
 _base.register_simple("ConcatV2", _concat_infer, _concat_lower)
 
 
-@_base.constant_folder("ConcatV2")
-def _fold_concat(t):
-    vals = [_static(x) for x in t.op.inputs]
-    if any(v is None for v in vals):
-        return None
-    return np.concatenate(vals[:-1], axis=int(vals[-1]))
+@_base.host_evaluator("ConcatV2")
+def _concat_host(op, *vals):
+    return np.concatenate(vals[:-1], axis=int(np.reshape(vals[-1], [-1])[0]))
 
 
 def concat(values, axis, name="concat"):
@@ -844,12 +840,9 @@ def _pack_lower(op):
 _base.register_simple("Pack", _pack_infer, _pack_lower)
 
 
-@_base.constant_folder("Pack")
-def _fold_pack(t):
-    vals = [_static(x) for x in t.op.inputs]
-    if any(v is None for v in vals):
-        return None
-    return np.stack(vals, axis=t.op._attrs["axis"])
+@_base.host_evaluator("Pack")
+def _pack_host(op, *vals):
+    return np.stack(vals, axis=op._attrs["axis"])
 
 
 def _pack(values, axis, name):
@@ -1210,7 +1203,7 @@ def _strided_slice_lower(op):
     dims = _base.dims(b_in)  # unknown in a function imported from a TF 1.x loop
     n = dims[0] if dims else None
 
-    def fn(x, b, e, s):
+    def fn(x, b, e, s, xp=jnp):
         strides = _ints(s, "a strided slice's strides")
         cb, ce = _concrete(b), _concrete(e)
         index = []
@@ -1233,9 +1226,7 @@ def _strided_slice_lower(op):
                 ):
                     _ints(b if lo is None else e, "the bounds of a slice (not a single index)")
                 index.append(_pyslice(lo, hi, strides[i]))
-        if jnp is jnp:
-            x = jnp.asarray(x)
-        return x[tuple(index)]
+        return xp.asarray(x)[tuple(index)]
 
     return fn
 
@@ -1243,12 +1234,9 @@ def _strided_slice_lower(op):
 _base.register_simple("StridedSlice", _strided_slice_infer, _strided_slice_lower)
 
 
-@_base.constant_folder("StridedSlice")
-def _fold_strided_slice(t):
-    v, b, e, s = (_static(x) for x in t.op.inputs)
-    if v is None or b is None or e is None or s is None:
-        return None
-    return np.asarray(_strided_slice_lower(t.op)(v, b, e, s))
+@_base.host_evaluator("StridedSlice")
+def _strided_slice_host(op, v, b, e, s):
+    return np.asarray(_strided_slice_lower(op)(v, b, e, s, xp=np))
 
 
 def strided_slice(

@@ -927,13 +927,10 @@ def _install_operators():
 
 _install_operators()
 
-# A fast path for tf.constant folding of elementwise ops used in shape arithmetic.
+# NumPy for the elementwise ops of shape arithmetic (constant folding, values known while
+# tracing).
 for _name, _fn in (("AddV2", np.add), ("Sub", np.subtract), ("Mul", np.multiply)):
 
-    @_base.constant_folder(_name)
-    def _fold(t, f=_fn):
-        a = _base.constant_value(t.op.inputs[0])
-        b = _base.constant_value(t.op.inputs[1])
-        if a is None or b is None:
-            return None
-        return f(a, b).astype(a.dtype)
+    @_base.host_evaluator(_name)
+    def _host(op, a, b, f=_fn):
+        return np.asarray(f(a, b)).astype(np.result_type(a))
