@@ -357,7 +357,9 @@ def test_lstm_classifier_adam_three_steps_match_tf():
                 final = {v.name: v.eval() for v in tf.trainable_variables()}
                 results.append((losses, final))
     (exp_losses, exp_vars), (act_losses, act_vars) = results
-    np.testing.assert_allclose(act_losses, exp_losses, rtol=1e-5)
+    np.testing.assert_allclose(act_losses[0], exp_losses[0], rtol=1e-5)
+    # The later losses carry the Adam steps' last-bit noise (below): 1e-4, not 1e-5.
+    np.testing.assert_allclose(act_losses, exp_losses, rtol=1e-4)
     assert sorted(act_vars) == sorted(exp_vars)
     # Adam's step is lr * m / (sqrt(v) + eps): for a gradient near zero it turns last-bit
     # differences in summation order (which vary with threading in TF and XLA) into up to a few
