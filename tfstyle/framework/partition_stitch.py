@@ -88,13 +88,7 @@ _INDEX_MATH = frozenset(
 _ROW_ELEMENTWISE = frozenset({"Cast", "Div", "Mul", "Neg", "RealDiv", "Square"})
 
 
-def _parse(s):
-    return graph_io._parse_input(s)
-
-
-def _key(s):
-    """``(node name, output index)`` of a data input string."""
-    return _parse(s)
+_parse = sparse_dedup._parse  # ``(node name, output index)`` of an input string
 
 
 def _data(nd):
@@ -155,7 +149,7 @@ def _same_rows(handle, variable, nodes):
 def _flat_kind(s, flat, nodes, memo):
     """``"flat"`` if tensor ``s`` is an elementwise function of ``flat`` and scalar constants
     that depends on ``flat``, ``"scalar"`` if of scalar constants only, else ``None``."""
-    if _key(s) == flat:
+    if _parse(s) == flat:
         return "flat"
     if s in memo:
         return memo[s]
@@ -274,7 +268,7 @@ def _match(s_node, uses, nodes):
     for nd in (p_node, r_node):
         if nd.attr["num_partitions"].i != n or len(_data(nd)) != 2:
             return None
-    if _key(p_node.input[1]) != _key(r_node.input[1]):
+    if _parse(p_node.input[1]) != _parse(r_node.input[1]):
         return None
     # R's data is range(N) (as many elements as a, or DynamicPartition fails).
     rng = nodes.get(_parse(r_node.input[0])[0])
@@ -390,16 +384,16 @@ def _rows_used_as_slices(p_node, gathers, grads, variables, uses, nodes):
     for c, i, cls in checks:
         by_node.setdefault((c.name, i), []).append(cls)
     for (name, i), wanted in by_node.items():
-        got = classes.get(_key(_data(nodes[name])[i]))
+        got = classes.get(_parse(_data(nodes[name])[i]))
         if got not in wanted:
             return False
     # Each sparse update takes its indices and values from the same partition and updates a
     # variable with as many rows as that partition's.
     for c, p in updates.values():
         at = sparse_dedup._indices_at(c.op)
-        if classes.get(_key(c.input[at])) != ("indices", p):
+        if classes.get(_parse(c.input[at])) != ("indices", p):
             return False
-        if classes.get(_key(c.input[sparse_dedup._values_at(c.op)])) != ("values", p):
+        if classes.get(_parse(c.input[sparse_dedup._values_at(c.op)])) != ("values", p):
             return False
         if not _same_rows(c.input[0], variables[p], nodes):
             return False
@@ -410,7 +404,7 @@ def _rows_used_as_slices(p_node, gathers, grads, variables, uses, nodes):
         if not deduped or any(not _same_rows(c.input[0], variables[p], nodes) for c in deduped):
             return False
         for c, _ in uses.get((u.name, 1), []):
-            if classes.get(_key(c.input[0])) != ("values", p):
+            if classes.get(_parse(c.input[0])) != ("values", p):
                 return False
     for c, p in segment_sums.values():
         ids = _parse(c.input[1])
@@ -799,27 +793,16 @@ def restore(gd):
             continue
         back.update(restored)
         dropped |= helpers
-    if not back:
-        return gd
-    out = graph_pb2.GraphDef()
-    out.CopyFrom(gd)
-    del out.node[:]
-    for nd in gd.node:
-        if nd.name in dropped:
-            continue
-        how = back.get(nd.name)
-        if how is None:
-            out.node.add().CopyFrom(nd)
-        elif how[0] == "partition":
+
+    def write(new, _node, how):
+        if how[0] == "partition":
             (data, partitions, t, _), old = how[1], how[2]
-            new = out.node.add()
             new.name, new.op, new.device = old.name, "DynamicPartition", old.device
             new.input.extend([data, partitions, *_control(old)])
             new.attr["T"].type = t
             new.attr["num_partitions"].i = len(_data(old))
         elif how[0] == "stitch":
             kind, r_name, datas, old = how[1:]
-            new = out.node.add()
             new.name, new.op, new.device = old.name, kind, old.device
             new.input.extend([_output(r_name, p) for p in range(len(datas))])
             new.input.extend([*datas, *_control(old)])
@@ -827,8 +810,8 @@ def restore(gd):
             new.attr["T"].type = old.attr["T"].type
         else:
             grad, positions, old = how[1:]
-            new = out.node.add()
             new.CopyFrom(old)
             del new.input[:]
             new.input.extend([grad, positions, _data(old)[2], *_control(old)])
-    return out
+
+    return sparse_dedup._rebuilt(gd, dropped, back, write)

@@ -321,6 +321,22 @@ def restore_unique(gd):
             continue
         back[nd.name] = (nodes[_parse(nd.input[0])[0]], nd)
         dropped |= helpers
+
+    def write(u, nd, how):
+        y, identity = how
+        u.name, u.op, u.device = nd.name, "Unique", nd.device
+        u.input.append(y.input[1])
+        u.input.extend(s for s in identity.input if s.startswith("^"))
+        u.attr["T"].type = y.attr["T"].type
+        u.attr["out_idx"].type = identity.attr["T"].list.type[1]
+
+    return _rebuilt(gd, dropped, back, write)
+
+
+def _rebuilt(gd, dropped, back, write):
+    """``gd`` without the nodes named in ``dropped``, and with each node named in ``back``
+    replaced by what ``write(new_node, old_node, back[name])`` writes (``gd`` itself if there
+    is nothing to replace): how the rewrites of an import are undone on export."""
     if not back:
         return gd
     out = graph_pb2.GraphDef()
@@ -329,16 +345,10 @@ def restore_unique(gd):
     for nd in gd.node:
         if nd.name in dropped:
             continue
-        if nd.name not in back:
+        if nd.name in back:
+            write(out.node.add(), nd, back[nd.name])
+        else:
             out.node.add().CopyFrom(nd)
-            continue
-        y, identity = back[nd.name]
-        u = out.node.add()
-        u.name, u.op, u.device = nd.name, "Unique", nd.device
-        u.input.append(y.input[1])
-        u.input.extend(s for s in identity.input if s.startswith("^"))
-        u.attr["T"].type = y.attr["T"].type
-        u.attr["out_idx"].type = identity.attr["T"].list.type[1]
     return out
 
 
