@@ -571,6 +571,18 @@ def test_host_values_equal_the_lowerings():
             c - 3,
             f * 0.5,
             tfs.add(f, f),
+            tfs.identity(c),
+            tfs.cast(f * 0.5 - 3.0, tfs.int32),
+            tfs.cast(tfs.constant(x + 1j * x), tfs.float64),
+            tfs.reshape(c, [-1, 4]),
+            tfs.fill([2, 3], tfs.constant(True)),
+            tfs.squeeze(tfs.reshape(c, [2, 1, 12]), [1]),
+            tfs.slice(c, [1, 0, 1], [-1, 2, -1]),
+            tfs.tile(c, [1, 2, 1]),
+            tfs.transpose(c, [2, 0, 1]),
+            tfs.range(3, 11, 3),
+            tfs.range(tfs.constant(1.5, tfs.float64), 4.0, 0.5),
+            tfs.broadcast_dynamic_shape(tfs.constant([2, 1, 4]), tfs.constant([3, 1])),
         ]
         for t in outs:
             op = t.op
@@ -580,3 +592,63 @@ def test_host_values_equal_the_lowerings():
             lowered = np.asarray(op._def.lower(op)(*vals))
             assert host.dtype == lowered.dtype, op.name
             np.testing.assert_array_equal(host, lowered, err_msg=op.name)
+
+
+def test_folded_values_are_tf_values():
+    # constant_value computes these with the ops' host_values: the values and dtypes TF's
+    # kernels give, fetched from a TF session.
+    from tfstyle.ops import _base
+
+    def build(tf):
+        c = tf.constant(np.arange(24, dtype=np.int32).reshape(2, 3, 4))
+        f = tf.constant(np.array([-3.7, 0.5, 2.9e9, 7.0], np.float32))
+        return [
+            tf.identity(c),
+            tf.cast(f, tf.int64),
+            tf.cast(tf.constant([3.7, 0.5, 255.9], tf.float32), tf.uint8),
+            tf.cast(tf.constant(np.array([1 + 2j, -3.5j], np.complex64)), tf.float32),
+            tf.cast(f, tf.bool),
+            tf.reshape(c, [3, -1]),
+            tf.fill([2, 2], tf.constant(7, tf.int64)),
+            tf.squeeze(tf.reshape(c, [1, 24, 1])),
+            tf.slice(c, [0, 1, 2], [2, -1, 1]),
+            tf.tile(tf.reshape(c, [6, 4]), [2, 1]),
+            tf.transpose(c),
+            tf.range(10, 1, -3),
+            tf.range(tf.constant(0, tf.int64), 5),
+            tf.range(0.0, 1.0, 0.3),
+            tf.broadcast_dynamic_shape(tf.constant([5, 1]), tf.constant([1, 3], tf.int32)),
+        ]
+
+    with tf1().Graph().as_default():
+        expected = tf1().Session().run(build(tf1()))
+    with tfs.Graph().as_default():
+        outs = build(tfs)
+        for t, e in zip(outs, expected):
+            v = _base.constant_value(t)
+            assert v is not None, t.name
+            assert np.asarray(v).dtype == e.dtype, t.name
+            np.testing.assert_array_equal(v, e, err_msg=t.name)
+
+
+def test_shape_arithmetic_known_while_tracing_is_tf_values():
+    # A fed tensor's shape is known while the step is traced, not when the graph is built: the
+    # ops on it run their host_values then.
+    def build(tf):
+        p = tf.placeholder(tf.float32, [None, None], name="p")
+        s = tf.shape(p)
+        n = s[0] * s[1]
+        return [
+            tf.identity(s),
+            tf.cast(s, tf.float32),
+            tf.reshape(tf.range(n), [s[1], -1]),
+            tf.fill(s, tf.constant(2.5)),
+            tf.squeeze(tf.reshape(s, [1, 2, 1]), [0, 2]),
+            tf.slice(s, [1], [-1]),
+            tf.tile(s, [s[0]]),
+            tf.transpose(tf.reshape(s, [1, 2])),
+            tf.range(s[0], n, s[1]),
+            tf.broadcast_dynamic_shape(s, tf.constant([1, 1])),
+        ]
+
+    check(build, {"p:0": np.zeros((2, 3), np.float32)})

@@ -94,7 +94,10 @@ _CONSTANT_FOLDERS = {}
 
 
 def constant_folder(type_name):
-    """Registers how ``constant_value`` computes an op's output from static inputs."""
+    """Registers ``fn(tensor)``, how ``constant_value`` finds the static value of an op that is
+    not a function of its inputs' values (``Const``, ``Shape`` of a tensor of static shape, a
+    captured ``Placeholder``). An op computed from its inputs' values registers a
+    ``host_evaluator`` instead, which also serves while a step is traced."""
 
     def deco(fn):
         _CONSTANT_FOLDERS[type_name] = fn
@@ -104,8 +107,11 @@ def constant_folder(type_name):
 
 
 def host_evaluator(type_name):
-    """Registers ``fn(op, *arrays)``, the NumPy computation of a (registered) op's output: used
-    for values known while a step is traced, and by the op's constant folder."""
+    """Registers ``fn(op, *arrays)``, the NumPy computation of a (registered) op's output from
+    its inputs' values: used for values known while a step is traced, and by ``constant_value``
+    on the inputs' static values. For inputs the op rejects it raises ``TypeError`` or
+    ``ValueError``, as its lowering would: ``constant_value`` is then ``None``, and a trace
+    reports TF's ``InvalidArgumentError``."""
 
     def deco(fn):
         registry.get(type_name).host_value = fn

@@ -100,9 +100,9 @@ def _stop(x):
     return jax.lax.stop_gradient(x)
 
 
-@_base.constant_folder("Identity")
-def _fold_identity(t):
-    return _base.constant_value(t.op.inputs[0])
+@_base.host_evaluator("Identity")
+def _identity_host(op, x):
+    return x
 
 
 def identity(input, name=None):  # noqa: A002
@@ -139,10 +139,9 @@ def _cast_lower(op):
 _base.register_simple("Cast", lambda op: [(op._attrs["DstT"], op._inputs[0]._shape)], _cast_lower)
 
 
-@_base.constant_folder("Cast")
-def _fold_cast(t):
-    v = _base.constant_value(t.op.inputs[0])
-    return None if v is None else np.asarray(v).astype(t.dtype.as_numpy_dtype)
+@_base.host_evaluator("Cast")
+def _cast_host(op, x):
+    return _cast_lower(op)(np.asarray(x))
 
 
 def cast(x, dtype, name=None):
@@ -315,11 +314,9 @@ def _reshape_lower(op):
 _base.register_simple("Reshape", _reshape_infer, _reshape_lower)
 
 
-@_base.constant_folder("Reshape")
-def _fold_reshape(t):
-    v = _base.constant_value(t.op.inputs[0])
-    s = _base.constant_value(t.op.inputs[1])
-    return None if v is None or s is None else np.reshape(v, s)
+@_base.host_evaluator("Reshape")
+def _reshape_host(op, x, s):
+    return np.reshape(x, _ints(s, "a reshape's shape"))
 
 
 def reshape(tensor, shape, name=None):
@@ -355,11 +352,9 @@ def _fill_lower(op):
 _base.register_simple("Fill", _fill_infer, _fill_lower)
 
 
-@_base.constant_folder("Fill")
-def _fold_fill(t):
-    d = _base.constant_value(t.op.inputs[0])
-    v = _base.constant_value(t.op.inputs[1])
-    return None if d is None or v is None else np.full(d, v)
+@_base.host_evaluator("Fill")
+def _fill_host(op, d, v):
+    return _fill_lower(op)(d, np.asarray(v))
 
 
 def fill(dims, value, name=None):
@@ -695,11 +690,9 @@ def _squeeze_lower(op):
 _base.register_simple("Squeeze", _squeeze_infer, _squeeze_lower)
 
 
-@_base.constant_folder("Squeeze")
-def _fold_squeeze(t):
-    v = _static(t.op.inputs[0])
-    axes = tuple(t.op._attrs["squeeze_dims"]) or None
-    return None if v is None else np.squeeze(v, axes)
+@_base.host_evaluator("Squeeze")
+def _squeeze_host(op, x):
+    return np.squeeze(x, tuple(op._attrs["squeeze_dims"]) or None)
 
 
 def squeeze(input, axis=None, name=None, squeeze_dims=None):  # noqa: A002
@@ -1092,22 +1085,24 @@ def _slice_lower(op):
                     z = d - static_begin[k]
                 full.append(z)
             return jax.lax.dynamic_slice(x, list(b), full)
-        begin = [int(v) for v in begin.reshape(-1)]
-        size = [d - bb if z == -1 else z for d, bb, z in zip(np.shape(x), begin, size)]
-        return x[tuple(_pyslice(bb, bb + z) for bb, z in zip(begin, size))]
+        return _slice_known(x, begin, size)
 
     return fn
+
+
+def _slice_known(x, begin, size):
+    """``Slice`` at a begin known while tracing (NumPy indexing of a NumPy ``x``)."""
+    begin = [int(v) for v in np.reshape(begin, [-1])]
+    size = [d - bb if z == -1 else z for d, bb, z in zip(np.shape(x), begin, size)]
+    return x[tuple(_pyslice(bb, bb + z) for bb, z in zip(begin, size))]
 
 
 _base.register_simple("Slice", _slice_infer, _slice_lower)
 
 
-@_base.constant_folder("Slice")
-def _fold_slice(t):
-    v, b, s = (_static(x) for x in t.op.inputs)
-    if v is None or b is None or s is None:
-        return None
-    return v[tuple(_pyslice(bb, None if z == -1 else bb + z) for bb, z in zip(b, s))]
+@_base.host_evaluator("Slice")
+def _slice_host(op, x, b, s):
+    return _slice_known(np.asarray(x), b, _ints(s, "slice's size"))
 
 
 def slice(input_, begin, size, name=None):  # noqa: A001 - TF's public name
@@ -1618,10 +1613,9 @@ _base.register_simple(
 )
 
 
-@_base.constant_folder("Tile")
-def _fold_tile(t):
-    v, m = (_static(x) for x in t.op.inputs)
-    return None if v is None or m is None else np.tile(v, m)
+@_base.host_evaluator("Tile")
+def _tile_host(op, x, m):
+    return np.tile(x, _ints(m, "tile's multiples"))
 
 
 def tile(input, multiples, name=None):  # noqa: A002
@@ -1791,10 +1785,9 @@ _base.register_simple("Transpose", _transpose_infer, _transpose_lower)
 _base.register_simple("ConjugateTranspose", _transpose_infer, _transpose_lower)
 
 
-@_base.constant_folder("Transpose")
-def _fold_transpose(t):
-    v, p = (_static(x) for x in t.op.inputs)
-    return None if v is None or p is None else np.transpose(v, p)
+@_base.host_evaluator("Transpose")
+def _transpose_host(op, x, p):
+    return np.transpose(x, _ints(p, "transpose's perm"))
 
 
 def transpose(a, perm=None, name="transpose", conjugate=False):
@@ -1972,12 +1965,9 @@ def _range_lower(op):
 _base.register_simple("Range", _range_infer, _range_lower)
 
 
-@_base.constant_folder("Range")
-def _fold_range(t):
-    vals = [_static(x) for x in t.op.inputs]
-    if any(v is None for v in vals):
-        return None
-    return _range_lower(t.op)(*vals)
+@_base.host_evaluator("Range")
+def _range_host(op, start, limit, delta):
+    return _range_lower(op)(start, limit, delta)
 
 
 def _range_op(start, limit, delta, name=None):
@@ -2158,10 +2148,9 @@ def _broadcast_args_lower(op):
 _base.register_simple("BroadcastArgs", _broadcast_args_infer, _broadcast_args_lower)
 
 
-@_base.constant_folder("BroadcastArgs")
-def _fold_broadcast_args(t):
-    a, b = (_static(x) for x in t.op.inputs)
-    return None if a is None or b is None else _broadcast_args_lower(t.op)(a, b)
+@_base.host_evaluator("BroadcastArgs")
+def _broadcast_args_host(op, a, b):
+    return _broadcast_args_lower(op)(a, b)
 
 
 def broadcast_dynamic_shape(shape_x, shape_y):
