@@ -421,3 +421,179 @@ def test_stack_of_a_length_known_only_at_run_time_is_a_clear_error():
                 sess.run(ta.stack(), {x: X, n: 3})
     assert "TensorArrayV2Stack/TensorListStack" in str(e.value)
     assert "only known when the step runs" in str(e.value)
+
+
+# -- split into an array that is not fresh: TF 1.x (imported) and TensorList-based arrays --------
+SPLIT_VALUE = np.arange(12, dtype=np.float32).reshape(6, 2)
+# name: (TensorArray arguments, split lengths, write before/after the split or a second split,
+# what to fetch)
+SPLIT_CASES = {
+    "fits": (dict(size=3), [2, 2, 2], None, ["r1", "stack", "concat"]),
+    "larger": (dict(size=5), [2, 2, 2], None, ["r0", "r4", "stack", "concat", "size"]),
+    "larger_dynamic": (dict(size=5, dynamic_size=True), [2, 2, 2], None, ["r0", "r4", "stack"]),
+    "smaller": (dict(size=2), [2, 2, 2], None, ["r0", "concat"]),
+    "smaller_dynamic": (dict(size=2, dynamic_size=True), [2, 2, 2], None, ["r2", "stack", "size"]),
+    "empty_dynamic": (dict(size=0, dynamic_size=True), [2, 2, 2], None, ["r2", "concat", "size"]),
+    "uneven": (dict(size=3), [1, 2, 3], None, ["r1"]),
+    "written_at_0": (dict(size=3), [2, 2, 2], ("write", 0), ["r0", "concat"]),
+    "written_at_2": (dict(size=3), [2, 2, 2], ("write", 2), ["r0"]),
+    "scattered": (dict(size=3), [2, 2, 2], ("scatter", [2, 1]), ["r0"]),
+    "grown_by_a_write": (dict(size=2, dynamic_size=True), [2, 2, 2], ("write", 4), ["r0"]),
+    "split_twice": (dict(size=3), [2, 2, 2], ("split", None), ["r1"]),
+    "write_after": (dict(size=3, dynamic_size=True), [2, 2, 2], ("after", 4), ["r3", "stack"]),
+    "sum_too_small": (dict(size=3), [2, 2, 1], None, ["r1"]),
+    "sum_too_large": (dict(size=3), [2, 2, 3], None, ["r1"]),
+    "scalar": (dict(size=1), [1], ("scalar", None), ["r0"]),
+}
+
+
+def _split_case(tf, kwargs, lengths, extra, fetch):
+    ta = tf.TensorArray(tf.float32, **kwargs)
+    kind, arg = extra or (None, None)
+    value = tf.constant(3.0 if kind == "scalar" else SPLIT_VALUE)
+    if kind == "write":
+        ta = ta.write(arg, tf.ones([2, 2]))
+    elif kind == "scatter":
+        ta = ta.scatter(arg, tf.ones([len(arg), 2, 2]))
+    ta = ta.split(value, lengths)
+    if kind == "split":
+        ta = ta.split(value, lengths)
+    elif kind == "after":
+        ta = ta.write(arg, tf.ones([2, 2]))
+    outs = {}
+    for k in fetch:
+        if k[0] == "r":
+            outs[k] = ta.read(int(k[1:]))
+        else:
+            outs[k] = getattr(ta, k)()
+    return outs
+
+
+def _error_text(e):
+    """The kernel's message of a run error (TF prefixes where the node was defined) with the
+    TensorArray's run-time name (a process-wide counter in TF) left out."""
+    import re
+
+    lines = str(getattr(e, "message", e)).splitlines()
+    at = next(i for i, line in enumerate(lines) if "[[{{node" in line)
+    return (
+        type(e).__name__,
+        re.sub(r"^TensorArray \S+: ", "TensorArray: ", lines[at - 1]),
+        lines[at],
+    )
+
+
+def _run_each(tf, graph, tensors):
+    got = {}
+    with tf.Session(graph=graph) as sess:
+        for k, t in tensors.items():
+            try:
+                got[k] = sess.run(t)
+            except Exception as e:  # noqa: BLE001 - compared with TF's
+                got[k] = _error_text(e)
+    return got
+
+
+def _assert_same(got, expected):
+    for k, e in expected.items():
+        if isinstance(e, tuple):
+            assert got[k] == e, k
+        else:
+            assert not isinstance(got[k], tuple), (k, got[k])
+            np.testing.assert_array_equal(got[k], e, err_msg=k)
+
+
+@pytest.mark.parametrize("case", sorted(SPLIT_CASES))
+def test_v1_tensor_array_split_import_matches_tf(case):
+    """A TF 1.x ``TensorArraySplitV3`` fails unless the array has as many elements as pieces
+    (or fewer, with a dynamic size) and none is written: imported, tfstyle raises TF's errors
+    where TF does and gives TF's values elsewhere."""
+    from tests.test_graph_io_v1_control_flow import _v1_control_flow
+
+    with _v1_control_flow() as tf:
+        g = tf.Graph()
+        with g.as_default():
+            outs = _split_case(tf, *SPLIT_CASES[case])
+            assert "TensorArraySplitV3" in {n.op for n in g.as_graph_def().node}
+            expected = _run_each(tf, g, outs)
+            gd = g.as_graph_def()
+    with tfs.Graph().as_default() as g:
+        tfs.import_graph_def(gd, name="")
+        got = _run_each(tfs, g, {k: g.get_tensor_by_name(t.name) for k, t in outs.items()})
+    _assert_same(got, expected)
+
+
+# (tfstyle's lists hold elements of one shape: an uneven split is UnimplementedError.)
+@pytest.mark.parametrize("case", sorted(set(SPLIT_CASES) - {"uneven"}))
+def test_split_into_an_array_matches_tf(case):
+    """``TensorArray.split`` is TF 2.x's (a new list of the pieces): what the array held before
+    is gone; reads past the pieces and a ``stack()`` of a fixed size that no longer matches
+    raise TF's errors, a scalar to split TF's shape error."""
+    results = []
+    for tf in (tf1(), tfs):
+        g = tf.Graph()
+        with g.as_default():
+            try:
+                outs = _split_case(tf, *SPLIT_CASES[case])
+            except ValueError as e:
+                results.append(str(e))
+                continue
+            results.append(_run_each(tf, g, outs))
+    expected, got = results
+    if isinstance(expected, str):
+        assert got == expected
+    else:
+        _assert_same(got, expected)
+
+
+def test_imported_split_graph_exports_tf_ops():
+    """The checks' extra inputs stay inside tfstyle: the exported split is TF's TensorListSplit."""
+    from tests.test_graph_io_v1_control_flow import _v1_control_flow
+
+    with _v1_control_flow() as tf:
+        g = tf.Graph()
+        with g.as_default():
+            outs = _split_case(tf, *SPLIT_CASES["fits"])
+            gd = g.as_graph_def()
+    with tfs.Graph().as_default() as g:
+        tfs.import_graph_def(gd, name="")
+        out = g.as_graph_def()
+        fetch = outs["stack"].name
+        with tfs.Session() as sess:
+            mine = sess.run(fetch)
+    splits = [n for n in out.node if n.op == "TensorListSplit"]
+    assert len(splits) == 1 and len(splits[0].input) == 3
+    assert not [k for k in splits[0].attr if k.startswith("_tensor_array")]
+    tf = tf1()
+    with tf.Graph().as_default():
+        tf.import_graph_def(tf.GraphDef.FromString(out.SerializeToString()), name="")
+        with tf.Session() as sess:
+            np.testing.assert_array_equal(sess.run(fetch), mine)
+
+
+@pytest.mark.parametrize("maximum_iterations", [4, None])
+def test_v1_dynamic_tensor_array_grows_as_in_tf(maximum_iterations):
+    """Writes to an imported TF 1.x TensorArray of dynamic size grow it: in a loop, and after a
+    split."""
+    from tests.test_graph_io_v1_control_flow import _v1_control_flow
+
+    with _v1_control_flow() as tf:
+        g = tf.Graph()
+        with g.as_default():
+            ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+            body = lambda i, a: [i + 1, a.write(i, tf.cast(i, tf.float32) * tf.ones([2]))]  # noqa: E731
+            _, ta = tf.while_loop(
+                lambda i, a: i < 4, body, [0, ta], maximum_iterations=maximum_iterations
+            )
+            grown = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+            grown = grown.split(tf.constant(SPLIT_VALUE[:4]), [2, 2]).write(3, tf.ones([2, 2]))
+            fetches = [ta.stack().name, grown.stack().name, grown.size().name]
+            with tf.Session() as sess:
+                expected = sess.run(fetches)
+            gd = g.as_graph_def()
+    with tfs.Graph().as_default():
+        tfs.import_graph_def(gd, name="")
+        with tfs.Session() as sess:
+            got = sess.run(fetches)
+    for g_, e in zip(got, expected):
+        np.testing.assert_array_equal(g_, e)

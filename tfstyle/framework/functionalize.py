@@ -326,6 +326,52 @@ class _Functionalizer:
                 return None
         return None
 
+    def dynamic_size(self, ta):
+        """Whether ``TensorArrayV3`` node ``ta`` has ``dynamic_size``."""
+        nd = self.nodes.get(ta) if ta is not None else None
+        if nd is None or nd.op != "TensorArrayV3" or "dynamic_size" not in nd.attr:
+            return False
+        return nd.attr["dynamic_size"].b
+
+    def split_checks(self, nd):
+        """For a ``TensorArraySplitV3`` into a ``TensorArrayV3``: the attributes that tell the
+        ``TensorListSplit`` it becomes how TF 1.x checks it, and the index tensors of the writes
+        its flow certainly follows (through ``Identity``); ``None`` for a gradient's array."""
+        ta = self.tensor_array_of(nd.input[0])
+        ta_node = self.nodes.get(ta) if ta is not None else None
+        if ta_node is None or ta_node.op != "TensorArrayV3":
+            return None
+        name = ta_node.attr["tensor_array_name"].s if "tensor_array_name" in ta_node.attr else b""
+        attrs = {
+            "_tensor_array": attr_value_pb2.AttrValue(s=name or ta.encode()),
+            "_tensor_array_dynamic_size": attr_value_pb2.AttrValue(b=self.dynamic_size(ta)),
+            "_tensor_array_identical_shapes": attr_value_pb2.AttrValue(
+                b=ta_node.attr["identical_element_shapes"].b
+                if "identical_element_shapes" in ta_node.attr
+                else False
+            ),
+        }
+        written = []
+        ref = nd.input[3]
+        for _ in range(10000):
+            writer = self.nodes.get(_parse(ref)[0])
+            if writer is None:
+                break
+            if writer.op in ("TensorArrayWriteV3", "TensorArrayScatterV3"):
+                written.append(writer.input[1])
+                ref = writer.input[3]
+            elif writer.op == "TensorArraySplitV3":
+                # Its pieces start at index 0.
+                written.append(
+                    self.add_const(f"{nd.name}/written_{len(written)}", np.int32(0)).name
+                )
+                ref = writer.input[3]
+            elif writer.op == "Identity" and writer.input:  # (not across a loop's Enter)
+                ref = writer.input[0]
+            else:
+                break
+        return attrs, written
+
     def rewrite_tensor_arrays(self):
         # A TensorArray's gradient (TensorArrayGradV3 of the forward array and its flow) starts
         # as zeros; TF then writes it through ``Identity(flow, ^grad)``, which must read the
@@ -343,6 +389,18 @@ class _Functionalizer:
                 g = c[1:] if c.startswith("^") else None
                 if g in fresh_grads and _canon(nd.input[0]) == fresh_grads[g]:
                     nd.input[0] = f"{g}:1"
+        # What a split must check as TF 1.x does (the array it writes into, its attributes, the
+        # writes it certainly follows), read before the array's nodes are rewritten.
+        originals = list(self.nodes.values())
+        splits = {
+            nd.name: self.split_checks(nd) for nd in originals if nd.op == "TensorArraySplitV3"
+        }
+        growing = {
+            nd.name
+            for nd in originals
+            if nd.op == "TensorArrayWriteV3"
+            and self.dynamic_size(self.tensor_array_of(nd.input[0]))
+        }
         mapping = {}
         for nd in list(self.nodes.values()):
             if nd.op not in TENSOR_ARRAY_OPS:
@@ -366,7 +424,11 @@ class _Functionalizer:
                 mapping[_ref(name, 1)] = name
             elif nd.op == "TensorArrayWriteV3":
                 _, index, value, flow = data
-                replace("TensorListSetItem", [flow, index, value], {"element_dtype": attrs["T"]})
+                new_attrs = {"element_dtype": attrs["T"]}
+                if name in growing:
+                    # A write past the end of a TensorArray of dynamic size grows it.
+                    new_attrs["resize_if_index_out_of_bounds"] = attr_value_pb2.AttrValue(b=True)
+                replace("TensorListSetItem", [flow, index, value], new_attrs)
             elif nd.op == "TensorArrayReadV3":
                 _, index, flow = data
                 es = self.element_shape_const(f"{name}/element_shape", None)
@@ -403,13 +465,20 @@ class _Functionalizer:
                 if shapes_attr is not None:
                     nd.attr["_output_shapes"].CopyFrom(shapes_attr)
             elif nd.op == "TensorArraySplitV3":
-                # The pieces become the array's elements (a new list; its flow only ordered
-                # the writes).
-                _, value, lengths, _ = data
+                # The pieces become the array's elements: a new list. TF 1.x splits only into an
+                # array of as many elements (or a smaller one of dynamic size), none written yet,
+                # so that list is the array whenever TF succeeds; the list it writes into and the
+                # indices written before are extra inputs, which the lowering checks as TF does.
+                _, value, lengths, flow = data
                 es = self.element_shape_const(f"{name}/element_shape", None)
-                replace("TensorListSplit", [value, es.name, lengths],
-                        {"element_dtype": attrs["T"],
-                         "shape_type": _type_attr(types_pb2.DT_INT32)})  # fmt: skip
+                new_attrs = {"element_dtype": attrs["T"],
+                             "shape_type": _type_attr(types_pb2.DT_INT32)}  # fmt: skip
+                checks = splits[name]
+                extra = []
+                if checks is not None:
+                    new_attrs.update(checks[0])
+                    extra = [flow, *checks[1]]
+                replace("TensorListSplit", [value, es.name, lengths, *extra], new_attrs)
             elif nd.op == "TensorArraySizeV3":
                 _, flow = data
                 replace("TensorListLength", [flow], {})

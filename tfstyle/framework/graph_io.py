@@ -288,10 +288,17 @@ def _input_name(t):
     return t.op.name if t.value_index == 0 else f"{t.op.name}:{t.value_index}"
 
 
+def _tf_inputs(op):
+    """``op``'s inputs as TF's op takes them. A ``TensorListSplit`` rewritten from TF 1.x's
+    ``TensorArraySplitV3`` also reads the array it splits into and the indices written before,
+    to check them as TF 1.x does; TF's op takes the first three."""
+    return op._inputs[:3] if op.type == "TensorListSplit" else op._inputs
+
+
 def _fill_node_def(nd, op, lib=None, ref=_input_name):
     nd.name = op.name
     nd.op = op.type
-    nd.input.extend(ref(t) for t in op._inputs)
+    nd.input.extend(ref(t) for t in _tf_inputs(op))
     if op.type in _OWN_GRADIENT_OPS:
         nd.input.extend(ref(t) for t in _own_gradients_extra_inputs(op))
     nd.input.extend("^" + c.name for c in op._control_inputs)
@@ -1557,7 +1564,7 @@ def _function_def(fdef, fg, lib, args, rets, stateful, extra=None, prelude=None,
         nd = fdef.node_def.add()
         nd.name = op.name
         nd.op = op.type
-        nd.input.extend(refer(t) for t in op._inputs)
+        nd.input.extend(refer(t) for t in _tf_inputs(op))
         nd.input.extend("^" + c.name for c in op._control_inputs if c not in arg_ops)
         if op._device:
             nd.device = op._device
@@ -2356,9 +2363,19 @@ def _create_node(graph, nd, inputs, control, name, lib):
         return functional[1](graph, nd, inputs, control, name, lib)
     if nd.op in lib:
         return _import_call(graph, nd, inputs, control, name, lib)
-    attrs = {k: attr_from_proto(v) for k, v in nd.attr.items() if not k.startswith("_")}
+    attrs = {
+        k: attr_from_proto(v)
+        for k, v in nd.attr.items()
+        if not k.startswith("_") or k in _IMPORTED_PRIVATE_ATTRS
+    }
     op = graph.create_op(nd.op, inputs, attrs, name=name, control_inputs=control)
     return op, op._outputs
+
+
+# Private attributes the import rewrites set for tfstyle's lowerings (dropped on export).
+_IMPORTED_PRIVATE_ATTRS = frozenset(
+    {"_tensor_array", "_tensor_array_dynamic_size", "_tensor_array_identical_shapes"}
+)
 
 
 _FUNCTIONAL_OPS = {

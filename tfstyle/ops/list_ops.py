@@ -292,6 +292,16 @@ def _handle_rule(op):
     return [(dtypes.variant, ())]
 
 
+def _split_rule(op):
+    # TF's shape function rejects a scalar to split; imported from TF 1.x, the split fails when
+    # it runs instead (``_check_tensor_array_split``).
+    if _base.dims(op._inputs[0]) == () and "_tensor_array" not in op._attrs:
+        from .array_ops import _shape_error
+
+        raise _shape_error(op, "Shape must be at least rank 1 but is rank 0")
+    return _handle_rule(op)
+
+
 def _item_rule(op):
     return [(dtypes.as_dtype(op._attrs["element_dtype"]), _static_shape(op._inputs[2]))]
 
@@ -400,12 +410,26 @@ def _lower_scatter(op):
 
 
 def _lower_split(op):
-    def fn(tensor, element_shape, lengths):
+    array = op._attrs.get("_tensor_array")
+
+    def fn(tensor, element_shape, lengths, *into):
         import jax.numpy as jnp
 
         t = jnp.asarray(tensor, _element_dtype(op))
         sizes = _base.static_ints(lengths, "the lengths of " + op.name)
-        if sizes.size and (np.any(sizes != sizes[0]) or sizes.sum() != t.shape[0]):
+        if into:
+            _check_tensor_array_split(op, array, t, sizes, *into)
+        start = 0
+        for z in sizes.tolist():
+            if start + z > t.shape[0]:
+                _fail(op, f"Attempting to slice [{start}, {start + z}] from tensor with length "
+                          f"{t.shape[0]}")  # fmt: skip
+            start += z
+        if start < t.shape[0]:
+            _fail(
+                op, f"Unused values in tensor. Length of tensor: {t.shape[0]} Values used: {start}"
+            )
+        if sizes.size and np.any(sizes != sizes[0]):
             raise errors.UnimplementedError(
                 None,
                 op,
@@ -420,6 +444,50 @@ def _lower_split(op):
     return fn
 
 
+def _fail(op, message):
+    raise errors.InvalidArgumentError(None, op, f"{message}\n\t [[{{{{node {op.name}}}}}]]")
+
+
+def _check_tensor_array_split(op, array, t, sizes, lst, *written):
+    """TF 1.x's checks of a ``TensorArraySplitV3`` (imported as a ``TensorListSplit`` of the
+    pieces), in TF's order, on the list it splits into and the indices written to it before:
+    the array must have as many elements as there are pieces (or fewer, if it has a dynamic
+    size), none of them written, each piece of the array's one element shape (unless
+    ``infer_shape=False``). Values only known when the step runs are not checked."""
+    name = array.decode() if isinstance(array, bytes) else array
+    if t.ndim == 0:
+        _fail(op, "Expected value to be at least a vector, but received shape: []")
+    if int(sizes.sum()) != t.shape[0]:
+        _fail(op, f"Expected sum of lengths to be equal to values.shape[0], but sum of lengths is "
+                  f"{int(sizes.sum())} and value's shape is: {_shape_text(t.shape)}")  # fmt: skip
+    n = int(sizes.size)
+    size = lst.length
+    if _is_static(size):
+        size = int(np.asarray(size))
+        if size != n and not (op._attrs.get("_tensor_array_dynamic_size") and size < n):
+            _fail(op, f"TensorArray's size is not equal to the size of lengths ({size} vs. {n}), "
+                      "and the TensorArray is not marked as dynamically resizeable")  # fmt: skip
+    indices = [int(i) for w in written if _is_static(w) for i in np.reshape(np.asarray(w), [-1])]
+    first_written = min(indices, default=n)
+    rest = tuple(t.shape[1:])
+    if op._attrs.get("_tensor_array_identical_shapes"):
+        inferred = tuple(lst.buffer.shape[1:]) if lst.buffer is not None else lst.element_shape
+        for i, z in enumerate(sizes.tolist()[: first_written + 1]):
+            piece = (z, *rest)
+            if inferred is not None and (
+                len(inferred) != len(piece)
+                or any(d is not None and d != p for d, p in zip(inferred, piece))
+            ):
+                _fail(op, f"TensorArray {name}: Could not write to TensorArray index {i} because "
+                          f"the value shape is {_shape_text(piece)} which is incompatible with the "
+                          f"TensorArray's inferred element shape: {_shape_text(inferred)} (consider "
+                          "setting infer_shape=False).")  # fmt: skip
+            inferred = piece
+    if first_written < n:
+        _fail(op, f"TensorArray {name}: Could not write to TensorArray index {first_written} "
+                  "because it has already been written to.")  # fmt: skip
+
+
 # -- reading and writing -----------------------------------------------------------------------
 def _lower_get_item(op):
     def fn(lst, index, element_shape):
@@ -428,6 +496,11 @@ def _lower_get_item(op):
 
         shape = _shape_from_value(_base.static_ints(element_shape, "element_shape"))
         buf = _buffer(op, lst, shape)
+        if _is_static(index) and _is_static(lst.length):
+            # XLA would clamp the index; TF reports it (an index only known at run time cannot be).
+            i, n = int(np.asarray(index)), int(np.asarray(lst.length))
+            if not 0 <= i < n:
+                _fail(op, f"Trying to access element {i} in a list with {n} elements.")
         return lax.dynamic_index_in_dim(buf, jnp.asarray(index, jnp.int32), 0, keepdims=False)
 
     return fn
@@ -652,6 +725,9 @@ def _lower_stack(op):
 def _count(op, lst, n_attr=-1):
     """The static number of elements of ``lst`` (a stacked result's leading dimension)."""
     if n_attr is not None and n_attr >= 0:
+        if _is_static(lst.length) and int(np.asarray(lst.length)) != n_attr:
+            _fail(op, f"Operation expected a list with {n_attr} elements but got a list with "
+                      f"{int(np.asarray(lst.length))} elements.")  # fmt: skip
         return n_attr
     if _is_static(lst.length):
         return int(np.asarray(lst.length))
@@ -781,7 +857,7 @@ _register("TensorListReserve", _handle_rule, _lower_reserve)
 _register("TensorListFromTensor", _handle_rule, _lower_from_tensor)
 _register("TensorListScatter", _handle_rule, _lower_scatter)
 _register("TensorListScatterV2", _handle_rule, _lower_scatter)
-_register("TensorListSplit", _handle_rule, _lower_split)
+_register("TensorListSplit", _split_rule, _lower_split)
 _register("TensorListGetItem", _item_rule, _lower_get_item)
 _register("TensorListSetItem", _handle_rule, _lower_set_item)
 _register("TensorListPushBack", _handle_rule, _lower_push_back)
