@@ -3,6 +3,8 @@ v2): through a ``tf.cond`` a variable's gradient is an ``IndexedSlices`` where a
 (the other branch then counts as all rows), and the sparse optimizer updates touch only the rows
 that the branch taken looked up; through a ``tf.while_loop`` it is dense, in TF as here."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -82,6 +84,14 @@ def _cond_cases(tf, emb, p):
             lambda: _gather_sum(tf, emb, [0]),
         ),
     }
+
+
+def _cond_cases_names():
+    with tfs.Graph().as_default():
+        return list(_cond_cases(tfs, tfs.Variable(EMB0), tfs.placeholder(tfs.bool, [])))
+
+
+_SLICES_CASES = set(_cond_cases_names()) - {"gather_and_dense_in_a_branch", "gather_on_axis_1"}
 
 
 def _run_cond_gradients(tf):
@@ -317,21 +327,84 @@ def _graph_def_steps(graph, init):
         return sess.run(["emb/Read/ReadVariableOp:0", "w/Read/ReadVariableOp:0"])
 
 
-def test_cond_sparse_training_graph_def_imports_back():
-    # Written as tfstyle's own Gradients op (TF has no op for the slices of a cond's gradient
-    # that a SymbolicGradient could give): it imports back and trains to the same values.
+def _tf_graph_def_steps(gd, init):
+    tf = tf1()
+    from tensorflow.core.framework import graph_pb2
+
+    g = tf.Graph()
+    with g.as_default():
+        tf.import_graph_def(graph_pb2.GraphDef.FromString(gd.SerializeToString()), name="")
+    with tf.Session(graph=g) as sess:
+        sess.run(init)
+        for ids, p in zip(STEP_IDS, STEP_PREDS):
+            sess.run("train", {"ids:0": ids, "p:0": p})
+        return sess.run(["emb/Read/ReadVariableOp:0", "w/Read/ReadVariableOp:0"])
+
+
+@pytest.mark.parametrize("other", ["gather", "dense", "none"])
+def test_cond_sparse_training_graph_def_runs_in_tf_and_imports_back(other):
+    # The slices are written as TF writes a cond's gradient, an If of the branches' slices
+    # (the rows' gradients from a SymbolicGradient of each branch): TF trains to the same
+    # values, and the graph imports back into tfstyle.
     g = tfs.Graph()
     with g.as_default():
-        loss = _cond_model(tfs, "gather")
+        loss = _cond_model(tfs, other)
         tfs.train.MomentumOptimizer(0.05, momentum=0.9).minimize(loss, name="train")
         init = tfs.global_variables_initializer().name
     expected = _graph_def_steps(g, init)
     gd = g.as_graph_def()
-    assert "Gradients" in {n.op for n in gd.node}
+    assert "Gradients" not in {n.op for n in gd.node}
+    for e, a in zip(expected, _tf_graph_def_steps(gd, init)):
+        np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-7)
     g2 = tfs.Graph()
     with g2.as_default():
         tfs.import_graph_def(gd, name="")
-    grad = g2.get_tensor_by_name("gradients/cond_grad/Identity:0")
-    assert grad.shape.as_list() == [None, 4]
+    assert g2.get_tensor_by_name("gradients/cond_grad/Identity:0").shape.as_list() == [None, 4]
     for e, a in zip(expected, _graph_def_steps(g2, init)):
         np.testing.assert_allclose(a, e, rtol=1e-6)
+
+
+# Cases whose gradient TF cannot be given: a cond in a branch (kept as tfstyle's own op, which
+# imports back into tfstyle only), and a gather in a branch that TF would differentiate as a
+# whole (TF has no function gradient of GatherV2; its error names the op when the gradient runs).
+_OWN_OP_CASES = {"nested_conds", "gather_and_dense_in_a_branch"}
+_NO_TF_GRADIENT_CASES = {"gather_on_axis_1"}
+
+
+@functools.cache
+def _tf_cond_gradients():
+    return _run_cond_gradients(tf1())
+
+
+@pytest.mark.parametrize("name", [n for n in _cond_cases_names() if n not in _NO_TF_GRADIENT_CASES])
+def test_cond_gradients_of_gathers_exported_run_in_tf_like_tf(name):
+    g = tfs.Graph()
+    with g.as_default():
+        emb = tfs.Variable(EMB0, name="emb")
+        p = tfs.placeholder(tfs.bool, [], name="p")
+        (grad,) = tfs.gradients(_cond_cases(tfs, emb, p)[name], [emb])
+        fetches = [grad.values.name, grad.indices.name] if name in _SLICES_CASES else [grad.name]
+        fetches.append(tfs.convert_to_tensor(grad).name)
+    gd = g.as_graph_def()
+    if name in _OWN_OP_CASES:
+        assert "Gradients" in {n.op for n in gd.node}
+        return
+    assert "Gradients" not in {n.op for n in gd.node}
+    tf = tf1()
+    from tensorflow.core.framework import graph_pb2
+
+    tg = tf.Graph()
+    with tg.as_default():
+        tf.import_graph_def(graph_pb2.GraphDef.FromString(gd.SerializeToString()), name="")
+    with tf.Session(graph=tg) as sess:
+        sess.run("emb/Assign")
+        got = [sess.run(fetches, {"p:0": v}) for v in (True, False)]
+    for exp, act in zip(_tf_cond_gradients()[1], got):
+        e, e_dense = exp[name]
+        np.testing.assert_allclose(act[-1], e_dense, rtol=1e-6)
+        if name in _SLICES_CASES:
+            np.testing.assert_allclose(act[0], e.values, rtol=1e-6)
+            np.testing.assert_array_equal(act[1], e.indices)
+            assert act[1].dtype == e.indices.dtype
+        else:
+            np.testing.assert_allclose(act[0], e, rtol=1e-6)

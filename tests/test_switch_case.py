@@ -228,32 +228,58 @@ def test_gradients_like_tf_with_indexed_slices_through_gathers():
                 np.testing.assert_allclose(a, e, rtol=1e-6, err_msg=label)
 
 
-def _train(tf, make_opt):
+def _train(tf, make_opt, graph_def=False):
+    """The variables and loss after each of five training steps; with ``graph_def``, tfstyle
+    builds the graph, TF (``tf``) runs its GraphDef."""
     g = tf.Graph()
     with g.as_default():
-        tf.set_random_seed(0)
-        i = tf.placeholder(tf.int32, [], name="i")
-        x = tf.placeholder(tf.float32, [2, 3], name="x")
-        emb = tf.get_variable("emb", initializer=np.arange(15, dtype=np.float32).reshape(5, 3) / 10)
-        w = tf.get_variable("w", initializer=np.float32([[0.5], [-1.0], [0.25]]))
-        h = tf.switch_case(
-            i,
-            [
-                lambda: tf.matmul(x, w),
-                lambda: tf.matmul(tf.gather(emb, [1, 3]) + x, w),
-                lambda: tf.matmul(x * 2.0, w) + tf.reduce_mean(emb),
-            ],
-        )
-        loss = tf.reduce_mean(tf.square(h - 1.0))
-        train = make_opt(tf).minimize(loss)
+        if graph_def:
+            gd = _train_graph(tfs, make_opt).as_graph_def()
+            assert "Gradients" not in {n.op for n in gd.node}
+            from tensorflow.core.framework import graph_pb2
+
+            gd = graph_pb2.GraphDef.FromString(gd.SerializeToString()) if tf is not tfs else gd
+            tf.import_graph_def(gd, name="")
+        else:
+            _train_model(tf, make_opt)
         out = []
         with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
+            sess.run("init")
             for step, k in enumerate((1, 0, 2, 1, 7)):
                 feed = {"i:0": k, "x:0": np.full([2, 3], 0.1 * (step + 1), np.float32)}
-                sess.run(train, feed)
-                out.append(sess.run([emb, w, loss], feed))
+                sess.run("train", feed)
+                out.append(
+                    sess.run(
+                        ["emb/Read/ReadVariableOp:0", "w/Read/ReadVariableOp:0", "loss:0"], feed
+                    )
+                )
     return out
+
+
+def _train_graph(tf, make_opt):
+    g = tf.Graph()
+    with g.as_default():
+        _train_model(tf, make_opt)
+    return g
+
+
+def _train_model(tf, make_opt):
+    tf.set_random_seed(0)
+    i = tf.placeholder(tf.int32, [], name="i")
+    x = tf.placeholder(tf.float32, [2, 3], name="x")
+    emb = tf.get_variable("emb", initializer=np.arange(15, dtype=np.float32).reshape(5, 3) / 10)
+    w = tf.get_variable("w", initializer=np.float32([[0.5], [-1.0], [0.25]]))
+    h = tf.switch_case(
+        i,
+        [
+            lambda: tf.matmul(x, w),
+            lambda: tf.matmul(tf.gather(emb, [1, 3]) + x, w),
+            lambda: tf.matmul(x * 2.0, w) + tf.reduce_mean(emb),
+        ],
+    )
+    loss = tf.reduce_mean(tf.square(h - 1.0), name="loss")
+    make_opt(tf).minimize(loss, name="train")
+    tf.global_variables_initializer()
 
 
 @pytest.mark.parametrize(
@@ -271,6 +297,18 @@ def test_training_through_switch_case_like_tf(make_opt):
     for step, (e, a) in enumerate(zip(expected, got)):
         for ev, av in zip(e, a):
             np.testing.assert_allclose(av, ev, rtol=1e-5, atol=1e-6, err_msg=f"step {step}")
+
+
+def test_training_graph_def_through_switch_case_runs_in_tf_and_imports_back():
+    # The gradient of the Case (slices of emb, dense for w) is written as a Case of the
+    # branches' gradients: TF trains tfstyle's graph to TF's values, and it imports back.
+    make_opt = lambda tf: tf.train.AdamOptimizer(0.05)  # noqa: E731
+    expected = _train(tf1(), make_opt)
+    for runner in (tf1(), tfs):
+        got = _train(runner, make_opt, graph_def=True)
+        for step, (e, a) in enumerate(zip(expected, got)):
+            for ev, av in zip(e, a):
+                np.testing.assert_allclose(av, ev, rtol=1e-5, atol=1e-6, err_msg=f"step {step}")
 
 
 # -- GraphDefs ---------------------------------------------------------------------------------

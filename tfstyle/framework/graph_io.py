@@ -50,6 +50,7 @@ they differentiate and the tensors they hold constant. A node calling a library 
 imports inlined.
 """
 
+import collections
 import os
 
 import numpy as np
@@ -537,10 +538,12 @@ def _scan_length(op):
     return length
 
 
-def _reads_of(fg, inner):
-    """The ops of ``fg`` that use ``inner``, if all are ``ReadVariableOp``s; else None."""
+def _reads_of(fg, inner, gathers=False):
+    """The ops of ``fg`` that use ``inner``, if all are ``ReadVariableOp``s (or, with
+    ``gathers``, ``ResourceGather``s); else None."""
+    kinds = ("ReadVariableOp", "ResourceGather") if gathers else ("ReadVariableOp",)
     users = [o for o in fg._ops if any(t is inner for t in o._inputs)]
-    return users if all(o.type == "ReadVariableOp" for o in users) else None
+    return users if all(o.type in kinds for o in users) else None
 
 
 def _unrollable(op):
@@ -579,8 +582,14 @@ def _value_bindings(fg, captured, first):
     def prelude(names, add_node):
         bound = {}
         for i, inner in replaced.items():
+            # The handle itself is bound too: a gather of it becomes a GatherV2 of the value
+            # (_function_def).
             bound[inner] = names[i]
-            bound.update((r._outputs[0], names[i]) for r in _reads_of(fg, inner))
+            bound.update(
+                (r._outputs[0], names[i])
+                for r in _reads_of(fg, inner, gathers=True)
+                if r.type == "ReadVariableOp"
+            )
         return bound
 
     return bindings, prelude
@@ -1221,11 +1230,12 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
     from tfstyle.ops import gradients as _grads
 
     spec = op._attrs["_spec"]
-    if spec.conds is not None:
-        raise NotImplementedError(
-            f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: it computes the "
-            "IndexedSlices of a tf.cond."
-        )
+    uses = spec.conds.uses if spec.conds is not None else []
+    for u in uses:
+        _check_cond_slices(op, u)
+    # The outputs of the tf.conds whose slices the op computes are arguments of the function
+    # (the conds stay outside it), so that the SymbolicGradient gives their gradients.
+    cut = {t: None for u in uses for t in u.op._outputs if t.dtype.is_floating}
     ys = list(spec.ys)
     ny, ng = len(ys), spec.n_grad_ys
     grad_ys = op._inputs[ny : ny + ng]
@@ -1240,14 +1250,17 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
                     if e.var_key is not None}  # fmt: skip
     tensor_index = {e.tensor: i for i, e in enumerate(entries) if e.var_key is None}
     pairs = [(e.tensor, object() if e.var_key is not None else None) for e in entries]
-    _, mask, _, order, _ = _grads._analyse(ys, pairs, spec.stops)
+    _, mask, _, order, _ = _grads._analyse(ys, pairs + [(t, None) for t in cut], spec.stops)
+    # Per cond: its inputs that are xs differentiated densely (their gradient through the cond
+    # is added to the function's).
+    dense_inputs = _dense_cond_inputs(op, uses, mask, entries, handle_index, tensor_index)
     stops = set(spec.stops)
     arg_of = dict(tensor_index)  # tensor of the outer graph -> argument index
     inside = []
     for o in order:
         if not any(t in mask and t not in stops for t in o._outputs):
             continue
-        if any(t in tensor_index for t in o._outputs):
+        if any(t in tensor_index or t in cut for t in o._outputs):
             continue
         if o.type == "ReadVariableOp" and o._inputs:
             h = ops.variable_handle_op(o._inputs[0])
@@ -1287,8 +1300,8 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
     for i, e in enumerate(entries):
         if bound[i] is None and any(
             ops.variable_handle_op(t) is e.tensor.op
-            for o in inside if o.type in _CONTROL_FLOW_TYPES for t in o._inputs
-            if t._dtype is dtypes.resource
+            for o in [*inside, *dense_inputs] if o.type in _CONTROL_FLOW_TYPES
+            for t in o._inputs if t._dtype is dtypes.resource
         ):  # fmt: skip
             # Read only inside a scan: the function takes the value read before the loop.
             bound[i] = _outer_read(gd, e.tensor, e.dtype, taken, ref)
@@ -1395,10 +1408,236 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
     sg.attr["f"].CopyFrom(attr_value(attr_value_pb2.NameAttrList(name=fname)))
     sg.attr["Tin"].CopyFrom(attr_value(tin + [y.dtype for y in ys]))
     sg.attr["Tout"].CopyFrom(attr_value(tin))
+    outs = [f"{sg.name}:{i}" for i in range(len(entries))]
+    types = [e.dtype for e in entries]
+    slices = {}  # _CondUse -> references of its values and indices
+    zeros = {}  # output of a cond -> the zeros standing for its gradient
+
+    def gradient_of(t):
+        if t in arg_of:
+            return f"{sg.name}:{arg_of[t]}"
+        if t not in zeros:
+            z = gd.node.add(name=_fresh(f"{op.name}/ZerosLike", taken), op="ZerosLike")
+            z.input.append(ref(t))
+            z.attr["T"].CopyFrom(attr_value(t.dtype))
+            zeros[t] = z.name
+        return zeros[t]
+
+    through = collections.defaultdict(list)  # entry index -> its gradients through conds
+    for cond, inputs in dense_inputs.items():
+        cond_uses = [u for u in uses if u.op is cond]
+        refs = _write_cond_gradient(gd, cond_uses, [j for j, _ in inputs],
+                                    [gradient_of(t) for t in cond._outputs], lib, taken, ref)  # fmt: skip
+        for u, k in zip(cond_uses, range(0, 2 * len(cond_uses), 2)):
+            slices[u] = refs[k : k + 2]
+        for (_, i), r in zip(inputs, refs[2 * len(cond_uses) :]):
+            through[i].append(r)
+    for i, e in enumerate(entries):
+        if through[i]:
+            add = gd.node.add(name=_fresh(f"{op.name}/AddN", taken), op="AddN")
+            add.input.extend([outs[i], *through[i]])
+            add.attr["N"].i = 1 + len(through[i])
+            add.attr["T"].CopyFrom(attr_value(e.dtype))
+            outs[i] = add.name
+    for u in uses:
+        outs += slices[u]
+        types += [u.dtype, u.index_dtype]
     nd = gd.node.add(name=op.name, op="IdentityN")
-    nd.input.extend(f"{sg.name}:{i}" for i in range(len(entries)))
-    nd.attr["T"].CopyFrom(attr_value([e.dtype for e in entries]))
+    nd.input.extend(outs)
+    nd.attr["T"].CopyFrom(attr_value(types))
     return nd
+
+
+# -- the slices of a tf.cond's gradient ------------------------------------------------------
+# TF's gradient of a tf.cond is an If (a Case for a switch_case) on the same predicate whose
+# branches return each branch's slices; its values come from TF's gradients of the branch's
+# ops, which TF cannot give for a gather (no function gradient of GatherV2). So each branch of
+# the If written here runs the branch's forward part up to its gathers (their indices and
+# rows) and a SymbolicGradient of the rest of the branch, whose arguments the rows are.
+
+
+def _cannot_export(op, why):
+    return NotImplementedError(
+        f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: {why}"
+    )
+
+
+def _check_cond_slices(op, u):
+    """Raises NotImplementedError where the slices of ``_CondUse`` ``u`` cannot be written for
+    TF (``_write_cond_slices``)."""
+    from tfstyle.ops import gradients as _grads
+    from tfstyle.ops.control_flow_ops import _subgraphs
+
+    captured = u.op._inputs[1:]
+    for fg, branch in zip(_subgraphs(u.op), u.branches):
+        if any(o.type in _CONTROL_FLOW_TYPES for o in fg._ops):
+            raise _cannot_export(op, f"a branch of '{u.op.name}' has control flow inside.")
+        if not _tf_differentiable(fg):
+            raise _cannot_export(op, f"a branch of '{u.op.name}' has a sparse cross-entropy.")
+        inner = dict(fg.captures)
+        for t in captured:
+            if t._dtype is dtypes.resource and t in inner:
+                if ops.variable_handle_op(t) is None or _reads_of(fg, inner[t], True) is None:
+                    raise _cannot_export(op, f"a branch of '{u.op.name}' changes a variable.")
+        replaced = set() if branch in (None, _grads._DENSE) else {g for g, _ in branch}
+        if any(o.type in ("GatherV2", "ResourceGather") and o not in replaced for o in fg._ops):
+            raise _cannot_export(op, f"TF has no gradient of a gather in '{u.op.name}'.")
+
+
+def _dense_cond_inputs(op, uses, mask, entries, handle_index, tensor_index):
+    """``{cond op: [(input position, entry index)]}`` for the conds whose slices ``op``
+    computes: the inputs that are xs it differentiates densely (a variable, or a tensor that no
+    other x reaches). Any other path from an x into such a cond raises NotImplementedError."""
+    dense_bits = (1 << len(entries)) - 1
+    found = {}
+    for u in uses:
+        inputs = found.setdefault(u.op, [])
+        if inputs:
+            continue
+        for j, t in enumerate(u.op._inputs[1:], 1):
+            if t._dtype is dtypes.resource:
+                i = handle_index.get(ops.variable_handle_op(t))
+            else:
+                i = tensor_index.get(t)
+                if i is None and mask.get(t, 0) & dense_bits:
+                    raise _cannot_export(
+                        op,
+                        f"'{u.op.name}' passes on the gradient of '{t.name}', computed from an x.",
+                    )
+            if i is not None:
+                inputs.append((j, i))
+    return found
+
+
+def _write_cond_gradient(gd, uses, dense, output_grads, lib, taken, ref):
+    """Writes the gradient of a tf.cond (``uses``: its ``_CondUse``s) into ``gd``: an
+    ``If``/``Case`` of the cond's predicate, inputs (variables as their values) and the
+    gradients of its outputs (``output_grads``). Returns the references of each use's values and
+    indices, then of the gradients of its inputs at positions ``dense``."""
+    from tfstyle.ops.control_flow_ops import _subgraphs
+
+    cond = uses[0].op
+    captured = cond._inputs[1:]
+    ins = []
+    for t in captured:
+        if t._dtype is dtypes.resource:
+            dtype = ops.variable_handle_op(t)._attrs["dtype"]
+            ins.append(_outer_read(gd, t, dtype, taken, ref).name)
+        else:
+            ins.append(ref(t))
+    tin = _value_types([], captured)
+    tout = [t.dtype for t in cond._outputs]
+    result_types = [dt for u in uses for dt in (u.dtype, u.index_dtype)]
+    result_types += [tin[j - 1] for j in dense]
+    branches = [_cond_branch_gradient(lib, uses, dense, b, fg, tin, tout, result_types)
+                for b, fg in enumerate(_subgraphs(cond))]  # fmt: skip
+    nd = gd.node.add(name=_fresh(f"{cond.name}_grad/{cond.type}", taken), op=cond.type)
+    nd.input.extend([ref(cond._inputs[0]), *ins, *output_grads])
+    shapes = [s for u in uses for s in ([None, *u.dense_shape[1:]], [None])]
+    for j in dense:
+        t = captured[j - 1]
+        h = ops.variable_handle_op(t) if t._dtype is dtypes.resource else None
+        shapes.append(_shape.as_shape(h._attrs.get("shape")) if h is not None else t.shape)
+    attrs = {"Tin": [*tin, *tout], "Tout": result_types, "output_shapes": _shapes(shapes)}
+    # Per use, the rows of its variable: tfstyle pads the branches' slices to one size.
+    attrs["_slice_rows"] = [u.dense_shape[0] for u in uses]
+    if cond.type in ("Case", "StatelessCase"):
+        attrs["branches"] = branches
+    else:
+        attrs.update(Tcond=cond._attrs["Tcond"], then_branch=branches[0], else_branch=branches[1])
+    for k, v in attrs.items():
+        nd.attr[k].CopyFrom(attr_value(v))
+    return [f"{nd.name}:{k}" if k else nd.name for k in range(len(result_types))]
+
+
+def _cond_branch_gradient(lib, uses, dense, b, fg, tin, tout, result_types):
+    """The function of branch ``b`` (graph ``fg``) of a tf.cond's gradient: from the cond's
+    inputs and its outputs' gradients, the slices of each of ``uses`` that the branch gives
+    (all rows where its gradient is dense or none), then the gradients of its inputs at
+    positions ``dense``."""
+    from tfstyle.ops import gradients as _grads
+
+    cond = uses[0].op
+    base = "".join(c if c.isalnum() or c == "_" else "_" for c in cond.name)
+    f = _FunctionBuilder(lib, f"{base}_grad_{b}", [*tin, *tout], result_types)
+    args, dys = f.args[: len(tin)], f.args[len(tin) :]
+    gathers = [g for u in uses if isinstance(u.branches[b], list) for g, _ in u.branches[b]]
+    rows = [g._outputs[0] for g in gathers]
+    row_types = [t.dtype for t in rows]
+    ids_refs, row_refs = [], []
+    if gathers:
+        forward = _branch_function(lib, cond, fg, f"{base}_rows_{b}", [],
+                                   [g._inputs[1] for g in gathers] + rows)  # fmt: skip
+        call = f.node("rows", forward, args)
+        ids_refs = [f"{call}:out{k}:0" for k in range(len(gathers))]
+        row_refs = [f"{call}:out{len(gathers) + k}:0" for k in range(len(gathers))]
+    rest_fn = _branch_function(lib, cond, fg, f"{base}_after_rows_{b}", rows, list(fg.outputs))
+    grad = f.node("grad", "SymbolicGradient", [*args, *row_refs, *dys],
+                  Tin=[*tin, *row_types, *tout], Tout=[*tin, *row_types],
+                  f=attr_value_pb2.NameAttrList(name=rest_fn))  # fmt: skip
+    row_grads = {g: f"{grad}:output:{len(tin) + k}" for k, g in enumerate(gathers)}
+    gather_ids = dict(zip(gathers, ids_refs))
+    results = []
+    for u in uses:
+        branch = u.branches[b]
+        if branch is None or branch is _grads._DENSE:
+            results += _all_rows(f, u, None if branch is None else f"{grad}:output:{u.j - 1}")
+        else:
+            results += _gathered_slices(f, u, branch, row_grads, gather_ids)
+    results += [f"{grad}:output:{j - 1}" for j in dense]
+    return f.returns(results)
+
+
+def _all_rows(f, u, values):
+    """The slices of every row of ``u``'s input: ``values`` (zeros where None)."""
+    idt = u.index_dtype.as_numpy_dtype
+    limits = [f.const(k, np.array(v, idt)) for k, v in (("start", 0), ("limit", u.dense_shape[0]),
+                                                           ("delta", 1))]  # fmt: skip
+    ids = f.node("range", "Range", limits, Tidx=u.index_dtype)
+    if values is None:
+        zero = f.const("zero", np.zeros([], u.dtype.as_numpy_dtype))
+        shape = f.const("shape", np.array(u.dense_shape, np.int32))
+        values = f"{f.node('zeros', 'Fill', [shape, zero], T=u.dtype)}:output:0"
+    return [values, f"{ids}:output:0"]
+
+
+def _gathered_slices(f, u, branch, row_grads, gather_ids):
+    """The slices of ``u``'s gathers in a branch (``branch``: ``(gather, cast)`` pairs), from the
+    references of their rows' gradients and of their indices."""
+    rest = u.dense_shape[1:]
+    row_shape = f.const("row_shape", np.array([-1, *rest], np.int32))
+    flat = f.const("flat", np.array([-1], np.int32))
+    values, indices = [], []
+
+    def cast(ref, src, dst):
+        return ref if src == dst else f"{f.node('Cast', 'Cast', [ref], SrcT=src, DstT=dst)}:y:0"
+
+    for g, _ in branch:
+        dtype, ids_type = g._outputs[0].dtype.base_dtype, g._inputs[1].dtype.base_dtype
+        v = f.node("values", "Reshape", [row_grads[g], row_shape], T=dtype, Tshape=dtypes.int32)
+        values.append(cast(f"{v}:output:0", dtype, u.dtype))
+        i = f.node("indices", "Reshape", [gather_ids[g], flat], T=ids_type, Tshape=dtypes.int32)
+        indices.append(cast(f"{i}:output:0", ids_type, u.index_dtype))
+    if len(values) == 1:
+        return [values[0], indices[0]]
+    axis = f.const("axis", np.zeros([], np.int32))
+    out = []
+    for parts, dtype in ((values, u.dtype), (indices, u.index_dtype)):
+        c = f.node("concat", "ConcatV2", [*parts, axis], N=len(parts), T=dtype, Tidx=dtypes.int32)
+        out.append(f"{c}:output:0")
+    return out
+
+
+def _branch_function(lib, cond, fg, name, extra_args, rets):
+    """A ``FunctionDef`` of branch ``fg`` of ``cond``: arguments the cond's inputs (variables
+    as values) and then ``extra_args`` (tensors of ``fg``, whose ops it then leaves out),
+    results ``rets``. Returns its name."""
+    args, prelude = _value_bindings(fg, cond._inputs[1:], 0)
+    args += [(t, t.dtype) for t in extra_args]
+    fdef = lib.proto.function.add()
+    fdef.signature.name = _fresh(name, lib.used)
+    _function_def(fdef, fg, lib, args, rets, False, prelude=prelude, expand=True)
+    return fdef.signature.name
 
 
 # -- functions ---------------------------------------------------------------------------------
@@ -1470,8 +1709,10 @@ _MULTI_OUTPUT_ARGS = {
     "UniqueWithCounts": ["y", "idx", "count"],
 }
 
-# Private attributes TF sets on functional ops (kept on export).
-_TF_PRIVATE_ATTRS = frozenset({"_lower_using_switch_merge", "_num_original_outputs"})
+# Private attributes kept on export: those TF sets on functional ops, and the numbers of rows of
+# the variables whose slices an If/Case written for a tf.cond's gradient returns first
+# (``_write_cond_gradient``; tfstyle pads the branches' slices to one size).
+_TF_PRIVATE_ATTRS = frozenset({"_lower_using_switch_merge", "_num_original_outputs", "_slice_rows"})
 
 
 def _body_output_name(t):
@@ -1542,8 +1783,11 @@ def _function_def(fdef, fg, lib, args, rets, stateful, extra=None, prelude=None,
             nd.attr[k].CopyFrom(attr_value(v))
         return name
 
+    value_handles = set()  # captured variables passed as their values
     if prelude is not None:
-        ref.update(prelude(arg_names, add_node))
+        bound = prelude(arg_names, add_node)
+        value_handles = {t for t in bound if t._dtype is dtypes.resource}
+        ref.update(bound)
     arg_ops = {t.op for t in ref}
 
     def refer(t):
@@ -1560,6 +1804,9 @@ def _function_def(fdef, fg, lib, args, rets, stateful, extra=None, prelude=None,
         if expand and op.type in _GRADIENT_EXPANSIONS:
             ins = [refer(t) for t in op._inputs]
             ref.update(_GRADIENT_EXPANSIONS[op.type](fdef, op, ins, nodes))
+            continue
+        if op.type == "ResourceGather" and op._inputs[0] in value_handles:
+            _write_value_gather(fdef, op, refer, add_node)
             continue
         nd = fdef.node_def.add()
         nd.name = op.name
@@ -1580,6 +1827,21 @@ def _function_def(fdef, fg, lib, args, rets, stateful, extra=None, prelude=None,
         fdef.ret[out] = value
     if stateful:
         sig.is_stateful = True
+
+
+def _write_value_gather(fdef, op, refer, add_node):
+    """``ResourceGather`` ``op`` of a variable passed as its value: the ``GatherV2`` of that
+    value, under the op's name (both name their result ``output``)."""
+    batch_dims = op._attrs.get("batch_dims", 0)
+    axis = add_node(f"{op.name}/axis", "Const", [],
+                    {"dtype": dtypes.int32, "value": np.array(batch_dims, np.int32)})  # fmt: skip
+    ids = op._inputs[1]
+    nd = fdef.node_def.add(name=op.name, op="GatherV2")
+    nd.input.extend([refer(op._inputs[0]), refer(ids), f"{axis}:output:0"])
+    attrs = {"Tparams": op._attrs["dtype"], "Tindices": ids.dtype, "Taxis": dtypes.int32,
+             "batch_dims": batch_dims}  # fmt: skip
+    for k, v in attrs.items():
+        nd.attr[k].CopyFrom(attr_value(v))
 
 
 def _shapes(shapes):
@@ -2153,9 +2415,16 @@ def _import_if(graph, nd, inputs, control, name, lib):
         "then_branch": then_g,
         "else_branch": else_g,
         "output_shapes": [cf._shape_tuple(s) for s in shapes],
+        **_slice_rows(nd),
     }
     op = graph.create_op(nd.op, [pred, *captured], attrs, name=name, control_inputs=control)
     return op, op._outputs
+
+
+def _slice_rows(nd):
+    if "_slice_rows" not in nd.attr:
+        return {}
+    return {"_slice_rows": list(nd.attr["_slice_rows"].list.i)}
 
 
 def _import_case(graph, nd, inputs, control, name, lib):
@@ -2180,6 +2449,7 @@ def _import_case(graph, nd, inputs, control, name, lib):
         "Tout": tout,
         "branches": graphs,
         "output_shapes": [cf._shape_tuple(s) for s in shapes],
+        **_slice_rows(nd),
     }
     op = graph.create_op(nd.op, [index, *captured], attrs, name=name, control_inputs=control)
     return op, op._outputs

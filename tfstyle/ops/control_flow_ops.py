@@ -969,6 +969,9 @@ def _lower_if(op):
                     return outs, new_state, rec
 
                 runs = [functools.partial(like_others, b) for b in range(n)]
+            rows = op._attrs.get("_slice_rows")
+            if rows is not None:
+                runs = _padded_slices(runs, rows)
             try:
                 if is_case:
                     i = jnp.asarray(selector, jnp.int32)
@@ -989,6 +992,32 @@ def _lower_if(op):
         return outs
 
     return fn
+
+
+def _padded_slices(runs, rows):
+    """The branches of an ``If``/``Case`` whose first outputs are the ``(values, indices)`` of
+    gradients' slices, of variables of ``rows`` rows (as ``as_graph_def`` writes a tf.cond's
+    gradient), padded to one size per pair as tfstyle's own slices are: rows of zeros at index
+    ``rows``, past the last row."""
+    import jax
+    import jax.numpy as jnp
+
+    shapes = [jax.eval_shape(r)[0] for r in runs]
+    sizes = [max(s[2 * k].shape[0] for s in shapes) for k in range(len(rows))]
+
+    def padded(run):
+        outs, new_state, rec = run()
+        outs = list(outs)
+        for k, (n, size) in enumerate(zip(rows, sizes)):
+            values, indices = outs[2 * k], outs[2 * k + 1]
+            pad = size - values.shape[0]
+            if pad:
+                zeros = jnp.zeros((pad, *values.shape[1:]), values.dtype)
+                outs[2 * k] = jnp.concatenate([values, zeros])
+                outs[2 * k + 1] = jnp.concatenate([indices, jnp.full((pad,), n, indices.dtype)])
+        return builtins.tuple(outs), new_state, rec
+
+    return [functools.partial(padded, r) for r in runs]
 
 
 def _check_index(op, index):

@@ -764,7 +764,8 @@ def _build(ys, x_pairs, grad_ys, stops, scope, op_type, name=None, conds=()):
             handles.append(x)
         else:
             out_types.append((x.dtype, x.shape))
-            root = not upstream.get(x, 0)
+            # (The conds' inputs only mark what reaches the ys: no x is computed from them.)
+            root = not upstream.get(x, 0) & ((1 << n) - 1)
             tensor_entries.append(
                 _Entry(x, None, None, x.dtype, root, out_index, len(tensor_inputs))
             )
