@@ -428,7 +428,7 @@ SPLIT_VALUE = np.arange(12, dtype=np.float32).reshape(6, 2)
 # name: (TensorArray arguments, split lengths, write before/after the split or a second split,
 # what to fetch)
 SPLIT_CASES = {
-    "fits": (dict(size=3), [2, 2, 2], None, ["r1", "stack", "concat"]),
+    "fits": (dict(size=3), [2, 2, 2], None, ["r1", "r3", "stack", "concat"]),
     "larger": (dict(size=5), [2, 2, 2], None, ["r0", "r4", "stack", "concat", "size"]),
     "larger_dynamic": (dict(size=5, dynamic_size=True), [2, 2, 2], None, ["r0", "r4", "stack"]),
     "smaller": (dict(size=2), [2, 2, 2], None, ["r0", "concat"]),

@@ -432,9 +432,10 @@ class _Functionalizer:
             elif nd.op == "TensorArrayReadV3":
                 _, index, flow = data
                 es = self.element_shape_const(f"{name}/element_shape", None)
-                replace(
-                    "TensorListGetItem", [flow, index, es.name], {"element_dtype": attrs["dtype"]}
-                )
+                # (Past the end, TF 1.x's read words its error its own way.)
+                replace("TensorListGetItem", [flow, index, es.name],
+                        {"element_dtype": attrs["dtype"],
+                         "_tensor_array_read": attr_value_pb2.AttrValue(b=True)})  # fmt: skip
                 if shapes_attr is not None:
                     nd.attr["_output_shapes"].CopyFrom(shapes_attr)
             elif nd.op == "TensorArrayGatherV3":

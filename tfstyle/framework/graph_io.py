@@ -2644,7 +2644,12 @@ def _create_node(graph, nd, inputs, control, name, lib):
 
 # Private attributes the import rewrites set for tfstyle's lowerings (dropped on export).
 _IMPORTED_PRIVATE_ATTRS = frozenset(
-    {"_tensor_array", "_tensor_array_dynamic_size", "_tensor_array_identical_shapes"}
+    {
+        "_tensor_array",
+        "_tensor_array_dynamic_size",
+        "_tensor_array_identical_shapes",
+        "_tensor_array_read",
+    }
 )
 
 

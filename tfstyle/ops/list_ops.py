@@ -490,6 +490,8 @@ def _check_tensor_array_split(op, array, t, sizes, lst, *written):
 
 # -- reading and writing -----------------------------------------------------------------------
 def _lower_get_item(op):
+    v1_read = op._attrs.get("_tensor_array_read", False)
+
     def fn(lst, index, element_shape):
         import jax.numpy as jnp
         from jax import lax
@@ -500,6 +502,8 @@ def _lower_get_item(op):
             # XLA would clamp the index; TF reports it (an index only known at run time cannot be).
             i, n = int(np.asarray(index)), int(np.asarray(lst.length))
             if not 0 <= i < n:
+                if v1_read:
+                    _fail(op, f"Tried to read from index {i} but array size is: {n}")
                 _fail(op, f"Trying to access element {i} in a list with {n} elements.")
         return lax.dynamic_index_in_dim(buf, jnp.asarray(index, jnp.int32), 0, keepdims=False)
 
