@@ -254,15 +254,24 @@ def _pad_tile(x, w):
     return tfs.sin(y) * tfs.tile(w[:, :, 0, :1], [3, 3, 2])[:7, :7]
 
 
+def _gathers(x, w):
+    y = tfs.nn.conv2d(x, w, [1, 1, 1, 1], "SAME")
+    a = tfs.gather(y, [2, 0, 2], axis=1) * tfs.gather(x, [1, 5, 1], axis=1)
+    b = tfs.gather(tfs.sin(y), tfs.constant([1, 1], tfs.int64), axis=-1)
+    c = tfs.gather(x * y, tfs.constant([[1], [5]]), axis=2)
+    d = tfs.gather(w, [0, 2]) * w[1]
+    return sum(tfs.reduce_sum(t**2) for t in (a, b, c, d))
+
+
 @pytest.mark.parametrize(
     "fn",
     [_conv_pool, _sparse_xent, _l2, _dilated, _activations, _fused_batch_norm, _batch_matmul,
-     _pad_tile, _lrn, _conv_transpose],
+     _pad_tile, _lrn, _conv_transpose, _gathers],
 )  # fmt: skip
 def test_gradients_through_ops_without_function_gradients(fn):
     """Ops TF cannot differentiate inside a function (activations, fused batch norm, pads,
-    tiles, reductions over negative axes) or gets wrong there (dilated convolutions) are written there
-    as ops it can."""
+    tiles, reductions over negative axes, gathers) or gets wrong there (dilated convolutions) are
+    written there as ops it can."""
     rng = np.random.RandomState(0)
     xv = rng.randn(2, 6, 6, 2).astype(np.float32)
     g = tfs.Graph()

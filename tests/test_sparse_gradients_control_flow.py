@@ -364,11 +364,8 @@ def test_cond_sparse_training_graph_def_runs_in_tf_and_imports_back(other):
         np.testing.assert_allclose(a, e, rtol=1e-6)
 
 
-# Cases whose gradient TF cannot be given: a cond in a branch (kept as tfstyle's own op, which
-# imports back into tfstyle only), and a gather in a branch that TF would differentiate as a
-# whole (TF has no function gradient of GatherV2; its error names the op when the gradient runs).
-_OWN_OP_CASES = {"nested_conds", "gather_and_dense_in_a_branch"}
-_NO_TF_GRADIENT_CASES = {"gather_on_axis_1"}
+# A cond in a branch is kept as tfstyle's own op, which imports back into tfstyle only.
+_OWN_OP_CASES = {"nested_conds"}
 
 
 @functools.cache
@@ -376,7 +373,7 @@ def _tf_cond_gradients():
     return _run_cond_gradients(tf1())
 
 
-@pytest.mark.parametrize("name", [n for n in _cond_cases_names() if n not in _NO_TF_GRADIENT_CASES])
+@pytest.mark.parametrize("name", _cond_cases_names())
 def test_cond_gradients_of_gathers_exported_run_in_tf_like_tf(name):
     g = tfs.Graph()
     with g.as_default():

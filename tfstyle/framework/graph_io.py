@@ -488,6 +488,64 @@ def _expand_l2_loss(fdef, op, inputs, taken):
     return {op._outputs[0]: half}
 
 
+def _gather_parts(op):
+    """``(params dtype, params rank, axis)`` of a gather that TF can differentiate written as a
+    ``GatherNd`` (``_expand_gather``), else None."""
+    from tfstyle.ops import _base
+
+    if op._attrs.get("batch_dims", 0) != 0:
+        return None
+    if op.type == "ResourceGather":
+        h = ops.variable_handle_op(op._inputs[0])
+        shape = _shape.as_shape(h._attrs.get("shape")) if h is not None else None
+        dtype, axis = op._attrs["dtype"], 0
+    else:
+        shape, dtype = op._inputs[0].shape, op._inputs[0].dtype
+        axis = _base.constant_value(op._inputs[2])
+        if axis is None or np.ndim(axis):
+            return None
+        axis = int(axis)
+    rank, ids_rank = (shape.ndims if shape is not None else None), op._inputs[1].shape.ndims
+    if axis != 0 and (rank is None or ids_rank is None):
+        return None
+    return dtype, rank, axis % rank if rank else axis
+
+
+def _expand_gather(fdef, op, inputs, taken):
+    """A gather along one axis (``GatherV2``, or ``ResourceGather`` of a variable passed as its
+    value): TF has no function gradient of ``GatherV2``, but has one of ``GatherNd`` and
+    ``Transpose``. The axis is moved to the front, the rows gathered, and the result's
+    dimensions put back in order."""
+    parts = _gather_parts(op)
+    if parts is None:
+        if op.type == "ResourceGather":
+            raise NotImplementedError(f"Cannot write '{op.name}' (a batched gather) for TF.")
+        _write_as_is(fdef, op, inputs)
+        return {}
+    dtype, rank, axis = parts
+    e = _Expansion(fdef, op, taken)
+    params, ids = inputs[0], inputs[1]
+    tids = op._inputs[1].dtype
+    if axis:
+        perm = [axis, *range(axis), *range(axis + 1, rank)]
+        params = e.node("Transpose", "Transpose", [params, e.const("perm", np.array(perm, np.int32))],
+                        "y", T=dtype, Tperm=dtypes.int32)  # fmt: skip
+    if tids != dtypes.int32:
+        # (TF's function gradient of GatherNd takes int32 indices only.)
+        ids = e.node("Cast", "Cast", [ids], "y", SrcT=tids, DstT=dtypes.int32, Truncate=False)
+        tids = dtypes.int32
+    last = e.const("last", np.array(-1, np.int32))
+    nd_ids = e.node("ExpandDims", "ExpandDims", [ids, last], "output", T=tids, Tdim=dtypes.int32)
+    out = e.node("GatherNd", "GatherNd", [params, nd_ids], "output", Tparams=dtype, Tindices=tids)
+    if axis:
+        k = op._inputs[1].shape.ndims
+        # [ids dims, dims before the axis, dims after it] -> [before, ids dims, after]
+        back = [*range(k, k + axis), *range(k), *range(k + axis, k + rank - 1)]
+        out = e.node("Transpose_1", "Transpose", [out, e.const("perm_1", np.array(back, np.int32))],
+                     "y", T=dtype, Tperm=dtypes.int32)  # fmt: skip
+    return {op._outputs[0]: out}
+
+
 def _outer_read(gd, handle, dtype, taken, ref):
     """Writes a ``ReadVariableOp`` of ``handle`` into ``gd``."""
     nd = gd.node.add(name=_fresh(f"{handle.op.name}/Read_for_gradient", taken),
@@ -624,14 +682,15 @@ def _while_differentiable(op):
     return _only_reads_variables((a["cond"], a["body"]), op._inputs)
 
 
-def _only_reads_variables(graphs, captured):
-    """Whether the resources among ``captured`` are variables that ``graphs`` only read."""
+def _only_reads_variables(graphs, captured, gathers=False):
+    """Whether the resources among ``captured`` are variables that ``graphs`` only read (or,
+    with ``gathers``, gather from)."""
     for fg in graphs:
         inner = dict(fg.captures)
         for t in captured:
             if t._dtype is dtypes.resource and (
                 ops.variable_handle_op(t) is None
-                or (t in inner and _reads_of(fg, inner[t]) is None)
+                or (t in inner and _reads_of(fg, inner[t], gathers) is None)
             ):
                 return False
     return True
@@ -755,7 +814,8 @@ def _if_differentiable(op):
     for fg in branches:
         if any(o.type in _CONTROL_FLOW_TYPES for o in fg._ops) or not _tf_differentiable(fg):
             return False
-    return _only_reads_variables(branches, op._inputs[1:])
+    # A gather of a variable is written as one of its value (``_expand_gather``).
+    return _only_reads_variables(branches, op._inputs[1:], gathers=True)
 
 
 def _write_if_call(fdef, op, refer, value_of, lib, taken):
@@ -1202,6 +1262,7 @@ _GRADIENT_EXPANSIONS = {
     "SoftmaxCrossEntropyWithLogits": _expand_softmax_xent,
     "SparseSoftmaxCrossEntropyWithLogits": _expand_sparse_softmax_xent,
     "L2Loss": _expand_l2_loss,
+    "GatherV2": _expand_gather,
     "Conv2D": _expand_conv,
     "DepthwiseConv2dNative": _expand_conv,
     "AddN": _expand_add_n,
@@ -1256,6 +1317,7 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
     dense_inputs = _dense_cond_inputs(op, uses, mask, entries, handle_index, tensor_index)
     stops = set(spec.stops)
     arg_of = dict(tensor_index)  # tensor of the outer graph -> argument index
+    gathered = {}  # handle of a differentiated variable that a gather reads -> argument index
     inside = []
     for o in order:
         if not any(t in mask and t not in stops for t in o._outputs):
@@ -1270,6 +1332,12 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         for t in o._inputs:
             if o.type in _CONTROL_FLOW_TYPES:
                 break  # its reads of the variables become arguments (see _value_bindings)
+            if o.type == "ResourceGather" and _gather_parts(o) and o._inputs[0] is t:
+                h = ops.variable_handle_op(t)
+                if h in handle_index:
+                    # A gather of the variable's value argument (_expand_gather).
+                    gathered[t] = handle_index[h]
+                    continue
             if t._dtype is dtypes.resource and ops.variable_handle_op(t) in handle_index:
                 raise NotImplementedError(
                     f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: op "
@@ -1298,12 +1366,12 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         if bound[i] is None:
             bound[i] = t
     for i, e in enumerate(entries):
-        if bound[i] is None and any(
+        if bound[i] is None and (i in gathered.values() or any(
             ops.variable_handle_op(t) is e.tensor.op
             for o in [*inside, *dense_inputs] if o.type in _CONTROL_FLOW_TYPES
             for t in o._inputs if t._dtype is dtypes.resource
-        ):  # fmt: skip
-            # Read only inside a scan: the function takes the value read before the loop.
+        )):  # fmt: skip
+            # Read only inside a scan or by gathers: the function takes a value read before.
             bound[i] = _outer_read(gd, e.tensor, e.dtype, taken, ref)
         if bound[i] is None:
             raise NotImplementedError(
@@ -1330,7 +1398,7 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
                     value_arg[t] = len(bound)
                     bound.append(_outer_read(gd, t, h._attrs["dtype"], taken, ref))
                 continue
-            if t not in arg_of and t.op not in inside_set:
+            if t not in arg_of and t not in gathered and t.op not in inside_set:
                 arg_of[t] = len(bound)
                 bound.append(t)
     for y in ys:
@@ -1353,6 +1421,8 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
     def refer(t):
         if t in arg_of:
             return arg_names[arg_of[t]]
+        if t in gathered:
+            return arg_names[gathered[t]]
         return renamed.get(t) or _body_output_name(t)
 
     def value_of(t):
@@ -1373,6 +1443,8 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
             renamed.update(_write_if_call(fdef, o, refer, value_of, lib, body_names))
             continue
         expand = _GRADIENT_EXPANSIONS.get(o.type)
+        if o.type == "ResourceGather" and o._inputs[0] in gathered:
+            expand = _expand_gather
         if expand is not None:
             ins = [refer(t) for t in o._inputs]
             if o in arg_of:  # sparse labels: their one-hot form is an argument
@@ -1480,8 +1552,13 @@ def _check_cond_slices(op, u):
                 if ops.variable_handle_op(t) is None or _reads_of(fg, inner[t], True) is None:
                     raise _cannot_export(op, f"a branch of '{u.op.name}' changes a variable.")
         replaced = set() if branch in (None, _grads._DENSE) else {g for g, _ in branch}
-        if any(o.type in ("GatherV2", "ResourceGather") and o not in replaced for o in fg._ops):
-            raise _cannot_export(op, f"TF has no gradient of a gather in '{u.op.name}'.")
+        if any(
+            o.type in ("GatherV2", "ResourceGather") and o not in replaced and not _gather_parts(o)
+            for o in fg._ops
+        ):
+            raise _cannot_export(
+                op, f"'{u.op.name}' has a batched gather, which TF cannot differentiate."
+            )
 
 
 def _dense_cond_inputs(op, uses, mask, entries, handle_index, tensor_index):
@@ -1806,7 +1883,10 @@ def _function_def(fdef, fg, lib, args, rets, stateful, extra=None, prelude=None,
             ref.update(_GRADIENT_EXPANSIONS[op.type](fdef, op, ins, nodes))
             continue
         if op.type == "ResourceGather" and op._inputs[0] in value_handles:
-            _write_value_gather(fdef, op, refer, add_node)
+            if expand:
+                ref.update(_expand_gather(fdef, op, [refer(t) for t in op._inputs], nodes))
+            else:
+                _write_value_gather(fdef, op, refer, add_node)
             continue
         nd = fdef.node_def.add()
         nd.name = op.name
