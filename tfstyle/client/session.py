@@ -13,6 +13,7 @@ import threading
 import numpy as np
 
 from tfstyle.compiler import executable as _executable
+from tfstyle.compiler import fed_checks as _fed_checks
 from tfstyle.compiler import lowering as _lowering
 from tfstyle.compiler import plan as _plan
 from tfstyle.framework import dtypes, errors
@@ -207,7 +208,7 @@ def _feed_tensor(graph, key):
 class _RunSignature:
     """Everything about one ``(fetches, feed keys)`` pair that doesn't change between runs."""
 
-    __slots__ = ("structure", "plan", "feeds", "outputs", "host_feeds", "executables")
+    __slots__ = ("structure", "plan", "feeds", "outputs", "host_feeds", "checks", "executables")
 
     def __init__(self, graph, fetches, feed_keys):
         self.structure = _FetchStructure(graph, fetches)
@@ -242,6 +243,8 @@ class _RunSignature:
         self.host_feeds = tuple(
             i for i, t in enumerate(self.plan.feeds) if _lowering.is_host_dtype(t.dtype)
         )
+        # TF's checks of fed values (an id out of range), made before anything is dispatched.
+        self.checks = _fed_checks.build(self.plan, len(self.feeds))
         self.executables = {}
 
 
@@ -356,6 +359,8 @@ class BaseSession:
             if key is not None:
                 self._signatures[key] = sig
         feeds = tuple(f.convert(v) for f, v in zip(sig.feeds, feed_values))
+        if sig.checks is not None:
+            sig.checks(feeds)
         if sig.plan.host_ops:
             # Values read on the host before the run (checkpoint files) are fed to it.
             feeds += _lowering.run_host_phase(sig.plan, feeds)

@@ -24,6 +24,7 @@ class OpDef:
         "on_host",
         "is_stateful",
         "host_value",
+        "fed_checks",
     )
 
     def __init__(self, type_name, infer, lower, uses_context, reads_resource, writes_resource):
@@ -57,6 +58,15 @@ class OpDef:
         # while a step is traced (shape arithmetic). Without it such an op runs as eager XLA
         # ops, each compiled the first time it meets its shapes (10-50 ms apiece).
         self.host_value = None
+        # ``fed_checks(op) -> [(tensors, check), ...]``: checks that TF's kernel makes on input
+        # values and XLA cannot report (an index out of range reads NaN or a clamped row there).
+        # ``check(*values)`` raises TF's error unless the NumPy values of ``tensors`` (inputs of
+        # ``op``, or tensors they are computed from) are valid; what it needs besides (static
+        # shapes of the other inputs) is bound when ``fed_checks`` is called, once per plan. A
+        # session applies a check to the fed values before the compiled run, where its tensors
+        # are fed or computed from feeds by integer ops with a ``host_value``
+        # (``compiler/fed_checks.py``), so a failing run leaves the variables as they were.
+        self.fed_checks = None
 
 
 _REGISTRY = {}

@@ -103,7 +103,9 @@ def embedding_lookup(
                 # alone, as TF's do.
                 rows = array_ops.shape(params[p], out_type=new_ids.dtype)[0]
                 member = math_ops.equal(p_assignments, p)
-                part = array_ops.gather(params[p], math_ops.where_v2(member, new_ids, rows))
+                part = array_ops.gather(
+                    params[p], math_ops.where_v2(member, new_ids, rows), name="Gather"
+                )
                 if ret is None:
                     ret = part
                     continue

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tfstyle.framework import dtypes, ops
+from tfstyle.framework import dtypes, errors, ops, registry
 from tfstyle.ops import _base, array_ops, linalg_ops, math_ops, reduction_ops
 
 from . import _util
@@ -293,6 +293,33 @@ def _sparse_xent_lower(op):
 
 
 _base.register_simple("SparseSoftmaxCrossEntropyWithLogits", _sparse_xent_infer, _sparse_xent_lower)
+
+
+def _sparse_xent_fed_checks(op):
+    logits, labels = op._inputs
+    d = _base.dims(logits)
+    n = None if d is None or len(d) != 2 else d[1]
+    if n is None:
+        return []
+
+    def check(values):
+        if not _base.any_outside(values, n):
+            return
+        lo, hi = values.min(), values.max()
+        # TF names the lowest label where one is negative, else the highest.
+        bad = lo if lo < 0 else hi
+        listed = " ".join(str(v) for v in np.asarray(values).reshape(-1))
+        raise errors.InvalidArgumentError(
+            None,
+            op,
+            f"Received a label value of {bad} which is outside the valid range of [0, {n}).  "
+            f"Label values: {listed}\n\t [[{{{{node {op.name}}}}}]]",
+        )
+
+    return [((labels,), check)]
+
+
+registry.get("SparseSoftmaxCrossEntropyWithLogits").fed_checks = _sparse_xent_fed_checks
 
 
 def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None):

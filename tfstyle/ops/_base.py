@@ -174,6 +174,22 @@ def static_ints(value, what="value"):
         ) from None
 
 
+_UNSIGNED = {
+    np.dtype(t): np.dtype(t.replace("int", "uint")) for t in ("int8", "int16", "int32", "int64")
+}
+
+
+def any_outside(values, limit):
+    """Whether an integer array has a value outside ``[0, limit)``: one reduction, as the
+    unsigned view of a negative value is at least ``2**(bits-1)`` (for the checks of fed ids,
+    which a run pays for)."""
+    values = np.asarray(values)
+    if not values.size:
+        return False
+    unsigned = _UNSIGNED.get(values.dtype)
+    return (values.view(unsigned) if unsigned is not None else values).max() >= limit
+
+
 class _OpView:
     """``op`` as another op type's lowering factory sees it: other inputs, extra attributes."""
 

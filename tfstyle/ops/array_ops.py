@@ -1,6 +1,7 @@
 """Array ops: placeholders, identity, casts, shapes and reshaping, filling."""
 
 import builtins
+import functools
 
 import jax.numpy as jnp
 import numpy as np
@@ -1456,6 +1457,161 @@ def _gather_lower(op):
 _base.register_simple("GatherV2", _gather_infer, _gather_lower)
 
 
+def _fed_index_check(op, limit):
+    """A ``fed_checks`` check of indices in ``[0, limit)``: one reduction on the host, TF's
+    message only for a bad value."""
+
+    def check(indices):
+        if _base.any_outside(indices, limit):
+            _check_indices(op, np.asarray(indices), limit)
+
+    return check
+
+
+def _partition_of(indices):
+    """``(a, p, d, rows)`` where ``indices`` are a partitioned lookup's rows of partition ``p``:
+    ``SelectV2(Equal(a, p), d, rows)`` (``tfstyle.nn.embedding_lookup``, and TF's lookup as
+    imported), where ``a`` is each id's partition, ``d`` its row there, and the ids of other
+    partitions read the row ``rows`` past the end on purpose; else ``None``."""
+    t = indices
+    while t.op.type in ("Identity", "IdentityN"):
+        t = t.op.inputs[t.value_index]
+    if t.op.type != "SelectV2":
+        return None
+    member, d, past = t.op.inputs
+    rows = _static_rows(past)
+    if member.op.type != "Equal" or rows is None or np.ndim(rows):
+        return None
+    a, p = member.op.inputs
+    if _static(p) is None:
+        a, p = p, a
+    p = _static(p)
+    return None if p is None or np.ndim(p) else (a, int(p), d, int(rows))
+
+
+def _static_rows(t):
+    """``t``'s static value, also where it is a variable's row count that TF reads at run time
+    (``VariableShape(v)[0]`` in TF's lookups as imported): a variable's shape is static here."""
+    v = _static(t)
+    if v is not None or t.op.type != "StridedSlice" or t.op.inputs[0].op.type != "VariableShape":
+        return v
+    handle = ops.variable_handle_op(t.op.inputs[0].op.inputs[0])
+    shape = None if handle is None else _shape.as_shape(handle._attrs.get("shape"))
+    if shape is None or not shape.is_fully_defined():
+        return None
+    rest = [_static(x) for x in t.op.inputs[1:]]
+    if any(x is None for x in rest):
+        return None
+    return t.op._def.host_value(t.op, np.asarray(shape.as_list(), np.int32), *rest)
+
+
+_GATHERS = ("GatherV2", "ResourceGather")
+
+
+def _gathers_of(t, uses):
+    """The gathers that read ``t`` as their indices, directly or through identities."""
+    for c in uses.get(t, ()):
+        if c.type in _GATHERS and c.inputs[1] is t:
+            yield c
+        elif c.type in ("Identity", "IdentityN"):
+            for k, x in enumerate(c.inputs):
+                if x is t:
+                    yield from _gathers_of(c.outputs[k], uses)
+
+
+@functools.lru_cache(maxsize=8)
+def _partitions(a, num_ops):
+    """``[(rows, gather), ...]`` of the partitions ``0 .. n-1`` that ``a`` assigns ids to, as
+    ``_partition_of`` finds them among its consumers, or ``None``. Cached for the gathers of
+    one lookup (``num_ops``: the graph's size, which only grows)."""
+    uses = {}
+    for op in a.graph._ops:
+        for t in op._inputs:
+            uses.setdefault(t, []).append(op)
+    parts = {}
+    for member in uses.get(a, ()):
+        if member.type != "Equal":
+            continue
+        for select in uses.get(member.outputs[0], ()):
+            if select.type != "SelectV2" or select.inputs[0] is not member.outputs[0]:
+                continue
+            part = _partition_of(select.outputs[0])
+            gathers = list(_gathers_of(select.outputs[0], uses))
+            if part is not None and part[0] is a and len(gathers) == 1:
+                parts[part[1]] = (part[3], gathers[0])
+    order = [*_pyrange(len(parts))]
+    return [parts[p] for p in order] if sorted(parts) == order else None
+
+
+class _PartitionCheck:
+    """TF's errors for the ids of a partitioned lookup, given each id's partition ``a`` and row
+    ``d``: TF partitions the ids (rejecting a partition out of range), then gathers each
+    partition's rows, counting positions among that partition's ids. Its gathers run in
+    parallel, so which of several bad ids it reports varies; here it is the first. Every
+    partition's gather declares this check; being equal, it runs once per run."""
+
+    def __init__(self, a, d, partitions):
+        self._key = (a, d)
+        self._rows = [rows for rows, _ in partitions]
+        self._gathers = [g for _, g in partitions]
+        self._limits = np.asarray(self._rows)
+        self._fewest = min(self._rows)
+
+    def __eq__(self, other):
+        return isinstance(other, _PartitionCheck) and all(
+            x is y for x, y in zip(self._key, other._key)
+        )
+
+    def __hash__(self):
+        return hash(tuple(id(x) for x in self._key))
+
+    def __call__(self, a, d):
+        n = len(self._rows)
+        if not _base.any_outside(a, n) and not _base.any_outside(d, self._fewest):
+            return  # every row is in every partition's range
+        a, d = np.asarray(a).reshape(-1), np.asarray(d).reshape(-1)
+        op = self._gathers[0]
+        if _base.any_outside(a, n):
+            from tfstyle.framework import errors
+
+            k = int(np.flatnonzero((a < 0) | (a >= n))[0])
+            scope = op.name.rpartition("/")[0]
+            # TF's two DynamicPartitions (of the ids, of their positions) both reject it;
+            # which one reports it varies between runs.
+            node = f"{scope}/DynamicPartition" if scope else "DynamicPartition"
+            raise errors.InvalidArgumentError(
+                None, op, f"partitions[{k}] = {a[k]} is not in [0, {n})\n\t [[{{{{node {node}}}}}]]"
+            )
+        bad = np.flatnonzero((d < 0) | (d >= self._limits[a]))
+        if bad.size:
+            p = a[bad[0]]
+            _check_indices(self._gathers[p], d[a == p], self._rows[p])
+
+
+def _index_checks(op, indices, limit):
+    if limit is None:
+        return []
+    part = _partition_of(indices)
+    if part is not None and part[3] == limit:
+        a, _, d, _ = part
+        partitions = _partitions(a, len(a.graph._ops))
+        if partitions is None or all(g is not op for _, g in partitions):
+            return []
+        return [((a, d), _PartitionCheck(a, d, partitions))]
+    return [((indices,), _fed_index_check(op, limit))]
+
+
+def _gather_fed_checks(op):
+    p, i, a = op._inputs
+    ps, axis = _base.dims(p), _static(a)
+    if ps is None or axis is None or np.ndim(axis) or not -len(ps) <= int(axis) < len(ps):
+        return []
+    return _index_checks(op, i, ps[int(axis) % len(ps)])
+
+
+_registry.get("GatherV2").fed_checks = _gather_fed_checks
+
+
 def _static_axis(axis):
     if isinstance(axis, (int, np.integer)):
         return int(axis)
@@ -1502,6 +1658,22 @@ def _resource_gather_lower(op):
 
 _base.register_simple("ResourceGather", _resource_gather_infer, None)
 _registry.lowering("ResourceGather", uses_context=True, reads_resource=True)(_resource_gather_lower)
+
+
+def _resource_gather_fed_checks(op):
+    handle, i = op._inputs
+    bd = op._attrs.get("batch_dims", 0)
+    h = op._attrs.get("_shape")
+    if h is None:  # imported from a GraphDef: the shape of the variable's handle op
+        v = ops.variable_handle_op(handle)
+        h = v._attrs.get("shape") if v is not None else None
+    dims = None if h is None else _shape.as_shape(h)._dims
+    if dims is None or not 0 <= bd < len(dims):
+        return []
+    return _index_checks(op, i, dims[bd])
+
+
+_registry.get("ResourceGather").fed_checks = _resource_gather_fed_checks
 
 
 def resource_gather(variable, indices, name, batch_dims=0):

@@ -934,3 +934,37 @@ for _name, _fn in (("AddV2", np.add), ("Sub", np.subtract), ("Mul", np.multiply)
     @_base.host_evaluator(_name)
     def _host(op, a, b, f=_fn):
         return np.asarray(f(a, b)).astype(np.result_type(a))
+
+
+def _host_floor(f):
+    def host(op, a, b):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.dtype.kind in "iu" and not b.all():
+            raise ValueError("Integer division by zero")  # TF's kernel rejects it
+        return np.asarray(f(a, b)).astype(a.dtype, copy=False)
+
+    return host
+
+
+# Integer index arithmetic (a partitioned lookup's partitions and rows), computed on the host
+# for the checks of fed ids (compiler/fed_checks.py) as for values known while tracing.
+_base.host_evaluator("FloorMod")(_host_floor(np.mod))
+_base.host_evaluator("FloorDiv")(_host_floor(np.floor_divide))
+for _name, _fn in (("Maximum", np.maximum), ("Minimum", np.minimum)):
+
+    @_base.host_evaluator(_name)
+    def _host_extreme(op, a, b, f=_fn):
+        return np.asarray(f(a, b)).astype(np.result_type(a))
+
+
+@_base.host_evaluator("Less")
+def _host_less(op, a, b):
+    return np.less(a, b)
+
+
+@_base.host_evaluator("Select")
+def _host_select(op, c, t, e):
+    c = np.asarray(c)
+    if c.ndim == 1 and np.ndim(t) > 1:  # a vector condition picks rows
+        c = c.reshape(c.shape + (1,) * (np.ndim(t) - 1))
+    return np.where(c, t, e)
