@@ -283,7 +283,9 @@ def _sparse_xent_lower(op):
         valid = (labels >= 0) & (labels < n)
         safe = jnp.where(valid, labels, 0).astype(jnp.int32)
         picked = jnp.take_along_axis(logp, safe[:, None], axis=-1)[:, 0]
-        # TF's CPU kernel raises on an out-of-range label; its GPU kernel (and tfstyle) gives NaN.
+        # TF's CPU kernel raises on an out-of-range label, its GPU kernel gives NaN. tfstyle
+        # raises TF's error for fed labels before the run (fed_checks); labels computed inside
+        # the step give NaN.
         nan = jnp.asarray(jnp.nan, logits.dtype)
         loss = jnp.where(valid, -picked, nan)
         backprop = jnp.exp(logp) - jax.nn.one_hot(safe, n, dtype=logits.dtype)
