@@ -755,10 +755,26 @@ def _concat_infer(op):
 
 def _concat_lower(op):
     def fn(*args):
+        from tfstyle.compiler.lowering import HostValue
+
         *xs, axis = args
-        return jnp.concatenate(xs, axis=_ints(axis, "concat's axis")[0])
+        axis = _ints(axis, "concat's axis")[0]
+        if any(isinstance(x, HostValue) for x in xs):
+            # Strings (the names report_uninitialized_variables lists) are joined on the host.
+            hosts = [x if isinstance(x, HostValue) else _as_host_value(x) for x in xs]
+            return HostValue.combine(lambda *vals: np.concatenate(vals, axis=axis), *hosts)
+        return jnp.concatenate(xs, axis=axis)
 
     return fn
+
+
+def _as_host_value(x):
+    from tfstyle.compiler.lowering import HostValue
+
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        # A string constant is already on the host: no array to compute.
+        return HostValue(lambda: x)
+    return HostValue(np.asarray, x)
 
 
 _base.register_simple("ConcatV2", _concat_infer, _concat_lower)

@@ -1,4 +1,4 @@
-"""``tf.train``: checkpoints, savers and optimizers."""
+"""``tf.train``: checkpoints, savers, optimizers and the monitored training loop."""
 
 # ruff: noqa: F401
 
@@ -6,6 +6,21 @@ from .adadelta import AdadeltaOptimizer
 from .adagrad import AdagradOptimizer
 from .adagrad_da import AdagradDAOptimizer
 from .adam import AdamOptimizer
+from .basic_session_run_hooks import (
+    CheckpointSaverHook,
+    CheckpointSaverListener,
+    FeedFnHook,
+    FinalOpsHook,
+    GlobalStepWaiterHook,
+    LoggingTensorHook,
+    NanLossDuringTrainingError,
+    NanTensorHook,
+    SecondOrStepTimer,
+    StepCounterHook,
+    StopAtStepHook,
+    SummarySaverHook,
+)
+from .coordinator import Coordinator
 from .ftrl import FtrlOptimizer
 from .gradient_descent import GradientDescentOptimizer
 from .learning_rate_decay import (
@@ -20,6 +35,16 @@ from .learning_rate_decay import (
     polynomial_decay,
 )
 from .momentum import MomentumOptimizer
+from .monitored_session import (
+    ChiefSessionCreator,
+    MonitoredSession,
+    MonitoredTrainingSession,
+    Scaffold,
+    SessionCreator,
+    SingularMonitoredSession,
+    WorkerSessionCreator,
+    checkpoints_iterator,
+)
 from .moving_averages import ExponentialMovingAverage
 from .optax_optimizer import OptaxOptimizer
 from .optimizer import Optimizer
@@ -46,6 +71,8 @@ from .saver import (
     update_checkpoint_state,
     write_graph,
 )
+from .session_manager import SessionManager
+from .session_run_hook import SessionRunArgs, SessionRunContext, SessionRunHook, SessionRunValues
 from .training_util import (
     assert_global_step,
     create_global_step,

@@ -70,3 +70,36 @@ def assert_global_step(global_step_tensor):
     shape = global_step_tensor.get_shape()
     if shape.ndims != 0 and shape.is_fully_defined():
         raise TypeError(f'Existing "global_step" is not scalar: {shape}')
+
+
+_GLOBAL_STEP_READ_KEY = "global_step_read_op_cache"
+
+
+def _get_or_create_global_step_read(graph=None):
+    """A tensor reading the global step at the start of a run (``global_step/add:0``), made
+    once per graph; ``None`` without a global step.
+
+    Hooks fetch it beside the train op: it sees the step before that run's increment, and
+    the variable's initial value while the variable is not yet initialized.
+    """
+    from tfstyle.ops import control_flow_ops, variables
+
+    graph = graph or ops.get_default_graph()
+    cached = graph.get_collection(_GLOBAL_STEP_READ_KEY)
+    if cached:
+        return cached[0]
+    step = get_global_step(graph)
+    if step is None:
+        return None
+    with graph.as_default(), graph.name_scope(None), graph.name_scope(step.op.name + "/"):
+        if isinstance(step, Variable):
+            value = control_flow_ops.cond(
+                variables.is_variable_initialized(step),
+                step.read_value,
+                lambda: step.initial_value,
+            )
+        else:
+            value = step
+        read = value + 0
+    graph.add_to_collection(_GLOBAL_STEP_READ_KEY, read)
+    return read
