@@ -962,6 +962,11 @@ def _host_less(op, a, b):
     return np.less(a, b)
 
 
+@_base.host_evaluator("Greater")
+def _host_greater(op, a, b):
+    return np.greater(a, b)
+
+
 @_base.host_evaluator("Select")
 def _host_select(op, c, t, e):
     c = np.asarray(c)

@@ -96,6 +96,11 @@ _REDUCERS = {
     "Prod": (lambda x, axis, keepdims: jnp.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype)),
     "Any": (lambda x, axis, keepdims: jnp.any(x, axis=axis, keepdims=keepdims)),
     "All": (lambda x, axis, keepdims: jnp.all(x, axis=axis, keepdims=keepdims)),
+    "EuclideanNorm": (
+        lambda x, axis, keepdims: jnp.sqrt(
+            jnp.sum(x * jnp.conj(x), axis=axis, keepdims=keepdims, dtype=x.dtype)
+        ).astype(x.dtype)
+    ),
 }
 
 
@@ -122,7 +127,18 @@ def _reduce_lower(op):
 
 for _type in _REDUCERS:
     _base.register_simple(_type, _reduce_infer, _reduce_lower)
-for _type in ("Sum", "Mean", "Prod"):
+
+
+@_base.host_evaluator("Max")
+def _host_max(op, x, idx):
+    # Shape arithmetic such as bincount's and confusion_matrix's sizes from constant values.
+    x = np.asarray(x)
+    axes = tuple(sorted(_reduced_axes(idx, x.ndim)))
+    lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    return np.max(x, axis=axes, keepdims=op._attrs["keep_dims"], initial=lowest).astype(x.dtype)
+
+
+for _type in ("Sum", "Mean", "Prod", "EuclideanNorm"):
     _m.allow(_type, _m.NUMBER)
 for _type in ("Max", "Min"):
     _m.allow(_type, _MINMAX)
@@ -215,6 +231,8 @@ reduce_min = _reduction("Min", "The minimum")
 reduce_prod = _reduction("Prod", "The product")
 reduce_any = _reduction("Any", "The logical or")
 reduce_all = _reduction("All", "The logical and")
+reduce_euclidean_norm = _reduction("EuclideanNorm", "The Euclidean norm")
+reduce_euclidean_norm.__name__ = "reduce_euclidean_norm"
 
 
 def reduce_logsumexp(

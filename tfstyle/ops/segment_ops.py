@@ -78,7 +78,11 @@ def _unsorted_lower(op):
 
     def fn(data, ids, num):
         n = int(_base.static_ints(num, "num_segments").reshape(()))
-        out = _reduce(kind, jnp.asarray(data), ids, n)
+        data, ids = jnp.asarray(data), jnp.asarray(ids)
+        # ids of rank k index the first k axes of data: flatten both to one segment axis.
+        data = jnp.reshape(data, (-1,) + data.shape[ids.ndim :]) if ids.ndim != 1 else data
+        ids = jnp.reshape(ids, (-1,))
+        out = _reduce(kind, data, ids, n)
         if kind in ("Max", "Min") and jnp.issubdtype(out.dtype, jnp.floating):
             # TF fills empty segments with the finite lowest/highest value, not -inf/inf.
             info = jnp.finfo(out.dtype)

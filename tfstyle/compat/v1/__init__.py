@@ -341,6 +341,25 @@ from tfstyle.ops.space_batch_ops import (
     space_to_batch_nd,
     space_to_depth,
 )
+from tfstyle.ops.special_math_ops import (
+    angle,
+    betainc,
+    bincount,
+    confusion_matrix,
+    igamma,
+    igammac,
+    imag,
+    invert_permutation,
+    is_non_decreasing,
+    is_strictly_increasing,
+    lbeta,
+    log_sigmoid,
+    polygamma,
+    real,
+    unsorted_segment_mean,
+    unsorted_segment_sqrt_n,
+    zeta,
+)
 from tfstyle.ops.state_ops import (
     scatter_add,
     scatter_div,

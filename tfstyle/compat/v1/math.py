@@ -2,6 +2,15 @@
 
 # ruff: noqa: F401
 
+from tfstyle.nn.nn_ops import (
+    in_top_k,
+    l2_normalize,
+    log_softmax,
+    softmax,
+    softplus,
+    softsign,
+    top_k,
+)
 from tfstyle.ops.linalg_ops import conj
 from tfstyle.ops.math_ops import (
     abs,
@@ -80,10 +89,57 @@ from tfstyle.ops.reduction_ops import (
     count_nonzero,
     reduce_all,
     reduce_any,
+    reduce_euclidean_norm,
     reduce_logsumexp,
     reduce_max,
     reduce_mean,
     reduce_min,
     reduce_prod,
     reduce_sum,
+)
+from tfstyle.ops.segment_ops import (
+    segment_max,
+    segment_mean,
+    segment_min,
+    segment_prod,
+    segment_sum,
+    unsorted_segment_max,
+    unsorted_segment_min,
+    unsorted_segment_prod,
+    unsorted_segment_sum,
+)
+from tfstyle.ops.special_math_ops import (
+    angle,
+    bessel_i0,
+    bessel_i0e,
+    bessel_i1,
+    bessel_i1e,
+    betainc,
+    bincount,
+    confusion_matrix,
+    cumulative_logsumexp,
+    erfcinv,
+    erfinv,
+    igamma,
+    igammac,
+    imag,
+    invert_permutation,
+    is_non_decreasing,
+    is_strictly_increasing,
+    lbeta,
+    log_sigmoid,
+    multiply_no_nan,
+    ndtri,
+    nextafter,
+    polygamma,
+    polyval,
+    real,
+    reciprocal_no_nan,
+    reduce_std,
+    reduce_variance,
+    unsorted_segment_mean,
+    unsorted_segment_sqrt_n,
+    xlog1py,
+    zero_fraction,
+    zeta,
 )
