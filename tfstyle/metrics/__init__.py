@@ -11,21 +11,33 @@ from tfstyle.ops.variables import Variable
 __all__ = [
     "accuracy",
     "auc",
+    "average_precision_at_k",
     "false_negatives",
     "false_negatives_at_thresholds",
     "false_positives",
     "false_positives_at_thresholds",
     "mean",
     "mean_absolute_error",
+    "mean_cosine_distance",
     "mean_iou",
+    "mean_per_class_accuracy",
+    "mean_relative_error",
     "mean_squared_error",
+    "mean_tensor",
     "metric_variable",
+    "percentage_below",
     "precision",
+    "precision_at_k",
     "precision_at_thresholds",
+    "precision_at_top_k",
     "recall",
+    "recall_at_k",
     "recall_at_thresholds",
+    "recall_at_top_k",
     "root_mean_squared_error",
     "sensitivity_at_specificity",
+    "sparse_average_precision_at_k",
+    "sparse_precision_at_k",
     "specificity_at_sensitivity",
     "true_negatives",
     "true_negatives_at_thresholds",
@@ -538,3 +550,346 @@ def specificity_at_sensitivity(labels, predictions, sensitivity, weights=None,
     ``sensitivity``, over every batch."""
     return _specificity_metric(labels, predictions, sensitivity, weights, num_thresholds,
                                metrics_collections, updates_collections, name)  # fmt: skip
+
+
+# -- more means -------------------------------------------------------------------------------
+def mean_tensor(values, weights=None, metrics_collections=None, updates_collections=None,
+                name=None):  # fmt: skip
+    """The elementwise (weighted) mean of ``values`` over every batch (local
+    ``<name>/total_tensor`` and ``<name>/count_tensor`` of ``values``' static shape)."""
+    with vs.variable_scope(name, "mean", (values, weights)):
+        values = array_ops.cast(values, dtypes.float32)
+        if not values.shape.is_fully_defined():
+            raise ValueError(
+                f"Cannot convert a partially known TensorShape {values.shape} to a Tensor."
+            )
+        shape = values.shape.as_list()
+        total = metric_variable(shape, dtypes.float32, name="total_tensor")
+        count = metric_variable(shape, dtypes.float32, name="count_tensor")
+        num_values = array_ops.ones_like(values)
+        if weights is not None:
+            values, _, weights = _remove_squeezable_dimensions(values, None, weights)
+            weights = broadcast_weights(array_ops.cast(weights, dtypes.float32), values)
+            values = math_ops.multiply(values, weights)
+            num_values = math_ops.multiply(num_values, weights)
+        update_total = total.assign_add(values)
+        with ops.control_dependencies([values]):
+            update_count = count.assign_add(num_values)
+        with ops.control_dependencies(None):
+            value = math_ops.div_no_nan(total, math_ops.maximum(count, 0), name="value")
+        _collect(metrics_collections, value)
+        update_op = math_ops.div_no_nan(
+            update_total, math_ops.maximum(update_count, 0), name="update_op"
+        )
+        _collect(updates_collections, update_op)
+        return value, update_op
+
+
+def mean_relative_error(labels, predictions, normalizer, weights=None, metrics_collections=None,
+                        updates_collections=None, name=None):  # fmt: skip
+    """The running mean of ``|labels - predictions| / normalizer`` (0 where it is 0)."""
+    predictions, labels, weights = _remove_squeezable_dimensions(predictions, labels, weights)
+    predictions, normalizer = remove_squeezable_dimensions(
+        predictions, ops.convert_to_tensor(normalizer)
+    )
+    predictions.shape.assert_is_compatible_with(normalizer.shape)
+    relative_errors = math_ops.where(
+        math_ops.equal(normalizer, 0.0),
+        array_ops.zeros_like(labels),
+        math_ops.divide(math_ops.abs(labels - predictions), normalizer),
+    )
+    return mean(relative_errors, weights, metrics_collections, updates_collections,
+                name or "mean_relative_error")  # fmt: skip
+
+
+def mean_cosine_distance(labels, predictions, dim, weights=None, metrics_collections=None,
+                         updates_collections=None, name=None):  # fmt: skip
+    """``1 - `` the running mean of ``sum(labels * predictions, dim)`` (unit vectors)."""
+    predictions, labels, weights = _remove_squeezable_dimensions(predictions, labels, weights)
+    radial_diffs = math_ops.multiply(predictions, labels)
+    radial_diffs = reduction_ops.reduce_sum(radial_diffs, axis=[dim], keepdims=True)
+    mean_distance, update_op = mean(radial_diffs, weights, None, None,
+                                    name or "mean_cosine_distance")  # fmt: skip
+    mean_distance = math_ops.subtract(1.0, mean_distance)
+    update_op = math_ops.subtract(1.0, update_op)
+    _collect(metrics_collections, mean_distance)
+    _collect(updates_collections, update_op)
+    return mean_distance, update_op
+
+
+def percentage_below(values, threshold, weights=None, metrics_collections=None,
+                     updates_collections=None, name=None):  # fmt: skip
+    """The running fraction of ``values`` below ``threshold``."""
+    is_below_threshold = array_ops.cast(math_ops.less(values, threshold), dtypes.float32)
+    return mean(is_below_threshold, weights, metrics_collections, updates_collections,
+                name or "percentage_below_threshold")  # fmt: skip
+
+
+def mean_per_class_accuracy(labels, predictions, num_classes, weights=None,
+                            metrics_collections=None, updates_collections=None,
+                            name=None):  # fmt: skip
+    """The mean over classes of each class's accuracy (local ``total``: the (weighted) count
+    of each label, ``count``: of each label predicted right, both ``[num_classes]``)."""
+    from tfstyle.ops import segment_ops
+
+    with vs.variable_scope(name, "mean_accuracy", (predictions, labels, weights)):
+        labels = array_ops.cast(labels, dtypes.int64)
+        if labels.shape.ndims and labels.shape.ndims > 1:
+            labels = array_ops.reshape(labels, [-1])
+        predictions = array_ops.cast(predictions, dtypes.int64)
+        if predictions.shape.ndims and predictions.shape.ndims > 1:
+            predictions = array_ops.reshape(predictions, [-1])
+        predictions.shape.assert_is_compatible_with(labels.shape)
+        total = metric_variable([num_classes], dtypes.float32, name="total")
+        count = metric_variable([num_classes], dtypes.float32, name="count")
+        ones = array_ops.ones([array_ops.size(labels)], dtypes.float32)
+        is_correct = array_ops.cast(math_ops.equal(predictions, labels), dtypes.float32)
+        if weights is not None:
+            if weights.shape.ndims and weights.shape.ndims > 1:
+                weights = array_ops.reshape(weights, [-1])
+            weights = array_ops.cast(weights, dtypes.float32)
+            is_correct = is_correct * weights
+            ones = ones * weights
+        update_total_op = total.assign_add(
+            segment_ops.unsorted_segment_sum(ones, labels, num_classes)
+        )
+        update_count_op = count.assign_add(
+            segment_ops.unsorted_segment_sum(is_correct, labels, num_classes)
+        )
+        per_class_accuracy = math_ops.div_no_nan(count, total, name=None)
+        mean_accuracy_v = reduction_ops.reduce_mean(per_class_accuracy, name="mean_accuracy")
+        update_op = math_ops.div_no_nan(update_count_op, update_total_op, name="update_op")
+        _collect(metrics_collections, mean_accuracy_v)
+        _collect(updates_collections, update_op)
+        return mean_accuracy_v, update_op
+
+
+# -- metrics of the top k predictions ---------------------------------------------------------
+def _at_k_name(prefix, k=None, class_id=None):
+    name = prefix if k is None else f"{prefix}_at_{k}"
+    if class_id is not None:
+        name += f"_class{class_id}"
+    return name
+
+
+def _labels_2d(labels, predictions_idx):
+    """Labels as ``[D1, ..., DN, num_labels]`` int64: a rank one less than the predictions gets
+    a last axis of 1, as in TF."""
+    labels = ops.convert_to_tensor(labels)
+    labels = array_ops.cast(labels, dtypes.int64)
+    l_rank, p_rank = labels.shape.ndims, predictions_idx.shape.ndims
+    if l_rank is not None and p_rank is not None and l_rank == p_rank - 1:
+        labels = array_ops.expand_dims(labels, -1)
+    return labels
+
+
+def _membership(a, b):
+    """``[..., i]``: whether ``a[..., i]`` is one of ``b[...]``."""
+    eq = math_ops.equal(array_ops.expand_dims(a, -1), array_ops.expand_dims(b, -2))
+    return reduction_ops.reduce_any(eq, axis=-1)
+
+
+def _first_occurrence(a):
+    """``[..., i]``: whether ``a[..., i]`` differs from every ``a[..., j]``, ``j < i`` (a set's
+    elements counted once)."""
+    import numpy as np
+
+    from tfstyle.ops.constant_op import constant
+
+    eq = math_ops.equal(array_ops.expand_dims(a, -1), array_ops.expand_dims(a, -2))
+    n = a.shape.as_list()[-1]
+    if n is None:
+        raise ValueError("tfstyle needs the number of labels per row (the last axis) statically.")
+    lower = constant(np.tri(n, n, -1, dtype=bool))  # [i, j]: j < i
+    return math_ops.logical_not(reduction_ops.reduce_any(math_ops.logical_and(eq, lower), -1))
+
+
+def _weighted_sum(per_row, weights):
+    per_row = array_ops.cast(per_row, dtypes.float64)
+    if weights is not None:
+        w = broadcast_weights(array_ops.cast(weights, dtypes.float64), per_row)
+        per_row = math_ops.multiply(per_row, w)
+    return reduction_ops.reduce_sum(per_row)
+
+
+def _count_in(mask, keep):
+    return reduction_ops.reduce_sum(
+        array_ops.cast(math_ops.logical_and(mask, keep), dtypes.int64), axis=-1
+    )
+
+
+def _top_k_counts(labels, predictions_idx, class_id, kind):
+    """Per row: (tp, fp) for precision, (tp, fn) for recall, as TF's set operations count them."""
+    predictions_idx = array_ops.cast(predictions_idx, dtypes.int64)
+    in_labels = _membership(predictions_idx, labels)
+    in_predictions = _membership(labels, predictions_idx)
+    if class_id is None:
+        if kind == "precision":
+            keep = array_ops.ones_like(in_labels)
+            return (
+                _count_in(in_labels, keep),
+                _count_in(math_ops.logical_not(in_labels), keep),
+            )
+        keep = _first_occurrence(labels)
+        return (
+            _count_in(in_predictions, keep),
+            _count_in(math_ops.logical_not(in_predictions), keep),
+        )
+    is_class_pred = math_ops.equal(predictions_idx, class_id)
+    is_class_label = math_ops.equal(labels, class_id)
+    pred_has = reduction_ops.reduce_any(is_class_pred, -1)
+    label_has = reduction_ops.reduce_any(is_class_label, -1)
+    tp = math_ops.logical_and(pred_has, label_has)
+    if kind == "precision":
+        other = math_ops.logical_and(pred_has, math_ops.logical_not(label_has))
+    else:
+        other = math_ops.logical_and(label_has, math_ops.logical_not(pred_has))
+    return array_ops.cast(tp, dtypes.int64), array_ops.cast(other, dtypes.int64)
+
+
+def _streaming_at_top_k(kind, labels, predictions_idx, k, class_id, weights, scope_name,
+                        metrics_collections, updates_collections, name):  # fmt: skip
+    other_name = "false_positive" if kind == "precision" else "false_negative"
+    with ops.name_scope(name, scope_name, (predictions_idx, labels, weights)) as scope:
+        labels = _labels_2d(labels, predictions_idx)
+        tp_row, other_row = _top_k_counts(labels, predictions_idx, class_id, kind)
+        tp_var = metric_variable([], dtypes.float64, name=_at_k_name("true_positive", k, class_id))
+        other_var = metric_variable([], dtypes.float64, name=_at_k_name(other_name, k, class_id))
+        tp_update = tp_var.assign_add(_weighted_sum(tp_row, weights))
+        other_update = other_var.assign_add(_weighted_sum(other_row, weights))
+        value = math_ops.divide(tp_var, tp_var + other_var, name=scope)
+        update = math_ops.divide(tp_update, tp_update + other_update, name="update")
+        _collect(metrics_collections, value)
+        _collect(updates_collections, update)
+        return value, update
+
+
+def precision_at_top_k(labels, predictions_idx, k=None, class_id=None, weights=None,
+                       metrics_collections=None, updates_collections=None,
+                       name=None):  # fmt: skip
+    """Precision of the given top-k class ids (``[D1, ..., DN, k]``) against the label set of
+    each row; ``class_id`` restricts it to that class. Local float64 ``true_positive_at_<k>``
+    and ``false_positive_at_<k>``."""
+    # Without k, TF's names say "k": ``precision_at_k/true_positive_at_k``.
+    k = "k" if k is None else k
+    with ops.name_scope(name, _at_k_name("precision", k, class_id),
+                        (predictions_idx, labels, weights)) as scope:  # fmt: skip
+        predictions_idx = ops.convert_to_tensor(predictions_idx)
+        return _streaming_at_top_k("precision", labels, predictions_idx, k, class_id, weights,
+                                   None, metrics_collections, updates_collections,
+                                   scope)  # fmt: skip
+
+
+def _top_k_of(predictions, k):
+    from tfstyle.nn.nn_ops import top_k
+
+    return top_k(predictions, k).indices
+
+
+def precision_at_k(labels, predictions, k, class_id=None, weights=None,
+                   metrics_collections=None, updates_collections=None, name=None):  # fmt: skip
+    """Precision of the ``k`` highest ``predictions`` (logits ``[D1, ..., DN, num_classes]``)
+    against the labels (``[D1, ..., DN(, num_labels)]`` int64 class ids)."""
+    with ops.name_scope(name, _at_k_name("precision", k, class_id),
+                        (predictions, labels, weights)) as scope:  # fmt: skip
+        top_k_idx = _top_k_of(predictions, k)
+        return _streaming_at_top_k("precision", labels, top_k_idx, k, class_id, weights, None,
+                                   metrics_collections, updates_collections, scope)  # fmt: skip
+
+
+def sparse_precision_at_k(labels, predictions, k, class_id=None, weights=None,
+                          metrics_collections=None, updates_collections=None,
+                          name=None):  # fmt: skip
+    """The old name of ``precision_at_k``."""
+    return precision_at_k(labels, predictions, k, class_id, weights, metrics_collections,
+                          updates_collections, name)  # fmt: skip
+
+
+def recall_at_top_k(labels, predictions_idx, k=None, class_id=None, weights=None,
+                    metrics_collections=None, updates_collections=None, name=None):  # fmt: skip
+    """Recall of each row's label set by the given top-k class ids; labels outside the
+    classes count as false negatives."""
+    # Without k, TF's names say "k": ``recall_at_k/true_positive_at_k``.
+    k = "k" if k is None else k
+    with ops.name_scope(name, _at_k_name("recall", k, class_id),
+                        (predictions_idx, labels, weights)) as scope:  # fmt: skip
+        predictions_idx = ops.convert_to_tensor(predictions_idx)
+        return _streaming_at_top_k("recall", labels, predictions_idx, k, class_id, weights,
+                                   None, metrics_collections, updates_collections,
+                                   scope)  # fmt: skip
+
+
+def recall_at_k(labels, predictions, k, class_id=None, weights=None, metrics_collections=None,
+                updates_collections=None, name=None):  # fmt: skip
+    """Recall of each row's label set by the ``k`` highest ``predictions``."""
+    with ops.name_scope(name, _at_k_name("recall", k, class_id),
+                        (predictions, labels, weights)) as scope:  # fmt: skip
+        top_k_idx = _top_k_of(predictions, k)
+        return _streaming_at_top_k("recall", labels, top_k_idx, k, class_id, weights, None,
+                                   metrics_collections, updates_collections, scope)  # fmt: skip
+
+
+def _average_precision_rows(labels, predictions_idx, k, num_classes):
+    """Per row: sum over i <= k of [i-th prediction relevant] * precision@i, divided by
+    min(k, number of labels in [0, num_classes))."""
+    from tfstyle.ops import math_ops as m
+
+    predictions_idx = array_ops.cast(predictions_idx, dtypes.int64)
+    relevant = array_ops.cast(_membership(predictions_idx, labels), dtypes.float64)
+    ranks = array_ops.range(1, k + 1, dtype=dtypes.float64)
+    precision_per_k = m.divide(m.cumsum(relevant, axis=-1), ranks)
+    summed = reduction_ops.reduce_sum(precision_per_k * relevant, axis=-1)
+    # TF counts every label entry of a valid class, repeated ones too.
+    valid = math_ops.logical_and(
+        math_ops.greater_equal(labels, 0), math_ops.less(labels, num_classes)
+    )
+    num_labels = reduction_ops.reduce_sum(array_ops.cast(valid, dtypes.float64), axis=-1)
+    return m.div_no_nan(summed, m.minimum(num_labels, float(k)))
+
+
+def _streaming_average_precision(labels, predictions_idx, k, num_classes, weights,
+                                 metrics_collections, updates_collections, scope):  # fmt: skip
+    labels = _labels_2d(labels, predictions_idx)
+    ap = _average_precision_rows(labels, predictions_idx, k, num_classes)
+    if weights is None:
+        batch_max = array_ops.cast(array_ops.size(ap), dtypes.float64, name="max")
+        batch_total = reduction_ops.reduce_sum(ap)
+    else:
+        w = broadcast_weights(array_ops.cast(weights, dtypes.float64), ap)
+        batch_max = reduction_ops.reduce_sum(w, name="max")
+        batch_total = reduction_ops.reduce_sum(math_ops.multiply(ap, w))
+    # TF's count variable is ``max_1``: the batch's count is the op ``max`` before it.
+    max_var = metric_variable([], dtypes.float64, name="max")
+    total_var = metric_variable([], dtypes.float64, name="total")
+    update_max = max_var.assign_add(batch_max)
+    update_total = total_var.assign_add(batch_total)
+    value = math_ops.div_no_nan(total_var, max_var, name="mean")
+    update = math_ops.div_no_nan(update_total, update_max, name=scope)
+    _collect(metrics_collections, value)
+    _collect(updates_collections, update)
+    return value, update
+
+
+def average_precision_at_k(labels, predictions, k, weights=None, metrics_collections=None,
+                           updates_collections=None, name=None):  # fmt: skip
+    """The mean over rows of the average precision of the ``k`` highest ``predictions``."""
+    if k < 1:
+        raise ValueError(f"Invalid k={k}.")
+    with ops.name_scope(name, _at_k_name("average_precision", k),
+                        (predictions, labels, weights)) as scope:  # fmt: skip
+        predictions = ops.convert_to_tensor(predictions)
+        num_classes = predictions.shape.as_list()[-1]
+        if num_classes is None:
+            num_classes = array_ops.cast(array_ops.shape(predictions)[-1], dtypes.int64)
+        top_k_idx = _top_k_of(predictions, k)
+        return _streaming_average_precision(labels, top_k_idx, k, num_classes, weights,
+                                            metrics_collections, updates_collections,
+                                            scope)  # fmt: skip
+
+
+def sparse_average_precision_at_k(labels, predictions, k, weights=None,
+                                  metrics_collections=None, updates_collections=None,
+                                  name=None):  # fmt: skip
+    """The old name of ``average_precision_at_k``."""
+    return average_precision_at_k(labels, predictions, k, weights, metrics_collections,
+                                  updates_collections, name)  # fmt: skip
