@@ -245,13 +245,25 @@ def test_slicing_errors():
     check(unknown_rank, {"u:0": X})
 
 
-def test_slice_bounds_from_a_feed_raise_a_clear_error():
+@pytest.mark.parametrize("bounds", ["both", "end", "begin", "end_2d", "end_in_a_loop"])
+def test_slice_bounds_from_a_feed_raise_a_clear_error(bounds):
+    # (An end from a feed after an omitted begin used to be ignored: x[:k] gave all of x.)
     x = tfs.placeholder(tfs.float32, [5])
     i = tfs.placeholder(tfs.int32, [])
-    y = x[i : i + 2]
+    if bounds == "end_in_a_loop":
+
+        def body(j, a):
+            return j + 1, a + tfs.reduce_sum(x[: j + 1])
+
+        y = tfs.while_loop(lambda j, a: j < 3, body, [0, 0.0])[1]
+    else:
+        y = {"both": lambda: x[i : i + 2], "end": lambda: x[:i], "begin": lambda: x[i:],
+             "end_2d": lambda: tfs.reshape(x, [5, 1])[:i, :1]}[bounds]()  # fmt: skip
     with tfs.Session() as s:
         with pytest.raises(tfs.errors.InvalidArgumentError, match="known when the graph is com"):
             s.run(y, {x: np.zeros(5), i: 1})
+        # Static bounds, and a fed single index (no size to know), still run.
+        np.testing.assert_array_equal(s.run([x[:2], x[i]], {x: np.arange(5.0), i: 3})[0], [0, 1])
 
 
 def test_gather():

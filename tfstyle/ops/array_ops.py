@@ -1233,10 +1233,11 @@ def _strided_slice_lower(op):
                     lo = int(cb[i]) if cb is not None else static_b[i]
                 if not a["end_mask"] & bit:
                     hi = int(ce[i]) if ce is not None else static_e[i]
-                if (lo is None and not a["begin_mask"] & bit) or (
-                    hi is None and not a["end_mask"] & bit
-                ):
-                    _ints(b if lo is None else e, "the bounds of a slice (not a single index)")
+                # A bound known only when the step runs would give a size XLA cannot have.
+                if lo is None and not a["begin_mask"] & bit:
+                    _ints(b, "the bounds of a slice (not a single index)")
+                if hi is None and not a["end_mask"] & bit:
+                    _ints(e, "the bounds of a slice (not a single index)")
                 index.append(_pyslice(lo, hi, strides[i]))
         return xp.asarray(x)[tuple(index)]
 
