@@ -51,6 +51,39 @@ def test_gather_in_a_loop_trains_to_tf_values(tmp_path, optimizer):
     _train_compare(_lookup_in_loop(optimizer), feeds, tmp_path)
 
 
+def _lookup_in_nested_loops(optimizer):
+    def build(tf):
+        ids = tf.placeholder(tf.int32, [None], name="ids")
+        n = tf.placeholder(tf.int32, [], name="n")
+        emb = tf.get_variable("emb", [6, 3])
+
+        def outer(j, b):
+            def inner(i, a):
+                rows = tf.gather(emb, ids) * tf.cast(i + 2 * j + 1, tf.float32)
+                return [i + 1, tf.tanh(a * 0.5 + tf.reduce_sum(rows, 0))]
+
+            _, a = tf.while_loop(lambda i, a: i < n, inner, [0, b], maximum_iterations=3)
+            return [j + 1, a]
+
+        cond = lambda j, b: j < 2  # noqa: E731
+        _, a = tf.while_loop(cond, outer, [0, tf.zeros([3])], maximum_iterations=2)
+        loss = tf.reduce_sum(tf.square(a - 0.3))
+        _OPTIMIZERS[optimizer](tf).minimize(loss, name="train")
+        return [loss.name]
+
+    return build
+
+
+@pytest.mark.parametrize("optimizer", sorted(_OPTIMIZERS))
+def test_gather_in_nested_loops_trains_to_tf_values(tmp_path, optimizer):
+    # The accumulator of the slices' dense shape starts at ZerosLike(Shape(handle)), which TF's
+    # graph optimizer folds to the variable's shape.
+    # The inner loop runs fewer iterations than its bound in the second step.
+    ids = np.array([1, 3, 1, 5], np.int32)
+    feeds = [{"ids:0": ids, "n:0": 3}, {"ids:0": ids[:2].copy(), "n:0": 1}]
+    _train_compare(_lookup_in_nested_loops(optimizer), feeds, tmp_path)
+
+
 def _fewer_iterations_than_the_bound(tf):
     ids = tf.placeholder(tf.int64, [4, 2], name="ids")
     n = tf.placeholder(tf.int32, [], name="n")

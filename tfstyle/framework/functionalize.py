@@ -293,6 +293,7 @@ class _Functionalizer:
     def run(self):
         self.rewrite_tensor_arrays()
         self.fix_variant_types()
+        self.rewrite_variable_shapes()
         frames = self.assign_frames()
         self.rewrite_stacks(frames)
         self.rewrite_accumulators(frames)
@@ -306,6 +307,24 @@ class _Functionalizer:
         out.library.function.extend(self.functions)
         out.node.extend(self.nodes.values())
         return out
+
+    def rewrite_variable_shapes(self):
+        """TF's gradient of a gather of a variable in a loop nested in another starts the
+        accumulator of the slices' dense shape at ``ZerosLike(Shape(handle))``. ``Shape`` of a
+        resource handle is ``[]``, but TF's graph optimizer folds it to the variable's shape
+        (known from the handle's data) before it runs, and the accumulation relies on that.
+        Such a ``Shape`` (read by ``ZerosLike``s only) becomes ``VariableShape``."""
+        consumers = self.consumers()
+        for nd in self.nodes.values():
+            if nd.op != "Shape" or not nd.input:
+                continue
+            source = self.nodes.get(_parse(nd.input[0])[0])
+            if source is None or source.op != "VarHandleOp":
+                continue
+            users = consumers.get(nd.name, [])
+            if users and all(self.nodes[u].op == "ZerosLike" for u, _ in users):
+                nd.op = "VariableShape"
+                nd.attr.pop("T", None)
 
     # -- TensorArrays ----------------------------------------------------------------------
     def tensor_array_of(self, ref):
