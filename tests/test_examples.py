@@ -72,3 +72,19 @@ def test_mlp_trains_writes_summaries_and_restores_checkpoint(tmp_path):
     assert any(f.startswith("events.out.tfevents.") for f in files), files
     assert {"checkpoint", f"model.ckpt-{steps}.index"} <= files, files
     assert any(f.startswith(f"model.ckpt-{steps}.data-") for f in files), files
+
+
+def test_monitored_training_resumes_from_its_checkpoint(tmp_path):
+    logdir = tmp_path / "logs"
+    accuracy, stdout = run_example(
+        "monitored_training", "--steps", "100", "--logdir", str(logdir), cwd=tmp_path
+    )
+    assert accuracy > THRESHOLD, f"examples/monitored_training.py: {accuracy}\n{stdout}"
+    assert "global step 100:" in stdout
+    # A second run restores the checkpoint and continues the global step.
+    _, stdout = run_example(
+        "monitored_training", "--steps", "50", "--logdir", str(logdir), cwd=tmp_path
+    )
+    assert "global step 150:" in stdout and "checkpoint: model.ckpt-150" in stdout
+    files = {p.name for p in logdir.iterdir()}
+    assert {"checkpoint", "graph.pbtxt", "model.ckpt-0.index", "model.ckpt-150.index"} <= files
