@@ -4,6 +4,7 @@ resuming, and the hooks' protocol."""
 
 import glob
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -413,3 +414,27 @@ def test_training_session_defaults(tmp_path):
     assert got["ours"] == got["tf"]
     assert got["ours"][0] == ("model.ckpt-3", ["model.ckpt-0", "model.ckpt-3"])
     assert got["ours"][1][0] == [(1, "loss")]
+
+
+@pytest.mark.parametrize("lib_name", ["tf", "ours"])
+def test_error_reported_to_coordinator_is_raised(lib_name):
+    """A thread's error given to the session's coordinator is raised by should_stop, and an
+    OutOfRangeError from a thread is not a clean stop there."""
+    lib = tf1() if lib_name == "tf" else tfs
+    coords = []
+
+    class KeepCoord(lib.train.SessionRunHook):
+        def after_create_session(self, session, coord):
+            coords.append(coord)
+
+    with lib.Graph().as_default():
+        x, y, step, loss, train, _ = _model(lib)
+        for error in (ValueError("from a thread"), lib.errors.OutOfRangeError(None, None, "eof")):
+            with pytest.raises(type(error)):
+                with lib.train.MonitoredSession(hooks=[KeepCoord()]) as sess:
+                    sess.run(train, {x: X, y: Y})
+                    try:
+                        raise error
+                    except type(error):
+                        coords[-1].request_stop(sys.exc_info())
+                    sess.should_stop()

@@ -281,17 +281,16 @@ class CheckpointSaverHook(SessionRunHook):
         from .saver import export_meta_graph, write_graph
 
         global_step = session.run(self._global_step_tensor)
+        graph = ops.get_default_graph()
         if self._save_graph_def:
             # Written here rather than in begin: other hooks may still add ops in theirs.
-            graph = ops.get_default_graph()
             write_graph(graph.as_graph_def(add_shapes=True), self._checkpoint_dir, "graph.pbtxt")
-            saver = self._get_saver()
-            self._summary_writer.add_graph(graph)
-            self._summary_writer.add_meta_graph(
-                export_meta_graph(
-                    graph=graph, saver_def=saver.saver_def if saver is not None else None
-                )
-            )
+        saver = self._get_saver()
+        # The event file gets the graph even without save_graph_def, as in TF.
+        self._summary_writer.add_graph(graph)
+        self._summary_writer.add_meta_graph(
+            export_meta_graph(graph=graph, saver_def=saver.saver_def if saver else None)
+        )
         # The state at session creation (after a restore: the restored step) is saved too.
         self._save(session, global_step)
         self._timer.update_last_triggered_step(global_step)

@@ -421,7 +421,7 @@ class _HookedSession(_WrappedSession):
 def _raise_if_feeds_intersect(feeds1, feeds2, message):
     common = set(feeds1.keys()).intersection(feeds2.keys())
     if common:
-        raise RuntimeError(message + f" Conflict(s): {sorted(str(c) for c in common)}")
+        raise RuntimeError(message + " Conflict(s): " + str(list(common)))
 
 
 def _merge_run_options(options, incoming):
@@ -434,6 +434,9 @@ def _merge_run_options(options, incoming):
     )
     options.debug_options.debug_tensor_watch_opts.extend(
         incoming.debug_options.debug_tensor_watch_opts
+    )
+    options.debug_options.reset_disk_byte_usage = (
+        options.debug_options.reset_disk_byte_usage or incoming.debug_options.reset_disk_byte_usage
     )
     options.report_tensor_allocations_upon_oom = (
         options.report_tensor_allocations_upon_oom or incoming.report_tensor_allocations_upon_oom
@@ -543,6 +546,22 @@ class _RecoverableSession(_WrappedSession):
                 self.close()
                 self._sess = None
 
+    def run_step_fn(self, step_fn, raw_session, run_with_hooks):
+        while True:
+            try:
+                if not self._sess:
+                    self._sess = self._create_session()
+                return self._sess.run_step_fn(step_fn, raw_session, self._sess.run)
+            except _PREEMPTION_ERRORS as e:
+                logging.info(
+                    "An error was raised. This may be due to a preemption in a connected worker "
+                    "or parameter server. The current session will be closed and a new session "
+                    "will be created. Error: %s",
+                    e,
+                )
+                self.close()
+                self._sess = None
+
 
 class _CoordinatedSessionCreator(SessionCreator):
     """Creates the raw session, a coordinator, starts the queue runners and calls the hooks'
@@ -557,9 +576,10 @@ class _CoordinatedSessionCreator(SessionCreator):
 
     def create_session(self):
         self.tf_sess = self._session_creator.create_session()
-        self.coord = Coordinator()
+        # Every error a thread reports ends the session, OutOfRangeError included.
+        self.coord = Coordinator(clean_stop_exception_types=[])
         for runner in ops.get_collection(ops.GraphKeys.QUEUE_RUNNERS):
-            # Queue runners are tfstyle-free here; any registered runner gets TF's call.
+            # tfstyle has no QueueRunner; an object a user put here is started as TF starts one.
             runner.create_threads(self.tf_sess, coord=self.coord, daemon=True, start=True)
         for hook in self._hooks:
             hook.after_create_session(self.tf_sess, self.coord)
