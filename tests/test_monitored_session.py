@@ -438,3 +438,26 @@ def test_error_reported_to_coordinator_is_raised(lib_name):
                     except type(error):
                         coords[-1].request_stop(sys.exc_info())
                     sess.should_stop()
+
+
+def test_tf_imports_the_meta_graph_and_runs_the_ready_op(tmp_path):
+    """The .meta files and graph.pbtxt that tfstyle's monitored session writes import in TF
+    (the scaffold's report_uninitialized_variables written as TF's ops), and their ready op
+    and saver work there."""
+    tf = tf1()
+    d = str(tmp_path)
+    _, values, _ = _train(tfs, d, _stop_at(3), save_checkpoint_steps=2)
+    with tf.Graph().as_default() as g:
+        saver = tf.train.import_meta_graph(os.path.join(d, "model.ckpt-3.meta"))
+        with tf.Session() as sess:
+            assert list(sess.run("concat:0")) == [b"global_step", b"dense/kernel", b"dense/bias"]
+            saver.restore(sess, os.path.join(d, "model.ckpt-3"))
+            assert list(sess.run("concat:0")) == []
+            kernel = g.get_tensor_by_name("dense/kernel/Read/ReadVariableOp:0")
+            np.testing.assert_allclose(sess.run(kernel), values[0], rtol=1e-6)
+    from google.protobuf import text_format
+
+    with open(os.path.join(d, "graph.pbtxt")) as f:
+        graph_def = text_format.Parse(f.read(), tf.GraphDef())
+    with tf.Graph().as_default():
+        tf.import_graph_def(graph_def, name="")

@@ -346,6 +346,8 @@ def graph_def(graph, add_shapes=False):
             control = [c.name for c in op._control_inputs]
             renamed.update(zip(op._outputs, _write_scan(op, writer, ref, lib, control)))
             continue
+        if op.type == "ReportUninitialized":
+            nd = _write_report_uninitialized(_GraphWriter(gd, taken), op, ref)
         if op.type == "Gradients":
             n_nodes, n_functions = len(gd.node), len(gd.library.function)
             n_gradients, names, used = len(gd.library.gradient), dict(lib.names), set(lib.used)
@@ -367,6 +369,44 @@ def graph_def(graph, add_shapes=False):
     # out-of-range indices that tfstyle's fixed-size forms give repeated ids and the ids of other
     # partitions.
     return partition_stitch.restore(sparse_dedup.restore_unique(gd))
+
+
+def _write_report_uninitialized(writer, op, ref):
+    """TF has no ``ReportUninitialized`` (``report_uninitialized_variables``, which every
+    ``Scaffold`` adds): it is written as TF's ops, the variables' names gathered where the
+    stacked flags are false. The last node keeps the op's name; returns it."""
+    name = op.name
+    i32 = dtypes.int32
+
+    def const(suffix, value, dtype):
+        return writer.node(
+            f"{name}/{suffix}", "Const", [], {"dtype": dtype, "value": tensor_proto(value, dtype)}
+        )
+
+    flags = [ref(t) for t in op._inputs]
+    stack = writer.node(
+        f"{name}/stack", "Pack", flags, {"N": len(flags), "T": dtypes.bool, "axis": 0}
+    )
+    mask = writer.node(f"{name}/LogicalNot", "LogicalNot", [stack], {})
+    names = const(
+        "Const", np.array([n.encode() for n in op._attrs["names"]], object), dtypes.string
+    )
+    where = writer.node(f"{name}/Where", "Where", [mask], {"T": dtypes.bool})
+    index = writer.node(
+        f"{name}/Reshape",
+        "Reshape",
+        [where, const("Reshape/shape", np.array([-1], np.int32), i32)],
+        {"T": dtypes.int64, "Tshape": i32},
+    )
+    writer.node(
+        name,
+        "GatherV2",
+        [names, index, const("GatherV2/axis", np.array(0, np.int32), i32)],
+        {"Tparams": dtypes.string, "Tindices": dtypes.int64, "Taxis": i32, "batch_dims": 0},
+        exact=True,
+        control=[c.name for c in op._control_inputs],
+    )
+    return writer.nodes[-1]
 
 
 # -- gradients ---------------------------------------------------------------------------------
