@@ -3,20 +3,29 @@
 # ruff: noqa: F401
 
 from tfstyle.ops.space_batch_ops import depth_to_space, space_to_batch, space_to_depth
+from tfstyle.ops.special_math_ops import zero_fraction
 
 from . import (
     grad_ops,  # registers TF's gradient ops (ReluGrad, MaxPoolGrad, ...)
     rnn_cell,
 )
-from .candidate_sampling_ops import log_uniform_candidate_sampler, uniform_candidate_sampler
+from .candidate_sampling_ops import (
+    all_candidate_sampler,
+    compute_accidental_hits,
+    fixed_unigram_candidate_sampler,
+    log_uniform_candidate_sampler,
+    uniform_candidate_sampler,
+)
 from .conv_ops import (
     atrous_conv2d,
+    atrous_conv2d_transpose,
     avg_pool,
     avg_pool1d,
     avg_pool2d,
     avg_pool3d,
     avg_pool_v2,
     conv1d,
+    conv1d_transpose,
     conv2d,
     conv2d_backprop_filter,
     conv2d_backprop_input,
@@ -27,7 +36,11 @@ from .conv_ops import (
     conv3d_transpose,
     convolution,
     depthwise_conv2d,
+    depthwise_conv2d_backprop_filter,
+    depthwise_conv2d_backprop_input,
     depthwise_conv2d_native,
+    depthwise_conv2d_native_backprop_filter,
+    depthwise_conv2d_native_backprop_input,
     max_pool,
     max_pool1d,
     max_pool2d,
@@ -39,8 +52,10 @@ from .conv_ops import (
 )
 from .embedding_ops import embedding_lookup, nce_loss, sampled_softmax_loss
 from .nn_ops import (
+    batch_norm_with_global_normalization,
     batch_normalization,
     bias_add,
+    compute_average_loss,
     crelu,
     dropout,
     elu,
@@ -58,6 +73,7 @@ from .nn_ops import (
     relu,
     relu6,
     relu_layer,
+    scale_regularization_loss,
     selu,
     sigmoid,
     sigmoid_cross_entropy_with_logits,

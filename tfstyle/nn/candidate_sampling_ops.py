@@ -1,6 +1,7 @@
-"""Candidate samplers: ``LogUniformCandidateSampler`` and ``UniformCandidateSampler``.
+"""Candidate samplers: ``LogUniformCandidateSampler``, ``UniformCandidateSampler``,
+``FixedUnigramCandidateSampler`` and ``AllCandidateSampler``, and ``ComputeAccidentalHits``.
 
-They draw ``num_sampled`` classes in ``[0, range_max)`` (distinct ones with ``unique``) and give
+The random ones draw ``num_sampled`` classes in ``[0, range_max)`` (distinct ones with ``unique``) and give
 the expected count of each true and sampled class, with TF's formulas. The draws come from
 tfstyle's random stream, so the classes differ from TF's; their distribution is the same.
 """
@@ -21,7 +22,12 @@ _Result = {
     name: collections.namedtuple(
         name, ["sampled_candidates", "true_expected_count", "sampled_expected_count"]
     )
-    for name in ("LogUniformCandidateSampler", "UniformCandidateSampler")
+    for name in (
+        "LogUniformCandidateSampler",
+        "UniformCandidateSampler",
+        "FixedUnigramCandidateSampler",
+        "AllCandidateSampler",
+    )
 }
 
 
@@ -48,9 +54,52 @@ def _uniform(range_max):
     return draw, prob
 
 
+def _unigram_weights(op):
+    """The fixed unigram sampler's weights over ``[0, range_max)``: ``num_reserved_ids`` zeros,
+    then the unigrams (or a vocabulary file's last comma-separated field) to the power
+    ``distortion``, for the ids of this shard."""
+    attrs = op._attrs
+    unigrams = list(attrs["unigrams"])
+    vocab_file = attrs["vocab_file"]
+    if isinstance(vocab_file, bytes):
+        vocab_file = vocab_file.decode()
+    if vocab_file:
+        with open(vocab_file) as f:
+            unigrams = [float(line.rstrip("\n").split(",")[-1]) for line in f if line.strip()]
+    weights = np.zeros(attrs["range_max"], np.float64)
+    values = [0.0] * attrs["num_reserved_ids"] + [float(u) for u in unigrams]
+    if len(values) != attrs["range_max"]:
+        raise errors.InvalidArgumentError(
+            None,
+            op,
+            f"range_max must equal the number of reserved ids plus unigrams: "
+            f"{attrs['range_max']} != {len(values)}",
+        )
+    num_shards, shard = attrs["num_shards"], attrs["shard"]
+    for i, w in enumerate(values):
+        if i % num_shards == shard:
+            weights[i] = w ** attrs["distortion"] if w > 0 else 0.0
+    return weights / weights.sum()
+
+
+def _fixed_unigram(range_max, op):
+    probs = _unigram_weights(op)
+    cdf = np.cumsum(probs)
+
+    def draw(u):
+        k = jnp.searchsorted(jnp.asarray(cdf), u, side="right").astype(jnp.int64)
+        return jnp.minimum(k, range_max - 1)
+
+    def prob(k):
+        return jnp.asarray(probs)[k]
+
+    return draw, prob
+
+
 _DISTRIBUTIONS = {
     "LogUniformCandidateSampler": _log_uniform,
     "UniformCandidateSampler": _uniform,
+    "FixedUnigramCandidateSampler": _fixed_unigram,
 }
 
 
@@ -88,7 +137,10 @@ def _sampler_lower(op):
     n = op._attrs["num_sampled"]
     unique = op._attrs["unique"]
     range_max = op._attrs["range_max"]
-    draw, prob = _DISTRIBUTIONS[op.type](range_max)
+    make = _DISTRIBUTIONS[op.type]
+    draw, prob = (
+        make(range_max, op) if op.type == "FixedUnigramCandidateSampler" else make(range_max)
+    )
 
     def fn(ctx, true_classes):
         if unique and n > range_max:
@@ -118,7 +170,9 @@ for _type in _DISTRIBUTIONS:
     registry.lowering(_type, random=True)(_sampler_lower)
 
 
-def _candidate_sampler(op_type, true_classes, num_true, num_sampled, unique, range_max, seed, name):
+def _candidate_sampler(
+    op_type, true_classes, num_true, num_sampled, unique, range_max, seed, name, **extra
+):
     with ops.name_scope(name, op_type, [true_classes]) as scope:
         t = _base.to_tensor(true_classes, name="true_classes")
         if t.dtype != dtypes.int64:
@@ -137,6 +191,7 @@ def _candidate_sampler(op_type, true_classes, num_true, num_sampled, unique, ran
                 "range_max": int(range_max),
                 "seed": seed1 or 0,
                 "seed2": seed2 or 0,
+                **extra,
             },
             name=scope,
         )
@@ -173,3 +228,137 @@ def uniform_candidate_sampler(
         seed,
         name,
     )
+
+
+def fixed_unigram_candidate_sampler(
+    true_classes,
+    num_true,
+    num_sampled,
+    unique,
+    range_max,
+    vocab_file="",
+    distortion=1.0,
+    num_reserved_ids=0,
+    num_shards=1,
+    shard=0,
+    unigrams=(),
+    seed=None,
+    name=None,
+):
+    """Samples classes with probabilities proportional to ``unigrams ** distortion`` (or the
+    counts of ``vocab_file``), after ``num_reserved_ids`` ids of probability 0."""
+    return _candidate_sampler(
+        "FixedUnigramCandidateSampler",
+        true_classes,
+        num_true,
+        num_sampled,
+        unique,
+        range_max,
+        seed,
+        name,
+        vocab_file=vocab_file.encode() if isinstance(vocab_file, str) else vocab_file,
+        distortion=float(distortion),
+        num_reserved_ids=int(num_reserved_ids),
+        num_shards=int(num_shards),
+        shard=int(shard),
+        unigrams=[float(u) for u in unigrams],
+    )
+
+
+# -- AllCandidateSampler: every class, no randomness --------------------------------------------
+def _all_sampler_lower(op):
+    n = op._attrs["num_sampled"]
+
+    def fn(true_classes):
+        return (
+            jnp.arange(n, dtype=jnp.int64),
+            jnp.ones(np.shape(true_classes), jnp.float32),
+            jnp.ones((n,), jnp.float32),
+        )
+
+    return fn
+
+
+_base.register_simple("AllCandidateSampler", _sampler_infer, _all_sampler_lower)
+
+
+def all_candidate_sampler(true_classes, num_true, num_sampled, unique, seed=None, name=None):
+    """The classes ``0 .. num_sampled - 1``, each with expected count 1."""
+    with ops.name_scope(name, "AllCandidateSampler", [true_classes]) as scope:
+        t = _base.to_tensor(true_classes, name="true_classes")
+        seed1, seed2 = get_seed(seed)
+        op = _base.make_op(
+            "AllCandidateSampler",
+            [t],
+            {
+                "num_true": int(num_true),
+                "num_sampled": int(num_sampled),
+                "unique": bool(unique),
+                "seed": seed1 or 0,
+                "seed2": seed2 or 0,
+            },
+            name=scope,
+        )
+        return _Result["AllCandidateSampler"](*op._outputs)
+
+
+# -- ComputeAccidentalHits ------------------------------------------------------------------------
+_Hits = collections.namedtuple("ComputeAccidentalHits", ["indices", "ids", "weights"])
+
+
+def _accidental_hits(true_classes, sampled):
+    """For each row and each of its true classes in order, if it was sampled: the row, its
+    last position in ``sampled`` (TF keeps one position per class) and -FLT_MAX."""
+    positions = {c: j for j, c in enumerate(np.asarray(sampled).tolist())}
+    rows, ids = [], []
+    for i, row in enumerate(np.asarray(true_classes).tolist()):
+        for c in row:
+            if c in positions:
+                rows.append(i)
+                ids.append(positions[c])
+    n = len(rows)
+    return (
+        np.asarray(rows, np.int32),
+        np.asarray(ids, np.int64),
+        np.full(n, -np.finfo(np.float32).max, np.float32),
+    )
+
+
+def _hits_infer(op):
+    with_rank(op, 0, 2)
+    return [(dtypes.int32, (None,)), (dtypes.int64, (None,)), (dtypes.float32, (None,))]
+
+
+def _hits_lower(op):
+    def fn(true_classes, sampled):
+        if isinstance(true_classes, np.ndarray) and isinstance(sampled, np.ndarray):
+            return _accidental_hits(true_classes, sampled)
+        from tfstyle.compiler.lowering import HostValue
+
+        # The number of hits depends on the values: they are found on the host after the run,
+        # so they can be fetched but not computed on further in the same run.
+        return tuple(
+            HostValue(lambda t, s, k=k: _accidental_hits(t, s)[k], true_classes, sampled)
+            for k in range(3)
+        )
+
+    return fn
+
+
+_base.register_simple("ComputeAccidentalHits", _hits_infer, _hits_lower)
+
+
+def compute_accidental_hits(true_classes, sampled_candidates, num_true, seed=None, name=None):
+    """The positions of ``sampled_candidates`` that are one of a row's ``true_classes``, as
+    ``(indices, ids, weights)`` (row, sampled position, -FLT_MAX), for removing them from the
+    sampled logits."""
+    t = _base.to_tensor(true_classes)
+    s = _base.to_tensor(sampled_candidates)
+    seed1, seed2 = get_seed(seed)
+    op = _base.make_op(
+        "ComputeAccidentalHits",
+        [t, s],
+        {"num_true": int(num_true), "seed": seed1 or 0, "seed2": seed2 or 0},
+        name=name or "ComputeAccidentalHits",
+    )
+    return _Hits(*op._outputs)

@@ -911,13 +911,15 @@ def _backprop(op_type, inputs, sizes_name, strides, padding, data_format, dilati
         attrs = _conv_attrs(list(strides), padding, explicit, data_format, list(dilations), op_type)
         ts = []
         for i, v in enumerate(inputs):
-            if i == (0 if op_type == "Conv2DBackpropInput" else 1) and not isinstance(
+            if i == (0 if op_type.endswith("BackpropInput") else 1) and not isinstance(
                 v, ops.Tensor
             ):
                 ts.append(_base.to_tensor(v, dtype=dtypes.int32, name=sizes_name))
             else:
                 ts.append(_base.to_tensor(v))
         attrs["T"] = ts[2].dtype
+        if op_type.startswith("Depthwise"):
+            attrs.pop("use_cudnn_on_gpu")
         return _base.output(op_type, ts, attrs, name=scope)
 
 
@@ -1231,3 +1233,158 @@ def avg_pool_v2(input, ksize, strides, padding, data_format=None, name=None):  #
     """Average pooling of a 3-D, 4-D or 5-D ``input`` (``avg_pool1d``, ``AvgPool`` or
     ``AvgPool3D`` by its rank)."""
     return _pool_nd("avg", input, ksize, strides, padding, data_format, name)
+
+
+def depthwise_conv2d_native_backprop_input(
+    input_sizes,
+    filter,  # noqa: A002
+    out_backprop,
+    strides,
+    padding,
+    data_format="NHWC",
+    dilations=(1, 1, 1, 1),
+    name=None,
+):
+    """The gradient of ``depthwise_conv2d_native`` with respect to its input (op
+    ``DepthwiseConv2dNativeBackpropInput``)."""
+    return _backprop(
+        "DepthwiseConv2dNativeBackpropInput",
+        [input_sizes, filter, out_backprop],
+        "input_sizes",
+        strides,
+        padding,
+        data_format,
+        dilations,
+        name,
+    )
+
+
+def depthwise_conv2d_native_backprop_filter(
+    input,  # noqa: A002
+    filter_sizes,
+    out_backprop,
+    strides,
+    padding,
+    data_format="NHWC",
+    dilations=(1, 1, 1, 1),
+    name=None,
+):
+    """The gradient of ``depthwise_conv2d_native`` with respect to its filter (op
+    ``DepthwiseConv2dNativeBackpropFilter``)."""
+    return _backprop(
+        "DepthwiseConv2dNativeBackpropFilter",
+        [input, filter_sizes, out_backprop],
+        "filter_sizes",
+        strides,
+        padding,
+        data_format,
+        dilations,
+        name,
+    )
+
+
+depthwise_conv2d_backprop_input = depthwise_conv2d_native_backprop_input
+depthwise_conv2d_backprop_filter = depthwise_conv2d_native_backprop_filter
+
+
+def conv1d_transpose(
+    input,  # noqa: A002
+    filters,
+    output_shape,
+    strides,
+    padding="SAME",
+    data_format="NWC",
+    dilations=None,
+    name=None,
+):
+    """The transpose of ``conv1d``: ``conv2d_transpose`` on a height of 1 (op
+    ``Conv2DBackpropInput`` between an ``ExpandDims`` and a ``Squeeze``, as in TF)."""
+    from tfstyle.ops.array_ops import concat, expand_dims, squeeze
+
+    with ops.name_scope(name, "conv1d_transpose", [input, filters, output_shape]) as scope:
+        if data_format is None or data_format == "NWC":
+            data_format, spatial = "NHWC", 1
+            channel_index = 2
+        elif data_format == "NCW":
+            data_format, spatial = "NCHW", 2
+            channel_index = 1
+        else:
+            raise ValueError(
+                f"`data_format` must be 'NWC' or 'NCW'. Received: data_format={data_format}"
+            )
+        strides = _get_sequence(strides, 1, channel_index, "stride")
+        dilations = _get_sequence(dilations, 1, channel_index, "dilations")
+        strides = strides[:spatial] + [1] + strides[spatial:]
+        dilations = dilations[:spatial] + [1] + dilations[spatial:]
+        x = expand_dims(input, spatial)
+        f = expand_dims(filters, 0)
+        if isinstance(output_shape, ops.Tensor):
+            sizes = concat([output_shape[:spatial], [1], output_shape[spatial:]], axis=0)
+        else:
+            output_shape = list(output_shape)
+            sizes = concat([output_shape[:spatial], [1], output_shape[spatial:]], axis=0)
+        padding, explicit = _convert_padding(padding)
+        attrs = _conv_attrs(
+            strides, padding, explicit, data_format, dilations, "Conv2DBackpropInput"
+        )
+        x = _base.to_tensor(x)
+        attrs["T"] = x.dtype
+        f = _base.to_tensor(f, dtype=x.dtype)
+        out = _base.output("Conv2DBackpropInput", [sizes, f, x], attrs, name=scope)
+        return squeeze(out, [spatial])
+
+
+def atrous_conv2d_transpose(value, filters, output_shape, rate, padding, name=None):
+    """The transpose of ``atrous_conv2d`` (TF's composite: ``SpaceToBatchND``, a stride-1
+    ``Conv2DBackpropInput``, ``BatchToSpaceND``)."""
+    from tfstyle.ops.space_batch_ops import batch_to_space_nd, space_to_batch_nd
+
+    with ops.name_scope(name, "atrous_conv2d_transpose", [value, filters, output_shape]):
+        value = _base.to_tensor(value, name="value")
+        filters = _base.to_tensor(filters, name="filters", dtype=value.dtype)
+        fshape = filters.shape.as_list()
+        vshape = value.shape.as_list()
+        if vshape[3] is not None and fshape[3] is not None and vshape[3] != fshape[3]:
+            raise ValueError(
+                "`value` channel count must be compatible with `filters` input channel count. "
+                f"Received: value.shape={value.shape} with channel count {vshape[3]} and "
+                f"filters.shape={filters.shape} with input channel count {fshape[3]}."
+            )
+        if rate < 1:
+            raise ValueError(f"`rate` cannot be less than one. Received: rate={rate}")
+        if rate == 1:
+            return conv2d_transpose(
+                value, filters, output_shape, strides=[1, 1, 1, 1], padding=padding
+            )
+        output_shape = _base.to_tensor(output_shape, name="output_shape")
+        shape = _base.constant_value(output_shape)
+        if shape is None:
+            raise ValueError("tfstyle needs atrous_conv2d_transpose's output_shape statically.")
+        shape = [int(d) for d in shape]
+        if padding == "SAME":
+            fh = fshape[0] + (fshape[0] - 1) * (rate - 1)
+            fw = fshape[1] + (fshape[1] - 1) * (rate - 1)
+            pad_top, pad_left = (fh - 1) // 2, (fw - 1) // 2
+            pad_bottom, pad_right = fh - 1 - pad_top, fw - 1 - pad_left
+        elif padding == "VALID":
+            pad_top = pad_bottom = pad_left = pad_right = 0
+        else:
+            raise ValueError(
+                f"`padding` must be either 'VALID' or 'SAME'. Received: padding={padding}"
+            )
+        in_height = shape[1] + pad_top + pad_bottom
+        in_width = shape[2] + pad_left + pad_right
+        extra_bottom = (rate - in_height % rate) % rate
+        extra_right = (rate - in_width % rate) % rate
+        value = space_to_batch_nd(value, [rate, rate], [[0, extra_bottom], [0, extra_right]])
+        input_sizes = [
+            rate * rate * shape[0],
+            (in_height + extra_bottom) // rate,
+            (in_width + extra_right) // rate,
+            shape[3],
+        ]
+        value = conv2d_backprop_input(
+            input_sizes, filters, value, strides=[1, 1, 1, 1], padding="VALID"
+        )
+        crops = [[pad_top, pad_bottom + extra_bottom], [pad_left, pad_right + extra_right]]
+        return batch_to_space_nd(value, [rate, rate], crops)

@@ -1065,3 +1065,55 @@ def sufficient_statistics(x, axes, shift=None, keep_dims=None, name=None, keepdi
         m_ss = reduction_ops.reduce_sum(m_ss, axes, keepdims=keep_dims, name="mean_ss")
         v_ss = reduction_ops.reduce_sum(v_ss, axes, keepdims=keep_dims, name="var_ss")
     return counts, m_ss, v_ss, shift
+
+
+def batch_norm_with_global_normalization(
+    t=None,
+    m=None,
+    v=None,
+    beta=None,
+    gamma=None,
+    variance_epsilon=None,
+    scale_after_normalization=None,
+    name=None,
+    input=None,  # noqa: A002 - TF's argument names
+    mean=None,
+    variance=None,
+):
+    """``batch_normalization`` with ``gamma`` applied only if ``scale_after_normalization``."""
+    t = input if t is None else t
+    m = mean if m is None else m
+    v = variance if v is None else v
+    return batch_normalization(
+        t, m, v, beta, gamma if scale_after_normalization else None, variance_epsilon, name
+    )
+
+
+def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size=None):
+    """The sum of ``per_example_loss`` (times ``sample_weight``) divided by the global batch
+    size (the first dimension, one replica here, unless given)."""
+    from tfstyle.ops import check_ops
+
+    per_example_loss = _convert(per_example_loss)
+    input_dtype = per_example_loss.dtype
+    if sample_weight is not None:
+        sample_weight = _convert(sample_weight, dtype=input_dtype)
+        per_example_loss = math_ops.multiply(per_example_loss, sample_weight)
+    if global_batch_size is None:
+        global_batch_size = array_ops.shape(per_example_loss)[0] * 1
+    else:
+        global_batch_size = _convert(global_batch_size)
+    check_ops.assert_scalar(global_batch_size, message="global_batch_size must be scalar.")
+    check_ops.assert_integer(global_batch_size, message="global_batch_size must be an integer.")
+    check_ops.assert_non_negative(
+        global_batch_size, message="global_batch_size must be non-negative."
+    )
+    loss = reduction_ops.reduce_sum(per_example_loss)
+    global_batch_size = array_ops.cast(global_batch_size, input_dtype)
+    return math_ops.div_no_nan(loss, global_batch_size)
+
+
+def scale_regularization_loss(regularization_loss):
+    """The summed ``regularization_loss`` divided by the number of replicas (one here)."""
+    loss = reduction_ops.reduce_sum(regularization_loss)
+    return loss / 1.0
