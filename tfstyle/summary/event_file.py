@@ -84,6 +84,14 @@ def read_records(path):
             offset += 12 + length + 4
 
 
+def summary_iterator(path):
+    """Yields the ``Event`` protos of the event file at ``path`` (written by tfstyle or TF)."""
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    for record in read_records(path):
+        yield Event.FromString(record)
+
+
 # Writers still open at interpreter exit get their pending events written out.
 _LIVE_WRITERS = weakref.WeakSet()
 

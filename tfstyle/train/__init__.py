@@ -2,6 +2,8 @@
 
 # ruff: noqa: F401
 
+from tfstyle.summary.event_file import summary_iterator
+
 from .adadelta import AdadeltaOptimizer
 from .adagrad import AdagradOptimizer
 from .adagrad_da import AdagradDAOptimizer
@@ -32,6 +34,7 @@ from .learning_rate_decay import (
     natural_exp_decay,
     noisy_linear_cosine_decay,
     piecewise_constant,
+    piecewise_constant_decay,
     polynomial_decay,
 )
 from .momentum import MomentumOptimizer

@@ -224,3 +224,6 @@ def piecewise_constant(x, boundaries, values, name=None):
         for b, v in zip(reversed(bounds), reversed(vals[:-1])):
             out = math_ops.where_v2(math_ops.less_equal(x, b), v, out)
         return out
+
+
+piecewise_constant_decay = piecewise_constant
