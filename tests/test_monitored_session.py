@@ -461,3 +461,35 @@ def test_tf_imports_the_meta_graph_and_runs_the_ready_op(tmp_path):
         graph_def = text_format.Parse(f.read(), tf.GraphDef())
     with tf.Graph().as_default():
         tf.import_graph_def(graph_def, name="")
+
+
+def _resume_imported(lib, d):
+    """Imports TF's .meta and trains 2 more steps under MonitoredTrainingSession (its ready op
+    and saver come from the imported collections)."""
+    with lib.Graph().as_default():
+        lib.train.import_meta_graph(os.path.join(d, "model.ckpt-3.meta"))
+        final = lib.train.FinalOpsHook(
+            ["dense/kernel/Read/ReadVariableOp:0", "global_step/Read/ReadVariableOp:0"]
+        )
+        hooks = [lib.train.StopAtStepHook(num_steps=2), final]
+        with lib.train.MonitoredTrainingSession(
+            checkpoint_dir=d, hooks=hooks, save_checkpoint_steps=1
+        ) as sess:
+            while not sess.should_stop():
+                sess.run("GradientDescent", {"x:0": X, "y:0": Y})
+    kernel, step = final.final_ops_values
+    return kernel, int(step), _ckpt_state(lib, d)
+
+
+def test_resume_from_tfs_meta_graph_in_both(tmp_path):
+    """A TF-written .meta (TF's boolean_mask report, SaverDef collection) imports into tfstyle
+    and training resumes from TF's checkpoint as in TF."""
+    tf = tf1()
+    got = {}
+    for name, lib in (("tf", tf), ("ours", tfs)):
+        d = str(tmp_path / name)
+        _train(tf, d, _stop_at(3), save_checkpoint_steps=2)
+        got[name] = _resume_imported(lib, d)
+    np.testing.assert_allclose(got["ours"][0], got["tf"][0], rtol=1e-5)
+    assert got["ours"][1:] == got["tf"][1:]
+    assert got["ours"][1] == 5 and got["ours"][2][0] == "model.ckpt-5"

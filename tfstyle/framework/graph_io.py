@@ -77,6 +77,7 @@ from tfstyle.framework import (
     ref_variables,
     registry,
     sparse_dedup,
+    uninitialized_report,
 )
 from tfstyle.framework import tensor_shape as _shape
 
@@ -94,6 +95,7 @@ VARIABLE_COLLECTIONS = frozenset(
         ops.GraphKeys.METRIC_VARIABLES,
         ops.GraphKeys.CONCATENATED_VARIABLES,
         ops.GraphKeys.TRAINABLE_RESOURCE_VARIABLES,
+        ops.GraphKeys.GLOBAL_STEP,
     }
 )
 
@@ -2821,6 +2823,8 @@ def import_graph_def(
     if partition_stitch.has_partition_stitch(gd):
         gd = partition_stitch.rewrite(gd)
     gd = sparse_dedup.rewrite(gd) if sparse_dedup.has_unique(gd) else gd
+    if uninitialized_report.has_report(gd):
+        gd = uninitialized_report.rewrite(gd)
     if functionalize.needs_functionalization(gd):
         gd = functionalize.functionalize(gd)
     graph = ops.get_default_graph()

@@ -99,6 +99,20 @@ def _global_step_read(hook_name):
     return step
 
 
+def _savers_collection():
+    """The ``SAVERS`` collection, a ``SaverDef`` that ``import_meta_graph`` put there made a
+    ``Saver`` (in the collection too), as TF's import makes it."""
+    from tensorboard.compat.proto import saver_pb2
+
+    from .saver import Saver
+
+    savers = ops.get_collection_ref(ops.GraphKeys.SAVERS)
+    for i, item in enumerate(savers):
+        if isinstance(item, saver_pb2.SaverDef):
+            savers[i] = Saver(saver_def=item)
+    return list(savers)
+
+
 def _as_graph_element(obj):
     """A tensor of the default graph given as a tensor or a name (``"x"`` means ``"x:0"``)."""
     graph = ops.get_default_graph()
@@ -346,7 +360,7 @@ class CheckpointSaverHook(SessionRunHook):
         if self._scaffold is not None:
             return self._scaffold.saver
         key = ops.GraphKeys.SAVERS
-        savers = ops.get_collection(key)
+        savers = _savers_collection()
         if not savers:
             raise RuntimeError(
                 f"No items in collection {key}. Please add a saver to the collection or "

@@ -207,7 +207,7 @@ def _get_saver_or_default():
     from .saver import Saver
 
     key = ops.GraphKeys.SAVERS
-    savers = ops.get_collection(key)
+    savers = hooks_lib._savers_collection()
     if savers:
         if len(savers) > 1:
             raise RuntimeError(
