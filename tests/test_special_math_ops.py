@@ -237,3 +237,37 @@ def test_op_types_match_tf():
     ]
     for fn in cases:
         assert types(tfs, fn) == types(tf1(), fn)
+
+
+def test_real_imag_angle_of_complex_tensors():
+    def build(tf):
+        p, x = _px(tf)
+        c = tf.cast(x, tf.complex64) * tf.cast(p, tf.complex64)
+        c = c + tf.cast(tf.reverse(x, [1]), tf.complex64) * tf.constant(1j, tf.complex64)
+        return [tf.math.real(c), tf.math.imag(c), tf.math.angle(c), tf.real(c, name="r")]
+
+    check(build, FEEDS, names=False, rtol=1e-5, atol=1e-6)
+
+
+def test_approx_max_k_matches_tf_on_cpu():
+    def build(tf):
+        # (TF's gradient of ApproxTopK needs a static batch size.)
+        x = tf.placeholder(tf.float32, [2, 3], name="x")
+        p = tf.placeholder(tf.float32, [2, 3], name="p")
+        top = tf.math.approx_max_k(x, 2)
+        return [top.values, top.indices, tf.nn.approx_max_k(p, 1, name="a").values]
+
+    check(build, FEEDS, grad=True)
+
+
+def test_approx_min_k_on_another_axis():
+    # TF's CPU kernel takes only is_max_k and the last axis; the exact answer is the oracle.
+    with tfs.Graph().as_default():
+        x = tfs.placeholder(tfs.float32, [None, 3], name="x")
+        low = tfs.math.approx_min_k(x, 1, reduction_dimension=0)
+        assert low.values.shape.as_list() == [1, 3]
+        assert low.indices.dtype == tfs.int32
+        with tfs.Session() as sess:
+            values, indices = sess.run(low, {x: X})
+    np.testing.assert_array_equal(values, X.min(0, keepdims=True))
+    np.testing.assert_array_equal(indices, X.argmin(0)[None])

@@ -3,7 +3,7 @@
 # ruff: noqa: F401
 
 from tfstyle.ops.space_batch_ops import depth_to_space, space_to_batch, space_to_depth
-from tfstyle.ops.special_math_ops import zero_fraction
+from tfstyle.ops.special_math_ops import approx_max_k, approx_min_k, zero_fraction
 
 from . import (
     grad_ops,  # registers TF's gradient ops (ReluGrad, MaxPoolGrad, ...)

@@ -7,6 +7,8 @@
 Where TF has an op, the op has TF's type and attributes; where TF composes ops, the composite
 has TF's name scopes, so the output tensors have TF's names."""
 
+import collections
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -586,3 +588,77 @@ def confusion_matrix(
         else:
             values = array_ops.cast(weights, dtype)
         return array_ops.scatter_nd(indices=indices, updates=values, shape=shape)
+
+
+# -- ApproxTopK -----------------------------------------------------------------------------------
+def _approx_top_k_infer(op):
+    x = op._inputs[0]
+    d = _base.dims(x)
+    if d is None:
+        return [(x.dtype, None), (dtypes.int32, None)]
+    axis = op._attrs["reduction_dimension"] % len(d)
+    out = list(d)
+    out[axis] = op._attrs["k"]
+    return [(x.dtype, tuple(out)), (dtypes.int32, tuple(out))]
+
+
+def _approx_top_k_lower(op):
+    attrs = op._attrs
+    pick = jax.lax.approx_max_k if attrs["is_max_k"] else jax.lax.approx_min_k
+
+    def fn(x):
+        values, indices = pick(
+            x,
+            attrs["k"],
+            reduction_dimension=attrs["reduction_dimension"],
+            recall_target=attrs["recall_target"],
+            reduction_input_size_override=attrs["reduction_input_size_override"],
+            aggregate_to_topk=attrs["aggregate_to_topk"],
+        )
+        return values, indices.astype(jnp.int32)
+
+    return fn
+
+
+_base.register_simple("ApproxTopK", _approx_top_k_infer, _approx_top_k_lower)
+_m.allow(
+    "ApproxTopK",
+    "float16 bfloat16 float32 float64 int8 uint8 int16 uint16 int32 uint32 int64 uint64",
+)
+
+
+def _approx_top_k(operand, k, reduction_dimension, recall_target, is_max_k,
+                  reduction_input_size_override, aggregate_to_topk, name):  # fmt: skip
+    x = _base.to_tensor(operand, name="input")
+    _m.check_dtype("ApproxTopK", "input", x.dtype)
+    attrs = {
+        "k": int(k),
+        "reduction_dimension": int(reduction_dimension),
+        "recall_target": float(recall_target),
+        "is_max_k": bool(is_max_k),
+        "reduction_input_size_override": int(reduction_input_size_override),
+        "aggregate_to_topk": bool(aggregate_to_topk),
+        "T": x.dtype,
+    }
+    op = _base.make_op("ApproxTopK", [x], attrs, name=name or "ApproxTopK")
+    return _ApproxTopK(*op._outputs)
+
+
+_ApproxTopK = collections.namedtuple("ApproxTopK", ["values", "indices"])
+
+
+def approx_max_k(operand, k, reduction_dimension=-1, recall_target=0.95,
+                 reduction_input_size_override=-1, aggregate_to_topk=True,
+                 name=None):  # fmt: skip
+    """The ``k`` largest values along ``reduction_dimension`` and their int32 indices (exact on
+    CPU, approximate where XLA's TPU/GPU algorithm applies)."""
+    return _approx_top_k(operand, k, reduction_dimension, recall_target, True,
+                         reduction_input_size_override, aggregate_to_topk, name)  # fmt: skip
+
+
+def approx_min_k(operand, k, reduction_dimension=-1, recall_target=0.95,
+                 reduction_input_size_override=-1, aggregate_to_topk=True,
+                 name=None):  # fmt: skip
+    """The ``k`` smallest values along ``reduction_dimension`` and their int32 indices."""
+    return _approx_top_k(operand, k, reduction_dimension, recall_target, False,
+                         reduction_input_size_override, aggregate_to_topk, name)  # fmt: skip

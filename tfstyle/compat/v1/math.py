@@ -110,6 +110,8 @@ from tfstyle.ops.segment_ops import (
 )
 from tfstyle.ops.special_math_ops import (
     angle,
+    approx_max_k,
+    approx_min_k,
     bessel_i0,
     bessel_i0e,
     bessel_i1,
