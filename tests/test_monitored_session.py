@@ -493,3 +493,27 @@ def test_resume_from_tfs_meta_graph_in_both(tmp_path):
     np.testing.assert_allclose(got["ours"][0], got["tf"][0], rtol=1e-5)
     assert got["ours"][1:] == got["tf"][1:]
     assert got["ours"][1] == 5 and got["ours"][2][0] == "model.ckpt-5"
+
+
+BIAS = "dense/bias/Read/ReadVariableOp"
+
+
+def test_logging_tensor_hook_messages(caplog):
+    """Tensors given by name, logged every 2 runs and at the end, as TF words the lines."""
+    got = {}
+    for name, lib in (("tf", tf1()), ("ours", tfs)):
+        with lib.Graph().as_default():
+            x, y, step, loss, train, _ = _model(lib)
+            hook = lib.train.LoggingTensorHook([BIAS], every_n_iter=2, at_end=True)
+            waiter = lib.train.GlobalStepWaiterHook(wait_until_step=0)
+            caplog.clear()
+            with caplog.at_level("INFO", logger="tensorflow"):
+                with lib.train.SingularMonitoredSession(
+                    hooks=[hook, waiter, lib.train.StopAtStepHook(last_step=3)]
+                ) as sess:
+                    while not sess.should_stop():
+                        sess.run(train, {x: X[:1], y: Y[:1]})
+            lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith(BIAS)]
+        got[name] = [line.split(" = ")[0] + (" (sec)" if "sec)" in line else "") for line in lines]
+    assert got["ours"] == got["tf"]
+    assert got["ours"] == [BIAS, BIAS + " (sec)", BIAS + " (sec)"]
