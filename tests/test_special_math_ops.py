@@ -271,3 +271,47 @@ def test_approx_min_k_on_another_axis():
             values, indices = sess.run(low, {x: X})
     np.testing.assert_array_equal(values, X.min(0, keepdims=True))
     np.testing.assert_array_equal(indices, X.argmin(0)[None])
+
+
+def _graph_of_new_ops(tf):
+    x = tf.placeholder(tf.float32, [2, 3], name="x")
+    return [
+        tf.math.erfinv(x * 0.5),
+        tf.math.cumulative_logsumexp(x, 1, exclusive=True),
+        tf.math.reduce_euclidean_norm(x, 1),
+        tf.math.invert_permutation([2, 0, 1]),
+        tf.math.igamma(x * 0 + 2.0, x * 0 + 1.0),
+        tf.math.bessel_i1e(x),
+        tf.math.real(tf.cast(x, tf.complex64)),
+        tf.math.betainc(x * 0 + 1, x * 0 + 2, x * 0 + 0.5),
+        tf.math.xlog1py(x, x * x),
+        tf.math.ndtri(x * 0 + 0.3),
+        tf.math.confusion_matrix([0, 1], [1, 1], num_classes=2),
+        tf.bincount(tf.constant([1, 2, 2]), minlength=4),
+        tf.math.multiply_no_nan(x, x),
+        tf.math.nextafter(x, x * 0),
+        tf.math.zeta(x * 0 + 2.0, x * 0 + 1.0),
+        tf.math.polygamma(x * 0 + 1.0, x * 0 + 1.0),
+        tf.math.approx_max_k(x, 2).values,
+        tf.nn.all_candidate_sampler(tf.constant([[1]], tf.int64), 1, 3, True).sampled_candidates,
+    ]
+
+
+@pytest.mark.parametrize("writer", ["tf", "tfstyle"])
+def test_graph_defs_of_the_new_ops_run_in_the_other(writer):
+    X2 = np.array([[0.1, 0.5, -0.3], [0.2, -0.9, 0.4]], np.float32)
+    src, dst = (tf1(), tfs) if writer == "tf" else (tfs, tf1())
+    with src.Graph().as_default() as g:
+        outs = _graph_of_new_ops(src)
+        names = [t.name for t in outs]
+        with src.Session() as sess:
+            want = sess.run(outs, {"x:0": X2})
+        data = g.as_graph_def().SerializeToString()
+    with dst.Graph().as_default():
+        gd = dst.GraphDef()
+        gd.ParseFromString(data)
+        dst.import_graph_def(gd, name="")
+        with dst.Session() as sess:
+            got = sess.run(names, {"x:0": X2})
+    for n, a, b in zip(names, got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=n)
