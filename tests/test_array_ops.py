@@ -245,25 +245,42 @@ def test_slicing_errors():
     check(unknown_rank, {"u:0": X})
 
 
-@pytest.mark.parametrize("bounds", ["both", "end", "begin", "end_2d", "end_in_a_loop"])
-def test_slice_bounds_from_a_feed_raise_a_clear_error(bounds):
-    # (An end from a feed after an omitted begin used to be ignored: x[:k] gave all of x.)
+def test_sizes_from_fed_integers_compile_per_value_like_tf():
+    # A slice by fed bounds, a range to a fed limit, a list sized by a fed count: the step is
+    # specialized on the fed integers (compiled again for each new value), as TF computes them.
+    def build(tf):
+        x = tf.placeholder(tf.float32, [5], name="x")
+        i = tf.placeholder(tf.int32, [], name="i")
+        k = tf.placeholder(tf.int64, [2], name="k")
+        m = tf.reshape(x, [5, 1])
+        return [
+            x[i : i + 2],
+            x[:i],
+            x[i:],
+            m[: k[0], : k[1]],
+            tf.range(i) * 2,
+            tf.zeros(tf.stack([i, 2])),
+            tf.reshape(x[: i + 1], [-1, 1]) + 1.0,
+        ]
+
+    for iv, kv in ((1, [2, 1]), (3, [4, 0]), (1, [2, 1])):
+        check(build, {"x:0": np.arange(5.0), "i:0": iv, "k:0": kv})
+
+
+def test_sizes_from_a_loop_counter_or_a_variable_raise_a_clear_error():
     x = tfs.placeholder(tfs.float32, [5])
-    i = tfs.placeholder(tfs.int32, [])
-    if bounds == "end_in_a_loop":
+    v = tfs.Variable(2)
+    j0 = tfs.placeholder(tfs.int32, [])
 
-        def body(j, a):
-            return j + 1, a + tfs.reduce_sum(x[: j + 1])
+    def body(j, a):
+        return j + 1, a + tfs.reduce_sum(x[: j + 1])
 
-        y = tfs.while_loop(lambda j, a: j < 3, body, [0, 0.0])[1]
-    else:
-        y = {"both": lambda: x[i : i + 2], "end": lambda: x[:i], "begin": lambda: x[i:],
-             "end_2d": lambda: tfs.reshape(x, [5, 1])[:i, :1]}[bounds]()  # fmt: skip
+    loop = tfs.while_loop(lambda j, a: j < j0, body, [0, 0.0])[1]
     with tfs.Session() as s:
-        with pytest.raises(tfs.errors.InvalidArgumentError, match="known when the graph is com"):
-            s.run(y, {x: np.zeros(5), i: 1})
-        # Static bounds, and a fed single index (no size to know), still run.
-        np.testing.assert_array_equal(s.run([x[:2], x[i]], {x: np.arange(5.0), i: 3})[0], [0, 1])
+        s.run(v.initializer)
+        for y in (loop, x[:v]):
+            with pytest.raises(tfs.errors.InvalidArgumentError, match="known when the graph is"):
+                s.run(y, {x: np.zeros(5), j0: 3})
 
 
 def test_gather():
@@ -395,8 +412,8 @@ def test_range_with_fed_limit():
         return tf.range(n)
 
     assert static_shapes(lambda tf: [build(tf)]) == [[None]]
-    with pytest.raises(tfs.errors.InvalidArgumentError, match="known when the graph is compiled"):
-        check(build, {"n:0": 3})
+    check(build, {"n:0": 3})
+    check(build, {"n:0": 0})
 
 
 def test_shape_ops_and_broadcasting():

@@ -367,6 +367,25 @@ def test_gradient_of_a_loop_without_maximum_iterations_names_its_stack(tmp_path)
                 sess.run("train", {"x:0": x})
 
 
+def _train_loop_of_fed_trip_count(tf):
+    x = tf.placeholder(tf.float32, [3], name="x")
+    n = tf.placeholder(tf.int32, [], name="n")
+    w = tf.get_variable("w", [3])
+    _, a = tf.while_loop(lambda i, a: i < n, lambda i, a: [i + 1, tf.tanh(a * w + x)],
+                         [0, tf.zeros([3])])  # fmt: skip
+    loss = tf.reduce_sum(tf.square(a - 0.3))
+    tf.train.GradientDescentOptimizer(0.1).minimize(loss, name="train")
+    return [loss.name]
+
+
+def test_gradient_of_a_loop_of_a_fed_trip_count_trains_to_tf_values(tmp_path):
+    # TF's condition i < n bounds the loop: its stacks become lists of the fed n's capacity,
+    # and the step is compiled for each new n.
+    x = np.array([0.5, -1.0, 2.0], np.float32)
+    feeds = [{"x:0": x, "n:0": 3}, {"x:0": x, "n:0": 1}, {"x:0": x, "n:0": 3}]
+    _train_compare(_train_loop_of_fed_trip_count, feeds, tmp_path)
+
+
 def _rnn_variant(kind):
     def build(tf):
         x = tf.placeholder(tf.float32, [3, 5, 4], name="x")

@@ -26,6 +26,7 @@ single-threaded default was about 20% faster). Every CPU executable also gets
 import os
 
 import jax
+import numpy as np
 
 from tfstyle.framework import errors
 
@@ -108,41 +109,99 @@ def _may_fail_at_run(op_list):
     return False
 
 
+# Fed values that a step is specialized on (sizes, shapes, capacities): at most this many
+# elements each, and this many specializations kept per executable.
+_STATIC_FEED_SIZE = 64
+_MAX_SPECIALIZATIONS = 32
+
+
 class Executable:
-    """The compiled step of one ``Plan`` (see ``lowering.build_step``)."""
+    """The compiled step of one ``Plan`` (see ``lowering.build_step``).
+
+    A lowering that needs a value known while tracing (a slice's bounds, a shape, a list's
+    capacity) raises ``NeedsStaticValue`` when that value is traced. Where it comes from small
+    integer feeds, the step is specialized on them: their values become constants of the traced
+    function, and each new combination of values is compiled (as TF computes such sizes per
+    run). Otherwise the error stands."""
 
     __slots__ = (
         "plan",
+        "step",
         "jitted",
         "finishers",
         "effects",
         "passthrough",
         "trace_count",
         "may_fail",
+        "static_feeds",
+        "specialized",
+        "_jit",
     )
 
     def __init__(self, plan):
         self.plan = plan
-        step, self.finishers, self.effects, self.passthrough = lowering.build_step(plan)
+        self.step, self.finishers, self.effects, self.passthrough = lowering.build_step(plan)
         self.trace_count = 0
-
-        def counted(donated, readonly, feeds, rng):
-            self.trace_count += 1
-            _TRACES[0] += 1
-            return step(donated, readonly, feeds, rng)
-
         options = _cpu_compiler_options(plan)
         # A step that may fail while it runs keeps its inputs: a failed run loses no variable.
         self.may_fail = _may_fail_at_run(plan.ops)
         donate = () if self.may_fail else (0,)
-        self.jitted = jax.jit(counted, donate_argnums=donate, compiler_options=options)
+
+        def jit(fn):
+            return jax.jit(fn, donate_argnums=donate, compiler_options=options)
+
+        self._jit = jit
+        self.jitted = jit(self._counted(None))
+        self.static_feeds = ()  # indices of the feeds the step is specialized on
+        self.specialized = {}  # their values -> jitted step
+
+    def _counted(self, static):
+        step = self.step
+
+        def counted(donated, readonly, feeds, rng):
+            self.trace_count += 1
+            _TRACES[0] += 1
+            if static:
+                feeds = list(feeds)
+                for i, value in static:
+                    feeds[i] = value
+            return step(donated, readonly, feeds, rng)
+
+        return counted
+
+    def _function(self, feeds):
+        if not self.static_feeds:
+            return self.jitted
+        static = tuple((i, np.array(feeds[i])) for i in self.static_feeds)
+        key = tuple((v.dtype.str, v.shape, v.tobytes()) for _, v in static)
+        fn = self.specialized.get(key)
+        if fn is None:
+            if len(self.specialized) >= _MAX_SPECIALIZATIONS:
+                del self.specialized[next(iter(self.specialized))]
+            fn = self.specialized[key] = self._jit(self._counted(static))
+        return fn
 
     def __call__(self, donated, readonly, feeds, rng):
+        while True:
+            try:
+                return self._call(donated, readonly, feeds, rng)
+            except errors.InvalidArgumentError as e:
+                # (Raised while tracing: nothing ran and nothing was donated.)
+                if not getattr(e, "needs_static_value", False):
+                    raise
+                more = _source_feeds(e.op, self.plan.feeds, feeds) - set(self.static_feeds)
+                if not more:
+                    raise
+                self.static_feeds = tuple(sorted({*self.static_feeds, *more}))
+                self.specialized.clear()
+
+    def _call(self, donated, readonly, feeds, rng):
+        fn = self._function(feeds)
         with x64(True):
             if not self.may_fail:
-                return self.jitted(donated, readonly, feeds, rng)
+                return fn(donated, readonly, feeds, rng)
             errors.take_run_error()
-            result = jax.block_until_ready(self.jitted(donated, readonly, feeds, rng))
+            result = jax.block_until_ready(fn(donated, readonly, feeds, rng))
             error = errors.take_run_error()
             if error is not None:
                 raise error
@@ -152,6 +211,35 @@ class Executable:
         """Runs the host effects of a call's results, then returns the fetched values as NumPy
         (called once the session holds the run's new state, so a failing effect loses none)."""
         return lowering.finish_run(outs, self.finishers, self.effects)
+
+
+def _source_feeds(op, plan_feeds, values):
+    """The indices of the small integer feeds that ``op``'s inputs are computed from (through
+    the captures of the function graphs it lies in)."""
+    index = {t: i for i, t in enumerate(plan_feeds)}
+    found, seen = set(), set()
+    stack = list(op._inputs) if op is not None else []
+    while stack:
+        t = stack.pop()
+        if t in seen:
+            continue
+        seen.add(t)
+        i = index.get(t)
+        if i is not None:
+            v = values[i]
+            if (
+                v is not None
+                and np.asarray(v).dtype.kind in "iu"
+                and np.size(v) <= _STATIC_FEED_SIZE
+            ):
+                found.add(i)
+            continue
+        outer = {inner: o for o, inner in getattr(t.graph, "captures", ())}
+        if t in outer:
+            stack.append(outer[t])
+            continue
+        stack.extend(t.op._inputs)
+    return found
 
 
 _TRACES = [0]

@@ -184,7 +184,9 @@ def _run_ops(ctx, ops, env):
         except (TypeError, ValueError) as e:
             # Shapes only known at run time (None dims) can still disagree: TF reports that as
             # InvalidArgumentError naming the op. Runs on tracing only, never per step.
-            raise _runtime_error(op, args, e) from e
+            error = _runtime_error(op, args, e)
+            error.needs_static_value = isinstance(e, errors.NeedsStaticValue)
+            raise error from e
         outs = op._outputs
         if len(outs) == 1:
             env[outs[0]] = out

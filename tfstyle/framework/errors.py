@@ -21,6 +21,12 @@ DATA_LOSS = 15
 UNAUTHENTICATED = 16
 
 
+class NeedsStaticValue(TypeError):
+    """A lowering needs a value known when the step is traced (a size, a shape, a capacity) but
+    got a traced one. The compiler then specializes the step on the fed values it comes from,
+    where there are such (``compiler/executable.py``)."""
+
+
 class OpError(Exception):
     """An error raised while running a graph: carries the failing op (if any) and a code."""
 

@@ -6,7 +6,7 @@ so that building a graph is fast and linear in its size.
 
 import numpy as np
 
-from tfstyle.framework import dtypes, ops, registry
+from tfstyle.framework import dtypes, errors, ops, registry
 from tfstyle.framework.ops import Tensor
 
 
@@ -168,7 +168,7 @@ def static_ints(value, what="value"):
     try:
         return np.asarray(value).astype(np.int64)
     except Exception:  # noqa: BLE001 - JAX raises its own error types for tracers
-        raise TypeError(
+        raise errors.NeedsStaticValue(
             f"tfstyle needs {what} to be known when the graph is compiled (a constant or "
             "computed from static shapes), but it depends on a fed value or a variable."
         ) from None

@@ -209,9 +209,7 @@ def _static_int(op, value, what):
     try:
         return int(np.asarray(value))
     except Exception:  # noqa: BLE001 - JAX raises its own error types for tracers
-        raise errors.InvalidArgumentError(
-            None,
-            op,
+        raise errors.NeedsStaticValue(
             f"{op.name} ({op.type}): tfstyle lowers a TensorList to a buffer of fixed capacity, "
             f"so its {what} must be known when the graph is compiled (a constant or computed "
             "from static shapes), but it depends on a fed value or a variable.",
