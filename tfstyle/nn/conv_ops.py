@@ -904,16 +904,16 @@ _base.register_simple(
 )
 
 
-def _backprop(op_type, inputs, sizes_name, strides, padding, data_format, dilations, name):
+def _backprop(op_type, inputs, strides, padding, data_format, dilations, name):
+    # The sizes input is the first of a BackpropInput op and the second of a BackpropFilter op.
+    sizes_at, sizes_name = (0, "input_sizes") if "BackpropInput" in op_type else (1, "filter_sizes")
     padding, explicit = _convert_padding(padding)
     data_format = data_format or "NHWC"
     with ops.name_scope(name, op_type, inputs) as scope:
         attrs = _conv_attrs(list(strides), padding, explicit, data_format, list(dilations), op_type)
         ts = []
         for i, v in enumerate(inputs):
-            if i == (0 if op_type.endswith("BackpropInput") else 1) and not isinstance(
-                v, ops.Tensor
-            ):
+            if i == sizes_at and not isinstance(v, ops.Tensor):
                 ts.append(_base.to_tensor(v, dtype=dtypes.int32, name=sizes_name))
             else:
                 ts.append(_base.to_tensor(v))
@@ -938,15 +938,9 @@ def conv2d_backprop_input(
     """The gradient of ``conv2d`` with respect to its input (op ``Conv2DBackpropInput``)."""
     filter = filters if filter is None else filter  # noqa: A001
     return _backprop(
-        "Conv2DBackpropInput",
-        [input_sizes, filter, out_backprop],
-        "input_sizes",
-        strides,
-        padding,
-        data_format,
-        dilations,
-        name,
-    )
+        "Conv2DBackpropInput", [input_sizes, filter, out_backprop],
+        strides, padding, data_format, dilations, name,
+    )  # fmt: skip
 
 
 def conv2d_backprop_filter(
@@ -962,15 +956,9 @@ def conv2d_backprop_filter(
 ):
     """The gradient of ``conv2d`` with respect to its filter (op ``Conv2DBackpropFilter``)."""
     return _backprop(
-        "Conv2DBackpropFilter",
-        [input, filter_sizes, out_backprop],
-        "filter_sizes",
-        strides,
-        padding,
-        data_format,
-        dilations,
-        name,
-    )
+        "Conv2DBackpropFilter", [input, filter_sizes, out_backprop],
+        strides, padding, data_format, dilations, name,
+    )  # fmt: skip
 
 
 # -- Conv3D, Conv3DBackpropInputV2 (conv3d_transpose), Conv3DBackpropFilterV2 -----------------------
@@ -1248,15 +1236,9 @@ def depthwise_conv2d_native_backprop_input(
     """The gradient of ``depthwise_conv2d_native`` with respect to its input (op
     ``DepthwiseConv2dNativeBackpropInput``)."""
     return _backprop(
-        "DepthwiseConv2dNativeBackpropInput",
-        [input_sizes, filter, out_backprop],
-        "input_sizes",
-        strides,
-        padding,
-        data_format,
-        dilations,
-        name,
-    )
+        "DepthwiseConv2dNativeBackpropInput", [input_sizes, filter, out_backprop],
+        strides, padding, data_format, dilations, name,
+    )  # fmt: skip
 
 
 def depthwise_conv2d_native_backprop_filter(
@@ -1272,15 +1254,9 @@ def depthwise_conv2d_native_backprop_filter(
     """The gradient of ``depthwise_conv2d_native`` with respect to its filter (op
     ``DepthwiseConv2dNativeBackpropFilter``)."""
     return _backprop(
-        "DepthwiseConv2dNativeBackpropFilter",
-        [input, filter_sizes, out_backprop],
-        "filter_sizes",
-        strides,
-        padding,
-        data_format,
-        dilations,
-        name,
-    )
+        "DepthwiseConv2dNativeBackpropFilter", [input, filter_sizes, out_backprop],
+        strides, padding, data_format, dilations, name,
+    )  # fmt: skip
 
 
 depthwise_conv2d_backprop_input = depthwise_conv2d_native_backprop_input
