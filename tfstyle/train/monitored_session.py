@@ -227,20 +227,11 @@ class SessionCreator:
         raise NotImplementedError(f"create_session is not implemented for {self}.")
 
 
-class ChiefSessionCreator(SessionCreator):
-    """Creates a session that restores the latest checkpoint of ``checkpoint_dir`` (or
-    ``checkpoint_filename_with_path``) or else initializes the model with the scaffold."""
+class _ScaffoldSessionCreator(SessionCreator):
+    """What the chief and worker creators share: a scaffold, a master, a config and the
+    ``SessionManager`` made (once) from the scaffold's init and ready ops."""
 
-    def __init__(
-        self,
-        scaffold=None,
-        master="",
-        config=None,
-        checkpoint_dir=None,
-        checkpoint_filename_with_path=None,
-    ):
-        self._checkpoint_dir = checkpoint_dir
-        self._checkpoint_filename_with_path = checkpoint_filename_with_path
+    def __init__(self, scaffold, master, config):
         self._scaffold = scaffold or Scaffold()
         self._session_manager = None
         self._master = master
@@ -256,6 +247,23 @@ class ChiefSessionCreator(SessionCreator):
                 graph=ops.get_default_graph(),
             )
         return self._session_manager
+
+
+class ChiefSessionCreator(_ScaffoldSessionCreator):
+    """Creates a session that restores the latest checkpoint of ``checkpoint_dir`` (or
+    ``checkpoint_filename_with_path``) or else initializes the model with the scaffold."""
+
+    def __init__(
+        self,
+        scaffold=None,
+        master="",
+        config=None,
+        checkpoint_dir=None,
+        checkpoint_filename_with_path=None,
+    ):
+        super().__init__(scaffold, master, config)
+        self._checkpoint_dir = checkpoint_dir
+        self._checkpoint_filename_with_path = checkpoint_filename_with_path
 
     def create_session(self):
         self._scaffold.finalize()
@@ -271,7 +279,7 @@ class ChiefSessionCreator(SessionCreator):
         )
 
 
-class WorkerSessionCreator(SessionCreator):
+class WorkerSessionCreator(_ScaffoldSessionCreator):
     """Creates a session that waits (up to ``max_wait_secs``) for the model to be ready.
 
     tfstyle runs in one process and each session holds its own variables, so only a model
@@ -279,22 +287,8 @@ class WorkerSessionCreator(SessionCreator):
     """
 
     def __init__(self, scaffold=None, master="", config=None, max_wait_secs=30 * 60):
-        self._scaffold = scaffold or Scaffold()
-        self._session_manager = None
-        self._master = master
-        self._config = config
+        super().__init__(scaffold, master, config)
         self._max_wait_secs = max_wait_secs
-
-    def _get_session_manager(self):
-        if self._session_manager is None:
-            self._session_manager = SessionManager(
-                local_init_op=self._scaffold.local_init_op,
-                local_init_feed_dict=self._scaffold.local_init_feed_dict,
-                ready_op=self._scaffold.ready_op,
-                ready_for_local_init_op=self._scaffold.ready_for_local_init_op,
-                graph=ops.get_default_graph(),
-            )
-        return self._session_manager
 
     def create_session(self):
         self._scaffold.finalize()
