@@ -107,14 +107,9 @@ class SessionManager:
         """A session with the model restored from the latest checkpoint, or initialized by
         ``init_op`` and ``init_fn`` when there is none; ``RuntimeError`` if not then ready."""
         sess, restored = self._restore_checkpoint(
-            master,
-            saver,
-            checkpoint_dir=checkpoint_dir,
-            checkpoint_filename_with_path=checkpoint_filename_with_path,
-            wait_for_checkpoint=wait_for_checkpoint,
-            max_wait_secs=max_wait_secs,
-            config=config,
-        )
+            master, saver, checkpoint_dir, checkpoint_filename_with_path, wait_for_checkpoint,
+            max_wait_secs, config,
+        )  # fmt: skip
         if not restored:
             if init_op is None and not init_fn and self._local_init_op is None:
                 raise RuntimeError(
@@ -151,14 +146,9 @@ class SessionManager:
     ):
         """``(session, initialized)``: a session restored from a checkpoint if possible."""
         sess, restored = self._restore_checkpoint(
-            master,
-            saver,
-            checkpoint_dir=checkpoint_dir,
-            checkpoint_filename_with_path=checkpoint_filename_with_path,
-            wait_for_checkpoint=wait_for_checkpoint,
-            max_wait_secs=max_wait_secs,
-            config=config,
-        )
+            master, saver, checkpoint_dir, checkpoint_filename_with_path, wait_for_checkpoint,
+            max_wait_secs, config,
+        )  # fmt: skip
         ok, msg = self._try_run_local_init_op(sess)
         if not restored:
             return sess, False
