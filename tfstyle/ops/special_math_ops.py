@@ -43,56 +43,37 @@ def _xlog1py(x, y):
 
 # TF's gradients of the Bessel functions: i0' = i1, i1' = i0 - i1/x, and the scaled
 # ones with sign(0) = 0 (JAX's |x| has slope 1 at 0, which gives other values at 0).
-@jax.custom_jvp
-def _i0(x):
-    return _sp.i0(x)
+_i0, _i1, _i0e, _i1e = (jax.custom_jvp(f) for f in (_sp.i0, _sp.i1, _sp.i0e, _sp.i1e))
 
 
-@jax.custom_jvp
-def _i1(x):
-    return _sp.i1(x)
+def _safe_x(x):
+    # TF divides by x with 1 in place of 0.
+    return jnp.where(x == 0, jnp.ones_like(x), x)
 
 
-@_i0.defjvp
-def _i0_jvp(primals, tangents):
-    (x,), (dx,) = primals, tangents
-    return _i0(x), _i1(x) * dx
+def _bessel_jvp(f, derivative):
+    def jvp(primals, tangents):
+        (x,), (dx,) = primals, tangents
+        y = f(x)
+        return y, derivative(x, y) * dx
+
+    return jvp
 
 
-@_i1.defjvp
-def _i1_jvp(primals, tangents):
-    (x,), (dx,) = primals, tangents
-    y = _i1(x)
-    # TF divides by x with 1 in place of 0, which gives i0(0) = 1 at 0.
-    safe = jnp.where(x == 0, jnp.ones_like(x), x)
-    return y, (_i0(x) - y / safe) * dx
-
-
-@jax.custom_jvp
-def _i0e(x):
-    return _sp.i0e(x)
-
-
-@jax.custom_jvp
-def _i1e(x):
-    return _sp.i1e(x)
-
-
-@_i0e.defjvp
-def _i0e_jvp(primals, tangents):
-    (x,), (dx,) = primals, tangents
-    y = _i0e(x)
-    return y, (_i1e(x) - jnp.sign(x) * y) * dx
-
-
-@_i1e.defjvp
-def _i1e_jvp(primals, tangents):
-    (x,), (dx,) = primals, tangents
-    y = _i1e(x)
-    zero = x == 0
-    safe = jnp.where(zero, jnp.ones_like(x), x)
-    d = jnp.where(zero, jnp.full_like(x, 0.5), _i0e(x) - y * (jnp.sign(x) + 1 / safe))
-    return y, d * dx
+# Each function's derivative from x and its value y.
+for _f, _derivative in (
+    (_i0, lambda x, y: _i1(x)),
+    # i0(0) = 1 at 0, from the 1 in place of x.
+    (_i1, lambda x, y: _i0(x) - y / _safe_x(x)),
+    (_i0e, lambda x, y: _i1e(x) - jnp.sign(x) * y),
+    (
+        _i1e,
+        lambda x, y: jnp.where(
+            x == 0, jnp.full_like(x, 0.5), _i0e(x) - y * (jnp.sign(x) + 1 / _safe_x(x))
+        ),
+    ),
+):
+    _f.defjvp(_bessel_jvp(_f, _derivative))
 
 
 # TF op type -> (lowering, allowed dtypes in TF's order)
