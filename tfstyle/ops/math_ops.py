@@ -784,11 +784,19 @@ def where_v2(condition, x=None, y=None, name=None):
 
 
 # -- Cumsum, Cumprod ----------------------------------------------------------------------------
+# op type -> (scan, the first value of an exclusive scan); special_math_ops registers
+# CumulativeLogsumexp with this lowering too.
+_CUM_SCANS = {
+    "Cumsum": (jax.lax.cumsum, 0),
+    "Cumprod": (jax.lax.cumprod, 1),
+    "CumulativeLogsumexp": (jax.lax.cumlogsumexp, -jnp.inf),
+}
+
+
 def _cum_lower(op):
     exclusive = op._attrs["exclusive"]
     reverse = op._attrs["reverse"]
-    scan = jax.lax.cumsum if op.type == "Cumsum" else jax.lax.cumprod
-    identity = 0 if op.type == "Cumsum" else 1
+    scan, identity = _CUM_SCANS[op.type]
 
     def fn(x, axis):
         x = jnp.asarray(x)

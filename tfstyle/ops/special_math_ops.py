@@ -214,37 +214,13 @@ def reciprocal_no_nan(x, name=None):
 
 
 # -- CumulativeLogsumexp ------------------------------------------------------------------------
-def _cumlogsumexp_lower(op):
-    exclusive, reverse = op._attrs["exclusive"], op._attrs["reverse"]
-
-    def fn(x, axis):
-        a = int(_base.static_ints(axis, "the cumulative axis"))
-        a %= max(x.ndim, 1)
-        out = jax.lax.cumlogsumexp(x, axis=a, reverse=reverse)
-        if exclusive and x.shape[a]:
-            n = x.shape[a]
-            pad = jnp.full_like(jax.lax.slice_in_dim(x, 0, 1, axis=a), -jnp.inf)
-            if reverse:
-                out = jnp.concatenate([jax.lax.slice_in_dim(out, 1, n, axis=a), pad], axis=a)
-            else:
-                out = jnp.concatenate([pad, jax.lax.slice_in_dim(out, 0, n - 1, axis=a)], axis=a)
-        return out
-
-    return fn
-
-
-_base.register_simple("CumulativeLogsumexp", _base.same_as_input, _cumlogsumexp_lower)
+_base.register_simple("CumulativeLogsumexp", _base.same_as_input, _m._cum_lower)
 _m.allow("CumulativeLogsumexp", _FLOAT)
 
 
 def cumulative_logsumexp(x, axis=0, exclusive=False, reverse=False, name=None):
     """``log(cumsum(exp(x)))`` along ``axis``, computed stably."""
-    with ops.name_scope(name, "CumulativeLogsumexp", [x]) as scope:
-        x = _base.to_tensor(x, name="x")
-        _m.check_dtype("CumulativeLogsumexp", "x", x.dtype)
-        axis = _base.to_tensor(axis, name="axis")
-        attrs = {"T": x.dtype, "Tidx": axis.dtype, "exclusive": exclusive, "reverse": reverse}
-        return _base.output("CumulativeLogsumexp", [x, axis], attrs, name=scope)
+    return _m._cumulative("CumulativeLogsumexp", x, axis, exclusive, reverse, name)
 
 
 # -- InvertPermutation --------------------------------------------------------------------------
