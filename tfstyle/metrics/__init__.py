@@ -82,6 +82,23 @@ def _collect(collections, value):
     return value
 
 
+def _totals_ratio(total, count, total_add, values, num_values, metrics_collections,
+                  updates_collections):  # fmt: skip
+    """``mean``'s and ``mean_tensor``'s end: ``total / count`` and the update op that adds
+    ``total_add`` and ``num_values`` (after ``values``) and gives the new ratio."""
+    update_total = total.assign_add(total_add)
+    with ops.control_dependencies([values]):
+        update_count = count.assign_add(num_values)
+    with ops.control_dependencies(None):
+        value = math_ops.div_no_nan(total, math_ops.maximum(count, 0), name="value")
+    _collect(metrics_collections, value)
+    update_op = math_ops.div_no_nan(
+        update_total, math_ops.maximum(update_count, 0), name="update_op"
+    )
+    _collect(updates_collections, update_op)
+    return value, update_op
+
+
 def mean(values, weights=None, metrics_collections=None, updates_collections=None, name=None):
     """The (weighted) mean of ``values`` over every batch seen."""
     with vs.variable_scope(name, "mean", (values, weights)):
@@ -95,17 +112,9 @@ def mean(values, weights=None, metrics_collections=None, updates_collections=Non
             weights = broadcast_weights(array_ops.cast(weights, dtypes.float32), values)
             values = math_ops.multiply(values, weights)
             num_values = reduction_ops.reduce_sum(weights)
-        update_total = total.assign_add(reduction_ops.reduce_sum(values))
-        with ops.control_dependencies([values]):
-            update_count = count.assign_add(num_values)
-        with ops.control_dependencies(None):
-            value = math_ops.div_no_nan(total, math_ops.maximum(count, 0), name="value")
-        _collect(metrics_collections, value)
-        update_op = math_ops.div_no_nan(
-            update_total, math_ops.maximum(update_count, 0), name="update_op"
-        )
-        _collect(updates_collections, update_op)
-        return value, update_op
+        total_add = reduction_ops.reduce_sum(values)
+        return _totals_ratio(total, count, total_add, values, num_values,
+                             metrics_collections, updates_collections)  # fmt: skip
 
 
 def accuracy(labels, predictions, weights=None, metrics_collections=None,
@@ -572,17 +581,8 @@ def mean_tensor(values, weights=None, metrics_collections=None, updates_collecti
             weights = broadcast_weights(array_ops.cast(weights, dtypes.float32), values)
             values = math_ops.multiply(values, weights)
             num_values = math_ops.multiply(num_values, weights)
-        update_total = total.assign_add(values)
-        with ops.control_dependencies([values]):
-            update_count = count.assign_add(num_values)
-        with ops.control_dependencies(None):
-            value = math_ops.div_no_nan(total, math_ops.maximum(count, 0), name="value")
-        _collect(metrics_collections, value)
-        update_op = math_ops.div_no_nan(
-            update_total, math_ops.maximum(update_count, 0), name="update_op"
-        )
-        _collect(updates_collections, update_op)
-        return value, update_op
+        return _totals_ratio(total, count, values, values, num_values,
+                             metrics_collections, updates_collections)  # fmt: skip
 
 
 def mean_relative_error(labels, predictions, normalizer, weights=None, metrics_collections=None,
