@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import tfstyle.compat.v1 as tfs
+from tests.metric_runs import run_batches
 from tests.oracle import tf1
 
 RNG = np.random.RandomState(2)
@@ -57,17 +58,7 @@ def _run(tf):
             "global": [v.name for v in tf.global_variables()],
             "names": [(v.name, u.name, v.shape.as_list(), u.dtype.name) for v, u in metrics],
         }
-        values, updates = [v for v, _ in metrics], [u for _, u in metrics]
-        out = []
-        with tf.Session(graph=g) as sess:
-            sess.run(tf.local_variables_initializer())
-            out.append(sess.run(values))
-            for batch in BATCHES:
-                feed = {g.get_tensor_by_name(k): v for k, v in batch.items()}
-                out.append(sess.run(updates, feed))
-                out.append(sess.run(values))
-            sess.run(tf.local_variables_initializer())
-            out.append(sess.run(values))
+        out = run_batches(tf, g, metrics, BATCHES)
     return info, out
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import tfstyle.compat.v1 as tfs
+from tests.metric_runs import run_batches
 from tests.oracle import tf1
 
 RNG = np.random.RandomState(5)
@@ -98,19 +99,7 @@ def _run(tf, build):
                 (v.name, u.name, v.shape.as_list(), v.dtype.name, u.dtype.name) for v, u in metrics
             ],
         }
-        values, updates = [v for v, _ in metrics], [u for _, u in metrics]
-        local = tf.local_variables()
-        out = []
-        with tf.Session(graph=g) as sess:
-            sess.run(tf.local_variables_initializer())
-            out.append(sess.run(values))
-            for batch in BATCHES:
-                feed = {g.get_tensor_by_name(k): v for k, v in batch.items()}
-                out.append(sess.run(updates, feed))
-                out.append(sess.run(values))
-                out.append(sess.run(local))
-            sess.run(tf.local_variables_initializer())
-            out.append(sess.run(values))
+        out = run_batches(tf, g, metrics, BATCHES, also=tf.local_variables())
     return info, out
 
 
