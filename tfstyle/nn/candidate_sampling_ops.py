@@ -181,20 +181,12 @@ def _candidate_sampler(
                 "match expected type of int64."
             )
         seed1, seed2 = get_seed(seed)
-        op = _base.make_op(
-            op_type,
-            [t],
-            {
-                "num_true": int(num_true),
-                "num_sampled": int(num_sampled),
-                "unique": bool(unique),
-                "range_max": int(range_max),
-                "seed": seed1 or 0,
-                "seed2": seed2 or 0,
-                **extra,
-            },
-            name=scope,
-        )
+        attrs = {"num_true": int(num_true), "num_sampled": int(num_sampled), "unique": bool(unique)}
+        # AllCandidateSampler (range_max None) has no range_max attribute.
+        if range_max is not None:
+            attrs["range_max"] = int(range_max)
+        attrs.update(seed=seed1 or 0, seed2=seed2 or 0, **extra)
+        op = _base.make_op(op_type, [t], attrs, name=scope)
         return _Result[op_type](*op._outputs)
 
 
@@ -202,32 +194,16 @@ def log_uniform_candidate_sampler(
     true_classes, num_true, num_sampled, unique, range_max, seed=None, name=None
 ):
     """Samples classes with ``P(k) = log((k + 2) / (k + 1)) / log(range_max + 1)`` (Zipfian)."""
-    return _candidate_sampler(
-        "LogUniformCandidateSampler",
-        true_classes,
-        num_true,
-        num_sampled,
-        unique,
-        range_max,
-        seed,
-        name,
-    )
+    return _candidate_sampler("LogUniformCandidateSampler", true_classes, num_true, num_sampled,
+                              unique, range_max, seed, name)  # fmt: skip
 
 
 def uniform_candidate_sampler(
     true_classes, num_true, num_sampled, unique, range_max, seed=None, name=None
 ):
     """Samples classes uniformly from ``[0, range_max)``."""
-    return _candidate_sampler(
-        "UniformCandidateSampler",
-        true_classes,
-        num_true,
-        num_sampled,
-        unique,
-        range_max,
-        seed,
-        name,
-    )
+    return _candidate_sampler("UniformCandidateSampler", true_classes, num_true, num_sampled,
+                              unique, range_max, seed, name)  # fmt: skip
 
 
 def fixed_unigram_candidate_sampler(
@@ -284,22 +260,9 @@ _base.register_simple("AllCandidateSampler", _sampler_infer, _all_sampler_lower)
 
 def all_candidate_sampler(true_classes, num_true, num_sampled, unique, seed=None, name=None):
     """The classes ``0 .. num_sampled - 1``, each with expected count 1."""
-    with ops.name_scope(name, "AllCandidateSampler", [true_classes]) as scope:
-        t = _base.to_tensor(true_classes, name="true_classes")
-        seed1, seed2 = get_seed(seed)
-        op = _base.make_op(
-            "AllCandidateSampler",
-            [t],
-            {
-                "num_true": int(num_true),
-                "num_sampled": int(num_sampled),
-                "unique": bool(unique),
-                "seed": seed1 or 0,
-                "seed2": seed2 or 0,
-            },
-            name=scope,
-        )
-        return _Result["AllCandidateSampler"](*op._outputs)
+    return _candidate_sampler(
+        "AllCandidateSampler", true_classes, num_true, num_sampled, unique, None, seed, name
+    )
 
 
 # -- ComputeAccidentalHits ------------------------------------------------------------------------
