@@ -764,6 +764,26 @@ def _streaming_at_top_k(kind, labels, predictions_idx, k, class_id, weights, sco
         return value, update
 
 
+def _top_k_of(predictions, k):
+    from tfstyle.nn.nn_ops import top_k
+
+    return top_k(predictions, k).indices
+
+
+def _metric_at_k(kind, labels, predictions, k, class_id, weights, metrics_collections,
+                 updates_collections, name, ids_given):  # fmt: skip
+    """``kind`` ("precision" or "recall") at k in the scope TF names ``<kind>_at_<k>...``: of
+    the top-k class ids ``predictions`` if ``ids_given``, else of its ``k`` highest entries."""
+    with ops.name_scope(name, _at_k_name(kind, k, class_id),
+                        (predictions, labels, weights)) as scope:  # fmt: skip
+        if ids_given:
+            ids = ops.convert_to_tensor(predictions)
+        else:
+            ids = _top_k_of(predictions, k)
+        return _streaming_at_top_k(kind, labels, ids, k, class_id, weights, None,
+                                   metrics_collections, updates_collections, scope)  # fmt: skip
+
+
 def precision_at_top_k(labels, predictions_idx, k=None, class_id=None, weights=None,
                        metrics_collections=None, updates_collections=None,
                        name=None):  # fmt: skip
@@ -772,29 +792,16 @@ def precision_at_top_k(labels, predictions_idx, k=None, class_id=None, weights=N
     and ``false_positive_at_<k>``."""
     # Without k, TF's names say "k": ``precision_at_k/true_positive_at_k``.
     k = "k" if k is None else k
-    with ops.name_scope(name, _at_k_name("precision", k, class_id),
-                        (predictions_idx, labels, weights)) as scope:  # fmt: skip
-        predictions_idx = ops.convert_to_tensor(predictions_idx)
-        return _streaming_at_top_k("precision", labels, predictions_idx, k, class_id, weights,
-                                   None, metrics_collections, updates_collections,
-                                   scope)  # fmt: skip
-
-
-def _top_k_of(predictions, k):
-    from tfstyle.nn.nn_ops import top_k
-
-    return top_k(predictions, k).indices
+    return _metric_at_k("precision", labels, predictions_idx, k, class_id, weights,
+                        metrics_collections, updates_collections, name, True)  # fmt: skip
 
 
 def precision_at_k(labels, predictions, k, class_id=None, weights=None,
                    metrics_collections=None, updates_collections=None, name=None):  # fmt: skip
     """Precision of the ``k`` highest ``predictions`` (logits ``[D1, ..., DN, num_classes]``)
     against the labels (``[D1, ..., DN(, num_labels)]`` int64 class ids)."""
-    with ops.name_scope(name, _at_k_name("precision", k, class_id),
-                        (predictions, labels, weights)) as scope:  # fmt: skip
-        top_k_idx = _top_k_of(predictions, k)
-        return _streaming_at_top_k("precision", labels, top_k_idx, k, class_id, weights, None,
-                                   metrics_collections, updates_collections, scope)  # fmt: skip
+    return _metric_at_k("precision", labels, predictions, k, class_id, weights,
+                        metrics_collections, updates_collections, name, False)  # fmt: skip
 
 
 def sparse_precision_at_k(labels, predictions, k, class_id=None, weights=None,
@@ -811,22 +818,15 @@ def recall_at_top_k(labels, predictions_idx, k=None, class_id=None, weights=None
     classes count as false negatives."""
     # Without k, TF's names say "k": ``recall_at_k/true_positive_at_k``.
     k = "k" if k is None else k
-    with ops.name_scope(name, _at_k_name("recall", k, class_id),
-                        (predictions_idx, labels, weights)) as scope:  # fmt: skip
-        predictions_idx = ops.convert_to_tensor(predictions_idx)
-        return _streaming_at_top_k("recall", labels, predictions_idx, k, class_id, weights,
-                                   None, metrics_collections, updates_collections,
-                                   scope)  # fmt: skip
+    return _metric_at_k("recall", labels, predictions_idx, k, class_id, weights,
+                        metrics_collections, updates_collections, name, True)  # fmt: skip
 
 
 def recall_at_k(labels, predictions, k, class_id=None, weights=None, metrics_collections=None,
                 updates_collections=None, name=None):  # fmt: skip
     """Recall of each row's label set by the ``k`` highest ``predictions``."""
-    with ops.name_scope(name, _at_k_name("recall", k, class_id),
-                        (predictions, labels, weights)) as scope:  # fmt: skip
-        top_k_idx = _top_k_of(predictions, k)
-        return _streaming_at_top_k("recall", labels, top_k_idx, k, class_id, weights, None,
-                                   metrics_collections, updates_collections, scope)  # fmt: skip
+    return _metric_at_k("recall", labels, predictions, k, class_id, weights,
+                        metrics_collections, updates_collections, name, False)  # fmt: skip
 
 
 def _average_precision_rows(labels, predictions_idx, k, num_classes):
