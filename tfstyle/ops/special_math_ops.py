@@ -302,15 +302,20 @@ def angle(input, name=None):  # noqa: A002 - TF's argument name
 
 
 # -- composites of reductions -------------------------------------------------------------------
+def _real_or_complex(input_tensor):
+    x = _base.to_tensor(input_tensor)
+    if not (x.dtype.is_floating or x.dtype.is_complex):
+        raise TypeError(
+            f"Input must be either real or complex. Received integer type <dtype: '{x.dtype.name}'>."
+        )
+    return x
+
+
 def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
     """The variance of ``input_tensor`` along ``axis`` (real or complex; real output)."""
     name = name if name else "reduce_variance"
     with ops.name_scope(name):
-        x = _base.to_tensor(input_tensor)
-        if not (x.dtype.is_floating or x.dtype.is_complex):
-            raise TypeError(
-                f"Input must be either real or complex. Received integer type <dtype: '{x.dtype.name}'>."
-            )
+        x = _real_or_complex(input_tensor)
         means = reduction_ops.reduce_mean(x, axis=axis, keepdims=True)
         if x.dtype.is_complex:
             sq = _m.square(_m.abs(x - means))
@@ -323,11 +328,7 @@ def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
     """The standard deviation of ``input_tensor`` along ``axis``."""
     name = name if name else "reduce_std"
     with ops.name_scope(name):
-        x = _base.to_tensor(input_tensor)
-        if not (x.dtype.is_floating or x.dtype.is_complex):
-            raise TypeError(
-                f"Input must be either real or complex. Received integer type <dtype: '{x.dtype.name}'>."
-            )
+        x = _real_or_complex(input_tensor)
         return _m.sqrt(reduce_variance(x, axis=axis, keepdims=keepdims))
 
 
