@@ -6,6 +6,7 @@ import pytest
 
 import tfstyle.compat.v1 as tfs
 from tests.op_check import check, check_raises
+from tests.oracle import tf1
 
 RNG = np.random.RandomState(3)
 
@@ -85,18 +86,20 @@ def test_unknown_dims_and_values_computed_from_static_shapes():
     check(depth, {"b:0": RNG.randn(3, 4, 6, 8).astype(np.float32)}, grad=True)
 
 
-def test_fed_block_shape_is_refused_clearly():
+def test_fed_block_shape_compiles_per_value_like_tf():
+    # The block shape sets the output's shape: the step is compiled for each fed value.
     x = RNG.randn(2, 4, 6, 3).astype(np.float32)
-    with tfs.Graph().as_default():
-        a = tfs.placeholder(tfs.float32, [None, 4, 6, 3])
-        k = tfs.placeholder(tfs.int32, [2])
-        y = tfs.space_to_batch_nd(a, k, [[0, 0], [0, 0]])
-        assert y.shape.as_list() == [None, None, None, 3]
-        with tfs.Session() as sess:
-            with pytest.raises(
-                tfs.errors.InvalidArgumentError, match="SpaceToBatchND's block_shape to be known"
-            ):
-                sess.run(y, {a: x, k: [2, 2]})
+    results = []
+    for tf in (tf1(), tfs):
+        with tf.Graph().as_default():
+            a = tf.placeholder(tf.float32, [None, 4, 6, 3])
+            k = tf.placeholder(tf.int32, [2])
+            y = tf.space_to_batch_nd(a, k, [[0, 0], [0, 0]])
+            assert y.shape.as_list() == [None, None, None, 3]
+            with tf.Session() as sess:
+                results.append([sess.run(y, {a: x, k: kv}) for kv in ([2, 2], [1, 3], [2, 2])])
+    for e, g in zip(*results):
+        np.testing.assert_array_equal(g, e)
 
 
 @pytest.mark.parametrize("dt", ["float32", "float64", "int32", "uint8"])
