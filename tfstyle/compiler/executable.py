@@ -169,9 +169,7 @@ class Executable:
 
         return counted
 
-    def _function(self, feeds):
-        if not self.static_feeds:
-            return self.jitted
+    def _specialized(self, feeds):
         static = tuple((i, np.array(feeds[i])) for i in self.static_feeds)
         key = tuple((v.dtype.str, v.shape, v.tobytes()) for _, v in static)
         fn = self.specialized.get(key)
@@ -196,7 +194,7 @@ class Executable:
                 self.specialized.clear()
 
     def _call(self, donated, readonly, feeds, rng):
-        fn = self._function(feeds)
+        fn = self._specialized(feeds) if self.static_feeds else self.jitted
         with x64(True):
             if not self.may_fail:
                 return fn(donated, readonly, feeds, rng)

@@ -1322,6 +1322,12 @@ _GRADIENT_EXPANSIONS = {
 # and running the gradient raises TF's error naming the op.
 
 
+def _cannot_export(op, why):
+    return NotImplementedError(
+        f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: {why}"
+    )
+
+
 def _export_gradients(gd, op, lib, taken, ref=_input_name):
     """Writes a ``Gradients`` op as TF writes a function's gradient: a ``SymbolicGradient`` of
     a ``FunctionDef`` holding the forward sub-graph from the xs to the ys, and an ``IdentityN``
@@ -1345,10 +1351,7 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
     entries = sorted(spec.entries, key=lambda e: e.out_index)
     for e in entries:
         if e.var_key is None and not e.root:
-            raise NotImplementedError(
-                f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: the x "
-                f"'{e.tensor.name}' is computed from another x."
-            )
+            raise _cannot_export(op, f"the x '{e.tensor.name}' is computed from another x.")
     handle_index = {ops.variable_handle_op(e.tensor): i for i, e in enumerate(entries)
                     if e.var_key is not None}  # fmt: skip
     tensor_index = {e.tensor: i for i, e in enumerate(entries) if e.var_key is None}
@@ -1381,10 +1384,10 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
                     gathered[t] = handle_index[h]
                     continue
             if t._dtype is dtypes.resource and ops.variable_handle_op(t) in handle_index:
-                raise NotImplementedError(
-                    f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: op "
-                    f"'{o.name}' ({o.type}) uses a differentiated variable other than by "
-                    "ReadVariableOp."
+                raise _cannot_export(
+                    op,
+                    f"op '{o.name}' ({o.type}) uses a differentiated variable other than by "
+                    "ReadVariableOp.",
                 )
         inside.append(o)
     for o in inside:
@@ -1396,10 +1399,10 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
             or (o.type in ("While", "StatelessWhile") and not _while_differentiable(o))
             or (o.type in _COND_TYPES and not _if_differentiable(o))
         ):
-            raise NotImplementedError(
-                f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: it differentiates "
-                f"through '{o.name}' ({o.type}), which has control flow inside or changes a "
-                "variable."
+            raise _cannot_export(
+                op,
+                f"it differentiates through '{o.name}' ({o.type}), which has control flow inside "
+                "or changes a variable.",
             )
     inside_set = set(inside)
     # Per argument, the outer tensor bound to it: the x, or a read of the variable.
@@ -1416,19 +1419,15 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
             # Read only inside a scan or by gathers: the function takes a value read before.
             bound[i] = _outer_read(gd, e.tensor, e.dtype, taken, ref)
         if bound[i] is None:
-            raise NotImplementedError(
-                f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: no read of "
-                f"variable '{e.tensor.op.name}' on the way to the ys."
+            raise _cannot_export(
+                op, f"no read of variable '{e.tensor.op.name}' on the way to the ys."
             )
     value_arg = {}
     for o in inside:
         for j, t in enumerate(o._inputs):
             if o.type == "SparseSoftmaxCrossEntropyWithLogits" and j == 1:
                 if t.op in inside_set:
-                    raise NotImplementedError(
-                        f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: the "
-                        f"labels of '{o.name}' depend on an x."
-                    )
+                    raise _cannot_export(op, f"the labels of '{o.name}' depend on an x.")
                 arg_of[o] = len(bound)
                 bound.append(_outer_one_hot(gd, o, taken, ref))
                 continue
@@ -1568,12 +1567,6 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
 # ops, which TF cannot give for a gather (no function gradient of GatherV2). So each branch of
 # the If written here runs the branch's forward part up to its gathers (their indices and
 # rows) and a SymbolicGradient of the rest of the branch, whose arguments the rows are.
-
-
-def _cannot_export(op, why):
-    return NotImplementedError(
-        f"Cannot export '{op.name}' (Gradients) as a SymbolicGradient: {why}"
-    )
 
 
 def _check_cond_slices(op, u):
@@ -1925,10 +1918,8 @@ def _function_def(fdef, fg, lib, args, rets, stateful, extra=None, prelude=None,
             ref.update(_GRADIENT_EXPANSIONS[op.type](fdef, op, ins, nodes))
             continue
         if op.type == "ResourceGather" and op._inputs[0] in value_handles:
-            if expand:
-                ref.update(_expand_gather(fdef, op, [refer(t) for t in op._inputs], nodes))
-            else:
-                _write_value_gather(fdef, op, refer, add_node)
+            # (Variables are passed as values only to functions that TF differentiates.)
+            ref.update(_expand_gather(fdef, op, [refer(t) for t in op._inputs], nodes))
             continue
         nd = fdef.node_def.add()
         nd.name = op.name
@@ -1949,21 +1940,6 @@ def _function_def(fdef, fg, lib, args, rets, stateful, extra=None, prelude=None,
         fdef.ret[out] = value
     if stateful:
         sig.is_stateful = True
-
-
-def _write_value_gather(fdef, op, refer, add_node):
-    """``ResourceGather`` ``op`` of a variable passed as its value: the ``GatherV2`` of that
-    value, under the op's name (both name their result ``output``)."""
-    batch_dims = op._attrs.get("batch_dims", 0)
-    axis = add_node(f"{op.name}/axis", "Const", [],
-                    {"dtype": dtypes.int32, "value": np.array(batch_dims, np.int32)})  # fmt: skip
-    ids = op._inputs[1]
-    nd = fdef.node_def.add(name=op.name, op="GatherV2")
-    nd.input.extend([refer(op._inputs[0]), refer(ids), f"{axis}:output:0"])
-    attrs = {"Tparams": op._attrs["dtype"], "Tindices": ids.dtype, "Taxis": dtypes.int32,
-             "batch_dims": batch_dims}  # fmt: skip
-    for k, v in attrs.items():
-        nd.attr[k].CopyFrom(attr_value(v))
 
 
 def _shapes(shapes):
