@@ -153,6 +153,7 @@ _BN_CASES = {
 
 def _tf_batch_norm(t, x, training, decay=0.999, scale=False, updates_collections="default",
                    fused=True, zero_debias_moving_mean=False):  # fmt: skip
+    tf1()
     from tensorflow.python.training import moving_averages
 
     rank = x.shape.ndims

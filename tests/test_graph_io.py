@@ -11,6 +11,7 @@ X = np.array([[1.0, -2.0, 3.0], [4.0, 5.0, -6.0]], np.float32)
 
 
 def _tf_graph_def(gd):
+    tf1()
     from tensorflow.core.framework import graph_pb2
 
     return graph_pb2.GraphDef.FromString(gd.SerializeToString())
@@ -34,6 +35,7 @@ def _model(tf):
 
 
 def _run(graph, fetches, init_names, feed):
+    tf1()
     import tensorflow.compat.v1 as tfv1
 
     lib = tfv1 if not isinstance(graph, tfs.Graph) else tfs

@@ -11,6 +11,7 @@ FEEDS = [np.float32(1.5), np.float32(-2.0)]
 
 
 def _tf_graph_def(gd):
+    tf1()
     from tensorflow.core.framework import graph_pb2
 
     return graph_pb2.GraphDef.FromString(gd.SerializeToString())

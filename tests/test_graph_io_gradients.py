@@ -15,6 +15,7 @@ FEED = {"x:0": X, "lab:0": LABELS}
 
 
 def _tf_graph_def(gd):
+    tf1()
     from tensorflow.core.framework import graph_pb2
 
     return graph_pb2.GraphDef.FromString(gd.SerializeToString())

@@ -16,6 +16,7 @@ FEEDS_RNN = {"seq:0": SEQ, "lengths:0": LENGTHS}
 
 
 def _tf_graph_def(gd):
+    tf1()
     from tensorflow.core.framework import graph_pb2
 
     return graph_pb2.GraphDef.FromString(gd.SerializeToString())
@@ -232,6 +233,7 @@ def test_tf_dynamic_rnn_gradient_graph_imports_into_tfstyle():
 
 def test_gradient_ops_of_tf_graphs():
     tf = tf1()
+    tf1()
     from tensorflow.python.ops import gen_array_ops, gen_math_ops, gen_nn_ops
 
     g = tf.Graph()

@@ -16,6 +16,7 @@ _V1_TYPES = {"Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond"}
 @contextlib.contextmanager
 def _v1_control_flow():
     """TF with control flow v2 off (a process-wide switch in TF), restored afterwards."""
+    tf1()
     from tensorflow.python.ops import control_flow_util
 
     tf = tf1()

@@ -226,6 +226,7 @@ def test_tfstyle_resize_graph_runs_in_tf():
         names = [t.name for t in outs]
         with tfs.Session() as sess:
             expected = sess.run(names, {"x:0": X})
+    tf1()
     from tensorflow.core.framework import graph_pb2
 
     gd = graph_pb2.GraphDef.FromString(g.as_graph_def().SerializeToString())

@@ -103,6 +103,8 @@ if __name__ == "__main__":
 
 @pytest.mark.parametrize("module", ["tensorflow.compat.v1", "tfstyle.compat.v1"])
 def test_app_run_parses_flags_and_exits_with_main_status(tmp_path, module):
+    if module.startswith("tensorflow"):
+        tf1()
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(_SCRIPT.format(module=module)))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")

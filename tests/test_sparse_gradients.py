@@ -309,6 +309,7 @@ def _graph_def_steps(tf, graph, init):
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "ftrl_shrinkage_beta"])
 def test_sparse_training_graph_def_round_trips_and_runs_in_tf(optimizer):
+    tf1()
     from tensorflow.core.framework import graph_pb2
 
     g = tfs.Graph()

@@ -85,6 +85,7 @@ def test_summary_graph_def_imports_into_tf():
     g = tfs.Graph()
     with g.as_default():
         outs = [t.name for t in _build(tfs)]
+    tf1()
     from tensorflow.core.framework import graph_pb2 as tf_graph_pb2
 
     with tf.Graph().as_default():

@@ -236,6 +236,7 @@ def _train(tf, make_opt, graph_def=False):
         if graph_def:
             gd = _train_graph(tfs, make_opt).as_graph_def()
             assert "Gradients" not in {n.op for n in gd.node}
+            tf1()
             from tensorflow.core.framework import graph_pb2
 
             gd = graph_pb2.GraphDef.FromString(gd.SerializeToString()) if tf is not tfs else gd
@@ -372,6 +373,7 @@ def test_tfstyle_graph_def_runs_in_tf_and_imports_back():
             assert all(f.name in names for f in n.attr["branches"].list.func)
     g = tf.Graph()
     with g.as_default():
+        tf1()
         from tensorflow.core.framework import graph_pb2
 
         tf.import_graph_def(graph_pb2.GraphDef.FromString(gd.SerializeToString()), name="")
@@ -424,6 +426,7 @@ def test_gradient_graph_def_both_ways():
         tfs.import_graph_def(graph_io._as_graph_def_proto(tg.as_graph_def()), name="")
     _check(_graph_run(tfs.Session, ours, init, outs), expected)
     # tfstyle's runs in TF, and imports back.
+    tf1()
     from tensorflow.core.framework import graph_pb2
 
     gd = og.as_graph_def()
