@@ -233,7 +233,6 @@ def test_tf_dynamic_rnn_gradient_graph_imports_into_tfstyle():
 
 def test_gradient_ops_of_tf_graphs():
     tf = tf1()
-    tf1()
     from tensorflow.python.ops import gen_array_ops, gen_math_ops, gen_nn_ops
 
     g = tf.Graph()

@@ -329,7 +329,6 @@ def _graph_def_steps(graph, init):
 
 def _tf_graph_def_steps(gd, init):
     tf = tf1()
-    tf1()
     from tensorflow.core.framework import graph_pb2
 
     g = tf.Graph()
@@ -389,7 +388,6 @@ def test_cond_gradients_of_gathers_exported_run_in_tf_like_tf(name):
         return
     assert "Gradients" not in {n.op for n in gd.node}
     tf = tf1()
-    tf1()
     from tensorflow.core.framework import graph_pb2
 
     tg = tf.Graph()
