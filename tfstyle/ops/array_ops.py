@@ -1618,22 +1618,24 @@ def _index_checks(op, indices, limit):
     return [((indices,), _fed_index_check(op, limit))]
 
 
-def _gather_fed_checks(op):
-    p, i, a = op._inputs
-    ps, axis = _base.dims(p), _static(a)
-    if ps is None or axis is None or np.ndim(axis) or not -len(ps) <= int(axis) < len(ps):
-        return []
-    return _index_checks(op, i, ps[int(axis) % len(ps)])
-
-
-_registry.get("GatherV2").fed_checks = _gather_fed_checks
-
-
 def _static_axis(axis):
+    """A gather's axis (a Python int or a tensor) as an int where it is a known scalar, else
+    None."""
     if isinstance(axis, (int, np.integer)):
         return int(axis)
     v = _static(axis) if isinstance(axis, ops.Tensor) else None
     return None if v is None or np.ndim(v) else int(v)
+
+
+def _gather_fed_checks(op):
+    p, i, a = op._inputs
+    ps, axis = _base.dims(p), _static_axis(a)
+    if ps is None or axis is None or not -len(ps) <= axis < len(ps):
+        return []
+    return _index_checks(op, i, ps[axis % len(ps)])
+
+
+_registry.get("GatherV2").fed_checks = _gather_fed_checks
 
 
 def _resource_gather_infer(op):
