@@ -292,10 +292,9 @@ def _input_name(t):
 
 
 def _tf_inputs(op):
-    """``op``'s inputs as TF's op takes them. A ``TensorListSplit`` rewritten from TF 1.x's
-    ``TensorArraySplitV3`` also reads the array it splits into and the indices written before,
-    to check them as TF 1.x does; TF's op takes the first three."""
-    return op._inputs[:3] if op.type == "TensorListSplit" else op._inputs
+    """``op``'s inputs as TF's op takes them (its registry entry's ``num_tf_inputs``)."""
+    n = op._def.num_tf_inputs if op._def is not None else None
+    return op._inputs if n is None else op._inputs[:n]
 
 
 def _fill_node_def(nd, op, lib=None, ref=_input_name):

@@ -25,6 +25,7 @@ class OpDef:
         "is_stateful",
         "host_value",
         "fed_checks",
+        "num_tf_inputs",
     )
 
     def __init__(self, type_name, infer, lower, uses_context, reads_resource, writes_resource):
@@ -67,6 +68,10 @@ class OpDef:
         # are fed or computed from feeds by integer ops with a ``host_value``
         # (``compiler/fed_checks.py``), so a failing run leaves the variables as they were.
         self.fed_checks = None
+        # How many of the op's inputs TF's op takes, where tfstyle gives it more after them
+        # (values only its lowering reads, such as what an op imported from TF 1.x is checked
+        # against): a GraphDef holds the first ``num_tf_inputs``. ``None``: all of them.
+        self.num_tf_inputs = None
 
 
 _REGISTRY = {}

@@ -16,7 +16,7 @@ Indices are not checked at run time: as XLA does, an out-of-range index is clamp
 
 import numpy as np
 
-from tfstyle.framework import dtypes, errors, ops
+from tfstyle.framework import dtypes, errors, ops, registry
 
 from . import _base
 
@@ -872,6 +872,11 @@ _register("TensorListConcatV2", _concat_rule, _lower_concat)
 _register("TensorListLength", lambda op: [(dtypes.int32, ())], _lower_length)
 _register("TensorListResize", _handle_rule, _lower_resize)
 _register("TensorListElementShape", _element_shape_rule, _lower_element_shape)
+
+# TF's TensorListSplit takes three inputs; one imported from TF 1.x's TensorArraySplitV3 also
+# takes the list it splits into and the indices written to it before, which its lowering checks
+# (``_check_tensor_array_split``).
+registry.get("TensorListSplit").num_tf_inputs = 3
 
 
 # -- constructors (TF's ``list_ops`` module) ---------------------------------------------------
