@@ -444,7 +444,21 @@ SPLIT_CASES = {
     "sum_too_small": (dict(size=3), [2, 2, 1], None, ["r1"]),
     "sum_too_large": (dict(size=3), [2, 2, 3], None, ["r1"]),
     "scalar": (dict(size=1), [1], ("scalar", None), ["r0"]),
-}
+    # Elements of different shapes (infer_shape=False): read, concat, and stacked or gathered
+    # only where the shapes agree.
+    "uneven_loose": (dict(size=3, infer_shape=False), [1, 3, 2], None,
+                     ["r0", "r1", "r2", "concat", "stack", "g20", "g1", "size"]),
+    "uneven_gather": (dict(size=3, infer_shape=False), [1, 4, 1], None, ["g02", "g20", "g01"]),
+    "uneven_empty_piece": (dict(size=3, infer_shape=False), [2, 0, 4], None, ["r1", "concat"]),
+    "uneven_smaller_dynamic": (dict(size=2, dynamic_size=True, infer_shape=False), [1, 3, 2],
+                               None, ["r2", "concat", "size"]),
+    "uneven_grown": (dict(size=3, dynamic_size=True, infer_shape=False), [1, 3, 2], ("after", 4),
+                     ["r3", "r4", "concat", "stack", "size"]),
+    "uneven_grown_shaped": (dict(size=3, dynamic_size=True, infer_shape=False,
+                                 element_shape=[None, 2]), [1, 3, 2], ("after", 4), ["r3", "r4"]),
+    "uneven_grown_wider": (dict(size=3, dynamic_size=True, infer_shape=False), [1, 3, 2],
+                           ("after_wider", 3), ["r3", "g3", "concat"]),
+}  # fmt: skip
 
 
 def _split_case(tf, kwargs, lengths, extra, fetch):
@@ -460,10 +474,14 @@ def _split_case(tf, kwargs, lengths, extra, fetch):
         ta = ta.split(value, lengths)
     elif kind == "after":
         ta = ta.write(arg, tf.ones([2, 2]))
+    elif kind == "after_wider":
+        ta = ta.write(arg, tf.ones([1, 3]))
     outs = {}
     for k in fetch:
         if k[0] == "r":
             outs[k] = ta.read(int(k[1:]))
+        elif k[0] == "g":
+            outs[k] = ta.gather([int(c) for c in k[1:]])
         else:
             outs[k] = getattr(ta, k)()
     return outs
@@ -523,8 +541,36 @@ def test_v1_tensor_array_split_import_matches_tf(case):
     _assert_same(got, expected)
 
 
-# (tfstyle's lists hold elements of one shape: an uneven split is UnimplementedError.)
-@pytest.mark.parametrize("case", sorted(set(SPLIT_CASES) - {"uneven"}))
+def test_v1_uneven_split_with_fed_lengths_and_gradients_matches_tf():
+    """Pieces of different lengths, fed (the step is compiled per lengths), read, concatenated
+    and differentiated as in TF 1.x."""
+    from tests.test_graph_io_v1_control_flow import _v1_control_flow
+
+    with _v1_control_flow() as tf:
+        g = tf.Graph()
+        with g.as_default():
+            x = tf.placeholder(tf.float32, [6, 2], name="x")
+            lengths = tf.placeholder(tf.int32, [3], name="lengths")
+            ta = tf.TensorArray(tf.float32, size=3, infer_shape=False, clear_after_read=False)
+            ta = ta.split(x * 2.0, lengths)
+            first, cat = ta.read(0), ta.concat()
+            loss = tf.reduce_sum(tf.square(ta.read(1))) + tf.reduce_sum(cat * x)
+            fetches = [t.name for t in (first, cat, tf.gradients(loss, x)[0])]
+            gd = g.as_graph_def()
+            feeds = [{"x:0": SPLIT_VALUE, "lengths:0": n} for n in ([1, 3, 2], [4, 0, 2], [2] * 3)]
+            with tf.Session() as sess:
+                expected = [sess.run(fetches, f) for f in feeds]
+    with tfs.Graph().as_default():
+        tfs.import_graph_def(gd, name="")
+        with tfs.Session() as sess:
+            got = [sess.run(fetches, f) for f in feeds]
+    for e, g_ in zip(expected, got):
+        for a, b, name in zip(e, g_, fetches):
+            np.testing.assert_allclose(b, a, rtol=1e-6, err_msg=name)
+
+
+# (TF 2.x's lists of pieces of different shapes fail in their own ways, not TF 1.x's.)
+@pytest.mark.parametrize("case", sorted(SPLIT_CASES))
 def test_split_into_an_array_matches_tf(case):
     """``TensorArray.split`` is TF 2.x's (a new list of the pieces): what the array held before
     is gone; reads past the pieces and a ``stack()`` of a fixed size that no longer matches

@@ -352,6 +352,20 @@ class _Functionalizer:
             return False
         return nd.attr["dynamic_size"].b
 
+    def array_name(self, ta):
+        """The name TF 1.x's errors give ``TensorArrayV3`` node ``ta`` (its own name without a
+        ``tensor_array_name``; TF adds a run-time counter, which tfstyle leaves out)."""
+        nd = self.nodes[ta]
+        name = nd.attr["tensor_array_name"].s if "tensor_array_name" in nd.attr else b""
+        return attr_value_pb2.AttrValue(s=name or ta.encode())
+
+    def reader_attrs(self, flow):
+        """For a read of the array ``flow`` belongs to: its name, for TF 1.x's errors."""
+        ta = self.tensor_array_of(flow)
+        if ta is None or self.nodes[ta].op != "TensorArrayV3":
+            return {}
+        return {"_tensor_array": self.array_name(ta)}
+
     def split_checks(self, nd):
         """For a ``TensorArraySplitV3`` into a ``TensorArrayV3``: the attributes that tell the
         ``TensorListSplit`` it becomes how TF 1.x checks it, and the index tensors of the writes
@@ -360,9 +374,8 @@ class _Functionalizer:
         ta_node = self.nodes.get(ta) if ta is not None else None
         if ta_node is None or ta_node.op != "TensorArrayV3":
             return None
-        name = ta_node.attr["tensor_array_name"].s if "tensor_array_name" in ta_node.attr else b""
         attrs = {
-            "_tensor_array": attr_value_pb2.AttrValue(s=name or ta.encode()),
+            "_tensor_array": self.array_name(ta),
             "_tensor_array_dynamic_size": attr_value_pb2.AttrValue(b=self.dynamic_size(ta)),
             "_tensor_array_identical_shapes": attr_value_pb2.AttrValue(
                 b=ta_node.attr["identical_element_shapes"].b
@@ -420,6 +433,11 @@ class _Functionalizer:
             if nd.op == "TensorArrayWriteV3"
             and self.dynamic_size(self.tensor_array_of(nd.input[0]))
         }
+        readers = {
+            nd.name: self.reader_attrs(nd.input[0])
+            for nd in originals
+            if nd.op in ("TensorArrayReadV3", "TensorArrayGatherV3", "TensorArrayConcatV3")
+        }
         mapping = {}
         for nd in list(self.nodes.values()):
             if nd.op not in TENSOR_ARRAY_OPS:
@@ -453,16 +471,15 @@ class _Functionalizer:
                 es = self.element_shape_const(f"{name}/element_shape", None)
                 # (Past the end, TF 1.x's read words its error its own way.)
                 replace("TensorListGetItem", [flow, index, es.name],
-                        {"element_dtype": attrs["dtype"],
+                        {"element_dtype": attrs["dtype"], **readers[name],
                          "_tensor_array_read": attr_value_pb2.AttrValue(b=True)})  # fmt: skip
                 if shapes_attr is not None:
                     nd.attr["_output_shapes"].CopyFrom(shapes_attr)
             elif nd.op == "TensorArrayGatherV3":
                 _, indices, flow = data
                 es = self.element_shape_const(f"{name}/element_shape", attrs.get("element_shape"))
-                replace(
-                    "TensorListGather", [flow, indices, es.name], {"element_dtype": attrs["dtype"]}
-                )
+                replace("TensorListGather", [flow, indices, es.name],
+                        {"element_dtype": attrs["dtype"], **readers[name]})  # fmt: skip
                 if shapes_attr is not None:
                     nd.attr["_output_shapes"].CopyFrom(shapes_attr)
             elif nd.op == "TensorArrayScatterV3":
@@ -480,7 +497,7 @@ class _Functionalizer:
                 es = self.add_const(f"{name}/element_shape", value)
                 leading = self.add_const(f"{name}/leading_dims", np.zeros([0], np.int64))
                 replace("TensorListConcatV2", [flow, es.name, leading.name],
-                        {"element_dtype": attrs["dtype"],
+                        {"element_dtype": attrs["dtype"], **readers[name],
                          "shape_type": _type_attr(types_pb2.DT_INT32)})  # fmt: skip
                 if shapes_attr is not None:
                     nd.attr["_output_shapes"].CopyFrom(shapes_attr)

@@ -12,6 +12,11 @@ An element shape that is only known once an item is written (``-1`` dims in ``el
 leaves the buffer unallocated until the first ``TensorListSetItem``/``TensorListPushBack``; a
 loop carrying such a list allocates it from a trace of its body (``settle_loop_state``).
 Indices are not checked at run time: as XLA does, an out-of-range index is clamped.
+
+A TF 1.x TensorArray with ``infer_shape=False`` may hold elements of different shapes (an uneven
+``TensorArraySplitV3``): such a list keeps each element's shape (``shapes``, known when the graph
+is compiled, as the split's lengths are) and a buffer padded to the largest. Its elements are
+read, concatenated and gathered by indices known at compile time.
 """
 
 import numpy as np
@@ -28,22 +33,29 @@ EMPTY = ("empty",)
 class TensorListValue:
     """A list of same-shaped tensors: ``buffer`` (``None`` until its element shape is known),
     ``length`` (a Python int when it is static, else an int32 array), ``capacity``, the
-    ``element_shape`` declared for it (tuple with ``None`` dims, or ``None`` for unknown rank)
-    and ``static_item``.
+    ``element_shape`` declared for it (tuple with ``None`` dims, or ``None`` for unknown rank),
+    ``static_item`` and ``shapes``.
+
+    ``shapes`` is ``None`` where every element has the buffer's element shape; otherwise a
+    tuple with each element's own shape (``None``: not written), the buffer padded to fit.
 
     ``static_item`` is a key of the constant that every pushed item equals, ``EMPTY``, or
     ``None``. TF's gradient loops push the shapes and sizes of each step (constants under XLA)
     onto lists and pop them to size their buffers; popping them keeps them static."""
 
-    __slots__ = ("buffer", "length", "capacity", "element_dtype", "element_shape", "static_item")
+    __slots__ = (
+        "buffer", "length", "capacity", "element_dtype", "element_shape", "static_item", "shapes"
+    )  # fmt: skip
 
-    def __init__(self, buffer, length, capacity, element_dtype, element_shape, static_item=None):
+    def __init__(self, buffer, length, capacity, element_dtype, element_shape, static_item=None,
+                 shapes=None):  # fmt: skip
         self.buffer = buffer
         self.length = length
         self.capacity = capacity
         self.element_dtype = element_dtype
         self.element_shape = element_shape
         self.static_item = static_item
+        self.shapes = shapes
 
     def zeros_like(self):
         """``ZerosLike`` of a list: as many elements, each zeros."""
@@ -97,18 +109,18 @@ def _flatten(v):
         children.append(v.length)
     # Only the buffer's shape matters once it exists: the declared shape stays out of the
     # static part, so that a loop's state keeps one structure after its first write.
-    shape = v.element_shape if v.buffer is None else None
+    shape = v.element_shape if v.buffer is None or v.shapes is not None else None
     aux = (v.buffer is None, int(v.length) if static else None, v.capacity, v.element_dtype, shape,
-           v.static_item)  # fmt: skip
+           v.static_item, v.shapes)  # fmt: skip
     return children, aux
 
 
 def _unflatten(aux, children):
-    unallocated, length, capacity, dt, shape, item = aux
+    unallocated, length, capacity, dt, shape, item, shapes = aux
     children = list(children)
     buffer = None if unallocated else children.pop(0)
     length = children[0] if length is None else length
-    return TensorListValue(buffer, length, capacity, dt, shape, item)
+    return TensorListValue(buffer, length, capacity, dt, shape, item, shapes)
 
 
 _REGISTERED = []
@@ -251,6 +263,8 @@ def _with_item(op, lst, index, item):
     from jax import lax
 
     item = jnp.asarray(item, lst.element_dtype)
+    if lst.shapes is not None:
+        return _with_ragged_item(op, lst, index, item)
     buf = lst.buffer
     if buf is None:
         buf = jnp.zeros((lst.capacity, *item.shape), lst.element_dtype)
@@ -263,6 +277,122 @@ def _with_item(op, lst, index, item):
         )
     buf = lax.dynamic_update_index_in_dim(buf, item, jnp.asarray(index, jnp.int32), 0)
     return lst.replace(buffer=buf, element_shape=None, static_item=None)
+
+
+# -- elements of different shapes (``TensorListValue.shapes``) ---------------------------------
+def _ragged_list(op, pieces, element_shape=None):
+    """A list of ``pieces`` (arrays of one rank), each keeping its own shape."""
+    import jax.numpy as jnp
+
+    top = tuple(max(d) for d in zip(*(p.shape for p in pieces)))
+    buf = jnp.stack([_pad_to(p, top) for p in pieces])
+    shapes = tuple(tuple(p.shape) for p in pieces)
+    return TensorListValue(buf, len(pieces), len(pieces), buf.dtype, element_shape, None, shapes)
+
+
+def _pad_to(x, shape):
+    import jax.numpy as jnp
+
+    if tuple(x.shape) == tuple(shape):
+        return x
+    return jnp.pad(x, [(0, t - d) for d, t in zip(x.shape, shape)])
+
+
+def _static_position(op, index, what="index"):
+    """An index into a list of differently shaped elements, which must be known when the graph
+    is compiled: the element's shape (the result's) depends on it."""
+    if not _is_static(index):
+        raise errors.UnimplementedError(
+            None,
+            op,
+            f"{op.name} ({op.type}): the list's elements have different shapes (an uneven "
+            f"split), so the {what} must be known when the graph is compiled; here it is only "
+            "known when the step runs.",
+        )
+    return np.asarray(index).astype(np.int64)
+
+
+def _unwritten_error(op, lst, i):
+    name = op._attrs.get("_tensor_array", b"")
+    name = name.decode() if isinstance(name, bytes) else name
+    _fail(op, f"TensorArray {name}: Could not read from TensorArray index {i}.  Furthermore, the "
+              f"element shape is not fully defined: {_shape_text(lst.element_shape)}.  It is "
+              "possible you are working with a resizeable TensorArray and stop_gradients is not "
+              "allowing the gradients to be written.  If you set the full element_shape property "
+              "on the forward TensorArray, the proper all-zeros tensor will be returned instead "
+              "of incurring this error.")  # fmt: skip
+
+
+def _ragged_elements(op, lst, positions, declared=None, stacked=True):
+    """Elements ``positions`` (ints) of a list with ``shapes``, each cut to its own shape.
+
+    An op imported from TF 1.x (a TensorArray's) fails on an unwritten element, and on
+    elements of different shapes when it stacks them. TF 2.x's ops merge the shapes of the
+    elements read into the ``declared`` element shape, failing where they differ, and read an
+    unwritten element as zeros of the merged shape. (Concatenated, ``stacked=False``, the
+    elements' shapes are not merged.)"""
+    import jax.numpy as jnp
+
+    v1 = "_tensor_array" in op._attrs or op._attrs.get("_tensor_array_read", False)
+    merged = None if v1 else _merge(declared, lst.element_shape)
+    out = []
+    for i in positions:
+        shape = lst.shapes[i]
+        if shape is None:
+            if v1:
+                _unwritten_error(op, lst, i)
+            continue
+        if not v1 and stacked:
+            merged = _merged_or_fail(op, merged, shape)
+        out.append(lst.buffer[i][tuple(slice(0, d) for d in shape)])
+    if len(out) < len(positions):
+        # (TF 2.x's shape for an unwritten element merges every written one's.)
+        for shape in lst.shapes if merged is None or None in merged else ():
+            if shape is not None:
+                merged = _merged_or_fail(op, merged, shape)
+        if merged is None or any(d is None for d in merged):
+            raise errors.UnimplementedError(
+                None,
+                op,
+                f"{op.name} ({op.type}): reads an element that was never written, and the "
+                f"list's element shape {_shape_text(merged)} is not fully defined.",
+            )
+        it = iter(out)
+        zeros = jnp.zeros(merged, lst.element_dtype)
+        out = [zeros if lst.shapes[i] is None else next(it) for i in positions]
+    if v1 and stacked:
+        for k, e in enumerate(out[1:], 1):
+            if e.shape != out[0].shape:
+                _fail(op, f"TensorArray has inconsistent shapes.  Index 0 has shape: "
+                          f"{_shape_text(out[0].shape)} but index {k} has shape: "
+                          f"{_shape_text(e.shape)}")  # fmt: skip
+    return out
+
+
+def _merged_or_fail(op, merged, shape):
+    if merged is not None and (
+        len(merged) != len(shape) or any(d not in (None, e) for d, e in zip(merged, shape))
+    ):
+        _fail(op, f"PartialTensorShape: Incompatible shapes during merge: {_shape_text(merged)} "
+                  f"vs. {_shape_text(shape)}")  # fmt: skip
+    return tuple(shape)
+
+
+def _with_ragged_item(op, lst, index, item):
+    i = int(_static_position(op, index))
+    buf = lst.buffer
+    if buf.ndim - 1 != item.ndim:
+        raise errors.InvalidArgumentError(
+            None,
+            op,
+            f"{op.name} ({op.type}): tried to write an item of shape {list(item.shape)} into a "
+            f"list of elements of rank {buf.ndim - 1}.",
+        )
+    top = tuple(max(a, b) for a, b in zip(buf.shape[1:], item.shape))
+    buf = _pad_to(buf, (buf.shape[0], *top)).at[i].set(_pad_to(item, top))
+    shapes = list(lst.shapes)
+    shapes[i] = tuple(item.shape)
+    return lst.replace(buffer=buf, shapes=tuple(shapes), static_item=None)
 
 
 def _length_array(lst):
@@ -428,12 +558,11 @@ def _lower_split(op):
                 op, f"Unused values in tensor. Length of tensor: {t.shape[0]} Values used: {start}"
             )
         if sizes.size and np.any(sizes != sizes[0]):
-            raise errors.UnimplementedError(
-                None,
-                op,
-                f"{op.name} (TensorListSplit): tfstyle's lists hold elements of one shape; "
-                f"lengths {sizes.tolist()} split a tensor of {t.shape[0]} rows unevenly.",
-            )
+            # Pieces of different lengths: their list keeps each one's shape.
+            ends = np.cumsum(sizes).tolist()
+            pieces = [t[e - z : e] for z, e in zip(sizes.tolist(), ends)]
+            declared = into[0].element_shape if into and into[0].buffer is None else None
+            return _ragged_list(op, pieces, declared)
         n = int(sizes.size)
         d = int(sizes[0]) if n else 0
         buf = jnp.reshape(t, (n, d, *t.shape[1:]))
@@ -495,6 +624,9 @@ def _lower_get_item(op):
         from jax import lax
 
         shape = _shape_from_value(_base.static_ints(element_shape, "element_shape"))
+        if lst.shapes is not None:
+            _static_position(op, index)
+            _static_position(op, lst.length, "list's length")
         buf = _buffer(op, lst, shape)
         if _is_static(index) and _is_static(lst.length):
             # XLA would clamp the index; TF reports it (an index only known at run time cannot be).
@@ -503,6 +635,8 @@ def _lower_get_item(op):
                 if v1_read:
                     _fail(op, f"Tried to read from index {i} but array size is: {n}")
                 _fail(op, f"Trying to access element {i} in a list with {n} elements.")
+            if lst.shapes is not None:
+                return _ragged_elements(op, lst, [i], shape)[0]
         return lax.dynamic_index_in_dim(buf, jnp.asarray(index, jnp.int32), 0, keepdims=False)
 
     return fn
@@ -566,7 +700,10 @@ def _padded(lst, extra):
     buf = lst.buffer
     if buf is not None and extra > 0:
         buf = jnp.concatenate([buf, jnp.zeros((extra, *buf.shape[1:]), buf.dtype)])
-    return lst.replace(buffer=buf, capacity=lst.capacity + max(extra, 0))
+    shapes = lst.shapes
+    if shapes is not None:
+        shapes = shapes + (None,) * max(extra, 0)
+    return lst.replace(buffer=buf, capacity=lst.capacity + max(extra, 0), shapes=shapes)
 
 
 def reserve_loop_capacity(op, values, body, bound):
@@ -718,10 +855,23 @@ def _lower_stack(op):
 
     def fn(lst, element_shape):
         shape = _shape_from_value(_base.static_ints(element_shape, "element_shape"))
+        if lst.shapes is not None:
+            elements = _ragged_elements(op, lst, range(_count(op, lst, n_attr)), shape)
+            return _stacked(op, elements)
         buf = _buffer(op, lst, shape)
         return buf[: _count(op, lst, n_attr)]
 
     return fn
+
+
+def _stacked(op, elements):
+    import jax.numpy as jnp
+
+    if not elements:
+        raise errors.UnimplementedError(
+            None, op, f"{op.name} ({op.type}): stacking no elements of different shapes."
+        )
+    return jnp.stack(elements)
 
 
 def _count(op, lst, n_attr=-1):
@@ -746,6 +896,9 @@ def _lower_gather(op):
         import jax.numpy as jnp
 
         shape = _shape_from_value(_base.static_ints(element_shape, "element_shape"))
+        if lst.shapes is not None:
+            positions = _static_position(op, indices, "indices").reshape(-1).tolist()
+            return _stacked(op, _ragged_elements(op, lst, positions, shape))
         return _gather_rows()(_buffer(op, lst, shape), jnp.asarray(indices, jnp.int32))
 
     return fn
@@ -783,6 +936,11 @@ def _lower_scatter_existing(op):
         import jax.numpy as jnp
 
         t = jnp.asarray(tensor, lst.element_dtype)
+        if lst.shapes is not None:
+            idx = _static_position(op, indices, "indices").reshape(-1).tolist()
+            for k, i in enumerate(idx):
+                lst = _with_ragged_item(op, lst, i, t[k])
+            return lst
         buf = lst.buffer
         if buf is None:
             buf = jnp.zeros((lst.capacity, *t.shape[1:]), lst.element_dtype)
@@ -801,6 +959,13 @@ def _lower_concat(op):
         shape = None
         if v2:
             shape = _shape_from_value(_base.static_ints(rest[0], "element_shape"))
+        if lst.shapes is not None:
+            n = _count(op, lst)
+            if "_tensor_array" not in op._attrs and None in lst.shapes[:n]:
+                _fail(op, f"List contains uninitialized tensor at index "
+                          f"{lst.shapes.index(None)} but leading_dims has only 0 elements.")  # fmt: skip
+            elements = _ragged_elements(op, lst, range(n), stacked=False)
+            return _ragged_concat(op, elements, shape[1:] if shape else None)
         buf = _buffer(op, lst, shape[1:] if shape else None)
         n = _count(op, lst)
         buf = buf[:n]
@@ -812,6 +977,27 @@ def _lower_concat(op):
         return jnp.reshape(buf, (n * buf.shape[1], *buf.shape[2:])), lengths
 
     return fn
+
+
+def _ragged_concat(op, elements, declared_rest):
+    """Elements of different shapes concatenated: TF 1.x's checks for a TensorArray's, TF 2.x's
+    (a merge of the shapes but for the first dimension) for a list's."""
+    import jax.numpy as jnp
+
+    v1 = "_tensor_array" in op._attrs
+    merged = declared_rest
+    for k, e in enumerate(elements):
+        if e.ndim < 1:
+            _fail(op, f"Concat saw a scalar shape at index {k} but requires at least vectors.  "
+                      "Did you mean to call TensorArray::Pack instead?")  # fmt: skip
+        if not v1:
+            merged = _merged_or_fail(op, merged, e.shape[1:])
+        elif e.shape[1:] != elements[0].shape[1:]:
+            _fail(op, "TensorArray has inconsistent shapes.  Index 0 has (excepting dimension 0) "
+                      f"shape: {_shape_text(elements[0].shape[1:])} but index {k} has (excepting "
+                      f"dimension 0) shape: {_shape_text(e.shape[1:])}")  # fmt: skip
+    lengths = np.asarray([e.shape[0] for e in elements], np.int64)
+    return jnp.concatenate(elements), lengths
 
 
 def _lower_length(op):
