@@ -195,21 +195,30 @@ STEP_PREDS = [True, False, True]
 
 def _cond_model(tf, other, ids_shape=(2, 3)):
     """An embedding model whose lookup happens in a ``tf.cond``; the other branch looks up other
-    rows (``"gather"``), reads the whole table (``"dense"``) or does not use it (``"none"``)."""
+    rows (``"gather"``), reads the whole table (``"dense"``), looks up rows in a cond of its own
+    (``"nested"``) or does not use it (``"none"``, ``"chained"``)."""
     emb = tf.Variable(EMB0, name="emb")
     w = tf.Variable(W0, name="w")
     ids = tf.placeholder(tf.int32, ids_shape, name="ids")
     p = tf.placeholder(tf.bool, [], name="p")
+    # "chained": both branches scale by a tensor computed from w outside the cond.
+    scale = tf.reduce_mean(w.value()) + 1.0 if other == "chained" else 1.0
 
     def taken():
-        return tf.reduce_mean(tf.nn.embedding_lookup(emb, ids), axis=1)  # [2, 4]
+        return tf.reduce_mean(tf.nn.embedding_lookup(emb, ids), axis=1) * scale  # [2, 4]
 
     def not_taken():
         if other == "gather":
             return tf.nn.embedding_lookup(emb, [0, 8]) * 0.5
         if other == "dense":
             return tf.tile(tf.reduce_mean(emb.value(), axis=0, keepdims=True), [2, 1])
-        return tf.ones([2, 4]) * 0.1
+        if other == "nested":  # a cond in the branch, gathering and reading w
+            return tf.cond(
+                tf.logical_not(p),
+                lambda: tf.nn.embedding_lookup(emb, [0, 8]) * tf.reduce_mean(w.value()),
+                lambda: tf.nn.embedding_lookup(emb, [5]) + tf.zeros([2, 4]),
+            )
+        return tf.ones([2, 4]) * 0.1 * scale
 
     pred = tf.matmul(tf.cond(p, taken, not_taken), w)
     return tf.reduce_mean(tf.square(pred - tf.constant(Y)))
@@ -224,7 +233,7 @@ def _train(tf, make_opt, other, ids_shape=(2, 3)):
     )
 
 
-@pytest.mark.parametrize("other", ["gather", "dense", "none"])
+@pytest.mark.parametrize("other", ["gather", "dense", "nested", "none", "chained"])
 @pytest.mark.parametrize(
     "name", ["sgd", "momentum", "adagrad", "adam", "rmsprop_all", "ftrl_l1_l2", "adadelta"]
 )
@@ -341,7 +350,7 @@ def _tf_graph_def_steps(gd, init):
         return sess.run(["emb/Read/ReadVariableOp:0", "w/Read/ReadVariableOp:0"])
 
 
-@pytest.mark.parametrize("other", ["gather", "dense", "none"])
+@pytest.mark.parametrize("other", ["gather", "dense", "nested", "none", "chained"])
 def test_cond_sparse_training_graph_def_runs_in_tf_and_imports_back(other):
     # The slices are written as TF writes a cond's gradient, an If of the branches' slices
     # (the rows' gradients from a SymbolicGradient of each branch): TF trains to the same
@@ -364,8 +373,7 @@ def test_cond_sparse_training_graph_def_runs_in_tf_and_imports_back(other):
         np.testing.assert_allclose(a, e, rtol=1e-6)
 
 
-# A cond in a branch is kept as tfstyle's own op, which imports back into tfstyle only.
-_OWN_OP_CASES = {"nested_conds"}
+_OWN_OP_CASES = set()
 
 
 @functools.cache

@@ -685,9 +685,7 @@ def _value_bindings(fg, captured, first):
             # (_function_def).
             bound[inner] = names[i]
             bound.update(
-                (r._outputs[0], names[i])
-                for r in _reads_of(fg, inner, gathers=True)
-                if r.type == "ReadVariableOp"
+                (r._outputs[0], names[i]) for r in _users(fg, inner) if r.type == "ReadVariableOp"
             )
         return bound
 
@@ -1358,7 +1356,8 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
     _, mask, _, order, _ = _grads._analyse(ys, pairs + [(t, None) for t in cut], spec.stops)
     # Per cond: its inputs that are xs differentiated densely (their gradient through the cond
     # is added to the function's).
-    dense_inputs = _dense_cond_inputs(op, uses, mask, entries, handle_index, tensor_index)
+    dense_inputs, chained = _dense_cond_inputs(op, uses, mask, entries, handle_index,
+                                               tensor_index)  # fmt: skip
     stops = set(spec.stops)
     arg_of = dict(tensor_index)  # tensor of the outer graph -> argument index
     gathered = {}  # handle of a differentiated variable that a gather reads -> argument index
@@ -1404,6 +1403,13 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
                 "or changes a variable.",
             )
     inside_set = set(inside)
+    for cond, positions in chained.items():
+        for j in positions:
+            if cond._inputs[j].op not in inside_set:
+                raise _cannot_export(
+                    op, f"'{cond.name}' takes '{cond._inputs[j].name}', which is not on the way "
+                    "from the xs to the ys.",
+                )  # fmt: skip
     # Per argument, the outer tensor bound to it: the x, or a read of the variable.
     bound = [e.tensor if e.var_key is None else None for e in entries]
     for t, i in arg_of.items():
@@ -1536,14 +1542,49 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         return zeros[t]
 
     through = collections.defaultdict(list)  # entry index -> its gradients through conds
+    onward = collections.defaultdict(list)  # tensor computed in the function -> its gradients
     for cond, inputs in dense_inputs.items():
         cond_uses = [u for u in uses if u.op is cond]
-        refs = _write_cond_gradient(gd, cond_uses, [j for j, _ in inputs],
-                                    [gradient_of(t) for t in cond._outputs], lib, taken, ref)  # fmt: skip
+        dense = [j for j, _ in inputs] + chained[cond]
+        refs = _write_cond_gradient(gd, cond_uses, dense, [gradient_of(t) for t in cond._outputs],
+                                    lib, taken, ref)  # fmt: skip
         for u, k in zip(cond_uses, range(0, 2 * len(cond_uses), 2)):
             slices[u] = refs[k : k + 2]
-        for (_, i), r in zip(inputs, refs[2 * len(cond_uses) :]):
+        grads = refs[2 * len(cond_uses) :]
+        for (_, i), r in zip(inputs, grads):
             through[i].append(r)
+        for j, r in zip(chained[cond], grads[len(inputs) :]):
+            onward[cond._inputs[j]].append(r)
+    if onward:
+        # The gradients of the conds' inputs computed in the function go on to the xs: a
+        # SymbolicGradient of the same function with those inputs as its results.
+        onward_fn = lib.proto.function.add()
+        onward_fn.CopyFrom(fdef)
+        onward_fn.signature.name = _fresh(f"{fname}_onward", lib.used)
+        del onward_fn.signature.output_arg[:]
+        onward_fn.ret.clear()
+        onward_dys = []
+        for k, (t, grads) in enumerate(onward.items()):
+            onward_fn.signature.output_arg.add(name=f"out{k}", type=t.dtype.as_datatype_enum)
+            onward_fn.ret[f"out{k}"] = refer(t)
+            if len(grads) > 1:
+                add = gd.node.add(name=_fresh(f"{op.name}/AddN", taken), op="AddN")
+                add.input.extend(grads)
+                add.attr["N"].i = len(grads)
+                add.attr["T"].CopyFrom(attr_value(t.dtype))
+                grads = [add.name]
+            onward_dys.append(grads[0])
+        sg2 = gd.node.add(name=_fresh(f"{op.name}/SymbolicGradient", taken), op="SymbolicGradient")
+        sg2.input.extend(sg.input[: len(bound)])
+        sg2.input.extend(onward_dys)
+        if op._device:
+            sg2.device = op._device
+        onward_name = attr_value_pb2.NameAttrList(name=onward_fn.signature.name)
+        sg2.attr["f"].CopyFrom(attr_value(onward_name))
+        sg2.attr["Tin"].CopyFrom(attr_value(tin + [t.dtype for t in onward]))
+        sg2.attr["Tout"].CopyFrom(attr_value(tin))
+        for i in range(len(entries)):
+            through[i].append(f"{sg2.name}:{i}")
     for i, e in enumerate(entries):
         if through[i]:
             add = gd.node.add(name=_fresh(f"{op.name}/AddN", taken), op="AddN")
@@ -1570,22 +1611,28 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
 
 def _check_cond_slices(op, u):
     """Raises NotImplementedError where the slices of ``_CondUse`` ``u`` cannot be written for
-    TF (``_write_cond_slices``)."""
+    TF (``_write_cond_gradient``)."""
     from tfstyle.ops import gradients as _grads
     from tfstyle.ops.control_flow_ops import _subgraphs
 
     captured = u.op._inputs[1:]
     for fg, branch in zip(_subgraphs(u.op), u.branches):
-        if any(o.type in _CONTROL_FLOW_TYPES for o in fg._ops):
+        items = [] if branch in (None, _grads._DENSE) else branch
+        nested = {v.op for v in items if isinstance(v, _grads._CondUse)}
+        if any(o.type in _CONTROL_FLOW_TYPES and o not in nested for o in fg._ops):
             raise _cannot_export(op, f"a branch of '{u.op.name}' has control flow inside.")
         if not _tf_differentiable(fg):
             raise _cannot_export(op, f"a branch of '{u.op.name}' has a sparse cross-entropy.")
         inner = dict(fg.captures)
         for t in captured:
             if t._dtype is dtypes.resource and t in inner:
-                if ops.variable_handle_op(t) is None or _reads_of(fg, inner[t], True) is None:
+                # (A nested cond's own branches are checked with its slices.)
+                users = [o for o in _users(fg, inner[t]) if o not in nested]
+                if ops.variable_handle_op(t) is None or any(
+                    o.type not in ("ReadVariableOp", "ResourceGather") for o in users
+                ):
                     raise _cannot_export(op, f"a branch of '{u.op.name}' changes a variable.")
-        replaced = set() if branch in (None, _grads._DENSE) else {g for g, _ in branch}
+        replaced = {v[0] for v in items if not isinstance(v, _grads._CondUse)}
         if any(
             o.type in ("GatherV2", "ResourceGather") and o not in replaced and not _gather_parts(o)
             for o in fg._ops
@@ -1593,31 +1640,72 @@ def _check_cond_slices(op, u):
             raise _cannot_export(
                 op, f"'{u.op.name}' has a batched gather, which TF cannot differentiate."
             )
+        for c in nested:
+            _check_nested_cond(op, c, fg, captured, replaced)
+        for v in items:
+            if isinstance(v, _grads._CondUse):
+                _check_cond_slices(op, v)
+
+
+def _users(fg, t):
+    return [o for o in fg._ops if any(i is t for i in o._inputs)]
+
+
+def _check_nested_cond(op, c, fg, captured, gathers):
+    """Raises NotImplementedError where the gradient of cond ``c``, in a branch ``fg`` of a
+    cond of inputs ``captured``, cannot be written inside that branch's gradient: the rest of
+    the branch is differentiated with ``c``'s outputs as arguments, so they must be floats, and
+    no gradient may pass through an input of ``c`` computed in ``fg`` (from the rows of
+    ``gathers`` or from the branch's inputs)."""
+    if not all(t.dtype.is_floating for t in c._outputs):
+        raise _cannot_export(op, f"the nested cond '{c.name}' has an output that is no float.")
+    outer = {inner: t for t, inner in fg.captures}
+    for t in c._inputs[1:]:
+        if t._dtype is dtypes.resource:
+            if t not in outer:
+                raise _cannot_export(op, f"'{c.name}' uses a variable its branch creates.")
+            continue
+        if t in outer or not t.dtype.is_floating:
+            continue
+        stack, seen = [t.op], set()
+        while stack:
+            o = stack.pop()
+            if o in seen:
+                continue
+            seen.add(o)
+            if o in gathers or any(i in outer and i.dtype.is_floating for i in o._inputs):
+                raise _cannot_export(
+                    op, f"'{c.name}' passes on the gradient of '{t.name}', computed in its branch."
+                )
+            stack.extend(i.op for i in o._inputs)
 
 
 def _dense_cond_inputs(op, uses, mask, entries, handle_index, tensor_index):
-    """``{cond op: [(input position, entry index)]}`` for the conds whose slices ``op``
-    computes: the inputs that are xs it differentiates densely (a variable, or a tensor that no
-    other x reaches). Any other path from an x into such a cond raises NotImplementedError."""
+    """``({cond op: [(input position, entry index)]}, {cond op: [input position]})`` for the
+    conds whose slices ``op`` computes: first the inputs that are xs it differentiates densely
+    (a variable, or a tensor that no other x reaches), then the inputs computed from xs, whose
+    gradients go on to the xs through a second ``SymbolicGradient``. An input computed from the
+    output of such a cond raises NotImplementedError."""
     dense_bits = (1 << len(entries)) - 1
-    found = {}
+    found, chained = {}, {}
     for u in uses:
-        inputs = found.setdefault(u.op, [])
-        if inputs:
+        if u.op in found:
             continue
+        inputs, computed = found.setdefault(u.op, []), chained.setdefault(u.op, [])
         for j, t in enumerate(u.op._inputs[1:], 1):
             if t._dtype is dtypes.resource:
                 i = handle_index.get(ops.variable_handle_op(t))
             else:
                 i = tensor_index.get(t)
                 if i is None and mask.get(t, 0) & dense_bits:
-                    raise _cannot_export(
-                        op,
-                        f"'{u.op.name}' passes on the gradient of '{t.name}', computed from an x.",
-                    )
+                    if mask[t] >> len(entries):
+                        raise _cannot_export(
+                            op, f"'{u.op.name}' takes '{t.name}', computed from another cond."
+                        )
+                    computed.append(j)
             if i is not None:
                 inputs.append((j, i))
-    return found
+    return found, chained
 
 
 def _write_cond_gradient(gd, uses, dense, output_grads, lib, taken, ref):
@@ -1625,25 +1713,35 @@ def _write_cond_gradient(gd, uses, dense, output_grads, lib, taken, ref):
     ``If``/``Case`` of the cond's predicate, inputs (variables as their values) and the
     gradients of its outputs (``output_grads``). Returns the references of each use's values and
     indices, then of the gradients of its inputs at positions ``dense``."""
-    from tfstyle.ops.control_flow_ops import _subgraphs
-
     cond = uses[0].op
-    captured = cond._inputs[1:]
     ins = []
-    for t in captured:
+    for t in cond._inputs[1:]:
         if t._dtype is dtypes.resource:
             dtype = ops.variable_handle_op(t)._attrs["dtype"]
             ins.append(_outer_read(gd, t, dtype, taken, ref).name)
         else:
             ins.append(ref(t))
+    attrs = _cond_gradient_attrs(uses, dense, lib)
+    nd = gd.node.add(name=_fresh(f"{cond.name}_grad/{cond.type}", taken), op=cond.type)
+    nd.input.extend([ref(cond._inputs[0]), *ins, *output_grads])
+    for k, v in attrs.items():
+        nd.attr[k].CopyFrom(attr_value(v))
+    return [f"{nd.name}:{k}" if k else nd.name for k in range(len(attrs["Tout"]))]
+
+
+def _cond_gradient_attrs(uses, dense, lib):
+    """The attributes of the ``If``/``Case`` that is the gradient of the tf.cond of ``uses``
+    (see ``_write_cond_gradient``)."""
+    from tfstyle.ops.control_flow_ops import _subgraphs
+
+    cond = uses[0].op
+    captured = cond._inputs[1:]
     tin = _value_types([], captured)
     tout = [t.dtype for t in cond._outputs]
     result_types = [dt for u in uses for dt in (u.dtype, u.index_dtype)]
     result_types += [tin[j - 1] for j in dense]
     branches = [_cond_branch_gradient(lib, uses, dense, b, fg, tin, tout, result_types)
                 for b, fg in enumerate(_subgraphs(cond))]  # fmt: skip
-    nd = gd.node.add(name=_fresh(f"{cond.name}_grad/{cond.type}", taken), op=cond.type)
-    nd.input.extend([ref(cond._inputs[0]), *ins, *output_grads])
     shapes = [s for u in uses for s in ([None, *u.dense_shape[1:]], [None])]
     for j in dense:
         t = captured[j - 1]
@@ -1656,46 +1754,77 @@ def _write_cond_gradient(gd, uses, dense, output_grads, lib, taken, ref):
         attrs["branches"] = branches
     else:
         attrs.update(Tcond=cond._attrs["Tcond"], then_branch=branches[0], else_branch=branches[1])
-    for k, v in attrs.items():
-        nd.attr[k].CopyFrom(attr_value(v))
-    return [f"{nd.name}:{k}" if k else nd.name for k in range(len(result_types))]
+    return attrs
 
 
 def _cond_branch_gradient(lib, uses, dense, b, fg, tin, tout, result_types):
     """The function of branch ``b`` (graph ``fg``) of a tf.cond's gradient: from the cond's
     inputs and its outputs' gradients, the slices of each of ``uses`` that the branch gives
     (all rows where its gradient is dense or none), then the gradients of its inputs at
-    positions ``dense``."""
+    positions ``dense``.
+
+    A cond nested in the branch is cut out like the gathers: the rest of the branch is
+    differentiated with its outputs as arguments too, and its gradient is written in this
+    function as the outer one is (``_cond_gradient_attrs``)."""
     from tfstyle.ops import gradients as _grads
 
     cond = uses[0].op
     base = "".join(c if c.isalnum() or c == "_" else "_" for c in cond.name)
     f = _FunctionBuilder(lib, f"{base}_grad_{b}", [*tin, *tout], result_types)
     args, dys = f.args[: len(tin)], f.args[len(tin) :]
-    gathers = [g for u in uses if isinstance(u.branches[b], list) for g, _ in u.branches[b]]
-    rows = [g._outputs[0] for g in gathers]
-    row_types = [t.dtype for t in rows]
-    ids_refs, row_refs = [], []
-    if gathers:
-        forward = _branch_function(lib, cond, fg, f"{base}_rows_{b}", [],
-                                   [g._inputs[1] for g in gathers] + rows)  # fmt: skip
-        call = f.node("rows", forward, args)
-        ids_refs = [f"{call}:out{k}:0" for k in range(len(gathers))]
-        row_refs = [f"{call}:out{len(gathers) + k}:0" for k in range(len(gathers))]
-    rest_fn = _branch_function(lib, cond, fg, f"{base}_after_rows_{b}", rows, list(fg.outputs))
-    grad = f.node("grad", "SymbolicGradient", [*args, *row_refs, *dys],
-                  Tin=[*tin, *row_types, *tout], Tout=[*tin, *row_types],
+    items = [v for u in uses if isinstance(u.branches[b], list) for v in u.branches[b]]
+    gathers = [v[0] for v in items if not isinstance(v, _grads._CondUse)]
+    nested = {}  # cond in the branch -> its uses
+    for v in items:
+        if isinstance(v, _grads._CondUse):
+            nested.setdefault(v.op, []).append(v)
+    # Per input of the branch (a tensor of fg): its position among the cond's inputs.
+    position = {inner: k for k, (inner, _) in enumerate(_arg_bindings(fg, cond._inputs[1:]))
+                if inner is not None}  # fmt: skip
+    cut = [g._outputs[0] for g in gathers] + [t for c in nested for t in c._outputs]
+    forward = [g._inputs[1] for g in gathers]
+    forward += [t for c in nested for t in c._inputs if t._dtype is not dtypes.resource]
+    value = {}  # tensor of fg -> its reference in f
+    if cut:
+        rets = list(dict.fromkeys(forward + cut))
+        call = f.node("rows", _branch_function(lib, cond, fg, f"{base}_rows_{b}", [], rets), args)
+        value = {t: f"{call}:out{k}:0" for k, t in enumerate(rets)}
+    cut_types = [t.dtype for t in cut]
+    rest_fn = _branch_function(lib, cond, fg, f"{base}_after_rows_{b}", cut, list(fg.outputs))
+    grad = f.node("grad", "SymbolicGradient", [*args, *(value[t] for t in cut), *dys],
+                  Tin=[*tin, *cut_types, *tout], Tout=[*tin, *cut_types],
                   f=attr_value_pb2.NameAttrList(name=rest_fn))  # fmt: skip
-    row_grads = {g: f"{grad}:output:{len(tin) + k}" for k, g in enumerate(gathers)}
-    gather_ids = dict(zip(gathers, ids_refs))
+    grad_of = {t: f"{grad}:output:{len(tin) + k}" for k, t in enumerate(cut)}
+    # Per input of the cond, the references of its gradients (summed below).
+    input_grads = [[f"{grad}:output:{k}"] for k in range(len(tin))]
+    wanted = {*dense, *(u.j for u in uses if u.branches[b] is _grads._DENSE)}
+    sliced = {}  # nested _CondUse -> references of its values and indices
+    for c, c_uses in nested.items():
+        c_dense = [j for j, t in enumerate(c._inputs[1:], 1)
+                   if t in position and position[t] + 1 in wanted]  # fmt: skip
+        ins = [args[position[t]] if t._dtype is dtypes.resource else value[t]
+               for t in c._inputs[1:]]  # fmt: skip
+        attrs = _cond_gradient_attrs(c_uses, c_dense, lib)
+        name = f.node(f"{c.name}_grad", c.type,
+                      [value[c._inputs[0]], *ins, *(grad_of[t] for t in c._outputs)], **attrs)  # fmt: skip
+        refs = [f"{name}:output:{k}" for k in range(len(attrs["Tout"]))]
+        for k, v in enumerate(c_uses):
+            sliced[v] = refs[2 * k : 2 * k + 2]
+        for j, r in zip(c_dense, refs[2 * len(c_uses) :]):
+            input_grads[position[c._inputs[j]]].append(r)
+    for k, refs in enumerate(input_grads):
+        if len(refs) > 1:
+            refs[:] = [f"{f.node('add', 'AddN', refs, N=len(refs), T=tin[k])}:sum:0"]
     results = []
     for u in uses:
         branch = u.branches[b]
         if branch is None or branch is _grads._DENSE:
-            results += _all_rows(f, u, None if branch is None else f"{grad}:output:{u.j - 1}")
+            results += _all_rows(f, u, None if branch is None else input_grads[u.j - 1][0])
         else:
-            results += _gathered_slices(f, u, branch, row_grads, gather_ids)
-    results += [f"{grad}:output:{j - 1}" for j in dense]
+            pieces = [(sliced[v], (v.dtype, v.index_dtype)) if isinstance(v, _grads._CondUse)
+                      else _gather_slices(f, u, v[0], grad_of, value) for v in branch]  # fmt: skip
+            results += _joined_slices(f, u, pieces)
+    results += [input_grads[j - 1][0] for j in dense]
     return f.returns(results)
 
 
@@ -1712,23 +1841,30 @@ def _all_rows(f, u, values):
     return [values, f"{ids}:output:0"]
 
 
-def _gathered_slices(f, u, branch, row_grads, gather_ids):
-    """The slices of ``u``'s gathers in a branch (``branch``: ``(gather, cast)`` pairs), from the
-    references of their rows' gradients and of their indices."""
+def _gather_slices(f, u, g, grad_of, value):
+    """The references of the values and indices of the slices of gather ``g`` (of ``u``'s
+    variable), from ``grad_of`` its rows and ``value`` its indices."""
     rest = u.dense_shape[1:]
+    dtype, ids_type = g._outputs[0].dtype.base_dtype, g._inputs[1].dtype.base_dtype
     row_shape = f.const("row_shape", np.array([-1, *rest], np.int32))
+    v = f.node("values", "Reshape", [grad_of[g._outputs[0]], row_shape], T=dtype,
+               Tshape=dtypes.int32)  # fmt: skip
     flat = f.const("flat", np.array([-1], np.int32))
+    i = f.node("indices", "Reshape", [value[g._inputs[1]], flat], T=ids_type, Tshape=dtypes.int32)
+    return [f"{v}:output:0", f"{i}:output:0"], (dtype, ids_type)
+
+
+def _joined_slices(f, u, pieces):
+    """``u``'s slices in a branch from its pieces (gathers' and nested conds'), each
+    ``((values, indices), their types)``: cast to ``u``'s types and concatenated in order."""
     values, indices = [], []
 
     def cast(ref, src, dst):
         return ref if src == dst else f"{f.node('Cast', 'Cast', [ref], SrcT=src, DstT=dst)}:y:0"
 
-    for g, _ in branch:
-        dtype, ids_type = g._outputs[0].dtype.base_dtype, g._inputs[1].dtype.base_dtype
-        v = f.node("values", "Reshape", [row_grads[g], row_shape], T=dtype, Tshape=dtypes.int32)
-        values.append(cast(f"{v}:output:0", dtype, u.dtype))
-        i = f.node("indices", "Reshape", [gather_ids[g], flat], T=ids_type, Tshape=dtypes.int32)
-        indices.append(cast(f"{i}:output:0", ids_type, u.index_dtype))
+    for (v, i), (dtype, ids_type) in pieces:
+        values.append(cast(v, dtype, u.dtype))
+        indices.append(cast(i, ids_type, u.index_dtype))
     if len(values) == 1:
         return [values[0], indices[0]]
     axis = f.const("axis", np.zeros([], np.int32))
@@ -1927,6 +2063,13 @@ def _function_def(fdef, fg, lib, args, rets, stateful, extra=None, prelude=None,
         nd.input.extend("^" + c.name for c in op._control_inputs if c not in arg_ops)
         if op._device:
             nd.device = op._device
+        if op.type in _COND_TYPES and any(t in value_handles for t in op._inputs):
+            # A cond in a branch whose gradient is written (_cond_branch_gradient) takes the
+            # variables as values too.
+            attrs = (_export_case if "Case" in op.type else _export_if)(op, lib, as_value=True)
+            for k, v in attrs.items():
+                nd.attr[k].CopyFrom(attr_value(v))
+            continue
         _fill_attrs(nd, op, lib)
 
     refs = [arg_names[r[1]] if isinstance(r, tuple) else refer(r) for r in rets]
