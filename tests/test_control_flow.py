@@ -161,6 +161,54 @@ def test_while_loop_gradients_bounded_and_static_trip_count():
     check(build, {**X, "n:0": 7}, grad=True)
 
 
+def test_while_loop_gradients_of_a_trip_count_known_only_when_run():
+    # Reverse mode runs such a loop as a scan of a capacity; a run that needs more grows it and
+    # runs again (the 160-odd iterations of the second feed need three growths' worth).
+    def build(tf):
+        x = tf.placeholder(tf.float32, [None, 3], name="x")
+        limit = tf.placeholder(tf.float32, [], name="limit")
+        m = tf.placeholder(tf.int32, [], name="m")
+        _, a = tf.while_loop(
+            lambda i, s: tf.reduce_sum(tf.abs(s)) < limit,
+            lambda i, s: (i + 1, s * 1.5 + x),
+            [0, x],
+        )
+        _, b = tf.while_loop(
+            lambda i, s: i < 100, lambda i, s: (i + 1, tf.sin(s) * x), [0, x], maximum_iterations=m
+        )
+        return [a, b]
+
+    check(build, {**X, "limit:0": 20.0, "m:0": 2}, grad=True)
+    check(build, {**X, "limit:0": 1e30, "m:0": 40}, grad=True)
+
+
+def _train_through_a_data_dependent_loop(tf):
+    w = tf.get_variable("w", initializer=tf.constant([0.5, -0.3, 0.2]))
+    limit = tf.placeholder(tf.float32, [], name="limit")
+    _, s = tf.while_loop(
+        lambda i, s: tf.reduce_sum(tf.abs(s)) < limit,
+        lambda i, s: (i + 1, s * 1.1 + w),
+        [0, w * 0.1],
+    )
+    return tf.reduce_sum(tf.square(s)) / tf.square(limit), None
+
+
+def test_training_through_a_data_dependent_loop_matches_tf():
+    from tests.optimizer_cases import train_recorded
+
+    feeds = [{"limit:0": v} for v in (3.0, 500.0, 2.0, 1e4, 1e4)]
+
+    def make(tf, _):
+        return tf.train.MomentumOptimizer(0.05, momentum=0.9)
+
+    expected = train_recorded(tf1(), _train_through_a_data_dependent_loop, make, feeds)
+    actual = train_recorded(tfs, _train_through_a_data_dependent_loop, make, feeds)
+    # Each step updated the variables once, also those that grew the capacity and ran again.
+    for e, a in zip(expected[2], actual[2]):
+        for ev, av in zip(e, a):
+            np.testing.assert_allclose(av, ev, rtol=2e-5, atol=1e-6)
+
+
 def test_while_loop_reads_and_assigns_variables():
     def build(tf):
         w = tf.Variable(2.0, name="w")

@@ -122,7 +122,13 @@ class Executable:
     capacity) raises ``NeedsStaticValue`` when that value is traced. Where it comes from small
     integer feeds, the step is specialized on them: their values become constants of the traced
     function, and each new combination of values is compiled (as TF computes such sizes per
-    run). Otherwise the error stands."""
+    run). Otherwise the error stands.
+
+    A lowering that must check something while the step runs (a differentiated loop's
+    capacity) raises ``NeedsRunChecks`` while tracing a step that donates its state: the step is
+    then compiled without donating. An error such a check reports with ``rerun_after`` (a
+    capacity that was too small) is fixed by that call, and the step compiled and run again.
+    """
 
     __slots__ = (
         "plan",
@@ -145,9 +151,9 @@ class Executable:
         options = _cpu_compiler_options(plan)
         # A step that may fail while it runs keeps its inputs: a failed run loses no variable.
         self.may_fail = _may_fail_at_run(plan.ops)
-        donate = () if self.may_fail else (0,)
 
         def jit(fn):
+            donate = () if self.may_fail else (0,)
             return jax.jit(fn, donate_argnums=donate, compiler_options=options)
 
         self._jit = jit
@@ -165,7 +171,8 @@ class Executable:
                 feeds = list(feeds)
                 for i, value in static:
                     feeds[i] = value
-            return step(donated, readonly, feeds, rng)
+            with lowering.tracing(run_checks=self.may_fail):
+                return step(donated, readonly, feeds, rng)
 
         return counted
 
@@ -184,13 +191,20 @@ class Executable:
             try:
                 return self._call(donated, readonly, feeds, rng)
             except errors.InvalidArgumentError as e:
-                # (Raised while tracing: nothing ran and nothing was donated.)
-                if not getattr(e, "needs_static_value", False):
+                if getattr(e, "needs_run_checks", False) and not self.may_fail:
+                    # (Raised while tracing: nothing ran and nothing was donated.)
+                    self.may_fail = True
+                elif getattr(e, "rerun_after", None) is not None:
+                    # A check of the run (which donated nothing) that a new compile satisfies.
+                    e.rerun_after()
+                elif getattr(e, "needs_static_value", False):
+                    more = _source_feeds(e.op, self.plan.feeds, feeds) - set(self.static_feeds)
+                    if not more:
+                        raise
+                    self.static_feeds = tuple(sorted({*self.static_feeds, *more}))
+                else:
                     raise
-                more = _source_feeds(e.op, self.plan.feeds, feeds) - set(self.static_feeds)
-                if not more:
-                    raise
-                self.static_feeds = tuple(sorted({*self.static_feeds, *more}))
+                self.jitted = self._jit(self._counted(None))
                 self.specialized.clear()
 
     def _call(self, donated, readonly, feeds, rng):

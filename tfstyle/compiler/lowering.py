@@ -186,6 +186,7 @@ def _run_ops(ctx, ops, env):
             # InvalidArgumentError naming the op. Runs on tracing only, never per step.
             error = _runtime_error(op, args, e)
             error.needs_static_value = isinstance(e, errors.NeedsStaticValue)
+            error.needs_run_checks = isinstance(e, errors.NeedsRunChecks)
             raise error from e
         outs = op._outputs
         if len(outs) == 1:
@@ -302,14 +303,31 @@ _HOST_FEEDS = threading.local()
 
 
 @contextlib.contextmanager
-def host_feeds(values):
-    """Makes the fed values of the current run readable by host-side finishers (strings)."""
-    saved = getattr(_HOST_FEEDS, "values", None)
-    _HOST_FEEDS.values = values
+def _thread_setting(local, name, value):
+    saved = getattr(local, name, None)
+    setattr(local, name, value)
     try:
         yield
     finally:
-        _HOST_FEEDS.values = saved
+        setattr(local, name, saved)
+
+
+def host_feeds(values):
+    """Makes the fed values of the current run readable by host-side finishers (strings)."""
+    return _thread_setting(_HOST_FEEDS, "values", values)
+
+
+_RUN_CHECKS = threading.local()
+
+
+def tracing(run_checks):
+    """While a step is traced: whether it may make checks while it runs (``run_checks``), which
+    a step that donates its state may not (see ``errors.NeedsRunChecks``)."""
+    return _thread_setting(_RUN_CHECKS, "allowed", run_checks)
+
+
+def run_checks_allowed():
+    return bool(getattr(_RUN_CHECKS, "allowed", False))
 
 
 def _host_feed(i):

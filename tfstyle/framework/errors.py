@@ -27,6 +27,12 @@ class NeedsStaticValue(TypeError):
     where there are such (``compiler/executable.py``)."""
 
 
+class NeedsRunChecks(TypeError):
+    """A lowering needs checks made while the step runs (the capacity of a loop that is
+    differentiated) but the step is traced to donate its state. The compiler then compiles it
+    without donating, so that a failed check can rerun it (``compiler/executable.py``)."""
+
+
 class OpError(Exception):
     """An error raised while running a graph: carries the failing op (if any) and a code."""
 

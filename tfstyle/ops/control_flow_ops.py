@@ -6,7 +6,7 @@ import weakref
 
 import numpy as np
 
-from tfstyle.framework import dtypes, ops, registry
+from tfstyle.framework import dtypes, errors, ops, registry
 from tfstyle.framework.ops import Operation, Tensor
 
 from . import _base, tensor_array_ops
@@ -1130,15 +1130,37 @@ def _lower_while(op):
         if static and countable:
             body = (lambda vs: run_body(vs, (), None)[0]) if everything else run_control
             trips = _count_trips(vars0, bound, control, everything, run_cond, body)
+
+        def loop_cond(vs, written, i):
+            p = run_cond(vs, written, i)
+            if _is_traced(max_iters) or int(max_iters) >= 0:
+                p = jnp.logical_and(p, i < max_iters)
+            return p
+
+        capacity = None
+        if trips is None and bound is None and getattr(ctx, "differentiating", 0):
+            # Differentiated (reverse mode needs a scan of known length): a scan of a capacity
+            # that a check of the run grows, and the step reruns (_capacity_loop).
+            from tfstyle.compiler import lowering as _lowering
+
+            if not _lowering.run_checks_allowed():
+                raise errors.NeedsRunChecks(
+                    f"the gradient of loop '{op.name}' needs its trip count, which is known "
+                    "only when the step runs; give the loop maximum_iterations"
+                )
+            capacity = _CAPACITIES.get(op, _FIRST_CAPACITY)
         if lists and not (trips is not None and everything):
             # Lists the loop writes past their end (TensorArrays of dynamic size) get room for
             # every iteration it can run.
-            most = trips[0] if trips is not None else bound
+            most = trips[0] if trips is not None else bound if bound is not None else capacity
             grown = list_ops.reserve_loop_capacity(op, vars0, probe, most)
             if grown is not vars0:
                 vars0 = list_ops.settle_loop_state(grown, probe)
 
         def run_loop(vars0, written0):
+            if capacity is not None:
+                return _capacity_loop(op, vars0, written0, capacity, loop_cond, run_body,
+                                      run_control if countable else None, control, counter)  # fmt: skip
             if trips is not None or bound is not None:
                 length = trips[0] if trips is not None else bound
                 try:
@@ -1149,13 +1171,6 @@ def _lower_while(op):
                     body = lambda vs: run_body(vs, written0, None)[0]  # noqa: E731
                     raise _loop_shapes_error(op, e, body_g, vars0, body) from None
 
-            def loop_cond(carry):
-                i, vs, written = carry
-                p = run_cond(vs, written, i)
-                if _is_traced(max_iters) or int(max_iters) >= 0:
-                    p = jnp.logical_and(p, i < max_iters)
-                return p
-
             def loop_body(carry):
                 i, vs, written = carry
                 vs, written = run_body(vs, written, i)
@@ -1163,7 +1178,9 @@ def _lower_while(op):
 
             try:
                 count, vs, written = jax.lax.while_loop(
-                    loop_cond, loop_body, (jnp.asarray(counter, jnp.int32), vars0, written0)
+                    lambda c: loop_cond(c[1], c[2], c[0]),
+                    loop_body,
+                    (jnp.asarray(counter, jnp.int32), vars0, written0),
                 )
             except TypeError as e:
                 body = lambda vs: run_body(vs, written0, None)[0]  # noqa: E731
@@ -1218,7 +1235,68 @@ def _count_trips(vars0, bound, control, everything, run_cond, run_body):
     return count, builtins.tuple(vs)
 
 
-def _scan_loop(vs0, written0, length, exact, run_cond, run_body, counter):
+# The capacity of a differentiated loop whose trip count is known only when the step runs: per
+# While op, grown by the runs that needed more (the steps traced after use it).
+_CAPACITIES = weakref.WeakKeyDictionary()
+_FIRST_CAPACITY = 32
+
+
+def _capacity_loop(op, vs0, written0, capacity, run_cond, run_body, run_control, control, counter):
+    """The loop as a scan of ``capacity`` iterations (``_scan_loop``), for reverse-mode
+    differentiation. Where the condition still holds after them, a check of the run reports
+    the capacity needed (the loop's control variables run on to find the trip count, or, where
+    they read variables, twice the capacity): the session grows it and reruns the step."""
+    import jax
+    import jax.numpy as jnp
+
+    vs, written, count, running = _scan_loop(
+        vs0, written0, capacity, False, run_cond, run_body, counter, with_running=True
+    )
+    more = jnp.logical_and(running, run_cond(vs, written, count))
+    start = jnp.asarray(counter, jnp.int32)
+    if run_control is None:
+        needed = jnp.asarray(2 * capacity, jnp.int32)
+    else:
+
+        def trip_count(args):
+            vs, i = jax.tree.map(jax.lax.stop_gradient, args)
+
+            def step(carry):
+                i, vs = carry
+                vs = list(vs)
+                for k, v in zip(control, run_control(builtins.tuple(vs))):
+                    vs[k] = v
+                return i + 1, builtins.tuple(vs)
+
+            end, _ = jax.lax.while_loop(lambda c: run_cond(c[1], (), c[0]), step, (i, vs))
+            return end - start
+
+        needed = jax.lax.cond(more, trip_count, lambda a: a[1] - start, (vs, count))
+
+    def report(more, needed):
+        if bool(more):
+            errors.report_in_run(_capacity_error(op, capacity, int(needed)))
+
+    jax.debug.callback(report, more, needed)
+    return vs, written, count
+
+
+def _capacity_error(op, capacity, needed):
+    error = errors.InvalidArgumentError(
+        None,
+        op,
+        f"The loop '{op.name}' ran more than the {capacity} iterations its gradient was "
+        f"compiled for ({needed} needed)\n\t [[{{{{node {op.name}}}}}]]",
+    )
+
+    def grow():
+        _CAPACITIES[op] = max(_CAPACITIES.get(op, 0), 1 << max(needed - 1, 1).bit_length())
+
+    error.rerun_after = grow
+    return error
+
+
+def _scan_loop(vs0, written0, length, exact, run_cond, run_body, counter, with_running=False):
     """``length`` iterations as one ``lax.scan`` (reverse-differentiable); unless ``exact``, an
     iteration runs only while the condition still holds."""
     import jax
@@ -1248,8 +1326,8 @@ def _scan_loop(vs0, written0, length, exact, run_cond, run_body, counter):
         return (running, i, vs, written), None
 
     carry = (jnp.asarray(True), i0, vs0, written0)
-    (_, count, vs, written), _ = jax.lax.scan(step, carry, None, length=length)
-    return vs, written, count
+    (running, count, vs, written), _ = jax.lax.scan(step, carry, None, length=length)
+    return (vs, written, count, running) if with_running else (vs, written, count)
 
 
 for _type in ("While", "StatelessWhile"):
@@ -1285,6 +1363,7 @@ def _function_context(parent, plan, state, salt):
     ctx.parent = parent
     ctx.salt = salt
     ctx.cond_taps = getattr(parent, "cond_taps", None)
+    ctx.differentiating = getattr(parent, "differentiating", 0)
     return ctx
 
 

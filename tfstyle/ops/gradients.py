@@ -889,10 +889,14 @@ class _Differentiable:
             return value if d is None else value + d
 
         ctx.read_variable = read_variable
+        # Lowerings that reverse mode cannot differentiate as they are (loops of a trip count
+        # known only when the step runs) lower differently inside (control_flow_ops).
+        ctx.differentiating = getattr(ctx, "differentiating", 0) + 1
         return self
 
     def __exit__(self, *exc):
         ctx = self.ctx
+        ctx.differentiating -= 1
         ctx.written.clear()
         ctx.written.update(self._written)
         if self._patched is None:
