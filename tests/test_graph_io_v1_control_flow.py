@@ -346,7 +346,7 @@ def test_training_step_through_map_fn_and_scan(tmp_path):
     _train_compare(_train_map_scan, [{"x:0": x}], tmp_path)
 
 
-def _train_unbounded_loop(tf):
+def _train_loop_of_a_constant_bound(tf):
     x = tf.placeholder(tf.float32, [None, 3], name="x")
     w = tf.get_variable("w", [3, 3])
     _, a = tf.while_loop(lambda i, a: i < 3, lambda i, a: [i + 1, tf.tanh(tf.matmul(a, w))], [0, x])
@@ -354,11 +354,27 @@ def _train_unbounded_loop(tf):
     return [a.name]
 
 
-def test_gradient_of_a_loop_without_maximum_iterations_names_its_stack(tmp_path):
-    # A stack becomes a list of fixed capacity: without maximum_iterations it is not known.
+def test_gradient_of_a_loop_of_a_constant_bound_trains_to_tf_values(tmp_path):
+    # No maximum_iterations: the stacks' capacity is the constant of the condition i < 3 (its
+    # counter counts up from 0).
+    _train_compare(_train_loop_of_a_constant_bound, [{"x:0": np.ones((2, 3), np.float32)}] * 2,
+                   tmp_path)  # fmt: skip
+
+
+def _train_data_dependent_loop(tf):
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    w = tf.get_variable("w", [3, 3])
+    _, a = tf.while_loop(lambda i, a: tf.reduce_sum(tf.abs(a)) < 50.0,
+                         lambda i, a: [i + 1, tf.matmul(a, w) + 1.0], [0, x])  # fmt: skip
+    tf.train.GradientDescentOptimizer(0.1).minimize(tf.reduce_sum(a), name="train")
+    return [a.name]
+
+
+def test_gradient_of_a_data_dependent_loop_names_its_stack(tmp_path):
+    # A stack becomes a list of fixed capacity: a loop with no bound has none.
     path = str(tmp_path / "model")
     x = np.ones((2, 3), np.float32)
-    _, fetches, expected, _ = _tf_graph(_train_unbounded_loop, [{"x:0": x}], path)
+    _, fetches, expected, _ = _tf_graph(_train_data_dependent_loop, [{"x:0": x}], path)
     with tfs.Graph().as_default():
         saver = tfs.train.import_meta_graph(path + ".meta")
         with tfs.Session() as sess:

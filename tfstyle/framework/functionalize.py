@@ -30,9 +30,10 @@ an element (TF adds a second write to the same element of a gradient array).
 TF's gradient of a v1 loop saves forward values on stacks (``StackV2``, pushed once per forward
 iteration, maybe in a cond's branch, and popped in the backward loop). Each stack becomes a
 TensorList threaded through the forward and then the backward loop as one more loop variable
-(switched into the branch where the push or pop is). Its capacity is the forward loop's
-``maximum_iterations`` (``dynamic_rnn``, ``map_fn`` and ``scan`` set it); without one, running
-the gradient fails, naming the stack.
+(switched into the branch where the push or pop is). Its capacity is a bound of the forward
+loop's trip count read off its condition (``loop_bound``): ``maximum_iterations``, which
+``dynamic_rnn``, ``map_fn`` and ``scan`` set, or a user's ``i < n``; without one, running the
+gradient fails, naming the stack.
 
 TF's gradient loop sums the ``IndexedSlices`` gradient of a ``tf.gather`` in the forward loop
 by concatenating each iteration's indices and values onto loop variables that grow. Each
@@ -188,6 +189,7 @@ class _Functionalizer:
     def __init__(self, gd):
         self.gd = gd
         self.nodes = {}
+        self.outer_limits = {}  # loop's constant limit -> a copy outside the loop (loop_bound)
         for nd in gd.node:
             copy = node_def_pb2.NodeDef()
             copy.CopyFrom(nd)
@@ -1066,8 +1068,10 @@ class _Functionalizer:
         return node_states.get(name, ())
 
     def loop_bound(self, frame):
-        """The ``maximum_iterations`` tensor of a loop (as TF writes it: the condition ands
-        ``counter < maximum_iterations`` for a counter starting at 0), or None."""
+        """A bound of a loop's trip count: the limit of a condition ``counter < limit`` (anded
+        with others, maybe) for a counter that starts at 0 and grows by a constant of at least
+        1 per iteration, as TF writes ``maximum_iterations``; the limit is a loop invariant
+        (``Enter``) or a constant. Else None."""
         cond = next((n for n, nd in self.nodes.items()
                      if nd.op == "LoopCond" and self.frame_of.get(n) is frame), None)  # fmt: skip
         if cond is None:
@@ -1082,18 +1086,51 @@ class _Functionalizer:
             counter, limit = (self.nodes.get(_parse(s)[0]) for s in nd.input[:2])
             if counter is None or limit is None or counter.op not in _MERGE:
                 continue
-            if limit.op not in _ENTER or not limit.attr["is_constant"].b:
-                continue
             enter = self.nodes.get(_parse(counter.input[0])[0])
             start = self.const_source(enter.input[0]) if enter is not None else None
             if enter is None or enter.op not in _ENTER or start is None:
                 continue
-            from tfstyle.framework import graph_io
-
-            value = graph_io.array_from_proto(start.attr["value"].tensor)
-            if value.shape == () and int(value) == 0:
+            if self.scalar(start) != 0 or not self.counts_up(counter):
+                continue
+            if limit.op in _ENTER and limit.attr["is_constant"].b:
                 return limit.input[0]
+            if limit.op == "Const" and self.scalar(limit) is not None:
+                # A constant in the loop (``i < 3``): the same constant outside it.
+                if limit.name not in self.outer_limits:
+                    node = self.add_const(f"{limit.name}/outside", np.int32(self.scalar(limit)))
+                    self.frame_of[node.name] = frame.parent
+                    self.outer_limits[limit.name] = node.name
+                return self.outer_limits[limit.name]
         return None
+
+    def scalar(self, const):
+        """The value of a scalar integer ``Const`` node, or None."""
+        from tfstyle.framework import graph_io
+
+        value = graph_io.array_from_proto(const.attr["value"].tensor)
+        if value.shape != () or value.dtype.kind not in "iu":
+            return None
+        return int(value)
+
+    def counts_up(self, merge):
+        """Whether loop variable ``merge`` grows by a constant of at least 1 per iteration: its
+        ``NextIteration`` takes ``Add``/``AddV2`` of its value in the body and such a constant
+        (an upper bound on the trip count is then the limit it is compared with)."""
+        nxt = self.nodes.get(_parse(merge.input[1])[0]) if len(merge.input) > 1 else None
+        add = self.nodes.get(_parse(nxt.input[0])[0]) if nxt is not None else None
+        if add is None or nxt.op not in _NEXT or add.op not in ("Add", "AddV2"):
+            return False
+        ins = [self.nodes.get(_parse(s)[0]) for s in add.input if not s.startswith("^")]
+        for a, b in (ins, ins[::-1]):
+            step = self.const_source(_ref(b.name, 0)) if b is not None else None
+            if step is None or (self.scalar(step) or 0) < 1:
+                continue
+            node = a
+            while node is not None and node.op in ("Identity", "RefIdentity"):
+                node = self.nodes.get(_parse(node.input[0])[0])
+            if node is not None and node.op in _SWITCH and _parse(node.input[0])[0] == merge.name:
+                return True
+        return False
 
     def element_shape_const(self, name, attr):
         if attr is None or attr.shape.unknown_rank:
