@@ -617,6 +617,97 @@ def test_imported_split_graph_exports_tf_ops():
             np.testing.assert_array_equal(sess.run(fetch), mine)
 
 
+def _v1_writes(tf):
+    """TF 1.x TensorArrays whose elements are written once: a second write (straight-line, in
+    a scatter, after a split, in a loop, after a loop, at a fed index, in a cond's branch that
+    runs or not) fails naming it; the writes that do not clash give their values."""
+    fresh = lambda: tf.TensorArray(tf.float32, size=3)  # noqa: E731
+    grows = lambda: tf.TensorArray(tf.float32, size=0, dynamic_size=True)  # noqa: E731
+    outs = {
+        "twice": fresh().write(1, [1.0]).write(1, [2.0]).read(1),
+        "once": fresh().write(1, [1.0]).write(2, [2.0]).read(1),
+        "scatter_twice": fresh().scatter([1, 1], [[1.0], [2.0]]).read(1),
+        "scatter_after_write": fresh().write(2, [0.0]).scatter([0, 2], [[1.0], [2.0]]).read(0),
+        "write_after_scatter": fresh().scatter([0, 2], [[1.0], [2.0]]).write(2, [3.0]).read(0),
+        "write_after_split": fresh().split(tf.zeros([3, 1]), [1, 1, 1]).write(2, [[3.0]]).read(0),
+        "write_after_unstack": fresh().unstack(tf.zeros([3, 1])).write(0, [3.0]).read(1),
+        "grown_twice": grows().write(3, [1.0]).write(3, [2.0]).read(3),
+        "named": tf.TensorArray(tf.float32, size=3, tensor_array_name="foo")
+        .write(1, [1.0])
+        .write(1, [2.0])
+        .read(1),
+    }
+
+    def at(index):
+        return lambda i, a: [i + 1, a.write(index(i), tf.fill([1], tf.cast(i, tf.float32)))]
+
+    def loop(n, body, ta, **kw):
+        return tf.while_loop(lambda i, a: i < n, body, [0, ta], **kw)[1]
+
+    outs["loop_twice"] = loop(4, at(lambda i: i // 2), fresh().write(2, [5.0])).read(0)
+    outs["loop_after_write"] = loop(3, at(lambda i: i), fresh().write(2, [9.0])).read(0)
+    done = loop(3, at(lambda i: i), fresh())
+    outs["loop"] = done.stack()
+    outs["write_after_loop"] = done.write(1, [7.0]).read(0)
+    outs["write_after_short_loop"] = loop(2, at(lambda i: i), fresh()).write(2, [7.0]).stack()
+    outs["grown_in_loop"] = loop(4, at(lambda i: i), grows(), maximum_iterations=4).stack()
+    index = tf.placeholder_with_default(1, [], name="index")
+    outs["fed_index"] = fresh().write(1, [1.0]).write(index, [2.0]).read(1)
+    outs["fed_index_once"] = fresh().write(0, [1.0]).write(index, [2.0]).read(1)
+    pred = tf.placeholder_with_default(True, [], name="pred")
+    ta = fresh().write(0, [1.0])
+    for k, p in (("cond_taken", pred), ("cond_not_taken", tf.logical_not(pred))):
+        outs[k] = tf.cond(p, lambda: ta.write(0, [2.0]), lambda: ta.write(1, [2.0])).read(0)
+    return outs
+
+
+def test_v1_second_write_fails_as_in_tf():
+    from tests.test_graph_io_v1_control_flow import _v1_control_flow
+
+    with _v1_control_flow() as tf:
+        g = tf.Graph()
+        with g.as_default():
+            outs = _v1_writes(tf)
+            expected = _run_each(tf, g, outs)
+            gd = g.as_graph_def()
+    assert sum(isinstance(e, tuple) for e in expected.values()) == 13
+    with tfs.Graph().as_default() as g:
+        tfs.import_graph_def(gd, name="")
+        got = _run_each(tfs, g, {k: g.get_tensor_by_name(t.name) for k, t in outs.items()})
+    _assert_same(got, expected)
+
+
+def test_v1_second_write_in_a_loop_leaves_the_variables_unchanged():
+    """Found only as the step runs: the step that also trains a variable fails, and the
+    variable keeps its value; a run without the clash then trains it."""
+    from tests.test_graph_io_v1_control_flow import _v1_control_flow
+
+    with _v1_control_flow() as tf:
+        g = tf.Graph()
+        with g.as_default():
+            v = tf.Variable(1.0, name="v")
+            n = tf.placeholder(tf.int32, [], name="n")
+            step = lambda i, a: [i + 1, a.write(i % n, tf.fill([1], v))]  # noqa: E731
+            ta = tf.TensorArray(tf.float32, size=4)
+            _, ta = tf.while_loop(lambda i, a: i < 4, step, [0, ta], maximum_iterations=4)
+            total = tf.reduce_sum(ta.read(0))
+            train = tf.train.GradientDescentOptimizer(0.5).minimize(-total)
+            names = [total.name, train.name, v.initializer.name, tf.identity(v).name]
+            gd = g.as_graph_def()
+    with tfs.Graph().as_default() as g:
+        tfs.import_graph_def(gd, name="")
+        total, train, init, v = [g.as_graph_element(x) for x in names]
+        with tfs.Session() as sess:
+            sess.run(init)
+            with pytest.raises(tfs_errors.InvalidArgumentError) as e:
+                sess.run([total, train], {"n:0": 2})
+            assert "Could not write to TensorArray index 0 because it has already" in str(e.value)
+            assert "[[{{node while/TensorArrayWrite/TensorArrayWriteV3}}]]" in str(e.value)
+            assert sess.run(v) == 1.0
+            assert sess.run([total, train], {"n:0": 4})[0] == 1.0
+            assert sess.run(v) == 1.5
+
+
 @pytest.mark.parametrize("maximum_iterations", [4, None])
 def test_v1_dynamic_tensor_array_grows_as_in_tf(maximum_iterations):
     """Writes to an imported TF 1.x TensorArray of dynamic size grow it: in a loop, and after a

@@ -137,6 +137,7 @@ class Executable:
         "finishers",
         "effects",
         "passthrough",
+        "run_checks",
         "trace_count",
         "may_fail",
         "static_feeds",
@@ -146,7 +147,8 @@ class Executable:
 
     def __init__(self, plan):
         self.plan = plan
-        self.step, self.finishers, self.effects, self.passthrough = lowering.build_step(plan)
+        built = lowering.build_step(plan)
+        self.step, self.finishers, self.effects, self.passthrough, self.run_checks = built
         self.trace_count = 0
         options = _cpu_compiler_options(plan)
         # A step that may fail while it runs keeps its inputs: a failed run loses no variable.
@@ -211,13 +213,19 @@ class Executable:
         fn = self._specialized(feeds) if self.static_feeds else self.jitted
         with x64(True):
             if not self.may_fail:
-                return fn(donated, readonly, feeds, rng)
-            errors.take_run_error()
-            result = jax.block_until_ready(fn(donated, readonly, feeds, rng))
-            error = errors.take_run_error()
-            if error is not None:
-                raise error
-            return result
+                result = fn(donated, readonly, feeds, rng)
+            else:
+                errors.take_run_error()
+                result = jax.block_until_ready(fn(donated, readonly, feeds, rng))
+                error = errors.take_run_error()
+                if error is not None:
+                    raise error
+        if self.run_checks:
+            # Raised before the session takes the run's new state.
+            first = len(self.finishers) + len(self.effects)
+            for finish, arrays in zip(self.run_checks, result[0][first:]):
+                finish(*(np.asarray(a) for a in arrays))
+        return result
 
     def finish(self, outs):
         """Runs the host effects of a call's results, then returns the fetched values as NumPy

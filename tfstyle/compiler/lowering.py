@@ -4,8 +4,8 @@
 ``donated`` holds the current values of the variables the run writes (their buffers are
 donated), ``readonly`` those it only reads, ``feeds`` the fed values in ``plan.feeds`` order,
 ``rng`` the random-stream position. ``outputs`` follows the tensors of ``plan.fetches``
-(operations give nothing), then holds the arrays of the host effects; ``written`` maps each
-written variable to its new value.
+(operations give nothing), then holds the arrays of the host effects, then those of the run
+checks; ``written`` maps each written variable to its new value.
 
 Ops marked ``on_host`` in the registry (file I/O) run in Python, outside the compiled function:
 those with outputs before it (``run_host_phase``; the plan feeds their outputs to the run), the
@@ -359,6 +359,7 @@ def build_step(plan, host_effects=True):
     # caller stores the fed array itself, as returning it from the function would copy it.
     passthrough = {}
     first_host = len(feeds) - len(plan.host_feeds)
+    run_checks = []  # finish of each run check (raises its error), its arrays after the effects'
 
     def step(donated, readonly, feed_values, rng):
         state = dict(readonly)
@@ -371,6 +372,7 @@ def build_step(plan, host_effects=True):
             # Strings never enter XLA: a fed string (passed as None) is read on the host.
             env[t] = HostValue(_host_feed(i)) if v is None else v
         _run_ops(ctx, plan.ops, env)
+        checks = _checks_after_step(env.values()) if host_effects else []
         outs = []
         for i, t in enumerate(fetch_tensors):
             v = env[t]
@@ -384,6 +386,8 @@ def build_step(plan, host_effects=True):
         if host_effects:
             effects[:] = [h.finish for h in ctx.effects]
             outs.extend(tuple(h.arrays) for h in ctx.effects)
+            run_checks[:] = [finish for _, finish in checks]
+            outs.extend(arrays for arrays, _ in checks)
         written = {k: ctx.written[w] for k, w in final_writer.items()}
         if plan.host_feeds:
             host = {id(v): i for i, v in enumerate(feed_values) if i >= first_host}
@@ -397,7 +401,22 @@ def build_step(plan, host_effects=True):
                     del written[k]
         return tuple(outs), written
 
-    return step, host_finishers, effects, passthrough
+    return step, host_finishers, effects, passthrough, run_checks
+
+
+def _checks_after_step(values):
+    """The run checks that values carry to the end of the step (a TF 1.x TensorArray written
+    twice in a loop): each kind's ``check_after_step(values)`` raises where the failure is
+    known while tracing, else gives ``(arrays, finish)``: ``finish`` raises on the values the
+    run computed for ``arrays``, before the session takes the run's new state (a step with
+    such checks does not donate it: see ``errors.NeedsRunChecks``)."""
+    kinds = {}
+    for v in values:
+        check = getattr(type(v), "check_after_step", None)
+        if check is not None:
+            kinds.setdefault(check, []).append(v)
+    checks = [check(vs) for check, vs in kinds.items()]
+    return [c for c in checks if c is not None]
 
 
 def finish_run(outs, finishers, effects):

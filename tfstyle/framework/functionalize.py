@@ -435,11 +435,14 @@ class _Functionalizer:
             if nd.op == "TensorArrayWriteV3"
             and self.dynamic_size(self.tensor_array_of(nd.input[0]))
         }
+        # Reads and writes of a TensorArrayV3 (not a gradient's) carry its name, for TF 1.x's
+        # errors; its writes (each element once) are tracked from its TensorListReserve.
         readers = {
             nd.name: self.reader_attrs(nd.input[0])
             for nd in originals
-            if nd.op in ("TensorArrayReadV3", "TensorArrayGatherV3", "TensorArrayConcatV3")
-        }
+            if nd.op in ("TensorArrayReadV3", "TensorArrayGatherV3", "TensorArrayConcatV3",
+                         "TensorArrayWriteV3", "TensorArrayScatterV3")
+        }  # fmt: skip
         mapping = {}
         for nd in list(self.nodes.values()):
             if nd.op not in TENSOR_ARRAY_OPS:
@@ -458,12 +461,13 @@ class _Functionalizer:
                 # The handle is read by no rewritten op; a scalar stands for it.
                 handle = self.add_const(f"{name}/handle", np.int32(0))
                 replace("TensorListReserve", [es.name, data[0]],
-                        {"element_dtype": attrs["dtype"], "shape_type": _type_attr(types_pb2.DT_INT32)})  # fmt: skip
+                        {"element_dtype": attrs["dtype"], "shape_type": _type_attr(types_pb2.DT_INT32),
+                         "_tensor_array": self.array_name(name)})  # fmt: skip
                 mapping[_ref(name, 0)] = handle.name
                 mapping[_ref(name, 1)] = name
             elif nd.op == "TensorArrayWriteV3":
                 _, index, value, flow = data
-                new_attrs = {"element_dtype": attrs["T"]}
+                new_attrs = {"element_dtype": attrs["T"], **readers[name]}
                 if name in growing:
                     # A write past the end of a TensorArray of dynamic size grows it.
                     new_attrs["resize_if_index_out_of_bounds"] = attr_value_pb2.AttrValue(b=True)
@@ -487,7 +491,7 @@ class _Functionalizer:
             elif nd.op == "TensorArrayScatterV3":
                 _, indices, value, flow = data
                 replace("TensorListScatterIntoExistingList", [flow, value, indices],
-                        {"element_dtype": attrs["T"]})  # fmt: skip
+                        {"element_dtype": attrs["T"], **readers[name]})  # fmt: skip
             elif nd.op == "TensorArrayConcatV3":
                 _, flow = data
                 # The elements' shape but for their first dimension, which may vary.

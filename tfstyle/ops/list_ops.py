@@ -17,7 +17,13 @@ A TF 1.x TensorArray with ``infer_shape=False`` may hold elements of different s
 ``TensorArraySplitV3``): such a list keeps each element's shape (``shapes``, known when the graph
 is compiled, as the split's lengths are) and a buffer padded to the largest. Its elements are
 read, concatenated and gathered by indices known at compile time.
+
+A TF 1.x TensorArray's element is written once: its list tracks which elements were written
+(``written``) and the first write to one already written (``clash``), which the step reports
+after it runs, as TF's error naming that write (``TensorListValue.check_after_step``).
 """
+
+import weakref
 
 import numpy as np
 
@@ -39,16 +45,21 @@ class TensorListValue:
     ``shapes`` is ``None`` where every element has the buffer's element shape; otherwise a
     tuple with each element's own shape (``None``: not written), the buffer padded to fit.
 
+    ``written`` is ``None`` (a list any element of which may be set again: TF 2.x's, or a
+    gradient's array, whose writes TF adds), or which of the ``capacity`` elements a TF 1.x
+    TensorArray's writes set: a tuple of bools while known at compile time, else a bool array.
+    ``clash`` is ``None`` or int32 ``[site, index]``: the first write (``_SITES[site]``) to an
+    element already written, ``site`` -1 while there is none.
+
     ``static_item`` is a key of the constant that every pushed item equals, ``EMPTY``, or
     ``None``. TF's gradient loops push the shapes and sizes of each step (constants under XLA)
     onto lists and pop them to size their buffers; popping them keeps them static."""
 
-    __slots__ = (
-        "buffer", "length", "capacity", "element_dtype", "element_shape", "static_item", "shapes"
-    )  # fmt: skip
+    __slots__ = ("buffer", "length", "capacity", "element_dtype", "element_shape", "static_item",
+                 "shapes", "written", "clash")  # fmt: skip
 
     def __init__(self, buffer, length, capacity, element_dtype, element_shape, static_item=None,
-                 shapes=None):  # fmt: skip
+                 shapes=None, written=None, clash=None):  # fmt: skip
         self.buffer = buffer
         self.length = length
         self.capacity = capacity
@@ -56,21 +67,26 @@ class TensorListValue:
         self.element_shape = element_shape
         self.static_item = static_item
         self.shapes = shapes
+        self.written = written
+        self.clash = clash
 
     def zeros_like(self):
-        """``ZerosLike`` of a list: as many elements, each zeros."""
+        """``ZerosLike`` of a list: as many elements, each zeros (a TensorArray's gradient,
+        whose writes are not tracked)."""
         import jax.numpy as jnp
 
-        return self if self.buffer is None else self.replace(buffer=jnp.zeros_like(self.buffer))
+        new = self.replace(written=None, clash=None)
+        return new if self.buffer is None else new.replace(buffer=jnp.zeros_like(self.buffer))
 
     def __add__(self, other):
         """``AddN`` of lists (TF adds the gradients of a list so): elementwise, an unwritten
         list counting as zeros."""
         if other.buffer is None:
-            return self
+            return self.replace(written=None, clash=None)
         if self.buffer is None:
-            return other
-        return self.replace(buffer=self.buffer + other.buffer, static_item=None)
+            return other.replace(written=None, clash=None)
+        return self.replace(buffer=self.buffer + other.buffer, static_item=None, written=None,
+                            clash=None)  # fmt: skip
 
     def like_branch(self, other):
         """This list as one branch of a ``cond`` returns it, given the other branch's
@@ -88,7 +104,12 @@ class TensorListValue:
         item = _merge_items(self.static_item, other.static_item)
         shape = self.element_shape if buf is None else None
         length = jnp.asarray(self.length, jnp.int32)
-        return self.replace(buffer=buf, length=length, static_item=item, element_shape=shape)
+        new = self.replace(buffer=buf, length=length, static_item=item, element_shape=shape)
+        if isinstance(self.written, tuple) and self.written != other.written:
+            new = _tracked(new)  # (the branches wrote different elements)
+        if other.clash is not None:
+            new = _tracked(new)
+        return new
 
     def replace(self, **kw):
         fields = {k: getattr(self, k) for k in self.__slots__}
@@ -107,20 +128,27 @@ def _flatten(v):
     children = [] if v.buffer is None else [v.buffer]
     if not static:
         children.append(v.length)
+    written = v.written if v.written is None or isinstance(v.written, tuple) else "array"
+    if written == "array":
+        children.append(v.written)
+    if v.clash is not None:
+        children.append(v.clash)
     # Only the buffer's shape matters once it exists: the declared shape stays out of the
     # static part, so that a loop's state keeps one structure after its first write.
     shape = v.element_shape if v.buffer is None or v.shapes is not None else None
     aux = (v.buffer is None, int(v.length) if static else None, v.capacity, v.element_dtype, shape,
-           v.static_item, v.shapes)  # fmt: skip
+           v.static_item, v.shapes, written, v.clash is not None)  # fmt: skip
     return children, aux
 
 
 def _unflatten(aux, children):
-    unallocated, length, capacity, dt, shape, item, shapes = aux
+    unallocated, length, capacity, dt, shape, item, shapes, written, clash = aux
     children = list(children)
     buffer = None if unallocated else children.pop(0)
-    length = children[0] if length is None else length
-    return TensorListValue(buffer, length, capacity, dt, shape, item, shapes)
+    length = children.pop(0) if length is None else length
+    written = children.pop(0) if written == "array" else written
+    clash = children.pop(0) if clash else None
+    return TensorListValue(buffer, length, capacity, dt, shape, item, shapes, written, clash)
 
 
 _REGISTERED = []
@@ -158,6 +186,10 @@ def settle_loop_state(values, body):
             if v.static_item is not None and out.static_item != v.static_item:
                 # EMPTY becomes the item pushed; a second different item makes it dynamic.
                 v = v.replace(static_item=out.static_item if v.static_item == EMPTY else None)
+            if (isinstance(v.written, tuple) and out.written != v.written) or (
+                v.written is not None and v.clash is None and out.clash is not None
+            ):
+                v = _tracked(v)  # the body writes it: which elements is known at run time
             new[i] = v
         new = tuple(new)
         if all(_same_static(a, b) for a, b in zip(new, values)):
@@ -167,13 +199,23 @@ def settle_loop_state(values, body):
 
 
 def _unsettled(v):
-    return isinstance(v, TensorListValue) and (v.buffer is None or v.static_item is not None)
+    return isinstance(v, TensorListValue) and (
+        v.buffer is None
+        or v.static_item is not None
+        or isinstance(v.written, tuple)
+        or (v.written is not None and v.clash is None)
+    )
 
 
 def _same_static(a, b):
     if not isinstance(a, TensorListValue):
         return True
-    return (a.buffer is None) == (b.buffer is None) and a.static_item == b.static_item
+    return (
+        (a.buffer is None) == (b.buffer is None)
+        and a.static_item == b.static_item
+        and isinstance(a.written, tuple) == isinstance(b.written, tuple)
+        and (a.clash is None) == (b.clash is None)
+    )
 
 
 def _item_key(value):
@@ -395,6 +437,139 @@ def _with_ragged_item(op, lst, index, item):
     return lst.replace(buffer=buf, shapes=tuple(shapes), static_item=None)
 
 
+# -- TF 1.x's elements written once (``TensorListValue.written`` and ``clash``) ----------------
+# The writes that may find an element already written: a site number each, which a ``clash``
+# holds (an op is kept only while its graph is).
+_SITES = []
+_SITE_OF = weakref.WeakKeyDictionary()
+_NO_CLASH = np.array([-1, -1], np.int32)
+
+
+def _site(op):
+    site = _SITE_OF.get(op)
+    if site is None:
+        site = _SITE_OF[op] = len(_SITES)
+        _SITES.append(weakref.ref(op))
+    return site
+
+
+def _tracked(lst):
+    """``lst`` with which elements were written, and its clash, as arrays (the state of a loop
+    or a cond that writes it)."""
+    import jax.numpy as jnp
+
+    if lst.written is None:
+        return lst
+    written = lst.written
+    if isinstance(written, tuple):
+        written = jnp.asarray(np.asarray(written, bool).reshape(-1))
+    clash = jnp.asarray(_NO_CLASH if lst.clash is None else lst.clash, jnp.int32)
+    return lst.replace(written=written, clash=clash)
+
+
+def _written_once(op, lst, indices):
+    """``lst`` after TF 1.x's write of its elements ``indices`` (in order) by ``op``: each must
+    not be written yet. Known at compile time, a second write outside a function (a loop body,
+    a cond branch, which may not run) fails now; otherwise the list's ``clash`` records it."""
+    import jax.numpy as jnp
+
+    if lst.written is None or "_tensor_array" not in op._attrs:
+        return lst
+    written, clash = lst.written, lst.clash
+    if _is_static(indices) and _is_static(written) and (clash is None or _is_static(clash)):
+        marks = [bool(b) for b in np.asarray(written, bool).reshape(-1)]
+        found = None
+        for i in np.asarray(indices).reshape(-1).tolist():
+            if not 0 <= i < len(marks):
+                continue  # (out of range: the write's own checks)
+            if marks[i]:
+                found = i
+                break
+            marks[i] = True
+        if found is not None and (clash is None or int(np.asarray(clash)[0]) < 0):
+            if not _in_function(op):
+                _fail(op, _clash_message(op, found))
+            clash = np.array([_site(op), found], np.int32)
+        marks = tuple(marks) if isinstance(written, tuple) else np.asarray(marks, bool)
+        return lst.replace(written=marks, clash=clash)
+    lst = _tracked(lst)
+    if np.ndim(indices) == 0:  # a write (in a loop: keep its step small)
+        i = jnp.asarray(indices, jnp.int32)
+        new = jnp.stack([jnp.int32(_site(op)), i])
+        clash = jnp.where((lst.clash[0] < 0) & lst.written[i], new, lst.clash)
+        return lst.replace(written=lst.written.at[i].set(True), clash=clash)
+    idx = jnp.asarray(indices, jnp.int32).reshape(-1)
+    hit = lst.written[idx]
+    if idx.shape[0] > 1:  # an index scattered twice
+        same = idx[:, None] == idx[None, :]
+        hit = hit | jnp.any(jnp.tril(same, -1), axis=1)
+    first = jnp.argmax(hit)
+    new = jnp.stack([jnp.int32(_site(op)), idx[first]])
+    clash = jnp.where((lst.clash[0] < 0) & jnp.any(hit), new, lst.clash)
+    return lst.replace(written=lst.written.at[idx].set(True), clash=clash)
+
+
+def _in_function(op):
+    from tfstyle.framework.func_graph import FuncGraph
+
+    return isinstance(op.graph, FuncGraph)
+
+
+def _clash_message(op, index):
+    name = op._attrs["_tensor_array"]
+    name = name.decode() if isinstance(name, bytes) else name
+    return (
+        f"TensorArray {name}: Could not write to TensorArray index {index} because it has "
+        "already been written to."
+    )
+
+
+def _check_after_step(values):
+    """TF's error of the first second write to an element of a TF 1.x TensorArray among the
+    lists a step computed: raised now where it is known, else a run check of the step (see
+    ``lowering.build_step``) on the lists' ``clash``."""
+    import jax.numpy as jnp
+
+    clashes = {}
+    for v in values:
+        if isinstance(v, TensorListValue) and v.clash is not None:
+            clashes.setdefault(id(v.clash), v.clash)
+    traced = []
+    for c in clashes.values():
+        if not _is_static(c):
+            traced.append(c)
+        elif int(np.asarray(c)[0]) >= 0:
+            raise _clash_error(*np.asarray(c).tolist())
+    if not traced:
+        return None
+    from tfstyle.compiler import lowering
+
+    if not lowering.run_checks_allowed():
+        # A failed check must leave the state as it was: the step is traced again to keep it.
+        error = errors.InvalidArgumentError(None, None, "a TensorArray's writes are checked")
+        error.needs_run_checks = True
+        raise error
+    first = traced[0]
+    for c in traced[1:]:
+        first = jnp.where(first[0] >= 0, first, c)
+
+    def finish(c):
+        if c[0] >= 0:
+            raise _clash_error(*c.tolist())
+
+    return (first,), finish
+
+
+TensorListValue.check_after_step = staticmethod(_check_after_step)
+
+
+def _clash_error(site, index):
+    op = _SITES[site]()
+    return errors.InvalidArgumentError(
+        None, op, f"{_clash_message(op, index)}\n\t [[{{{{node {op.name}}}}}]]"
+    )
+
+
 def _length_array(lst):
     import jax.numpy as jnp
 
@@ -501,7 +676,10 @@ def _lower_reserve(op):
         buf = None
         if shape is not None and all(d is not None for d in shape):
             buf = jnp.zeros((n, *shape), _element_dtype(op))
-        return _new_list(op, n, shape, buf)
+        lst = _new_list(op, n, shape, buf)
+        if "_tensor_array" in op._attrs:  # a TF 1.x TensorArray: each element written once
+            lst = lst.replace(written=(False,) * n)
+        return lst
 
     return fn
 
@@ -562,13 +740,20 @@ def _lower_split(op):
             ends = np.cumsum(sizes).tolist()
             pieces = [t[e - z : e] for z, e in zip(sizes.tolist(), ends)]
             declared = into[0].element_shape if into and into[0].buffer is None else None
-            return _ragged_list(op, pieces, declared)
+            return _split_written(into, _ragged_list(op, pieces, declared))
         n = int(sizes.size)
         d = int(sizes[0]) if n else 0
         buf = jnp.reshape(t, (n, d, *t.shape[1:]))
-        return _new_list(op, n, tuple(buf.shape[1:]), buf)
+        return _split_written(into, _new_list(op, n, tuple(buf.shape[1:]), buf))
 
     return fn
+
+
+def _split_written(into, lst):
+    """A TF 1.x split's list: its pieces are written."""
+    if into and into[0].written is not None:
+        return lst.replace(written=(True,) * lst.capacity)
+    return lst
 
 
 def _fail(op, message):
@@ -655,8 +840,10 @@ def _lower_set_item(op):
                 f"{_type_string(lst.element_dtype)}\n\t [[{{{{node {op.name}}}}}]]",
             )
         if not resize:
-            return _with_item(op, lst, index, item)
-        return _resized_with_item(op, lst, index, item)
+            new = _with_item(op, lst, index, item)
+        else:
+            new = _resized_with_item(op, lst, index, item)
+        return _written_once(op, new, index)
 
     return fn
 
@@ -700,10 +887,16 @@ def _padded(lst, extra):
     buf = lst.buffer
     if buf is not None and extra > 0:
         buf = jnp.concatenate([buf, jnp.zeros((extra, *buf.shape[1:]), buf.dtype)])
+    extra = max(extra, 0)
     shapes = lst.shapes
     if shapes is not None:
-        shapes = shapes + (None,) * max(extra, 0)
-    return lst.replace(buffer=buf, capacity=lst.capacity + max(extra, 0), shapes=shapes)
+        shapes = shapes + (None,) * extra
+    written = lst.written
+    if isinstance(written, tuple):
+        written = written + (False,) * extra
+    elif written is not None and extra:
+        written = jnp.concatenate([written, jnp.zeros((extra,), bool)])
+    return lst.replace(buffer=buf, capacity=lst.capacity + extra, shapes=shapes, written=written)
 
 
 def reserve_loop_capacity(op, values, body, bound):
@@ -753,9 +946,7 @@ def reserve_loop_capacity(op, values, body, bound):
     extra = bound * len(writers)
     for i in changed:
         v = new[i]
-        new[i] = (
-            _padded(v, extra) if v.buffer is not None else v.replace(capacity=v.capacity + extra)
-        )
+        new[i] = _padded(v, extra)
     if _GROWTH:
         _GROWTH[-1].extend(writers * bound)  # an enclosing loop's body grows by as much
     return tuple(new)
@@ -938,14 +1129,16 @@ def _lower_scatter_existing(op):
         t = jnp.asarray(tensor, lst.element_dtype)
         if lst.shapes is not None:
             idx = _static_position(op, indices, "indices").reshape(-1).tolist()
+            new = lst
             for k, i in enumerate(idx):
-                lst = _with_ragged_item(op, lst, i, t[k])
-            return lst
+                new = _with_ragged_item(op, new, i, t[k])
+            return _written_once(op, new, indices)
         buf = lst.buffer
         if buf is None:
             buf = jnp.zeros((lst.capacity, *t.shape[1:]), lst.element_dtype)
         buf = buf.at[jnp.asarray(indices, jnp.int32)].set(t)
-        return lst.replace(buffer=buf, element_shape=None, static_item=None)
+        new = lst.replace(buffer=buf, element_shape=None, static_item=None)
+        return _written_once(op, new, indices)
 
     return fn
 
