@@ -620,7 +620,8 @@ def test_imported_split_graph_exports_tf_ops():
 def _v1_writes(tf):
     """TF 1.x TensorArrays whose elements are written once: a second write (straight-line, in
     a scatter, after a split, in a loop, after a loop, at a fed index, in a cond's branch that
-    runs or not) fails naming it; the writes that do not clash give their values."""
+    runs or not, a split after a loop) fails naming it; the writes that do not clash give their
+    values."""
     fresh = lambda: tf.TensorArray(tf.float32, size=3)  # noqa: E731
     grows = lambda: tf.TensorArray(tf.float32, size=0, dynamic_size=True)  # noqa: E731
     outs = {
@@ -651,6 +652,9 @@ def _v1_writes(tf):
     outs["write_after_loop"] = done.write(1, [7.0]).read(0)
     outs["write_after_short_loop"] = loop(2, at(lambda i: i), fresh()).write(2, [7.0]).stack()
     outs["grown_in_loop"] = loop(4, at(lambda i: i), grows(), maximum_iterations=4).stack()
+    trips = tf.placeholder_with_default(1, [], name="trips")
+    for k, n in (("split_after_loop", trips), ("split_after_no_trip", trips - 1)):
+        outs[k] = loop(n, at(lambda i: i + 1), fresh()).split(tf.ones([3]), [1, 1, 1]).read(2)
     index = tf.placeholder_with_default(1, [], name="index")
     outs["fed_index"] = fresh().write(1, [1.0]).write(index, [2.0]).read(1)
     outs["fed_index_once"] = fresh().write(0, [1.0]).write(index, [2.0]).read(1)
@@ -670,7 +674,7 @@ def test_v1_second_write_fails_as_in_tf():
             outs = _v1_writes(tf)
             expected = _run_each(tf, g, outs)
             gd = g.as_graph_def()
-    assert sum(isinstance(e, tuple) for e in expected.values()) == 13
+    assert sum(isinstance(e, tuple) for e in expected.values()) == 14
     with tfs.Graph().as_default() as g:
         tfs.import_graph_def(gd, name="")
         got = _run_each(tfs, g, {k: g.get_tensor_by_name(t.name) for k, t in outs.items()})

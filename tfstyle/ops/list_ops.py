@@ -740,20 +740,24 @@ def _lower_split(op):
             ends = np.cumsum(sizes).tolist()
             pieces = [t[e - z : e] for z, e in zip(sizes.tolist(), ends)]
             declared = into[0].element_shape if into and into[0].buffer is None else None
-            return _split_written(into, _ragged_list(op, pieces, declared))
+            return _split_written(op, into, _ragged_list(op, pieces, declared))
         n = int(sizes.size)
         d = int(sizes[0]) if n else 0
         buf = jnp.reshape(t, (n, d, *t.shape[1:]))
-        return _split_written(into, _new_list(op, n, tuple(buf.shape[1:]), buf))
+        return _split_written(op, into, _new_list(op, n, tuple(buf.shape[1:]), buf))
 
     return fn
 
 
-def _split_written(into, lst):
-    """A TF 1.x split's list: its pieces are written."""
-    if into and into[0].written is not None:
-        return lst.replace(written=(True,) * lst.capacity)
-    return lst
+def _split_written(op, into, lst):
+    """A TF 1.x split's list: its pieces are written, none of them written before (found only
+    when the step runs where a loop wrote the array: ``_check_tensor_array_split`` follows
+    writes along the flow only outside loops)."""
+    if not into or into[0].written is None:
+        return lst
+    before = into[0]
+    before = _written_once(op, before, np.arange(min(lst.capacity, before.capacity)))
+    return lst.replace(written=(True,) * lst.capacity, clash=before.clash)
 
 
 def _fail(op, message):
