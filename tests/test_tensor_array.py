@@ -712,6 +712,42 @@ def test_v1_second_write_in_a_loop_leaves_the_variables_unchanged():
             assert sess.run(v) == 1.5
 
 
+def test_v1_elements_of_other_shapes_match_tf():
+    """Writes of elements of different shapes (known only when the step runs): TF's error where
+    the array infers one element shape; with ``infer_shape=False`` each element keeps its shape
+    (an unwritten one fails to read, and stack() of different shapes fails as in TF)."""
+    from tests.test_graph_io_v1_control_flow import _v1_control_flow
+
+    def build(tf):
+        a = tf.placeholder_with_default(np.zeros([1, 2], np.float32), None)
+        b = tf.placeholder_with_default(np.ones([3, 2], np.float32), None)
+        outs = {}
+        for infer in (False, True):
+            ta = tf.TensorArray(tf.float32, size=3, infer_shape=infer).write(0, a).write(2, b)
+            for k in ("r0", "r1", "r2", "stack"):
+                outs[f"{k}_{infer}"] = ta.read(int(k[1])) if k[0] == "r" else ta.stack()
+        ta = tf.TensorArray(tf.float32, size=2, infer_shape=False).write(0, a).write(1, b)
+        outs["concat"], outs["stack"] = ta.concat(), ta.stack()
+        vector = tf.placeholder_with_default(np.ones([3], np.float32), None)
+        loose = tf.TensorArray(tf.float32, size=2, infer_shape=False).write(0, a).write(1, vector)
+        return outs, loose.read(0)
+
+    with _v1_control_flow() as tf:
+        g = tf.Graph()
+        with g.as_default():
+            outs, ranks = build(tf)
+            expected = _run_each(tf, g, outs)
+            gd = g.as_graph_def()
+    assert sum(isinstance(e, tuple) for e in expected.values()) == 7
+    with tfs.Graph().as_default() as g:
+        tfs.import_graph_def(gd, name="")
+        got = _run_each(tfs, g, {k: g.get_tensor_by_name(t.name) for k, t in outs.items()})
+        _assert_same(got, expected)
+        # (TF takes elements of different ranks; tfstyle's buffer has one rank.)
+        with tfs.Session() as sess, pytest.raises(tfs_errors.UnimplementedError, match="rank"):
+            sess.run(ranks.name)
+
+
 @pytest.mark.parametrize("maximum_iterations", [4, None])
 def test_v1_dynamic_tensor_array_grows_as_in_tf(maximum_iterations):
     """Writes to an imported TF 1.x TensorArray of dynamic size grow it: in a loop, and after a

@@ -361,12 +361,27 @@ class _Functionalizer:
         name = nd.attr["tensor_array_name"].s if "tensor_array_name" in nd.attr else b""
         return attr_value_pb2.AttrValue(s=name or ta.encode())
 
-    def reader_attrs(self, flow):
-        """For a read of the array ``flow`` belongs to: its name, for TF 1.x's errors."""
-        ta = self.tensor_array_of(flow)
+    def identical_shapes(self, ta):
+        """Whether ``TensorArrayV3`` node ``ta`` infers one element shape (``infer_shape``)."""
+        nd = self.nodes[ta]
+        return (
+            nd.attr["identical_element_shapes"].b
+            if "identical_element_shapes" in nd.attr
+            else False
+        )
+
+    def reader_attrs(self, nd):
+        """For a read or write of a ``TensorArrayV3``: its name, for TF 1.x's errors (and for
+        a write whether the array infers one element shape: an element of another shape fails
+        or is kept as it is)."""
+        ta = self.tensor_array_of(nd.input[0])
         if ta is None or self.nodes[ta].op != "TensorArrayV3":
             return {}
-        return {"_tensor_array": self.array_name(ta)}
+        attrs = {"_tensor_array": self.array_name(ta)}
+        if nd.op == "TensorArrayWriteV3":
+            same = attr_value_pb2.AttrValue(b=self.identical_shapes(ta))
+            attrs["_tensor_array_identical_shapes"] = same
+        return attrs
 
     def split_checks(self, nd):
         """For a ``TensorArraySplitV3`` into a ``TensorArrayV3``: the attributes that tell the
@@ -379,11 +394,7 @@ class _Functionalizer:
         attrs = {
             "_tensor_array": self.array_name(ta),
             "_tensor_array_dynamic_size": attr_value_pb2.AttrValue(b=self.dynamic_size(ta)),
-            "_tensor_array_identical_shapes": attr_value_pb2.AttrValue(
-                b=ta_node.attr["identical_element_shapes"].b
-                if "identical_element_shapes" in ta_node.attr
-                else False
-            ),
+            "_tensor_array_identical_shapes": attr_value_pb2.AttrValue(b=self.identical_shapes(ta)),
         }
         written = []
         ref = nd.input[3]
@@ -438,7 +449,7 @@ class _Functionalizer:
         # Reads and writes of a TensorArrayV3 (not a gradient's) carry its name, for TF 1.x's
         # errors; its writes (each element once) are tracked from its TensorListReserve.
         readers = {
-            nd.name: self.reader_attrs(nd.input[0])
+            nd.name: self.reader_attrs(nd)
             for nd in originals
             if nd.op in ("TensorArrayReadV3", "TensorArrayGatherV3", "TensorArrayConcatV3",
                          "TensorArrayWriteV3", "TensorArrayScatterV3")

@@ -311,6 +311,8 @@ def _with_item(op, lst, index, item):
     if buf is None:
         buf = jnp.zeros((lst.capacity, *item.shape), lst.element_dtype)
     elif tuple(buf.shape[1:]) != tuple(item.shape):
+        if "_tensor_array" in op._attrs:
+            return _with_item_of_another_shape(op, lst, index, item)
         raise errors.InvalidArgumentError(
             None,
             op,
@@ -424,7 +426,13 @@ def _with_ragged_item(op, lst, index, item):
     i = int(_static_position(op, index))
     buf = lst.buffer
     if buf.ndim - 1 != item.ndim:
-        raise errors.InvalidArgumentError(
+        # (TF 1.x's TensorArray takes it; tfstyle's padded buffer has one rank.)
+        kind = (
+            errors.UnimplementedError
+            if "_tensor_array" in op._attrs
+            else errors.InvalidArgumentError
+        )
+        raise kind(
             None,
             op,
             f"{op.name} ({op.type}): tried to write an item of shape {list(item.shape)} into a "
@@ -568,6 +576,30 @@ def _clash_error(site, index):
     return errors.InvalidArgumentError(
         None, op, f"{_clash_message(op, index)}\n\t [[{{{{node {op.name}}}}}]]"
     )
+
+
+def _with_item_of_another_shape(op, lst, index, item):
+    """TF 1.x's write of an element of a shape other than those written before: an error where
+    the array infers one element shape, else the list keeps each element's shape."""
+    i = int(_static_position(op, index))
+    inferred = tuple(lst.buffer.shape[1:])
+    if op._attrs.get("_tensor_array_identical_shapes"):
+        name = op._attrs["_tensor_array"]
+        name = name.decode() if isinstance(name, bytes) else name
+        _fail(op, f"TensorArray {name}: Could not write to TensorArray index {i} because the value "
+                  f"shape is {_shape_text(item.shape)} which is incompatible with the TensorArray's "
+                  f"inferred element shape: {_shape_text(inferred)} (consider setting "
+                  "infer_shape=False).")  # fmt: skip
+    if not isinstance(lst.written, tuple):
+        raise errors.UnimplementedError(
+            None,
+            op,
+            f"{op.name} ({op.type}): writes an element of shape {list(item.shape)} into a "
+            f"TensorArray of elements of shape {list(inferred)}, where which elements were "
+            "written is only known when the step runs (a loop wrote it).",
+        )
+    shapes = tuple(inferred if w else None for w in lst.written)
+    return _with_ragged_item(op, lst.replace(shapes=shapes), i, item)
 
 
 def _length_array(lst):
