@@ -1,7 +1,6 @@
 """TF's TensorList ops (``tfstyle/ops/list_ops.py``): built alike in tfstyle and in real TF."""
 
 import numpy as np
-import pytest
 
 import tfstyle.compat.v1 as tfs
 from tests.oracle import tf1
@@ -93,17 +92,37 @@ def test_unknown_element_shape_is_taken_from_the_first_write():
             np.testing.assert_allclose(sess.run(y, {x: X.reshape(6, 2)}), X.reshape(6, 2) + 1)
 
 
-def test_a_list_of_unknown_capacity_is_an_error_naming_the_op():
+def _pushed_while_below(tf, lo):
+    limit = tf.placeholder(tf.float32, [], name="limit")
+    acc = lo.empty_tensor_list([2], tf.float32)
+    acc = lo.tensor_list_push_back(acc, tf.ones([2]))
+    _, acc = tf.while_loop(
+        lambda s, a: s < limit,
+        lambda s, a: (s + 1.0, lo.tensor_list_push_back(a, tf.fill([2], s))),
+        [0.0, acc],
+    )
+    length = lo.tensor_list_length(acc)
+    return [length, lo.tensor_list_get_item(acc, length - 1, tf.float32)]
+
+
+def test_a_list_of_no_capacity_holds_what_runs_push():
+    # No max_num_elements: the capacity is the one runs need (50 pushes grow it, and that run
+    # runs again).
+    feeds = [3.0, 50.0, 7.0]
+    tf = tf1()
+    with tf.Graph().as_default():
+        fetches = _pushed_while_below(tf, _theirs())
+        with tf.Session() as sess:
+            expected = [sess.run(fetches, {"limit:0": v}) for v in feeds]
     with tfs.Graph().as_default():
         m = tfs.placeholder(tfs.int32, [], name="m")
-        acc = ours.empty_tensor_list([2], tfs.float32, name="growing")
-        acc = ours.tensor_list_push_back(acc, tfs.ones([2]))
-        length = ours.tensor_list_length(acc)
-        r = ours.tensor_list_reserve([2], m, tfs.float32, name="sized_by_feed")
-        r_len = ours.tensor_list_length(r)
+        fetches = _pushed_while_below(tfs, ours)
+        r_len = ours.tensor_list_length(ours.tensor_list_reserve([2], m, tfs.float32))
         with tfs.Session() as sess:
-            with pytest.raises(tfs.errors.InvalidArgumentError, match="growing.*capacity"):
-                sess.run(length)
+            for v, e in zip(feeds, expected):
+                got = sess.run(fetches, {"limit:0": v})
+                assert got[0] == e[0]
+                np.testing.assert_array_equal(got[1], e[1])
             # A size from a feed: the step is compiled for the fed value.
             assert sess.run(r_len, {m: 3}) == 3
             assert sess.run(r_len, {m: 5}) == 5

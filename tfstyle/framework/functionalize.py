@@ -32,8 +32,8 @@ iteration, maybe in a cond's branch, and popped in the backward loop). Each stac
 TensorList threaded through the forward and then the backward loop as one more loop variable
 (switched into the branch where the push or pop is). Its capacity is a bound of the forward
 loop's trip count read off its condition (``loop_bound``): ``maximum_iterations``, which
-``dynamic_rnn``, ``map_fn`` and ``scan`` set, or a user's ``i < n``; without one, running the
-gradient fails, naming the stack.
+``dynamic_rnn``, ``map_fn`` and ``scan`` set, or a user's ``i < n``; without one, the capacity
+that runs of the step find they need (``list_ops``).
 
 TF's gradient loop sums the ``IndexedSlices`` gradient of a ``tf.gather`` in the forward loop
 by concatenating each iteration's indices and values onto loop variables that grow. Each
@@ -607,8 +607,7 @@ class _Functionalizer:
             value_pushed = self.nodes[push].input[1]
             bound = self.capacity(forward)
             if bound is None:
-                # The list's capacity is not known: it fails when the gradient runs (naming
-                # the stack), while the forward loop, which then pushes nothing, still runs.
+                # No bound: the list's capacity is the one runs find it needs (list_ops).
                 bound = self.add_const(f"{k}/max_num_elements", np.int32(-1)).name
                 self.frame_of[bound] = outer
             es = self.add_const(f"{k}/element_shape", np.int32(-1))
@@ -618,14 +617,7 @@ class _Functionalizer:
                 "shape_type": _type_attr(types_pb2.DT_INT32),
             }
             self.become(k, "EmptyTensorList", [es.name, bound], list_attrs)
-            known = self.const_source(bound)
-            if known is not None and self.const_value(known.name) < 0:
-                value = self.nodes[push].input[1]
-                self.rewrite_refs({_ref(push, 0): value})
-                self.become(push, "Identity", [value], {"T": _type_attr(self.dtype(value))})
-                after = k
-            else:
-                after = self.thread_list(k, forward, push, "push", loop_conds)
+            after = self.thread_list(k, forward, push, "push", loop_conds)
             if pops:
                 self.stacked_values[pops[0]] = value_pushed
                 backward = self.chain(self.frame_of[pops[0]], outer, k)

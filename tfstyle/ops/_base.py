@@ -174,6 +174,39 @@ def static_ints(value, what="value"):
         ) from None
 
 
+class RunCapacities:
+    """Capacities known only when steps run (a differentiated loop's iterations, a list's
+    elements): per op, the one a step is traced with, ``first`` until a run needs more. A run
+    finds it short by a check made as it runs (such a step does not donate its state), whose
+    error (``short``) grows it when the executable calls its ``rerun_after``, before compiling
+    and running the step again."""
+
+    def __init__(self, first=32):
+        import weakref
+
+        self._of = weakref.WeakKeyDictionary()
+        self.first = first
+
+    def __getitem__(self, op):
+        return self._of.get(op, self.first)
+
+    def short(self, op, capacity, needed, what):
+        """The error of a run that needed ``needed`` where ``capacity`` (of ``what``) was
+        compiled: rerun with the next power of two."""
+        error = errors.InvalidArgumentError(
+            None,
+            op,
+            f"{op.name} ({op.type}): the run needed {needed} {what} where the step was compiled "
+            f"for {capacity}\n\t [[{{{{node {op.name}}}}}]]",
+        )
+
+        def grow():
+            self._of[op] = max(self[op], 1 << (max(needed, 2) - 1).bit_length())
+
+        error.rerun_after = grow
+        return error
+
+
 _UNSIGNED = {
     np.dtype(t): np.dtype(t.replace("int", "uint")) for t in ("int8", "int16", "int32", "int64")
 }

@@ -1148,7 +1148,7 @@ def _lower_while(op):
                     f"the gradient of loop '{op.name}' needs its trip count, which is known "
                     "only when the step runs; give the loop maximum_iterations"
                 )
-            capacity = _CAPACITIES.get(op, _FIRST_CAPACITY)
+            capacity = _CAPACITIES[op]
         if lists and not (trips is not None and everything):
             # Lists the loop writes past their end (TensorArrays of dynamic size) get room for
             # every iteration it can run.
@@ -1196,6 +1196,7 @@ def _lower_while(op):
             if lists:
                 # A list the loop grew has a length computed at compile time where it can be.
                 vs = list_ops.fold_lengths(vs, lambda a: run_loop(*a)[0], (vars0, written0))
+                list_ops.report_short_capacities(vs)
         for k, v in zip(wkeys, written):
             ctx.write_variable(op, v, k)
         return (count, max_iters, *vs, *args[n:])
@@ -1235,10 +1236,8 @@ def _count_trips(vars0, bound, control, everything, run_cond, run_body):
     return count, builtins.tuple(vs)
 
 
-# The capacity of a differentiated loop whose trip count is known only when the step runs: per
-# While op, grown by the runs that needed more (the steps traced after use it).
-_CAPACITIES = weakref.WeakKeyDictionary()
-_FIRST_CAPACITY = 32
+# The iterations of a differentiated loop whose trip count is known only when the step runs.
+_CAPACITIES = _base.RunCapacities()
 
 
 def _capacity_loop(op, vs0, written0, capacity, run_cond, run_body, run_control, control, counter):
@@ -1273,27 +1272,12 @@ def _capacity_loop(op, vs0, written0, capacity, run_cond, run_body, run_control,
 
         needed = jax.lax.cond(more, trip_count, lambda a: a[1] - start, (vs, count))
 
-    def report(more, needed):
-        if bool(more):
-            errors.report_in_run(_capacity_error(op, capacity, int(needed)))
+    def report(needed):
+        errors.report_in_run(_CAPACITIES.short(op, capacity, int(needed), "iterations"))
 
-    jax.debug.callback(report, more, needed)
+    # In a branch taken only when the capacity was short: a callback costs a step even unused.
+    jax.lax.cond(more, lambda n: jax.debug.callback(report, n), lambda n: None, needed)
     return vs, written, count
-
-
-def _capacity_error(op, capacity, needed):
-    error = errors.InvalidArgumentError(
-        None,
-        op,
-        f"The loop '{op.name}' ran more than the {capacity} iterations its gradient was "
-        f"compiled for ({needed} needed)\n\t [[{{{{node {op.name}}}}}]]",
-    )
-
-    def grow():
-        _CAPACITIES[op] = max(_CAPACITIES.get(op, 0), 1 << max(needed - 1, 1).bit_length())
-
-    error.rerun_after = grow
-    return error
 
 
 def _scan_loop(vs0, written0, length, exact, run_cond, run_body, counter, with_running=False):

@@ -51,15 +51,19 @@ class TensorListValue:
     ``clash`` is ``None`` or int32 ``[site, index]``: the first write (``_SITES[site]``) to an
     element already written, ``site`` -1 while there is none.
 
+    ``grows`` is the ``EmptyTensorList`` of a list created without a capacity (a stack of TF's
+    gradient of a loop with no bound): its capacity is the one runs needed
+    (``_base.RunCapacities``), checked after each step.
+
     ``static_item`` is a key of the constant that every pushed item equals, ``EMPTY``, or
     ``None``. TF's gradient loops push the shapes and sizes of each step (constants under XLA)
     onto lists and pop them to size their buffers; popping them keeps them static."""
 
     __slots__ = ("buffer", "length", "capacity", "element_dtype", "element_shape", "static_item",
-                 "shapes", "written", "clash")  # fmt: skip
+                 "shapes", "written", "clash", "grows")  # fmt: skip
 
     def __init__(self, buffer, length, capacity, element_dtype, element_shape, static_item=None,
-                 shapes=None, written=None, clash=None):  # fmt: skip
+                 shapes=None, written=None, clash=None, grows=None):  # fmt: skip
         self.buffer = buffer
         self.length = length
         self.capacity = capacity
@@ -69,6 +73,7 @@ class TensorListValue:
         self.shapes = shapes
         self.written = written
         self.clash = clash
+        self.grows = grows
 
     def zeros_like(self):
         """``ZerosLike`` of a list: as many elements, each zeros (a TensorArray's gradient,
@@ -137,18 +142,18 @@ def _flatten(v):
     # static part, so that a loop's state keeps one structure after its first write.
     shape = v.element_shape if v.buffer is None or v.shapes is not None else None
     aux = (v.buffer is None, int(v.length) if static else None, v.capacity, v.element_dtype, shape,
-           v.static_item, v.shapes, written, v.clash is not None)  # fmt: skip
+           v.static_item, v.shapes, written, v.clash is not None, v.grows)  # fmt: skip
     return children, aux
 
 
 def _unflatten(aux, children):
-    unallocated, length, capacity, dt, shape, item, shapes, written, clash = aux
+    unallocated, length, capacity, dt, shape, item, shapes, written, clash, grows = aux
     children = list(children)
     buffer = None if unallocated else children.pop(0)
     length = children.pop(0) if length is None else length
     written = children.pop(0) if written == "array" else written
     clash = children.pop(0) if clash else None
-    return TensorListValue(buffer, length, capacity, dt, shape, item, shapes, written, clash)
+    return TensorListValue(buffer, length, capacity, dt, shape, item, shapes, written, clash, grows)
 
 
 _REGISTERED = []
@@ -533,22 +538,25 @@ def _clash_message(op, index):
 
 
 def _check_after_step(values):
-    """TF's error of the first second write to an element of a TF 1.x TensorArray among the
-    lists a step computed: raised now where it is known, else a run check of the step (see
-    ``lowering.build_step``) on the lists' ``clash``."""
+    """The run checks of the lists a step computed (see ``lowering.build_step``): that lists
+    created without a capacity had room for what was pushed (``grows``; else the step reruns
+    with more), then TF's error of the first second write to an element of a TF 1.x
+    TensorArray (``clash``), raised now where it is known."""
     import jax.numpy as jnp
 
-    clashes = {}
+    clashes, grown = {}, {}
     for v in values:
         if isinstance(v, TensorListValue) and v.clash is not None:
             clashes.setdefault(id(v.clash), v.clash)
+        if isinstance(v, TensorListValue) and v.grows is not None and not _is_static(v.length):
+            grown.setdefault((v.grows, v.capacity), []).append(v.length)
     traced = []
     for c in clashes.values():
         if not _is_static(c):
             traced.append(c)
         elif int(np.asarray(c)[0]) >= 0:
             raise _clash_error(*np.asarray(c).tolist())
-    if not traced:
+    if not traced and not grown:
         return None
     from tfstyle.compiler import lowering
 
@@ -557,18 +565,43 @@ def _check_after_step(values):
         error = errors.InvalidArgumentError(None, None, "a TensorArray's writes are checked")
         error.needs_run_checks = True
         raise error
-    first = traced[0]
-    for c in traced[1:]:
-        first = jnp.where(first[0] >= 0, first, c)
+    first = None
+    if traced:
+        first = traced[0]
+        for c in traced[1:]:
+            first = jnp.where(first[0] >= 0, first, c)
+    lists = list(grown)
+    longest = [jnp.max(jnp.stack(lengths)) for lengths in grown.values()]
 
-    def finish(c):
-        if c[0] >= 0:
-            raise _clash_error(*c.tolist())
+    def finish(*arrays):
+        for (op, capacity), n in zip(lists, arrays):
+            if n > capacity:
+                raise _CAPACITIES.short(op, capacity, int(n), "elements")
+        c = arrays[len(lists) :]
+        if c and c[0][0] >= 0:
+            raise _clash_error(*c[0].tolist())
 
-    return (first,), finish
+    return (*longest, *([] if first is None else [first])), finish
 
 
 TensorListValue.check_after_step = staticmethod(_check_after_step)
+
+
+def report_short_capacities(values):
+    """Where a loop leaves lists created without a capacity (``grows``) longer than it: the
+    error that grows it, reported as the step runs. The end of the step checks its own lists
+    (``_check_after_step``); this catches those of a loop inside a function, which end there."""
+    import jax
+
+    for v in values:
+        if isinstance(v, TensorListValue) and v.grows is not None and not _is_static(v.length):
+
+            def report(n, op=v.grows, capacity=v.capacity):
+                errors.report_in_run(_CAPACITIES.short(op, capacity, int(n), "elements"))
+
+            # In a branch taken only when the list overflowed: a callback costs even unused.
+            jax.lax.cond(v.length > v.capacity, lambda n, f=report: jax.debug.callback(f, n),
+                         lambda n: None, v.length)  # fmt: skip
 
 
 def _clash_error(site, index):
@@ -676,16 +709,24 @@ def _register(name, rule, lower):
 
 
 # -- creating lists ----------------------------------------------------------------------------
+# The elements of lists created without a capacity, as the runs of steps needed.
+_CAPACITIES = _base.RunCapacities()
+
+
 def _lower_empty(op):
     def fn(element_shape, max_num_elements):
         capacity = _static_int(op, max_num_elements, "max_num_elements")
+        grows = None
         if capacity < 0:
-            raise errors.InvalidArgumentError(
-                None,
-                op,
-                f"{op.name} (EmptyTensorList): tfstyle lowers a TensorList to a buffer of fixed "
-                "capacity; this list has no max_num_elements (-1), so its capacity is unknown.",
-            )
+            from tfstyle.compiler import lowering
+
+            if not lowering.run_checks_allowed():
+                raise errors.NeedsRunChecks(
+                    f"{op.name} (EmptyTensorList): tfstyle lowers a TensorList to a buffer of "
+                    "fixed capacity; this list has no max_num_elements (-1), so its capacity is "
+                    "the one Session runs found it needs."
+                )
+            capacity, grows = _CAPACITIES[op], op
         import jax.numpy as jnp
 
         shape = _shape_from_value(_base.static_ints(element_shape, "element_shape"))
@@ -694,7 +735,7 @@ def _lower_empty(op):
             buf = jnp.zeros((capacity, *shape), _element_dtype(op))
         # The length is an array from the start: pushes in a loop change it.
         lst = _new_list(op, capacity, shape, buf, jnp.asarray(0, jnp.int32))
-        return lst.replace(static_item=EMPTY)
+        return lst.replace(static_item=EMPTY, grows=grows)
 
     return fn
 
