@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import tfstyle.compat.v1 as tfs
+from tests.op_check import check
 from tests.oracle import tf1
 from tfstyle.framework import errors as tfs_errors
 
@@ -235,16 +236,20 @@ def test_wrong_dtype_fails_when_run_as_in_tf():
     assert "Invalid data types; op elements int32 but list elements float" in messages[1]
 
 
-def test_unbounded_dynamic_size_loop_is_a_clear_error():
-    with tfs.Graph().as_default():
-        x = tfs.placeholder(tfs.float32, [5, 3], name="x")
-        n = tfs.placeholder(tfs.int32, [], name="n")
-        ta = tfs.TensorArray(tfs.float32, size=0, dynamic_size=True)
-        _, ta = tfs.while_loop(lambda i, a: i < n, lambda i, a: (i + 1, a.write(i, x[i])), [0, ta])
-        with tfs.Session() as sess, pytest.raises(tfs_errors.UnimplementedError) as e:
-            sess.run(ta.read(0), {x: X, n: 3})
-    msg = str(e.value)
-    assert "TensorArrayV2Write/TensorListSetItem" in msg and "maximum_iterations" in msg
+def _written_while_below(tf):
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    n = tf.placeholder(tf.int32, [], name="n")
+    ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+    _, ta = tf.while_loop(lambda i, a: i < n, lambda i, a: (i + 1, a.write(i, x[i % 5] + 1.0)),
+                          [0, ta])  # fmt: skip
+    return [ta.size(), ta.read(n - 1), ta.read(0)]
+
+
+def test_dynamic_size_array_in_a_loop_of_a_fed_trip_count():
+    # The loop's iterations are known only when the step runs: the array gets room for a
+    # capacity of them that the run checks (45 grow it, and that run runs again).
+    for n in (3, 45, 7):
+        check(_written_while_below, {"x:0": X, "n:0": n})
 
 
 def _gradients(tf):

@@ -1149,10 +1149,26 @@ def _lower_while(op):
                     "only when the step runs; give the loop maximum_iterations"
                 )
             capacity = _CAPACITIES[op]
+        checked = []  # the capacity of iterations a run checks, where lists needed one
+
+        def run_capacity(writer):
+            from tfstyle.compiler import lowering as _lowering
+
+            if not _lowering.run_checks_allowed():
+                raise errors.NeedsRunChecks(
+                    f"{writer.name} ({writer.type}): a list (a TensorArray of dynamic size) "
+                    f"grows in while loop {op.name}, whose number of iterations is known only "
+                    "when the step runs"
+                )
+            checked.append(_CAPACITIES[op])
+            return checked[0]
+
         if lists and not (trips is not None and everything):
             # Lists the loop writes past their end (TensorArrays of dynamic size) get room for
-            # every iteration it can run.
+            # every iteration it can run: where that is known only when the step runs, for a
+            # capacity of iterations that the run checks.
             most = trips[0] if trips is not None else bound if bound is not None else capacity
+            most = run_capacity if most is None else most
             grown = list_ops.reserve_loop_capacity(op, vars0, probe, most)
             if grown is not vars0:
                 vars0 = list_ops.settle_loop_state(grown, probe)
@@ -1193,6 +1209,9 @@ def _lower_while(op):
             count, written = np.int32(int(counter) + count), written0
         else:
             vs, written, count = run_loop(vars0, written0)
+            if checked:
+                trips_run = count - jnp.asarray(counter, jnp.int32)
+                _report_if_short(op, checked[0], trips_run > checked[0], trips_run)
             if lists:
                 # A list the loop grew has a length computed at compile time where it can be.
                 vs = list_ops.fold_lengths(vs, lambda a: run_loop(*a)[0], (vars0, written0))
@@ -1272,12 +1291,20 @@ def _capacity_loop(op, vs0, written0, capacity, run_cond, run_body, run_control,
 
         needed = jax.lax.cond(more, trip_count, lambda a: a[1] - start, (vs, count))
 
-    def report(needed):
-        errors.report_in_run(_CAPACITIES.short(op, capacity, int(needed), "iterations"))
+    _report_if_short(op, capacity, more, needed)
+    return vs, written, count
+
+
+def _report_if_short(op, capacity, short, needed):
+    """Reports, as the step runs, that loop ``op`` needed ``needed`` iterations where it was
+    compiled for ``capacity`` (if ``short``): the executable grows it and reruns the step."""
+    import jax
+
+    def report(n):
+        errors.report_in_run(_CAPACITIES.short(op, capacity, int(n), "iterations"))
 
     # In a branch taken only when the capacity was short: a callback costs a step even unused.
-    jax.lax.cond(more, lambda n: jax.debug.callback(report, n), lambda n: None, needed)
-    return vs, written, count
+    jax.lax.cond(short, lambda n: jax.debug.callback(report, n), lambda n: None, needed)
 
 
 def _scan_loop(vs0, written0, length, exact, run_cond, run_body, counter, with_running=False):

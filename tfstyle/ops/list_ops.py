@@ -979,7 +979,8 @@ def _padded(lst, extra):
 def reserve_loop_capacity(op, values, body, bound):
     """Loop state ``values`` in which each list whose length ``body`` changes has a length the
     loop can carry and room for the writes of ``bound`` iterations (``None``: not known at
-    compile time, an error naming the write)."""
+    compile time, an error naming the write; a callable: called with the write where room is
+    needed, it gives the iterations)."""
     import jax
 
     values = tuple(values)
@@ -1010,6 +1011,8 @@ def reserve_loop_capacity(op, values, body, bound):
     _, writers = probe(tuple(new))
     if not writers:  # pushes and pops: the length changes within the capacity
         return tuple(new)
+    if callable(bound):  # a capacity of iterations that runs of the step check
+        bound = bound(writers[0])
     if bound is None:
         w = writers[0]
         raise errors.UnimplementedError(
