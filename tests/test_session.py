@@ -106,6 +106,9 @@ def test_fetch_and_feed_errors_match_tf():
                 outcome(lambda: s.run(y, {3: [1.0, 2.0]}), "Cannot interpret feed_dict key"),
                 outcome(lambda: s.run(y, {x: [1.0, 2.0, 3.0]}), "Cannot feed value of shape (3,)"),
                 outcome(lambda: s.run(z + 1, {z: np.zeros((2, 2))}), "which has shape (None, 3)"),
+                # After a batch that fits, another shape is checked again.
+                outcome(lambda: s.run(z + 1, {z: np.zeros((5, 3))}).shape),
+                outcome(lambda: s.run(z + 1, {z: np.zeros((5, 4))}), "which has shape (None, 3)"),
                 outcome(lambda: s.run(y, {x: ["a", "b"]})),
                 outcome(lambda: s.run(y), "You must feed a value for placeholder tensor 'x'"),
                 outcome(lambda: s.run(z * 2), "with dtype float and shape [?,3]"),

@@ -159,7 +159,7 @@ def _fetch_key(f):
 
 # -- feeds -----------------------------------------------------------------------------------
 class _Feed:
-    __slots__ = ("tensor", "np_dtype", "shape", "dims")
+    __slots__ = ("tensor", "np_dtype", "shape", "dims", "fits")
 
     def __init__(self, tensor):
         self.tensor = tensor
@@ -168,6 +168,7 @@ class _Feed:
         )
         self.shape = tensor.shape
         self.dims = tensor.shape.as_tuple()
+        self.fits = self.dims  # the last shape found compatible (a batch's, run after run)
 
     def convert(self, value):
         if isinstance(value, Tensor):
@@ -184,11 +185,13 @@ class _Feed:
                 arr = value
             else:
                 arr = np.asarray(value, dtype=self.np_dtype)
-        if arr.shape != self.dims and not self.shape.is_compatible_with(arr.shape):
-            raise ValueError(
-                f"Cannot feed value of shape {arr.shape!r} for Tensor {self.tensor.name}, which "
-                f"has shape {self.shape}"
-            )
+        if arr.shape != self.fits:
+            if not self.shape.is_compatible_with(arr.shape):
+                raise ValueError(
+                    f"Cannot feed value of shape {arr.shape!r} for Tensor {self.tensor.name}, "
+                    f"which has shape {self.shape}"
+                )
+            self.fits = arr.shape
         return arr
 
 
