@@ -670,20 +670,26 @@ def _v1_writes(tf):
     return outs
 
 
-def test_v1_second_write_fails_as_in_tf():
+def _each_in_tf_then_imported(build):
+    """Runs each of the tensors ``build(tf)`` gives (and its extra result) in TF with control flow
+    v1, then in tfstyle from TF's GraphDef; checks they agree and returns TF's results."""
     from tests.test_graph_io_v1_control_flow import _v1_control_flow
 
     with _v1_control_flow() as tf:
         g = tf.Graph()
         with g.as_default():
-            outs = _v1_writes(tf)
+            outs, extra = build(tf)
             expected = _run_each(tf, g, outs)
-            gd = g.as_graph_def()
-    assert sum(isinstance(e, tuple) for e in expected.values()) == 14
-    with tfs.Graph().as_default() as g:
-        tfs.import_graph_def(gd, name="")
-        got = _run_each(tfs, g, {k: g.get_tensor_by_name(t.name) for k, t in outs.items()})
+    with tfs.Graph().as_default() as h:
+        tfs.import_graph_def(g.as_graph_def(), name="")
+        got = _run_each(tfs, h, {k: h.get_tensor_by_name(t.name) for k, t in outs.items()})
     _assert_same(got, expected)
+    return expected, extra
+
+
+def test_v1_second_write_fails_as_in_tf():
+    expected, _ = _each_in_tf_then_imported(lambda tf: (_v1_writes(tf), None))
+    assert sum(isinstance(e, tuple) for e in expected.values()) == 14
 
 
 def test_v1_second_write_in_a_loop_leaves_the_variables_unchanged():
@@ -721,7 +727,6 @@ def test_v1_elements_of_other_shapes_match_tf():
     """Writes of elements of different shapes (known only when the step runs): TF's error where
     the array infers one element shape; with ``infer_shape=False`` each element keeps its shape
     (an unwritten one fails to read, and stack() of different shapes fails as in TF)."""
-    from tests.test_graph_io_v1_control_flow import _v1_control_flow
 
     def build(tf):
         a = tf.placeholder_with_default(np.zeros([1, 2], np.float32), None)
@@ -737,18 +742,11 @@ def test_v1_elements_of_other_shapes_match_tf():
         loose = tf.TensorArray(tf.float32, size=2, infer_shape=False).write(0, a).write(1, vector)
         return outs, loose.read(0)
 
-    with _v1_control_flow() as tf:
-        g = tf.Graph()
-        with g.as_default():
-            outs, ranks = build(tf)
-            expected = _run_each(tf, g, outs)
-            gd = g.as_graph_def()
+    expected, ranks = _each_in_tf_then_imported(build)
     assert sum(isinstance(e, tuple) for e in expected.values()) == 7
-    with tfs.Graph().as_default() as g:
-        tfs.import_graph_def(gd, name="")
-        got = _run_each(tfs, g, {k: g.get_tensor_by_name(t.name) for k, t in outs.items()})
-        _assert_same(got, expected)
-        # (TF takes elements of different ranks; tfstyle's buffer has one rank.)
+    # (TF takes elements of different ranks; tfstyle's buffer has one rank.)
+    with tfs.Graph().as_default():
+        tfs.import_graph_def(ranks.graph.as_graph_def(), name="")
         with tfs.Session() as sess, pytest.raises(tfs_errors.UnimplementedError, match="rank"):
             sess.run(ranks.name)
 
