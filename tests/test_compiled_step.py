@@ -12,14 +12,18 @@ from tfstyle.compiler import executable
 pytestmark = pytest.mark.skipif(jax.default_backend() != "cpu", reason="CPU compiler options")
 
 
-def _mlp_train_graph():
+def _mlp_train_graph(lr_of_a_cond=False):
     g = tf.Graph()
     with g.as_default():
         x = tf.placeholder(tf.float32, [32, 64], name="x")
         k1 = tf.Variable(np.full((64, 256), 0.01, np.float32), name="k1")
         k2 = tf.Variable(np.full((256, 512), 0.02, np.float32), name="k2")
         loss = tf.reduce_mean(tf.matmul(tf.nn.relu(tf.matmul(x, k1)), k2) ** 2)
-        train = tf.train.AdamOptimizer(0.1).minimize(loss)
+        lr = 0.1
+        if lr_of_a_cond:  # a tf.case: the step holds a cond
+            gs = tf.train.get_or_create_global_step()
+            lr = tf.train.piecewise_constant(gs, [10], [0.1, 0.05])
+        train = tf.train.AdamOptimizer(lr).minimize(loss)
         init = tf.global_variables_initializer()
     return g, x, k2, loss, train, init
 
@@ -36,10 +40,12 @@ def _captured_calls(monkeypatch):
     return calls
 
 
-def test_training_step_updates_donated_variables_without_copying_them(monkeypatch):
+@pytest.mark.parametrize("lr_of_a_cond", [False, True])
+def test_training_step_updates_donated_variables_without_copying_them(monkeypatch, lr_of_a_cond):
     # k2 is read by the backprop into the first layer and overwritten by its Adam update, with
     # no data edge between the two: without region analysis XLA copies k2 before the update.
-    g, x, k2, loss, train, init = _mlp_train_graph()
+    # (Steps with loops go without it; a cond keeps it.)
+    g, x, k2, loss, train, init = _mlp_train_graph(lr_of_a_cond)
     feed = {x: np.ones((32, 64), np.float32)}
     with tf.Session(graph=g) as sess:
         sess.run(init)

@@ -37,7 +37,8 @@ def _run(tf):
         gs = tf.train.get_or_create_global_step()
         lrs = _schedules(tf, gs)
         meta = {k: (t.shape.as_list(), t.dtype.name) for k, t in lrs.items()}
-        names = {k: lrs[k].name for k in ("exp", "exp_stair", "natural", "inverse", "poly")}
+        names = {k: lrs[k].name for k in ("exp", "exp_stair", "natural", "inverse", "poly",
+                                          "piecewise", "piecewise_int")}  # fmt: skip
         with tf.Session(graph=g) as sess:
             sess.run(tf.global_variables_initializer())
             values = []

@@ -66,7 +66,7 @@ def test_piecewise_constant_decay():
             lr = tf.train.piecewise_constant_decay(step, [10, 20], [1.0, 0.5, 0.1])
             with tf.Session() as sess:
                 vals.append((lr.name, [sess.run(lr, {step: s}) for s in (0, 10, 11, 20, 25)]))
-    # (The output's name differs: piecewise_constant selects with SelectV2, TF with a case.)
+    assert vals[1][0] == vals[0][0] == "PiecewiseConstant/case/cond/Identity:0"
     np.testing.assert_allclose(vals[1][1], vals[0][1])
 
 

@@ -47,13 +47,14 @@ def _configure_compilation_cache():
 
 _configure_compilation_cache()
 
-# Every CPU executable without control flow: copy insertion with region analysis sees that a
-# donated variable's old value is read before its new value is written even when no data edge
-# orders the two (a layer's backprop reads the kernel that its optimizer update overwrites), so
-# XLA does not copy the variable first (docs/performance.md). With nested loops it miscompiles
-# in this XLA (an inner loop read the outer loop's next value), so steps with control flow keep
-# XLA's default.
+# Every CPU executable without loops: copy insertion with region analysis sees that a donated
+# variable's old value is read before its new value is written even when no data edge orders
+# the two (a layer's backprop reads the kernel that its optimizer update overwrites), so XLA
+# does not copy the variable first (docs/performance.md). With nested loops it miscompiles in
+# this XLA (an inner loop read the outer loop's next value), so steps with a loop keep XLA's
+# default; conds (a piecewise_constant learning rate) keep the option.
 _CPU_DEFAULT_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
+_LOOP_TYPES = frozenset({"While", "StatelessWhile", "TfstyleScan"})
 
 _accepted_options = {}  # (option, value) -> bool, decided once per process
 
@@ -76,7 +77,7 @@ def _accepted(item):
 def _cpu_compiler_options(plan):
     """The XLA options for the plan on CPU (the defaults above and those its ops ask for) that
     this backend and jaxlib accept."""
-    wanted = {} if any(_subgraphs(op) for op in plan.ops) else dict(_CPU_DEFAULT_OPTIONS)
+    wanted = {} if _has_loop(plan.ops) else dict(_CPU_DEFAULT_OPTIONS)
     if os.environ.get("TFSTYLE_CPU_CONV_OPTIONS", "1") != "0":
         for op in plan.ops:
             opts = op._def.cpu_compiler_options if op._def is not None else None
@@ -93,19 +94,29 @@ def _subgraphs(op):
             if hasattr(item, "get_operations")]  # fmt: skip
 
 
-def _may_fail_at_run(op_list):
-    """Whether any op, or any op of a function graph they hold (cond/while bodies), may raise
-    while the step runs."""
+def _ops_within(op_list):
+    """The ops, and the ops of the function graphs they hold (cond branches, loop bodies)."""
     stack, seen = list(op_list), set()
     while stack:
         op = stack.pop()
         if op in seen:
             continue
         seen.add(op)
-        if op._def is not None and op._def.fails_at_run:
-            return True
+        yield op
         for graph in _subgraphs(op):
             stack.extend(graph.get_operations())
+
+
+def _has_loop(op_list):
+    return any(op.type in _LOOP_TYPES for op in _ops_within(op_list))
+
+
+def _may_fail_at_run(op_list):
+    """Whether any op, or any op of a function graph they hold, may raise while the step runs."""
+    for op in _ops_within(op_list):
+        fails = op._def.fails_at_run if op._def is not None else False
+        if fails is True or (callable(fails) and fails(op)):
+            return True
     return False
 
 

@@ -220,10 +220,14 @@ def piecewise_constant(x, boundaries, values, name=None):
                     "Values must have elements all with the same dtype "
                     f"({vals[0].dtype.base_dtype.name} vs {v.dtype.base_dtype.name})."
                 )
-        out = vals[-1]
-        for b, v in zip(reversed(bounds), reversed(vals[:-1])):
-            out = math_ops.where_v2(math_ops.less_equal(x, b), v, out)
-        return out
+        # As TF builds it (so the output is named ``.../case/cond/Identity``): a case of the
+        # first interval, the last, then those between, with the first value as default.
+        pairs = [(math_ops.less_equal(x, bounds[0]), lambda: vals[0]),
+                 (math_ops.greater(x, bounds[-1]), lambda: vals[-1])]  # fmt: skip
+        for low, high, v in zip(bounds[:-1], bounds[1:], vals[1:-1]):
+            inside = math_ops.logical_and(math_ops.greater(x, low), math_ops.less_equal(x, high))
+            pairs.append((inside, lambda v=v: v))
+        return control_flow_ops.case(pairs, default=lambda: vals[0], exclusive=True)
 
 
 piecewise_constant_decay = piecewise_constant
