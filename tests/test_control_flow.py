@@ -314,3 +314,18 @@ def test_uninitialized_variable_in_while_body_raises():
             out = tf.while_loop(lambda i, s: i < 2, lambda i, s, v=v: (i + 1, s + v), [0, 0.0])
             with tf.Session() as sess, pytest.raises(tf.errors.FailedPreconditionError):
                 sess.run(out)
+
+
+def test_exclusive_case_fails_where_two_predicates_hold_as_tf():
+    def build(tf):
+        x = tf.placeholder(tf.int32, [], name="x")
+        return tf.case(
+            [(x > 0, lambda: tf.constant(1)), (x > 1, lambda: tf.constant(2))],
+            default=lambda: tf.constant(0),
+            exclusive=True,
+        )
+
+    check(build, {"x:0": 1})
+    exp, act = check_raises(build, {"x:0": 5})
+    text = "more than 1 conditions (Greater:0, Greater_1:0) evaluated as True:] [1 1]"
+    assert text in str(exp) and text in str(act)

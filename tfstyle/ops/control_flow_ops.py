@@ -411,15 +411,34 @@ def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"
     if default is not None and not callable(default):
         raise TypeError("default must be callable.")
     pairs = list(pairs)
+    preds = [p for p, _ in pairs]
     if default is None:
         if not pairs:
             raise ValueError("not enough values to unpack (expected 2, got 0)")
         default = pairs.pop()[1]
-    with ops.name_scope(name, "case", [p for p, _ in pairs]):
+    with ops.name_scope(name, "case", preds):
         fn = default
         for p, f in reversed(pairs):
             fn = functools.partial(cond, p, f, fn)
-        return fn()
+        if not exclusive or len(preds) < 2:
+            return fn()
+        # TF's check that at most one predicate holds, which the conds wait for.
+        with ops.control_dependencies([_at_most_one_true(preds)]):
+            return fn()
+
+
+def _at_most_one_true(preds):
+    from . import array_ops, constant_op, math_ops, reduction_ops
+
+    stacked = array_ops.stack(preds, name="preds_c")
+    count = reduction_ops.reduce_sum(array_ops.cast(stacked, dtypes.int32), name="num_true_conds")
+    names = ", ".join(p.name for p in preds)
+    return Assert(
+        math_ops.less_equal(count, constant_op.constant(1, name="n_true_conds")),
+        [f"Input error: exclusive=True: more than 1 conditions ({names}) evaluated as True:",
+         stacked],
+        summarize=len(preds),
+    )  # fmt: skip
 
 
 # -- tf.switch_case ----------------------------------------------------------------------------

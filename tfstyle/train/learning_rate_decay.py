@@ -227,7 +227,9 @@ def piecewise_constant(x, boundaries, values, name=None):
         for low, high, v in zip(bounds[:-1], bounds[1:], vals[1:-1]):
             inside = math_ops.logical_and(math_ops.greater(x, low), math_ops.less_equal(x, high))
             pairs.append((inside, lambda v=v: v))
-        return control_flow_ops.case(pairs, default=lambda: vals[0], exclusive=True)
+        # (TF's exclusive=True adds a check that at most one interval holds, which they never
+        # do; here it would keep every training step from donating its variables.)
+        return control_flow_ops.case(pairs, default=lambda: vals[0])
 
 
 piecewise_constant_decay = piecewise_constant
