@@ -30,6 +30,17 @@ def _flat(x):
     return [x]
 
 
+def same_start(tf, sess, values=None):
+    """Initializes the variables: TF's initial values are returned (``values`` None), or
+    ``values`` (TF's) are loaded, so both sides start from the same weights."""
+    sess.run(tf.global_variables_initializer())
+    if values is None:
+        return {v.name: v.eval() for v in tf.global_variables()}
+    for v in tf.global_variables():
+        v.load(values[v.name], sess)
+    return values
+
+
 def _run(tf, build, feeds, grad, tf_values=None):
     g = tf.Graph()
     with g.as_default():
@@ -44,13 +55,7 @@ def _run(tf, build, feeds, grad, tf_values=None):
             xs = list(tf.trainable_variables()) + [t for t in fed if t.dtype.is_floating]
             fetches = fetches + tf.gradients(loss, xs)
         with tf.Session(graph=g) as sess:
-            sess.run(tf.global_variables_initializer())
-            if tf_values is None:
-                values = {v.name: v.eval() for v in tf.global_variables()}
-            else:
-                for v in tf.global_variables():
-                    v.load(tf_values[v.name], sess)
-                values = tf_values
+            values = same_start(tf, sess, tf_values)
             feed = {g.get_tensor_by_name(k): v for k, v in feeds.items()}
             return meta, variables, values, sess.run(fetches, feed)
 
@@ -347,12 +352,7 @@ def test_lstm_classifier_adam_three_steps_match_tf():
         with tf.Graph().as_default():
             x, y, loss, train = _classifier(tf)
             with tf.Session() as sess:
-                sess.run(tf.global_variables_initializer())
-                if values is None:
-                    values = {v.name: v.eval() for v in tf.global_variables()}
-                else:
-                    for v in tf.global_variables():
-                        v.load(values[v.name], sess)
+                values = same_start(tf, sess, values)
                 losses = [sess.run([loss, train], {x: X, y: labels})[0] for _ in range(3)]
                 final = {v.name: v.eval() for v in tf.trainable_variables()}
                 results.append((losses, final))

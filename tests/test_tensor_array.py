@@ -409,22 +409,29 @@ def test_v1_tensor_array_concat_split_import():
         np.testing.assert_allclose(g_, e, rtol=1e-5, atol=1e-6, err_msg=name)
 
 
-def test_stack_of_a_length_known_only_at_run_time_is_a_clear_error():
-    """A dynamic-size array grown by a loop whose trip count is fed: reads and size() run,
-    stack() reports that the length is not known at compile time."""
+def test_stack_of_a_length_known_only_at_run_time():
+    """A dynamic-size array grown by a loop whose trip count is fed: reads and size() run; so
+    does stack(), the step specialized on the fed count (as for other sizes computed from small
+    integer feeds). Where the count comes from a float value, stack() reports that the length
+    is not known at compile time."""
     with tfs.Graph().as_default():
         x = tfs.placeholder(tfs.float32, [5, 3], name="x")
         n = tfs.placeholder(tfs.int32, [], name="n")
         ta = tfs.TensorArray(tfs.float32, size=0, dynamic_size=True)
         body = lambda i, a: (i + 1, a.write(i, x[i]))  # noqa: E731
         _, ta = tfs.while_loop(lambda i, a: i < n, body, [0, ta], maximum_iterations=5)
+        fresh = tfs.TensorArray(tfs.float32, size=0, dynamic_size=True)
+        _, ta_f = tfs.while_loop(lambda i, a: tfs.cast(i, tfs.float32) < x[0, 0], body,
+                                 [0, fresh], maximum_iterations=5)  # fmt: skip
         with tfs.Session() as sess:
             size, row = sess.run([ta.size(), ta.read(2)], {x: X, n: 3})
             assert size == 3
             np.testing.assert_allclose(row, X[2])
+            for k in (3, 5, 1):
+                np.testing.assert_allclose(sess.run(ta.stack(), {x: X, n: k}), X[:k])
             with pytest.raises(tfs_errors.InvalidArgumentError) as e:
-                sess.run(ta.stack(), {x: X, n: 3})
-    assert "TensorArrayV2Stack/TensorListStack" in str(e.value)
+                sess.run(ta_f.stack(), {x: X + 2.0})
+    assert "TensorArrayV2Stack_3/TensorListStack" in str(e.value)
     assert "only known when the step runs" in str(e.value)
 
 

@@ -95,6 +95,7 @@ from .nn_ops import (
 from .rnn import (
     bidirectional_dynamic_rnn,
     dynamic_rnn,
+    raw_rnn,
     static_bidirectional_rnn,
     static_rnn,
 )

@@ -1,4 +1,5 @@
-"""``tf.nn.dynamic_rnn``, ``static_rnn`` and their bidirectional forms; ``tf.reverse_sequence``.
+"""``tf.nn.dynamic_rnn``, ``static_rnn`` and their bidirectional forms, ``raw_rnn``;
+``tf.reverse_sequence``.
 
 ``dynamic_rnn`` traces one step of the cell into a function graph and runs it over the time
 axis as one ``TfstyleScan`` op, lowered to a single ``lax.scan`` (so the whole recurrence is
@@ -6,15 +7,18 @@ one XLA loop and reverse-differentiable). The tensors returned carry TF's names:
 ``rnn/transpose_1:0`` (or ``rnn/TensorArrayV2Stack/TensorListStack:0`` when time-major), final
 state ``rnn/while/Identity_4:0``, .... With ``sequence_length``, steps past a sequence's length
 output zeros and copy the state through, as in TF. ``static_rnn`` unrolls the cell in Python.
+``raw_rnn`` is TF's ``while_loop`` driven by a user's loop function, writing a ``TensorArray``.
 """
 
 from tfstyle.framework import dtypes, ops
+from tfstyle.framework import tensor_shape as _shape
 from tfstyle.ops import _base, array_ops, math_ops, reduction_ops
 from tfstyle.ops import control_flow_ops as _cf
 from tfstyle.ops import variable_scope as vs
 from tfstyle.ops.constant_op import constant
+from tfstyle.ops.tensor_array_ops import TensorArray
 
-from .rnn_cell_impl import _concat_sizes, assert_like_rnncell
+from .rnn_cell_impl import _as_shape_list, _concat_sizes, assert_like_rnncell
 
 
 # == ReverseSequence ============================================================================
@@ -332,10 +336,138 @@ def _dynamic_rnn_loop(cell, inputs, initial_state, sequence_length, dtype):
 
 
 def _concat_static(t, b, size):
-    from .rnn_cell_impl import _as_shape_list
 
     s = _as_shape_list(size)
     return None if s is None else [t, b] + s
+
+
+# == raw_rnn ====================================================================================
+def _assert_same_structure(a, b):
+    """TF's ``nest.assert_same_structure``: ``ValueError`` for a different nesting, ``TypeError``
+    for the same nesting in different sequence types."""
+    if not _cf._same_structure(a, b, check_types=False):
+        raise ValueError(
+            "The two structures don't have the same nested structure.\n\n"
+            f"First structure: {a}\n\nSecond structure: {b}"
+        )
+    if not _cf._same_structure(a, b):
+        raise TypeError(
+            "The two structures don't have the same sequence type. Input structure has type "
+            f"{type(a)}, while shallow structure has type {type(b)}."
+        )
+
+
+def _map(fn, *structures):
+    flat = [fn(*xs) for xs in zip(*(_cf._flatten(s) for s in structures))]
+    return _cf._pack(structures[0], flat) if _cf._is_nested(structures[0]) else flat[0]
+
+
+def _batch_dimension(x):
+    dims = ops.convert_to_tensor(x).shape.dims
+    return _shape.Dimension(None) if dims is None else dims[0]
+
+
+def raw_rnn(cell, loop_fn, parallel_iterations=None, swap_memory=False, scope=None):
+    """Runs ``cell`` in a ``while_loop`` driven by ``loop_fn``: ``(emit_ta, final_state,
+    final_loop_state)``.
+
+    ``loop_fn(time, cell_output, cell_state, loop_state)`` returns ``(finished, next_input,
+    next_cell_state, emit_output, next_loop_state)``. Its first call (time 0, the rest ``None``)
+    gives the initial input, state and loop state, and the emit structure (``None``: the cell's
+    ``output_size``; else tensors whose shapes, with the batch prepended, and dtypes the emitted
+    elements have). The loop runs while some element of ``finished`` is false; elements already
+    finished emit zeros and keep their state. ``emit_ta`` is a TensorArray (or a structure of
+    them) of the emitted values, one element per step. ``final_loop_state`` is ``None`` when
+    the first call gave no loop state (the later calls then get a scalar ``0`` as loop state).
+    """
+    assert_like_rnncell("cell", cell)
+    if not callable(loop_fn):
+        raise TypeError(f"Argument `loop_fn` must be a callable. Received: {loop_fn}.")
+    with vs.variable_scope(scope or "rnn"):
+        time = constant(0, dtype=dtypes.int32)
+        finished, next_input, state, emit_structure, init_loop_state = loop_fn(
+            time, None, None, None
+        )
+        flat_input = _cf._flatten(next_input)
+        loop_state = constant(0, dtype=dtypes.int32) if init_loop_state is None else init_loop_state
+        batch = [_batch_dimension(x) for x in flat_input]
+        for b in batch[1:]:
+            batch[0].assert_is_compatible_with(b)  # the batch sizes agree where known
+        const_batch_size = batch[0].value
+        batch_size = const_batch_size
+        if batch_size is None:
+            batch_size = array_ops.shape(flat_input[0])[0]
+        _assert_same_structure(state, cell.state_size)
+        state = _map(ops.convert_to_tensor, state)
+        if emit_structure is not None:
+            flat_emit = [ops.convert_to_tensor(e) for e in _cf._flatten(emit_structure)]
+            emit_sizes = [
+                e.shape if e.shape.is_fully_defined() else array_ops.shape(e) for e in flat_emit
+            ]
+            emit_dtypes = [e.dtype for e in flat_emit]
+        else:
+            emit_structure = cell.output_size
+            emit_sizes = _cf._flatten(emit_structure)
+            emit_dtypes = [_cf._flatten(state)[0].dtype] * len(emit_sizes)
+        flat_ta, flat_zero = [], []
+        for i, (size, dtype) in enumerate(zip(emit_sizes, emit_dtypes)):
+            dims = _as_shape_list(size)
+            element_shape = None if dims is None else [const_batch_size, *dims]
+            flat_ta.append(
+                TensorArray(
+                    dtype,
+                    size=0,
+                    dynamic_size=True,
+                    element_shape=element_shape,
+                    name=f"rnn_output_{i}",
+                )
+            )
+            flat_zero.append(_zeros(batch_size, size, dtype))
+        emit_ta = _cf._pack(emit_structure, flat_ta) if _cf._is_nested(emit_structure) else (
+            flat_ta[0])  # fmt: skip
+        zero_emit = _cf._pack(emit_structure, flat_zero) if _cf._is_nested(emit_structure) else (
+            flat_zero[0])  # fmt: skip
+
+        def condition(time, finished, *_):
+            return math_ops.logical_not(reduction_ops.reduce_all(finished))
+
+        def body(time, finished, current_input, emit_ta, state, loop_state):
+            output, cell_state = cell(current_input, state)
+            _assert_same_structure(state, cell_state)
+            _assert_same_structure(cell.output_size, output)
+            next_time = time + 1
+            next_finished, next_input, next_state, emit, next_loop_state = loop_fn(
+                next_time, output, cell_state, loop_state
+            )
+            _assert_same_structure(state, next_state)
+            _assert_same_structure(current_input, next_input)
+            _assert_same_structure(emit_ta, emit)
+            if next_loop_state is not None:
+                loop_state = next_loop_state
+
+            def copy_some_through(current, candidate):
+                if isinstance(current, TensorArray) or current.shape.ndims == 0:
+                    return candidate  # TensorArrays and scalars pass through
+                return math_ops.where(finished, current, candidate)
+
+            emit = _map(copy_some_through, zero_emit, emit)
+            next_state = _map(copy_some_through, state, next_state)
+            emit_ta = _map(lambda ta, e: ta.write(time, e), emit_ta, emit)
+            finished = math_ops.logical_or(finished, next_finished)
+            return next_time, finished, next_input, emit_ta, next_state, loop_state
+
+        loop_vars = [time, finished, next_input, emit_ta, state, loop_state]
+        returned = _cf.while_loop(
+            condition,
+            body,
+            loop_vars,
+            parallel_iterations=parallel_iterations or 32,
+            swap_memory=swap_memory,
+        )
+        emit_ta, final_state, final_loop_state = returned[-3:]
+        if init_loop_state is None:
+            final_loop_state = None
+        return emit_ta, final_state, final_loop_state
 
 
 # == bidirectional_dynamic_rnn ==================================================================

@@ -1333,6 +1333,9 @@ def _scan_loop(vs0, written0, length, exact, run_cond, run_body, counter, with_r
     import jax.numpy as jnp
 
     i0 = jnp.asarray(counter, jnp.int32)
+    if exact and length == 0:
+        # No iteration: the body (whose writes would grow a list) is not even traced.
+        return vs0, written0, i0
     if exact:
 
         def step(carry, _):

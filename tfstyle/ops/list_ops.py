@@ -1129,8 +1129,13 @@ def _lower_stack(op):
         if lst.shapes is not None:
             elements = _ragged_elements(op, lst, range(_count(op, lst, n_attr)), shape)
             return _stacked(op, elements)
-        buf = _buffer(op, lst, shape)
-        return buf[: _count(op, lst, n_attr)]
+        n = _count(op, lst, n_attr)
+        if n == 0:
+            merged = _merge(shape, lst.element_shape)
+            if merged is None or None in merged:
+                _fail(op, "Tried to stack elements of an empty list with non-fully-defined "
+                          f"element_shape: {_shape_text(merged)}")  # fmt: skip
+        return _buffer(op, lst, shape)[:n]
 
     return fn
 
@@ -1154,11 +1159,11 @@ def _count(op, lst, n_attr=-1):
         return n_attr
     if _is_static(lst.length):
         return int(np.asarray(lst.length))
-    raise errors.InvalidArgumentError(
-        None,
-        op,
+    # Where it comes from small integer feeds (a loop's bound, sequence lengths that end a
+    # while_loop), the compiler specializes the step on their values; else this error stands.
+    raise errors.NeedsStaticValue(
         f"{op.name} ({op.type}): the number of elements of the list is only known when the "
-        "step runs; tfstyle needs it when the graph is compiled (set num_elements).",
+        "step runs; tfstyle needs it when the graph is compiled (set num_elements)."
     )
 
 
