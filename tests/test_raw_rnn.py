@@ -205,3 +205,25 @@ def test_errors_match_tf(kind):
 
 def test_exported_names():
     assert tfs.nn.raw_rnn is tfs.compat.v1.nn.raw_rnn
+
+
+def _emit_of_unknown_shape(tf):
+    """An emit structure whose shape is known only when the step runs (its zeros are shaped
+    from it then)."""
+    x = tf.placeholder(tf.float32, [B, D], name="x")
+    k = tf.placeholder(tf.float32, [None], name="k")
+    cell = tf.nn.rnn_cell.GRUCell(U)
+
+    def loop_fn(time, cell_output, cell_state, loop_state):
+        finished = time >= tf.constant([2, 4, 3])
+        if cell_output is None:
+            return finished, x, cell.zero_state(B, tf.float32), tf.zeros_like(k), None
+        emit = tf.reduce_sum(cell_output, 1, keepdims=True) * k
+        return finished, x, cell_state, emit, None
+
+    emit_ta, state, _ = tf.nn.raw_rnn(cell, loop_fn)
+    return [emit_ta.stack(), state]
+
+
+def test_emit_structure_of_unknown_shape():
+    compare(_emit_of_unknown_shape, {"x:0": X[0], "k:0": np.array([1.0, -2.0], np.float32)})

@@ -367,6 +367,13 @@ def _batch_dimension(x):
     return _shape.Dimension(None) if dims is None else dims[0]
 
 
+def _zeros_like_emit(batch_size, emit):
+    """Zeros of shape ``[batch_size] + tf.shape(emit)``."""
+    batch = batch_size if isinstance(batch_size, ops.Tensor) else constant(batch_size)
+    shape = array_ops.concat([array_ops.reshape(batch, [1]), array_ops.shape(emit)], 0)
+    return array_ops.zeros(shape, dtype=emit.dtype)
+
+
 def raw_rnn(cell, loop_fn, parallel_iterations=None, swap_memory=False, scope=None):
     """Runs ``cell`` in a ``while_loop`` driven by ``loop_fn``: ``(emit_ta, final_state,
     final_loop_state)``.
@@ -401,9 +408,7 @@ def raw_rnn(cell, loop_fn, parallel_iterations=None, swap_memory=False, scope=No
         state = _map(ops.convert_to_tensor, state)
         if emit_structure is not None:
             flat_emit = [ops.convert_to_tensor(e) for e in _cf._flatten(emit_structure)]
-            emit_sizes = [
-                e.shape if e.shape.is_fully_defined() else array_ops.shape(e) for e in flat_emit
-            ]
+            emit_sizes = [e.shape for e in flat_emit]
             emit_dtypes = [e.dtype for e in flat_emit]
         else:
             emit_structure = cell.output_size
@@ -422,7 +427,10 @@ def raw_rnn(cell, loop_fn, parallel_iterations=None, swap_memory=False, scope=No
                     name=f"rnn_output_{i}",
                 )
             )
-            flat_zero.append(_zeros(batch_size, size, dtype))
+            if dims is not None and None not in dims:
+                flat_zero.append(_zeros(batch_size, size, dtype))
+            else:  # an emit structure whose shape is known only when the step runs
+                flat_zero.append(_zeros_like_emit(batch_size, flat_emit[i]))
         emit_ta = _cf._pack(emit_structure, flat_ta) if _cf._is_nested(emit_structure) else (
             flat_ta[0])  # fmt: skip
         zero_emit = _cf._pack(emit_structure, flat_zero) if _cf._is_nested(emit_structure) else (
