@@ -637,11 +637,16 @@ def _scan_length(op):
     return length
 
 
+def _users(fg, t):
+    """The ops of ``fg`` that take ``t``."""
+    return [o for o in fg._ops if any(i is t for i in o._inputs)]
+
+
 def _reads_of(fg, inner, gathers=False):
     """The ops of ``fg`` that use ``inner``, if all are ``ReadVariableOp``s (or, with
     ``gathers``, ``ResourceGather``s); else None."""
     kinds = ("ReadVariableOp", "ResourceGather") if gathers else ("ReadVariableOp",)
-    users = [o for o in fg._ops if any(t is inner for t in o._inputs)]
+    users = _users(fg, inner)
     return users if all(o.type in kinds for o in users) else None
 
 
@@ -1645,10 +1650,6 @@ def _check_cond_slices(op, u):
         for v in items:
             if isinstance(v, _grads._CondUse):
                 _check_cond_slices(op, v)
-
-
-def _users(fg, t):
-    return [o for o in fg._ops if any(i is t for i in o._inputs)]
 
 
 def _check_nested_cond(op, c, fg, captured, gathers):
