@@ -105,3 +105,21 @@ def test_conv_options_follow_the_ops_and_the_environment(monkeypatch):
     assert executable._cpu_compiler_options(conv_plan) == {
         "xla_cpu_copy_insertion_use_region_analysis": True
     }
+
+
+def test_a_step_with_a_loop_keeps_xla_default_copy_insertion(monkeypatch):
+    # The loops set the region analysis back (it miscompiles nested loops in this XLA), also
+    # from inside a cond's branch.
+    g = tf.Graph()
+    with g.as_default():
+        p = tf.placeholder(tf.bool, [])
+        looped = tf.cond(p, lambda: tf.while_loop(lambda i: i < 3, lambda i: i + 1, [0]),
+                         lambda: tf.constant(0))  # fmt: skip
+        plain = tf.cond(p, lambda: tf.constant(1), lambda: tf.constant(0))
+    with tf.Session(graph=g) as sess:
+        calls = _captured_calls(monkeypatch)
+        assert sess.run(looped, {p: True}) == 3
+        assert sess.run(plain, {p: True}) == 1
+    region = "xla_cpu_copy_insertion_use_region_analysis"
+    assert executable._cpu_compiler_options(calls[0][0].plan)[region] is False
+    assert executable._cpu_compiler_options(calls[1][0].plan)[region] is True

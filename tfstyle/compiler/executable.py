@@ -20,7 +20,7 @@ experimental in XLA, so each option is probed once per process with a tiny compi
 silently when this jaxlib rejects it or the backend is not CPU. ``TFSTYLE_CPU_CONV_OPTIONS=0``
 keeps XLA's defaults (on a machine whose cores are all busy with other work, the convolutions'
 single-threaded default was about 20% faster). Every CPU executable also gets
-``_CPU_DEFAULT_OPTIONS``.
+``_CPU_DEFAULT_OPTIONS``, unless one of its ops sets one back.
 """
 
 import os
@@ -47,14 +47,12 @@ def _configure_compilation_cache():
 
 _configure_compilation_cache()
 
-# Every CPU executable without loops: copy insertion with region analysis sees that a donated
-# variable's old value is read before its new value is written even when no data edge orders
-# the two (a layer's backprop reads the kernel that its optimizer update overwrites), so XLA
-# does not copy the variable first (docs/performance.md). With nested loops it miscompiles in
-# this XLA (an inner loop read the outer loop's next value), so steps with a loop keep XLA's
-# default; conds (a piecewise_constant learning rate) keep the option.
+# Every CPU executable: copy insertion with region analysis sees that a donated variable's old
+# value is read before its new value is written even when no data edge orders the two (a
+# layer's backprop reads the kernel that its optimizer update overwrites), so XLA does not copy
+# the variable first (docs/performance.md). Ops may set a default back (the loops: with nested
+# loops this XLA miscompiles under it) in their ``cpu_compiler_options``.
 _CPU_DEFAULT_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
-_LOOP_TYPES = frozenset({"While", "StatelessWhile", "TfstyleScan"})
 
 _accepted_options = {}  # (option, value) -> bool, decided once per process
 
@@ -75,14 +73,16 @@ def _accepted(item):
 
 
 def _cpu_compiler_options(plan):
-    """The XLA options for the plan on CPU (the defaults above and those its ops ask for) that
-    this backend and jaxlib accept."""
-    wanted = {} if _has_loop(plan.ops) else dict(_CPU_DEFAULT_OPTIONS)
-    if os.environ.get("TFSTYLE_CPU_CONV_OPTIONS", "1") != "0":
-        for op in plan.ops:
-            opts = op._def.cpu_compiler_options if op._def is not None else None
-            if opts:
-                wanted.update(opts)
+    """The XLA options for the plan on CPU (the defaults above and those its ops, or the ops of
+    the function graphs they hold, ask for) that this backend and jaxlib accept.
+    ``TFSTYLE_CPU_CONV_OPTIONS=0`` keeps only the ops' say on the defaults."""
+    wanted = dict(_CPU_DEFAULT_OPTIONS)
+    own = os.environ.get("TFSTYLE_CPU_CONV_OPTIONS", "1") != "0"
+    for op in _ops_within(plan.ops):
+        opts = op._def.cpu_compiler_options if op._def is not None else None
+        for key, value in (opts or {}).items():
+            if own or key in _CPU_DEFAULT_OPTIONS:
+                wanted[key] = value
     options = dict(item for item in wanted.items() if _accepted(item))
     return options or None
 
@@ -105,10 +105,6 @@ def _ops_within(op_list):
         yield op
         for graph in _subgraphs(op):
             stack.extend(graph.get_operations())
-
-
-def _has_loop(op_list):
-    return any(op.type in _LOOP_TYPES for op in _ops_within(op_list))
 
 
 def _may_fail_at_run(op_list):

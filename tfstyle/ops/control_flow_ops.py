@@ -1363,10 +1363,15 @@ def _scan_loop(vs0, written0, length, exact, run_cond, run_body, counter, with_r
     return (vs, written, count, running) if with_running else (vs, written, count)
 
 
+# Copy insertion's region analysis miscompiles nested loops in this XLA (an inner loop read the
+# outer loop's next value): a step with a loop keeps XLA's default (compiler/executable.py).
+LOOP_CPU_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": False}
+
 for _type in ("While", "StatelessWhile"):
     _base.register_simple(_type, _function_shape_rule, None)
     registry.lowering(_type, uses_context=True, random=True)(_lower_while)
     registry.get(_type).resource_effects = _effects
+    registry.get(_type).cpu_compiler_options = LOOP_CPU_OPTIONS
 
 
 _CONTEXT_CLASS = []

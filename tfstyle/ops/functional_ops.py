@@ -262,3 +262,4 @@ def _lower_scan(op):
 _base.register_simple("TfstyleScan", _cf._function_shape_rule, None)
 registry.lowering("TfstyleScan", uses_context=True, random=True)(_lower_scan)
 registry.get("TfstyleScan").resource_effects = _cf._effects
+registry.get("TfstyleScan").cpu_compiler_options = _cf.LOOP_CPU_OPTIONS
