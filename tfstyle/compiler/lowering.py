@@ -415,7 +415,12 @@ def _checks_after_step(values):
         check = getattr(type(v), "check_after_step", None)
         if check is not None:
             kinds.setdefault(check, []).append(v)
-    checks = [check(vs) for check, vs in kinds.items()]
+    try:
+        checks = [check(vs) for check, vs in kinds.items()]
+    except errors.NeedsRunChecks as e:
+        error = errors.InvalidArgumentError(None, None, str(e))
+        error.needs_static_value, error.needs_run_checks = False, True
+        raise error from e
     return [c for c in checks if c is not None]
 
 

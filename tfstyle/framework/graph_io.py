@@ -599,6 +599,8 @@ def _outer_read(gd, handle, dtype, taken, ref):
 _LOOP_TYPES = ("While", "StatelessWhile", "TfstyleScan")
 _COND_TYPES = ("If", "StatelessIf", "Case", "StatelessCase")
 _CONTROL_FLOW_TYPES = _LOOP_TYPES + _COND_TYPES
+# Those whose exporter can write them taking captured variables as values.
+_AS_VALUE_TYPES = _COND_TYPES + ("While", "StatelessWhile")
 
 
 def _tf_differentiable(fg):
@@ -2064,11 +2066,10 @@ def _function_def(fdef, fg, lib, args, rets, stateful, extra=None, prelude=None,
         nd.input.extend("^" + c.name for c in op._control_inputs if c not in arg_ops)
         if op._device:
             nd.device = op._device
-        if op.type in _COND_TYPES and any(t in value_handles for t in op._inputs):
-            # A cond in a branch whose gradient is written (_cond_branch_gradient) takes the
-            # variables as values too.
-            attrs = (_export_case if "Case" in op.type else _export_if)(op, lib, as_value=True)
-            for k, v in attrs.items():
+        if op.type in _AS_VALUE_TYPES and any(t in value_handles for t in op._inputs):
+            # Control flow in a function that takes variables as values (the branch of a cond
+            # whose gradient is written, _cond_branch_gradient) takes the values too.
+            for k, v in _FUNCTIONAL_OPS[op.type][0](op, lib, as_value=True).items():
                 nd.attr[k].CopyFrom(attr_value(v))
             continue
         _fill_attrs(nd, op, lib)

@@ -562,9 +562,7 @@ def _check_after_step(values):
 
     if not lowering.run_checks_allowed():
         # A failed check must leave the state as it was: the step is traced again to keep it.
-        error = errors.InvalidArgumentError(None, None, "a TensorArray's writes are checked")
-        error.needs_run_checks = True
-        raise error
+        raise errors.NeedsRunChecks("a TensorArray's writes and the lists' lengths are checked")
     first = None
     if traced:
         first = traced[0]

@@ -407,22 +407,23 @@ def unsorted_segment_sqrt_n(data, segment_ids, num_segments, name=None):
     )
 
 
-def is_non_decreasing(x, name=None):
-    """Whether ``x``, flattened, is non-decreasing (True for fewer than 2 elements)."""
-    with ops.name_scope(name, "is_non_decreasing", [x]):
+def _each_to_the_next(x, compare, name, scope):
+    """Whether ``compare(a, b)`` holds for each element of ``x`` (flattened) and the next."""
+    with ops.name_scope(name, scope, [x]):
         vec = array_ops.reshape(x, [-1])
         if not check_ops.is_numeric_tensor(vec):
             raise TypeError(f"Expected x to be numeric, instead found: {vec}")
-        return reduction_ops.reduce_all(_m.less_equal(vec[:-1], vec[1:]), name="All")
+        return reduction_ops.reduce_all(compare(vec[:-1], vec[1:]), name="All")
+
+
+def is_non_decreasing(x, name=None):
+    """Whether ``x``, flattened, is non-decreasing (True for fewer than 2 elements)."""
+    return _each_to_the_next(x, _m.less_equal, name, "is_non_decreasing")
 
 
 def is_strictly_increasing(x, name=None):
     """Whether ``x``, flattened, is strictly increasing (True for fewer than 2 elements)."""
-    with ops.name_scope(name, "is_strictly_increasing", [x]):
-        vec = array_ops.reshape(x, [-1])
-        if not check_ops.is_numeric_tensor(vec):
-            raise TypeError(f"Expected x to be numeric, instead found: {vec}")
-        return reduction_ops.reduce_all(_m.less(vec[:-1], vec[1:]), name="All")
+    return _each_to_the_next(x, _m.less, name, "is_strictly_increasing")
 
 
 # -- DenseBincount ------------------------------------------------------------------------------
