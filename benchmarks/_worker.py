@@ -1,8 +1,17 @@
-"""Worker subprocess: ``python -m benchmarks._worker FRAMEWORK JOBS_JSON OUT_JSON``.
+"""Worker subprocess: ``python -m benchmarks._worker FRAMEWORK``, driven over stdin and stdout.
 
-``JOBS_JSON`` is a list of ``{"module", "case", "settings"}`` (``module`` a dotted name). Each
-job is measured for one framework; the list of their metrics (or ``{"error": ...}``) is written
-to ``OUT_JSON`` after every job, so a crash later on keeps the jobs already measured.
+Each request is one JSON line on stdin and gets one JSON line back on stdout:
+
+- ``{"measure": job}``: ``job`` is ``{"module", "case", "settings"}`` (``module`` a dotted
+  name); replies with ``module.measure_case(FRAMEWORK, case, settings)``;
+- ``{"prepare": job}``: builds, initialises and warms up the case with
+  ``module.prepare_case(FRAMEWORK, case, settings)`` (a ``common.Prepared``); replies with its
+  metrics so far and the number of steps in one timed block;
+- ``{"block": true}``: runs one timed block of the prepared case; replies ``{"seconds": ...}``;
+- ``{"finish": true}``: replies with the prepared case's final metrics and drops it.
+
+A failure replies ``{"error": ...}`` and the worker waits for the next request. Between
+requests it blocks on reading stdin, so a worker waiting for its turn takes no CPU time.
 """
 
 import importlib
@@ -13,19 +22,36 @@ import sys
 from benchmarks.common import describe
 
 
+def _module(job):
+    return importlib.import_module(job["module"])
+
+
 def main(argv):
-    framework, jobs, out_path = argv
-    results = []
-    for job in json.loads(jobs):
+    (framework,) = argv
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # anything a library prints goes to stderr, never into the replies
+    prepared = None
+    for line in sys.stdin:
+        request = json.loads(line)
         try:
-            module = importlib.import_module(job["module"])
-            results.append(module.measure_case(framework, job["case"], job["settings"]))
+            if "measure" in request:
+                job = request["measure"]
+                reply = _module(job).measure_case(framework, job["case"], job["settings"])
+            elif "prepare" in request:
+                job = request["prepare"]
+                prepared = None  # let a previous case's memory go first
+                prepared = _module(job).prepare_case(framework, job["case"], job["settings"])
+                reply = {"metrics": prepared.metrics, "steps": prepared.steps}
+            elif "block" in request:
+                reply = {"seconds": prepared.block()}
+            elif "finish" in request:
+                reply, prepared = prepared.finish(), None
+            else:
+                reply = {"error": f"unknown request {sorted(request)}"}
         except Exception as exc:
-            results.append({"error": describe(exc)})
-        tmp = out_path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(results, f)
-        os.replace(tmp, out_path)
+            reply = {"error": describe(exc)}
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
 
 
 if __name__ == "__main__":

@@ -9,20 +9,26 @@ Columns (frameworks):
 A workload module defines ``NAME``, ``TITLE``, ``ISOLATE``, ``cases(quick)``, ``settings(quick)``,
 ``measure_case(framework, case, settings)`` (run inside a worker subprocess, returns a dict of
 metric values) and ``records(results, quick)`` (turns the collected results into table rows).
+A module with ``LOCKSTEP = True`` defines ``prepare_case(framework, case, settings)`` instead,
+returning a ``Prepared`` whose timed blocks the frameworks' workers run in turns (``lockstep``);
+its settings give the number of ``rounds``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import os
 import resource
+import select
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLUMNS = ("tf", "tfstyle", "jax")
@@ -86,25 +92,43 @@ def median_us(
     return statistics.median(times) / 1e3
 
 
-def steps_per_second(step, sync_step, *, budget_s: float, min_blocks: int = 3) -> float:
-    """Steady-state throughput: blocks of ``step()`` calls, each ended by one ``sync_step()``.
+@dataclasses.dataclass
+class Prepared:
+    """A case built, initialised and warmed up in a worker, ready for timed blocks.
+
+    ``block()`` runs ``steps`` steps and returns their seconds; ``finish()`` returns the
+    metrics known only at the end (peak RSS, say). ``metrics`` holds those measured while
+    preparing (first-step latency).
+    """
+
+    metrics: dict
+    steps: int
+    block: Callable[[], float]
+    finish: Callable[[], dict]
+
+
+def timed_blocks(step, sync_step, *, block_s: float) -> tuple:
+    """``(steps, block)``: a block of ``step()`` calls ended by one ``sync_step()``, about
+    ``block_s`` long, and a function that runs one and returns its seconds.
 
     ``sync_step`` does a step and waits for its result (a fetched loss), so asynchronous
-    dispatch cannot make a block look shorter than the work in it. Returns the median rate.
+    dispatch cannot make a block look shorter than the work in it.
     """
-    t0 = time.perf_counter()
-    sync_step()
-    estimate = max(time.perf_counter() - t0, 1e-6)
-    per_block = max(1, min(1000, int(budget_s / 8 / estimate)))
-    rates = []
-    deadline = time.perf_counter() + budget_s
-    while len(rates) < min_blocks or time.perf_counter() < deadline:
+    estimates = []
+    for _ in range(3):
         t0 = time.perf_counter()
-        for _ in range(per_block - 1):
+        sync_step()
+        estimates.append(time.perf_counter() - t0)
+    steps = max(1, min(1000, round(block_s / max(min(estimates), 1e-6))))
+
+    def block() -> float:
+        t0 = time.perf_counter()
+        for _ in range(steps - 1):
             step()
         sync_step()
-        rates.append(per_block / (time.perf_counter() - t0))
-    return statistics.median(rates)
+        return time.perf_counter() - t0
+
+    return steps, block
 
 
 def timed(fn):
@@ -225,31 +249,121 @@ def probe(framework: str, timeout: float = 120) -> str | None:
     return error
 
 
-def run_worker(framework: str, jobs: list, timeout: float) -> list:
-    """Measures ``jobs`` (``{"module", "case", "settings"}``) for ``framework`` in a new process.
+class WorkerError(Exception):
+    """A worker subprocess died or did not answer in time."""
 
-    Returns one metrics dict per job; a job that did not report (the worker crashed or timed
-    out) gets ``{"error": ...}``.
+
+class Worker:
+    """A ``benchmarks._worker`` subprocess for one framework, asked one request at a time.
+
+    Once it has failed, every later request raises the same error, so the jobs it never ran
+    get cells that say why.
     """
-    with tempfile.TemporaryDirectory(prefix="tfstyle-bench-") as tmp:
-        out = os.path.join(tmp, "result.json")
-        cmd = [sys.executable, "-m", "benchmarks._worker", framework, json.dumps(jobs), out]
+
+    def __init__(self, framework: str, timeout: float):
+        self.timeout = timeout
+        self.failure = None
+        # A file rather than a pipe: nobody reads stderr while the worker runs, and a full
+        # pipe would stall it.
+        self._stderr = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks._worker", framework],
+            cwd=ROOT,
+            env=_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            bufsize=0,  # unbuffered, so that select() sees every reply
+        )
+
+    def ask(self, request: dict) -> dict:
+        """The worker's reply to ``request``; raises ``WorkerError`` if none comes in time."""
+        if self.failure is None:
+            try:
+                self._proc.stdin.write(json.dumps(request).encode() + b"\n")
+                ready, _, _ = select.select([self._proc.stdout], [], [], self.timeout)
+                line = self._proc.stdout.readline() if ready else None
+            except OSError:  # a broken pipe: the worker has died
+                line = b""
+            if line:
+                return json.loads(line)
+            self._stop()
+            if line is None:
+                self.failure = f"worker timed out after {self.timeout:.0f} s"
+            else:
+                self.failure = f"worker exited with status {self._proc.returncode}"
+                self._stderr.seek(0)
+                tail = _last_line(self._stderr.read().decode(errors="replace"))
+                self.failure += f": {tail}" if tail else ""
+        raise WorkerError(self.failure)
+
+    def _stop(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+
+    def close(self) -> None:
+        """Ends the worker: end of input, then a kill if it does not exit."""
         try:
-            proc = subprocess.run(
-                cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout
-            )
-            failure = None
-            if proc.returncode != 0:
-                failure = f"worker exited with status {proc.returncode}"
-                tail = _last_line(proc.stderr)
-                failure += f": {tail}" if tail else ""
-        except subprocess.TimeoutExpired:
-            failure = f"worker timed out after {timeout:.0f} s"
-        results = []
-        if os.path.exists(out):
-            with open(out) as f:
-                results = json.load(f)
-    return results + [{"error": failure or "no result"}] * (len(jobs) - len(results))
+            self._proc.stdin.close()
+            self._proc.wait(timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            self._stop()
+        self._stderr.close()
+
+
+def _ask(worker: Worker, request: dict) -> dict:
+    try:
+        return worker.ask(request)
+    except WorkerError as exc:
+        return {"error": str(exc)}
+
+
+def lockstep(workers: dict, job: dict, log) -> dict:
+    """Steady-state steps/s of one case for every framework, measured in turns.
+
+    Each worker prepares the case (build, initialisation, warm-up) while the others wait, so
+    its first-step latency is its own. Then, for ``settings["rounds"]`` rounds, the workers
+    take turns at one timed block each, the others blocked on reading their input: every
+    framework's blocks are spread over the same stretch of time and see the same load of the
+    machine, which a noisy shared host would otherwise give to one framework and not another.
+    A framework whose worker fails drops out; the others go on. Returns
+    ``{framework: metrics}``: the median block's rate is ``steps_per_s``, the best block's
+    ``steps_per_s_best``.
+    """
+    results, steps, seconds = {}, {}, {}
+    for framework, worker in workers.items():
+        t0 = time.perf_counter()
+        reply = _ask(worker, {"prepare": job})
+        log(f"{framework}: prepared {job['case']['id']} ({time.perf_counter() - t0:.1f} s)")
+        if "error" in reply:
+            results[framework] = reply
+        else:
+            results[framework], steps[framework] = reply["metrics"], reply["steps"]
+            seconds[framework] = []
+    t0 = time.perf_counter()
+    for _ in range(job["settings"]["rounds"]):
+        for framework in list(seconds):
+            reply = _ask(workers[framework], {"block": True})
+            if "error" in reply:
+                results[framework]["error"] = reply["error"]
+                del seconds[framework]
+            else:
+                seconds[framework].append(reply["seconds"])
+    log(
+        f"{', '.join(workers)}: {job['case']['id']} in lockstep, {job['settings']['rounds']} "
+        f"rounds ({time.perf_counter() - t0:.1f} s)"
+    )
+    for framework, times in seconds.items():
+        rates = [steps[framework] / t for t in times]
+        results[framework].update(
+            _ask(workers[framework], {"finish": True}),
+            steps_per_s=statistics.median(rates),
+            steps_per_s_best=max(rates),
+            block_steps=steps[framework],
+            block_seconds=times,
+        )
+    return results
 
 
 def _jobs(module, quick: bool) -> list:
@@ -260,41 +374,63 @@ def _jobs(module, quick: bool) -> list:
     ]
 
 
-def _groups(modules, quick: bool) -> list:
-    """The jobs of ``modules`` split into lists, one worker subprocess each."""
-    if quick:
-        return [[job for module in modules for job in _jobs(module, quick)]]
-    groups = []
-    for module in modules:
-        jobs = _jobs(module, quick)
-        groups += [[job] for job in jobs] if getattr(module, "ISOLATE", False) else [jobs]
-    return groups
+def _groups(module, quick: bool) -> list:
+    """The jobs of ``module`` split into lists, one set of worker subprocesses each."""
+    jobs = _jobs(module, quick)
+    isolate = getattr(module, "ISOLATE", False) and not quick
+    return [[job] for job in jobs] if isolate else [jobs]
 
 
 def collect(modules, columns, quick: bool, timeout: float, log=None) -> dict:
     """Runs every case of the workload ``modules`` for each column.
 
     Returns ``{module.NAME: {framework: {case_id: metrics}}}``. A module with ``ISOLATE = True``
-    gets one subprocess per (case, framework) pair, so that peak memory is per case; any other
-    module one subprocess per framework. ``--quick`` runs everything of one framework in a
-    single subprocess, to keep the smoke run short.
+    gets new subprocesses for each case, so that peak memory is per case; any other module
+    one subprocess per framework for all its cases. A module with ``LOCKSTEP = True`` has the
+    frameworks' workers alive together and measured in turns (``lockstep``); the others'
+    workers run one after another. ``--quick`` runs everything of one framework in a single
+    subprocess, to keep the smoke run short.
     """
-    names = {module.__name__: module.NAME for module in modules}
+    log = log or (lambda message: None)
     results = {module.NAME: {framework: {} for framework in columns} for module in modules}
-    for framework in columns:
-        error = probe(framework) if framework == "tfstyle" else None  # TF's import is slow
-        for group in _groups(modules, quick):
-            t0 = time.perf_counter()
-            if error:
-                metrics = [{"error": error}] * len(group)
-            else:
-                metrics = run_worker(framework, group, timeout)
-            for job, result in zip(group, metrics):
-                results[names[job["module"]]][framework][job["case"]["id"]] = result
-            if log:
-                what = ", ".join(f"{names[job['module']]}/{job['case']['id']}" for job in group)
-                took = f"skipped, {error}" if error else f"{time.perf_counter() - t0:.1f} s"
-                log(f"{framework}: {what} ({took})")
+    # A framework that cannot even be imported is not started (TF's import is slow to probe).
+    skipped = {f: probe(f) for f in columns if f == "tfstyle"}
+    skipped = {f: error for f, error in skipped.items() if error}
+    runnable = [f for f in columns if f not in skipped]
+    shared = {f: Worker(f, timeout) for f in runnable} if quick else None
+    try:
+        for module in modules:
+            cells = results[module.NAME]
+            for jobs in _groups(module, quick):
+                what = ", ".join(f"{module.NAME}/{job['case']['id']}" for job in jobs)
+                for framework, error in skipped.items():
+                    log(f"{framework}: {what} (skipped, {error})")
+                    for job in jobs:
+                        cells[framework][job["case"]["id"]] = {"error": error}
+                if getattr(module, "LOCKSTEP", False):
+                    workers = shared or {f: Worker(f, timeout) for f in runnable}
+                    try:
+                        for job in jobs:
+                            for framework, metrics in lockstep(workers, job, log).items():
+                                cells[framework][job["case"]["id"]] = metrics
+                    finally:
+                        if not shared:
+                            for worker in workers.values():
+                                worker.close()
+                    continue
+                for framework in runnable:
+                    t0 = time.perf_counter()
+                    worker = shared[framework] if shared else Worker(framework, timeout)
+                    try:
+                        for job in jobs:
+                            cells[framework][job["case"]["id"]] = _ask(worker, {"measure": job})
+                    finally:
+                        if not shared:
+                            worker.close()
+                    log(f"{framework}: {what} ({time.perf_counter() - t0:.1f} s)")
+    finally:
+        for worker in (shared or {}).values():
+            worker.close()
     return results
 
 

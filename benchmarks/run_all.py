@@ -7,8 +7,9 @@
 
 Columns: ``tf`` (real TensorFlow, ``compat.v1`` graph mode), ``tfstyle`` (the same TF1 code on
 tfstyle; a cell reads "n/a (error: ...)" while tfstyle cannot run it) and ``jax`` (the same
-model written by hand in JAX). Each framework is measured in its own subprocess. Progress goes
-to stderr, the tables to stdout.
+model written by hand in JAX). Each framework is measured in its own subprocess; for training,
+the three subprocesses of a model take turns at timed blocks of steps (lockstep), so that they
+share the same load of the machine. Progress goes to stderr, the tables to stdout.
 """
 
 from __future__ import annotations
@@ -171,7 +172,8 @@ def main(argv=None) -> dict:
         "--timeout",
         type=float,
         default=None,
-        help="seconds per worker subprocess (default 300, quick 120)",
+        help="seconds a worker subprocess may take to answer one request, such as one case's "
+        "measurement (default 300, quick 120)",
     )
     parser.add_argument(
         "--repeat",

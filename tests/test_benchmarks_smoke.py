@@ -65,3 +65,57 @@ def test_benchmarks_quick_run_reports_every_cell(tmp_path):
     for title in ("Session.run overhead", "Training", "Checkpoints"):
         assert f"### {title}" in text
     assert "n/a" not in text
+
+
+FAKE_WORKLOAD = """
+import os, time
+from benchmarks.common import Prepared
+
+def prepare_case(framework, case, settings):
+    if framework == "tf":
+        raise NotImplementedError("no lowering for FancyOp")
+    blocks = []
+
+    def block():
+        blocks.append(None)
+        if framework == "tfstyle" and len(blocks) == 3:
+            os._exit(3)
+        t0 = time.time()
+        time.sleep(0.02)
+        with open(os.path.join(case["log"], framework), "a") as f:
+            f.write(f"{t0} {time.time()}\\n")
+        return 0.02
+
+    return Prepared({"first_step_s": 0.5}, 10, block, lambda: {"peak_rss_mb": 1.0})
+"""
+
+
+def test_lockstep_takes_turns_and_survives_failing_workers(tmp_path, monkeypatch):
+    """Only one worker runs a block at a time; a worker that fails to prepare or dies leaves an
+    error for its framework while the others are measured to the end."""
+    from benchmarks.common import Worker, lockstep
+
+    (tmp_path / "fake_workload.py").write_text(FAKE_WORKLOAD)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    case = {"id": "x", "log": str(tmp_path)}
+    job = {"module": "fake_workload", "case": case, "settings": {"rounds": 5}}
+    workers = {f: Worker(f, timeout=60) for f in ("tf", "tfstyle", "jax")}
+    try:
+        results = lockstep(workers, job, log=lambda message: None)
+    finally:
+        for worker in workers.values():
+            worker.close()
+
+    assert results["tf"] == {"error": "NotImplementedError: no lowering for FancyOp"}
+    assert results["tfstyle"]["error"].startswith("worker exited with status 3")
+    assert results["tfstyle"]["first_step_s"] == 0.5
+    jax = results["jax"]
+    assert jax["steps_per_s"] == jax["steps_per_s_best"] == 500
+    assert jax["peak_rss_mb"] == 1.0 and len(jax["block_seconds"]) == 5
+    spans = sorted(
+        (float(start), float(end), name)
+        for name in ("tfstyle", "jax")
+        for start, end in (line.split() for line in (tmp_path / name).read_text().splitlines())
+    )
+    assert [name for _, _, name in spans] == ["tfstyle", "jax"] * 2 + ["jax"] * 3
+    assert all(end <= next_start for (_, end, _), (next_start, _, _) in zip(spans, spans[1:]))
