@@ -784,3 +784,120 @@ def test_v1_dynamic_tensor_array_grows_as_in_tf(maximum_iterations):
             got = sess.run(fetches)
     for g_, e in zip(got, expected):
         np.testing.assert_array_equal(g_, e)
+
+
+def _v1_writes_in_bodies(tf):
+    """TF 1.x TensorArrays made inside a loop's body or a cond's branch and written twice there
+    (at a constant or a fed index; in a loop of a constant or fed trip count, none or in a
+    branch that does not run; a loop run at compile time in a branch that runs or not)."""
+    n = tf.placeholder_with_default(2, [], name="n")
+    trips = tf.placeholder_with_default(0, [], name="trips")
+    pred = tf.placeholder_with_default(False, [], name="pred")
+
+    def made_here(i, at=0):
+        ta = tf.TensorArray(tf.float32, size=2)
+        return ta.write(at, tf.cast(i, tf.float32)).write(0, 1.0).read(1 - at)
+
+    def sums(body):
+        return lambda i, s: [i + 1, s + body(i)]
+
+    loop = lambda n, body: tf.while_loop(lambda i, s: i < n, sums(body), [0, 0.0])[1]  # noqa: E731
+    at_fed = lambda i: made_here(i, at=i % n)  # noqa: E731
+    in_cond = lambda i: tf.cond(i > 0, lambda: made_here(i), lambda: 1.0)  # noqa: E731
+    return {
+        "constant_trips": loop(3, made_here),
+        "fed_trips": loop(trips + 2, made_here),
+        "no_trip": loop(trips, made_here),
+        "fed_index": loop(3, at_fed),
+        "fed_index_once": loop(1, at_fed),
+        "other_index": loop(3, lambda i: made_here(i, at=1)),
+        "cond_taken": tf.cond(tf.logical_not(pred), lambda: made_here(3), lambda: 2.0),
+        "cond_not_taken": tf.cond(pred, lambda: made_here(3), lambda: 2.0),
+        "static_loop_in_cond_taken": tf.cond(
+            tf.logical_not(pred), lambda: loop(2, made_here), lambda: 2.0
+        ),
+        "static_loop_in_cond_not_taken": tf.cond(pred, lambda: loop(2, made_here), lambda: 2.0),
+        "cond_in_loop": loop(n, in_cond),
+        "cond_in_loop_not_taken": loop(n - 1, in_cond),
+    }
+
+
+def test_v1_second_write_to_an_array_made_in_a_loop_or_cond_fails_as_in_tf():
+    expected, _ = _each_in_tf_then_imported(lambda tf: (_v1_writes_in_bodies(tf), None))
+    assert sum(isinstance(e, tuple) for e in expected.values()) == 7
+
+
+def test_v1_second_write_to_an_array_made_in_a_loop_leaves_the_variables_unchanged():
+    """Found as the step runs, every time it runs: the variable the step also trains keeps its
+    value; without the clash the step trains it. (TF's gradient of an array made in a loop's
+    body saves its handle on a stack, which tfstyle does not import: the loss stops there.)"""
+    from tests.test_graph_io_v1_control_flow import _v1_control_flow
+
+    with _v1_control_flow() as tf:
+        g = tf.Graph()
+        with g.as_default():
+            v = tf.Variable(1.0, name="v")
+            n = tf.placeholder(tf.int32, [], name="n")
+
+            def body(i, s):
+                ta = tf.TensorArray(tf.float32, size=2).write(n - 1, v).write(0, v * 2.0)
+                return i + 1, s + ta.read(0)
+
+            total = tf.while_loop(lambda i, s: i < 2, body, [0, 0.0])[1]
+            loss = -v * tf.stop_gradient(total)
+            train = tf.train.GradientDescentOptimizer(0.5).minimize(loss)
+            names = [total.name, train.name, v.initializer.name, tf.identity(v).name]
+            gd = g.as_graph_def()
+    with tfs.Graph().as_default() as g:
+        tfs.import_graph_def(gd, name="")
+        total, train, init, v = [g.as_graph_element(x) for x in names]
+        with tfs.Session() as sess:
+            sess.run(init)
+            for _ in range(2):
+                with pytest.raises(tfs_errors.InvalidArgumentError) as e:
+                    sess.run([total, train], {"n:0": 1})
+                assert "Could not write to TensorArray index 0 because it has already" in str(
+                    e.value
+                )
+                assert "[[{{node while/TensorArrayWrite_1/TensorArrayWriteV3}}]]" in str(e.value)
+                assert sess.run(v) == 1.0
+            assert sess.run([total, train], {"n:0": 2})[0] == 4.0
+            assert sess.run(v) == 3.0  # 1 + 0.5 * 4
+
+
+def _v1_unwritten_reads(tf):
+    """Elements never written, read, stacked, gathered and concatenated: TF 1.x reads them as
+    zeros where it knows the element shape (declared, or with ``infer_shape`` from any element
+    written), else fails naming the first; in a loop, which elements were written is known only
+    when the step runs."""
+    fed = tf.placeholder_with_default(np.ones([2], np.float32), None, name="fed")
+    outs = {}
+
+    def array(infer, shape, size=3):
+        return tf.TensorArray(tf.float32, size=size, infer_shape=infer, element_shape=shape)
+
+    def body(i, ta):
+        return i + 1, tf.cond(i % 2 > 0, lambda: ta.write(i, fed), lambda: ta)
+
+    for infer in (False, True):
+        for shape_name, shape in (("unknown", None), ("partial", [None]), ("known", [2])):
+            key = f"{shape_name}_{'infer' if infer else 'loose'}"
+            value = fed if shape is None else [1.0, 2.0]
+            outs[key + "_read"] = array(infer, shape).write(0, value).read(1)
+            outs[key + "_read_written"] = array(infer, shape).write(0, value).read(0)
+            outs[key + "_stack"] = array(infer, shape).write(0, value).stack()
+            outs[key + "_gather"] = array(infer, shape).write(0, value).gather([0, 2])
+            outs[key + "_concat"] = array(infer, shape).write(0, value).concat()
+            outs[key + "_nothing_written"] = array(infer, shape).read(0)
+            outs[key + "_nothing_written_stack"] = array(infer, shape).stack()
+        for k, trips in (("odd", 4), ("none", 1)):
+            bound = tf.constant(trips)
+            ta = tf.while_loop(lambda i, t: i < bound, body, [0, array(infer, None, 4)])[1]  # noqa: B023
+            outs[f"loop_{k}_{infer}_stack"] = ta.stack()
+            outs[f"loop_{k}_{infer}_read"] = ta.read(tf.placeholder_with_default(2, []))
+    return outs
+
+
+def test_v1_unwritten_elements_read_as_in_tf():
+    expected, _ = _each_in_tf_then_imported(lambda tf: (_v1_unwritten_reads(tf), None))
+    assert sum(isinstance(e, tuple) for e in expected.values()) == 22

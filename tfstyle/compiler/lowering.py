@@ -79,6 +79,9 @@ class LoweringContext:
         # HostValues of on_host ops to run after the compiled function, in order; None where
         # they cannot run (sub-graphs, to_jax).
         self.effects = None
+        # Values that ended in functions run at compile time, whose run checks this context
+        # makes (see ``run_plan``).
+        self.ended = []
 
     # -- variables -------------------------------------------------------------------------
     def variable_key(self, op):
@@ -294,6 +297,7 @@ def run_plan(ctx, feed_values):
     for t, v in zip(ctx.plan.feeds, feed_values):
         env[t] = v
     _run_ops(ctx, ctx.plan.ops, env)
+    _checks_in_function(ctx)
     outs = [env[t] for t in ctx.plan.fetches if isinstance(t, Tensor)]
     written = {k: ctx.written[w] for k, w in ctx.plan.final_writer.items()}
     return outs, written
@@ -372,7 +376,7 @@ def build_step(plan, host_effects=True):
             # Strings never enter XLA: a fed string (passed as None) is read on the host.
             env[t] = HostValue(_host_feed(i)) if v is None else v
         _run_ops(ctx, plan.ops, env)
-        checks = _checks_after_step(env.values()) if host_effects else []
+        checks = _checks_after_step([*env.values(), *ctx.ended]) if host_effects else []
         outs = []
         for i, t in enumerate(fetch_tensors):
             v = env[t]
@@ -404,6 +408,27 @@ def build_step(plan, host_effects=True):
     return step, host_finishers, effects, passthrough, run_checks
 
 
+def _checks_in_function(ctx):
+    """The run checks of values that end in the function ``ctx`` runs (a TF 1.x TensorArray
+    that a loop's body makes and writes twice), which no check after the step sees: each kind's
+    ``check_in_function(values, graph)`` reports the failures of those made in ``graph`` (all of
+    them for ``None``) as the step runs, and returns those it finds while tracing (a function
+    run at compile time), which the enclosing context checks as its own (``ended``): that
+    context may not run this function."""
+    parent = getattr(ctx, "parent", None)
+    if parent is None:
+        return
+    for values, graph in ((ctx.values.values(), ctx.plan.graph), (ctx.ended, None)):
+        kinds = {}
+        for v in values:
+            check = getattr(type(v), "check_in_function", None)
+            if check is not None:
+                kinds.setdefault(check, []).append(v)
+        for check, vs in kinds.items():
+            with _run_checks_needed():
+                parent.ended.extend(check(vs, graph))
+
+
 def _checks_after_step(values):
     """The run checks that values carry to the end of the step (a TF 1.x TensorArray written
     twice in a loop): each kind's ``check_after_step(values)`` raises where the failure is
@@ -415,13 +440,21 @@ def _checks_after_step(values):
         check = getattr(type(v), "check_after_step", None)
         if check is not None:
             kinds.setdefault(check, []).append(v)
-    try:
+    with _run_checks_needed():
         checks = [check(vs) for check, vs in kinds.items()]
+    return [c for c in checks if c is not None]
+
+
+@contextlib.contextmanager
+def _run_checks_needed():
+    """A check's ``NeedsRunChecks`` as the error of a lowering that raised it (which the
+    executable handles, and which the loops and conds that trace the check pass on)."""
+    try:
+        yield
     except errors.NeedsRunChecks as e:
         error = errors.InvalidArgumentError(None, None, str(e))
         error.needs_static_value, error.needs_run_checks = False, True
         raise error from e
-    return [c for c in checks if c is not None]
 
 
 def finish_run(outs, finishers, effects):

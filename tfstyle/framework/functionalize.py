@@ -471,9 +471,11 @@ class _Functionalizer:
                 es = self.element_shape_const(f"{name}/element_shape", attrs.get("element_shape"))
                 # The handle is read by no rewritten op; a scalar stands for it.
                 handle = self.add_const(f"{name}/handle", np.int32(0))
+                same = attr_value_pb2.AttrValue(b=self.identical_shapes(name))
                 replace("TensorListReserve", [es.name, data[0]],
                         {"element_dtype": attrs["dtype"], "shape_type": _type_attr(types_pb2.DT_INT32),
-                         "_tensor_array": self.array_name(name)})  # fmt: skip
+                         "_tensor_array": self.array_name(name),
+                         "_tensor_array_identical_shapes": same})  # fmt: skip
                 mapping[_ref(name, 0)] = handle.name
                 mapping[_ref(name, 1)] = name
             elif nd.op == "TensorArrayWriteV3":

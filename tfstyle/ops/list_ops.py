@@ -20,7 +20,9 @@ read, concatenated and gathered by indices known at compile time.
 
 A TF 1.x TensorArray's element is written once: its list tracks which elements were written
 (``written``) and the first write to one already written (``clash``), which the step reports
-after it runs, as TF's error naming that write (``TensorListValue.check_after_step``).
+after it runs, as TF's error naming that write (``TensorListValue.check_after_step``); an array
+made in a function (a loop's body) that ends there is checked there (``check_in_function``). An
+element never written of one whose element shape is not fully defined fails to read, as in TF.
 """
 
 import weakref
@@ -51,6 +53,16 @@ class TensorListValue:
     ``clash`` is ``None`` or int32 ``[site, index]``: the first write (``_SITES[site]``) to an
     element already written, ``site`` -1 while there is none.
 
+    ``unwritten`` is ``None`` where an element never written reads as zeros, else (a TF 1.x
+    TensorArray whose declared element shape is not fully defined) ``(declared shape, infers)``:
+    reading one fails, with ``infer_shape`` only until an element is written (TF then knows the
+    shape from it).
+
+    ``made_in`` is the function graph (a loop's body, a cond's branch) whose run made a TF 1.x
+    TensorArray's list, ``None`` for the step's own: where such a list ends there, its clash is
+    checked there (``_check_in_function``). It is not part of the pytree, so a list that a
+    function returns no longer has it.
+
     ``grows`` is the ``EmptyTensorList`` of a list created without a capacity (a stack of TF's
     gradient of a loop with no bound): its capacity is the one runs needed
     (``_base.RunCapacities``), checked after each step.
@@ -60,10 +72,11 @@ class TensorListValue:
     onto lists and pop them to size their buffers; popping them keeps them static."""
 
     __slots__ = ("buffer", "length", "capacity", "element_dtype", "element_shape", "static_item",
-                 "shapes", "written", "clash", "grows")  # fmt: skip
+                 "shapes", "written", "clash", "grows", "made_in", "unwritten")  # fmt: skip
 
     def __init__(self, buffer, length, capacity, element_dtype, element_shape, static_item=None,
-                 shapes=None, written=None, clash=None, grows=None):  # fmt: skip
+                 shapes=None, written=None, clash=None, grows=None, made_in=None,
+                 unwritten=None):  # fmt: skip
         self.buffer = buffer
         self.length = length
         self.capacity = capacity
@@ -74,6 +87,8 @@ class TensorListValue:
         self.written = written
         self.clash = clash
         self.grows = grows
+        self.made_in = made_in
+        self.unwritten = unwritten
 
     def zeros_like(self):
         """``ZerosLike`` of a list: as many elements, each zeros (a TensorArray's gradient,
@@ -142,18 +157,19 @@ def _flatten(v):
     # static part, so that a loop's state keeps one structure after its first write.
     shape = v.element_shape if v.buffer is None or v.shapes is not None else None
     aux = (v.buffer is None, int(v.length) if static else None, v.capacity, v.element_dtype, shape,
-           v.static_item, v.shapes, written, v.clash is not None, v.grows)  # fmt: skip
+           v.static_item, v.shapes, written, v.clash is not None, v.grows, v.unwritten)  # fmt: skip
     return children, aux
 
 
 def _unflatten(aux, children):
-    unallocated, length, capacity, dt, shape, item, shapes, written, clash, grows = aux
+    unallocated, length, capacity, dt, shape, item, shapes, written, clash, grows, unwritten = aux
     children = list(children)
     buffer = None if unallocated else children.pop(0)
     length = children.pop(0) if length is None else length
     written = children.pop(0) if written == "array" else written
     clash = children.pop(0) if clash else None
-    return TensorListValue(buffer, length, capacity, dt, shape, item, shapes, written, clash, grows)
+    return TensorListValue(buffer, length, capacity, dt, shape, item, shapes, written, clash, grows,
+                           unwritten=unwritten)  # fmt: skip
 
 
 _REGISTERED = []
@@ -300,8 +316,16 @@ def _shape_text(shape):
     return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
 
 
-def _buffer(op, lst, element_shape=None):
-    return lst.buffer if lst.buffer is not None else _zeros(op, lst, element_shape)
+def _buffer(op, lst, element_shape=None, first=None):
+    """``lst``'s buffer, zeros where nothing was written; a TF 1.x TensorArray that reads an
+    unwritten element as an error (``unwritten``) fails naming ``first``, the first element
+    read, where it is known."""
+    if lst.buffer is not None:
+        return lst.buffer
+    if lst.unwritten is not None and "_tensor_array" in op._attrs:
+        if first is not None and _is_static(first):
+            raise _unwritten_read(op, int(first), lst.unwritten[0])
+    return _zeros(op, lst, element_shape)
 
 
 def _with_item(op, lst, index, item):
@@ -361,15 +385,78 @@ def _static_position(op, index, what="index"):
     return np.asarray(index).astype(np.int64)
 
 
-def _unwritten_error(op, lst, i):
+def _unwritten_error(op, lst, i, shape=None):
+    raise _unwritten_read(op, i, lst.element_shape if shape is None else shape)
+
+
+def _unwritten_read(op, i, shape):
+    """TF 1.x's error of a read of element ``i``, never written, of a TensorArray whose element
+    shape (``shape``) is not fully defined."""
     name = op._attrs.get("_tensor_array", b"")
     name = name.decode() if isinstance(name, bytes) else name
-    _fail(op, f"TensorArray {name}: Could not read from TensorArray index {i}.  Furthermore, the "
-              f"element shape is not fully defined: {_shape_text(lst.element_shape)}.  It is "
-              "possible you are working with a resizeable TensorArray and stop_gradients is not "
-              "allowing the gradients to be written.  If you set the full element_shape property "
-              "on the forward TensorArray, the proper all-zeros tensor will be returned instead "
-              "of incurring this error.")  # fmt: skip
+    return _error(op, f"TensorArray {name}: Could not read from TensorArray index {i}.  "
+                      "Furthermore, the element shape is not fully defined: "
+                      f"{_shape_text(shape)}.  It is possible you are working with a resizeable "
+                      "TensorArray and stop_gradients is not allowing the gradients to be "
+                      "written.  If you set the full element_shape property on the forward "
+                      "TensorArray, the proper all-zeros tensor will be returned instead of "
+                      "incurring this error.")  # fmt: skip
+
+
+def _read_written(op, lst, indices):
+    """TF 1.x's read of elements ``indices`` (in order) of a TensorArray that reads an element
+    never written as an error (``unwritten``): the first such one fails. Known while tracing,
+    outside a function, it fails now; otherwise as the step runs (``_fail_in_run``)."""
+    import jax.numpy as jnp
+
+    if lst.unwritten is None or lst.written is None or "_tensor_array" not in op._attrs:
+        return
+    shape, infers = lst.unwritten
+    error = lambda i: _unwritten_read(op, i, shape)  # noqa: E731
+    if _is_static(lst.written) and _is_static(indices):
+        marks = np.asarray(lst.written, bool).reshape(-1)
+        if infers and marks.any():
+            return
+        for i in np.asarray(indices).reshape(-1).tolist():
+            if 0 <= i < marks.size and not marks[i]:
+                _fail_in_run(op, True, i, error)
+                return
+        return
+    written = jnp.asarray(lst.written)
+    idx = jnp.asarray(indices, jnp.int32).reshape(-1)
+    if idx.shape[0] == 0:
+        return
+    # (Out of range: the read's own checks.)
+    missing = ~written[jnp.clip(idx, 0, written.shape[0] - 1)] & (idx >= 0)
+    missing = missing & (idx < written.shape[0])
+    if infers:
+        missing = missing & ~jnp.any(written)
+    _fail_in_run(op, jnp.any(missing), idx[jnp.argmax(missing)], error)
+
+
+def _fail_in_run(op, failed, index, error):
+    """Raises ``error(index)`` now where ``failed`` and ``index`` are known while tracing and
+    ``op`` certainly runs (outside a function, or in one run at compile time); else reports it
+    as the step runs if ``failed`` (the step then keeps its state: ``errors.NeedsRunChecks``)."""
+    import jax
+    import jax.numpy as jnp
+
+    if _is_static(failed) and _is_static(index):
+        if not failed:
+            return
+        if not _in_function(op) or _is_static(jnp.zeros(())):
+            raise error(int(index))
+    from tfstyle.compiler import lowering
+
+    if not lowering.run_checks_allowed():
+        raise errors.NeedsRunChecks(f"{op.name} ({op.type}) is checked as the step runs")
+
+    def report(i):
+        errors.report_in_run(error(int(i)))
+
+    # In a branch taken only on failure: a callback costs even unused.
+    jax.lax.cond(jnp.asarray(failed), lambda i: jax.debug.callback(report, i), lambda i: None,
+                 jnp.asarray(index, jnp.int32))  # fmt: skip
 
 
 def _ragged_elements(op, lst, positions, declared=None, stacked=True):
@@ -528,6 +615,10 @@ def _in_function(op):
     return isinstance(op.graph, FuncGraph)
 
 
+def _function_of(op):
+    return op.graph if _in_function(op) else None
+
+
 def _clash_message(op, index):
     name = op._attrs["_tensor_array"]
     name = name.decode() if isinstance(name, bytes) else name
@@ -583,6 +674,46 @@ def _check_after_step(values):
 
 
 TensorListValue.check_after_step = staticmethod(_check_after_step)
+
+
+def _check_in_function(values, graph):
+    """The clashes of TF 1.x TensorArrays made in function graph ``graph`` (``made_in``; all of
+    ``values`` where ``graph`` is ``None``), which end there (see ``lowering.run_plan``): TF's
+    error of the first is reported as the step runs (in a loop, the first iteration's). Where
+    the function runs at compile time (every clash known), the lists that clashed are returned
+    instead, for the enclosing graph to check: that graph may not run them."""
+    import jax
+    import jax.numpy as jnp
+
+    clashes = {}
+    for v in values:
+        if isinstance(v, TensorListValue) and v.clash is not None:
+            if graph is None or v.made_in is graph:
+                clashes.setdefault(id(v.clash), v)
+    if not clashes:
+        return []
+    failed = [v for v in clashes.values() if not _is_static(v.clash) or v.clash[0] >= 0]
+    if not failed:
+        return []
+    if _is_static(jnp.zeros(())):  # evaluated now, not traced
+        return failed
+    from tfstyle.compiler import lowering
+
+    if not lowering.run_checks_allowed():
+        raise errors.NeedsRunChecks("a TensorArray's writes are checked")
+    first = jnp.asarray(failed[0].clash, jnp.int32)
+    for v in failed[1:]:
+        first = jnp.where(first[0] >= 0, first, jnp.asarray(v.clash, jnp.int32))
+
+    def report(clash):
+        errors.report_in_run(_clash_error(*np.asarray(clash).tolist()))
+
+    # In a branch taken only on a clash: a callback costs even unused.
+    jax.lax.cond(first[0] >= 0, lambda c: jax.debug.callback(report, c), lambda c: None, first)
+    return []
+
+
+TensorListValue.check_in_function = staticmethod(_check_in_function)
 
 
 def report_short_capacities(values):
@@ -749,7 +880,9 @@ def _lower_reserve(op):
             buf = jnp.zeros((n, *shape), _element_dtype(op))
         lst = _new_list(op, n, shape, buf)
         if "_tensor_array" in op._attrs:  # a TF 1.x TensorArray: each element written once
-            lst = lst.replace(written=(False,) * n)
+            infers = bool(op._attrs.get("_tensor_array_identical_shapes", False))
+            unwritten = None if buf is not None else (shape, infers)
+            lst = lst.replace(written=(False,) * n, made_in=_function_of(op), unwritten=unwritten)
         return lst
 
     return fn
@@ -828,11 +961,15 @@ def _split_written(op, into, lst):
         return lst
     before = into[0]
     before = _written_once(op, before, np.arange(min(lst.capacity, before.capacity)))
-    return lst.replace(written=(True,) * lst.capacity, clash=before.clash)
+    return lst.replace(written=(True,) * lst.capacity, clash=before.clash, made_in=before.made_in)
 
 
 def _fail(op, message):
-    raise errors.InvalidArgumentError(None, op, f"{message}\n\t [[{{{{node {op.name}}}}}]]")
+    raise _error(op, message)
+
+
+def _error(op, message):
+    return errors.InvalidArgumentError(None, op, f"{message}\n\t [[{{{{node {op.name}}}}}]]")
 
 
 def _check_tensor_array_split(op, array, t, sizes, lst, *written):
@@ -887,7 +1024,6 @@ def _lower_get_item(op):
         if lst.shapes is not None:
             _static_position(op, index)
             _static_position(op, lst.length, "list's length")
-        buf = _buffer(op, lst, shape)
         if _is_static(index) and _is_static(lst.length):
             # XLA would clamp the index; TF reports it (an index only known at run time cannot be).
             i, n = int(np.asarray(index)), int(np.asarray(lst.length))
@@ -897,6 +1033,8 @@ def _lower_get_item(op):
                 _fail(op, f"Trying to access element {i} in a list with {n} elements.")
             if lst.shapes is not None:
                 return _ragged_elements(op, lst, [i], shape)[0]
+        buf = _buffer(op, lst, shape, index)
+        _read_written(op, lst, index)
         return lax.dynamic_index_in_dim(buf, jnp.asarray(index, jnp.int32), 0, keepdims=False)
 
     return fn
@@ -1133,7 +1271,9 @@ def _lower_stack(op):
             if merged is None or None in merged:
                 _fail(op, "Tried to stack elements of an empty list with non-fully-defined "
                           f"element_shape: {_shape_text(merged)}")  # fmt: skip
-        return _buffer(op, lst, shape)[:n]
+        buf = _buffer(op, lst, shape, 0)
+        _read_written(op, lst, np.arange(n))
+        return buf[:n]
 
     return fn
 
@@ -1173,7 +1313,10 @@ def _lower_gather(op):
         if lst.shapes is not None:
             positions = _static_position(op, indices, "indices").reshape(-1).tolist()
             return _stacked(op, _ragged_elements(op, lst, positions, shape))
-        return _gather_rows()(_buffer(op, lst, shape), jnp.asarray(indices, jnp.int32))
+        first = np.asarray(indices).reshape(-1)[:1] if _is_static(indices) else None
+        buf = _buffer(op, lst, shape, first[0] if first is not None and first.size else None)
+        _read_written(op, lst, indices)
+        return _gather_rows()(buf, jnp.asarray(indices, jnp.int32))
 
     return fn
 
@@ -1242,8 +1385,9 @@ def _lower_concat(op):
                           f"{lst.shapes.index(None)} but leading_dims has only 0 elements.")  # fmt: skip
             elements = _ragged_elements(op, lst, range(n), stacked=False)
             return _ragged_concat(op, elements, shape[1:] if shape else None)
-        buf = _buffer(op, lst, shape[1:] if shape else None)
+        buf = _buffer(op, lst, shape[1:] if shape else None, 0)
         n = _count(op, lst)
+        _read_written(op, lst, np.arange(n))
         buf = buf[:n]
         if buf.ndim < 2:
             raise errors.InvalidArgumentError(
