@@ -901,3 +901,142 @@ def _v1_unwritten_reads(tf):
 def test_v1_unwritten_elements_read_as_in_tf():
     expected, _ = _each_in_tf_then_imported(lambda tf: (_v1_unwritten_reads(tf), None))
     assert sum(isinstance(e, tuple) for e in expected.values()) == 22
+
+
+def _v1_reads(tf):
+    """TF 1.x TensorArrays clear an element once read (``clear_after_read``, the default): a
+    second read of it (by a read, a stack, a gather or a concat; ordered after the first; in a
+    loop, at a constant, fed or counting index; of an array made in a loop's body or a cond's
+    branch) fails naming it, and ``clear_after_read=False`` reads elements again."""
+    x = tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    ta = tf.TensorArray(tf.float32, size=3).unstack(x)
+    outs = {}
+    first = ta.read(0)
+    with tf.control_dependencies([first]):
+        outs["read_twice"] = ta.read(0) + first
+        outs["read_then_stack"] = ta.stack()
+        outs["read_then_gather"] = ta.gather([1, 0])
+        outs["read_then_gather_others"] = ta.gather([1, 2])
+        outs["read_then_concat"] = ta.concat()
+    stacked = ta.stack()
+    with tf.control_dependencies([stacked]):
+        outs["stack_then_read"] = ta.read(1) + stacked[0]
+        outs["stack_twice"] = ta.stack() + stacked
+    outs["gather_twice"] = ta.gather([1, 1])
+    index = tf.placeholder_with_default(1, [], name="index")
+    outs["gather_fed_twice"] = ta.gather(tf.stack([index, 1]))
+    outs["gather_fed_once"] = ta.gather(tf.stack([index, 0]))
+    kept = tf.TensorArray(tf.float32, size=3, clear_after_read=False).unstack(x)
+    kept_first = kept.read(0)
+    with tf.control_dependencies([kept_first]):
+        outs["kept"] = kept.read(0) + kept_first + kept.stack()[0]
+
+    n = tf.placeholder_with_default(2, [], name="n")
+
+    def loop(trips, read):
+        body = lambda i, acc: [i + 1, acc + read(i)]  # noqa: E731
+        return tf.while_loop(lambda i, acc: i < trips, body, [0, tf.zeros([2])])[1]
+
+    outs["loop_at_0"] = loop(2, lambda i: ta.read(0))
+    outs["loop_at_0_fed_trips"] = loop(n, lambda i: ta.read(0))
+    outs["loop_at_0_once"] = loop(n - 1, lambda i: ta.read(0))
+    outs["loop_at_counter"] = loop(3, ta.read)
+    outs["loop_at_counter_fed_trips"] = loop(n + 1, ta.read)
+    outs["loop_at_half_counter"] = loop(n + 1, lambda i: ta.read(i // 2))
+    outs["loop_kept"] = loop(n + 1, lambda i: kept.read(0))
+
+    def made_and_read_twice(i):
+        made = tf.TensorArray(tf.float32, size=2).unstack(x[:2])
+        r = made.read(i % 1)
+        with tf.control_dependencies([r]):
+            return made.read(0) + r
+
+    outs["made_in_loop"] = loop(n, made_and_read_twice)
+    pred = tf.placeholder_with_default(True, [], name="pred")
+    branch = lambda: made_and_read_twice(0)  # noqa: E731
+    outs["made_in_cond"] = tf.cond(pred, branch, lambda: tf.zeros([2]))
+    outs["made_in_cond_not_taken"] = tf.cond(tf.logical_not(pred), branch, lambda: tf.zeros([2]))
+
+    def write(i, t):
+        return i + 1, t.write(i, x[i])
+
+    def written():
+        fresh = tf.TensorArray(tf.float32, size=3)
+        return tf.while_loop(lambda i, t: i < 3, write, [0, fresh])[1]
+
+    once = written().stack()
+    twice = written()
+    stacked = twice.stack()
+    with tf.control_dependencies([stacked]):
+        outs["written_in_loop_stacked_twice"] = twice.stack() + stacked
+    outs["written_in_loop_stacked_once"] = once
+    return outs
+
+
+def test_v1_second_read_fails_as_in_tf():
+    expected, _ = _each_in_tf_then_imported(lambda tf: (_v1_reads(tf), None))
+    assert sum(isinstance(e, tuple) for e in expected.values()) == 14
+
+
+def test_v1_second_read_in_a_loop_leaves_the_variables_unchanged():
+    """Found as the step runs: the step that also trains a variable fails, and the variable
+    keeps its value; a run without the second read trains it."""
+    from tests.test_graph_io_v1_control_flow import _v1_control_flow
+
+    with _v1_control_flow() as tf:
+        g = tf.Graph()
+        with g.as_default():
+            v = tf.Variable(1.0, name="v")
+            n = tf.placeholder(tf.int32, [], name="n")
+            ta = tf.TensorArray(tf.float32, size=4).unstack(tf.range(4.0))
+            body = lambda i, s: [i + 1, s + ta.read(i % n)]  # noqa: E731
+            total = tf.while_loop(lambda i, s: i < 4, body, [0, 0.0])[1]
+            train = tf.train.GradientDescentOptimizer(0.5).minimize(-v * total)
+            names = [total.name, train.name, v.initializer.name, tf.identity(v).name]
+            gd = g.as_graph_def()
+    with tfs.Graph().as_default() as g:
+        tfs.import_graph_def(gd, name="")
+        total, train, init, v = [g.as_graph_element(x) for x in names]
+        with tfs.Session() as sess:
+            sess.run(init)
+            with pytest.raises(tfs_errors.InvalidArgumentError) as e:
+                sess.run([total, train], {"n:0": 2})
+            assert "Could not read index 0 twice because it was cleared" in str(e.value)
+            assert "[[{{node while/TensorArrayReadV3}}]]" in str(e.value)
+            assert sess.run(v) == 1.0
+            assert sess.run([total, train], {"n:0": 4})[0] == 6.0
+            assert sess.run(v) == 4.0  # 1 + 0.5 * 6
+
+
+def test_tfstyle_gradient_of_imported_v1_reads_matches_tf():
+    """``tf.gradients`` in tfstyle runs the forward reads of an imported graph again (under
+    ``jax.vjp``): that is no second read. Same loss and gradient as TF's own."""
+    from tests.test_graph_io_v1_control_flow import _v1_control_flow
+
+    def build(tf):
+        value = np.arange(6, dtype=np.float32).reshape(3, 2)
+        x = tf.placeholder_with_default(value, [3, 2], name="x")
+        ta = tf.TensorArray(tf.float32, size=3).unstack(x * 2.0)
+        body = lambda i, s: [i + 1, s + ta.read(i)]  # noqa: E731
+        total = tf.while_loop(lambda i, s: i < 3, body, [0, tf.zeros([2])])[1]
+        tb = tf.TensorArray(tf.float32, size=3).unstack(x * 3.0)
+        return x, tf.reduce_sum(total * total) + tf.reduce_sum(tb.read(1) * tb.read(2))
+
+    with _v1_control_flow() as tf:
+        g = tf.Graph()
+        with g.as_default():
+            x, loss = build(tf)
+            fetches = [loss.name, x.name]
+            gd = g.as_graph_def()
+            grad = tf.gradients(loss, x)[0]
+            with tf.Session() as sess:
+                expected = sess.run([loss, grad])
+    with tfs.Graph().as_default() as g:
+        tfs.import_graph_def(gd, name="")
+        loss, x = [g.get_tensor_by_name(n) for n in fetches]
+        grad = tfs.gradients(loss, x)[0]
+        with tfs.Session() as sess:
+            for _ in range(2):
+                got = sess.run([loss, grad])
+                np.testing.assert_allclose(got[0], expected[0])
+                np.testing.assert_allclose(got[1], expected[1])

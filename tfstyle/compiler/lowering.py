@@ -151,7 +151,8 @@ class LoweringContext:
         saved = self.values
         self.values = collections.ChainMap(env, saved)
         try:
-            _run_ops(self, recompute, env)
+            with _thread_setting(_RERUNNING, "on", True):
+                _run_ops(self, recompute, env)
         finally:
             self.values = saved
         return [env[t] for t in tensors]
@@ -295,7 +296,10 @@ def run_plan(ctx, feed_values):
     returns the values of its fetched tensors and ``{variable key: value written}``."""
     env = ctx.values
     for t, v in zip(ctx.plan.feeds, feed_values):
-        env[t] = v
+        # The function's own copy of a value that records what it does (a TF 1.x TensorArray's
+        # reads), which may be the caller's.
+        fed = getattr(type(v), "fed_to_function", None)
+        env[t] = v if fed is None else fed(v)
     _run_ops(ctx, ctx.plan.ops, env)
     _checks_in_function(ctx)
     outs = [env[t] for t in ctx.plan.fetches if isinstance(t, Tensor)]
@@ -332,6 +336,15 @@ def tracing(run_checks):
 
 def run_checks_allowed():
     return bool(getattr(_RUN_CHECKS, "allowed", False))
+
+
+_RERUNNING = threading.local()
+
+
+def rerunning():
+    """Whether ops run a second time in this step (a gradient's forward pass,
+    ``LoweringContext.evaluate``): what they record as done (a TensorArray's reads) is done."""
+    return bool(getattr(_RERUNNING, "on", False))
 
 
 def _host_feed(i):

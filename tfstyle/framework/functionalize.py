@@ -472,7 +472,10 @@ class _Functionalizer:
                 # The handle is read by no rewritten op; a scalar stands for it.
                 handle = self.add_const(f"{name}/handle", np.int32(0))
                 same = attr_value_pb2.AttrValue(b=self.identical_shapes(name))
-                replace("TensorListReserve", [es.name, data[0]],
+                # Whether reads clear what they read: an input only tfstyle's lowering reads.
+                clear = attrs["clear_after_read"].b if "clear_after_read" in attrs else True
+                clear = self.add_const(f"{name}/clear_after_read", np.bool_(clear))
+                replace("TensorListReserve", [es.name, data[0], clear.name],
                         {"element_dtype": attrs["dtype"], "shape_type": _type_attr(types_pb2.DT_INT32),
                          "_tensor_array": self.array_name(name),
                          "_tensor_array_identical_shapes": same})  # fmt: skip

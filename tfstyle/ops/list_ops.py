@@ -21,8 +21,10 @@ read, concatenated and gathered by indices known at compile time.
 A TF 1.x TensorArray's element is written once: its list tracks which elements were written
 (``written``) and the first write to one already written (``clash``), which the step reports
 after it runs, as TF's error naming that write (``TensorListValue.check_after_step``); an array
-made in a function (a loop's body) that ends there is checked there (``check_in_function``). An
-element never written of one whose element shape is not fully defined fails to read, as in TF.
+made in a function (a loop's body) that ends there is checked there (``check_in_function``). Its
+reads clear what they read (``clear_after_read``): the array's ``reads`` record them, and a
+second read of an element fails alike. An element never written of one whose element shape is
+not fully defined fails to read, as in TF.
 """
 
 import weakref
@@ -53,6 +55,10 @@ class TensorListValue:
     ``clash`` is ``None`` or int32 ``[site, index]``: the first write (``_SITES[site]``) to an
     element already written, ``site`` -1 while there is none.
 
+    ``reads`` is ``None``, or for a TF 1.x TensorArray whose reads clear what they read
+    (``clear_after_read``) the ``_Reads`` of its elements, which every list of the array in one
+    trace shares (a read makes no new list).
+
     ``unwritten`` is ``None`` where an element never written reads as zeros, else (a TF 1.x
     TensorArray whose declared element shape is not fully defined) ``(declared shape, infers)``:
     reading one fails, with ``infer_shape`` only until an element is written (TF then knows the
@@ -72,11 +78,11 @@ class TensorListValue:
     onto lists and pop them to size their buffers; popping them keeps them static."""
 
     __slots__ = ("buffer", "length", "capacity", "element_dtype", "element_shape", "static_item",
-                 "shapes", "written", "clash", "grows", "made_in", "unwritten")  # fmt: skip
+                 "shapes", "written", "clash", "grows", "made_in", "unwritten", "reads")  # fmt: skip
 
     def __init__(self, buffer, length, capacity, element_dtype, element_shape, static_item=None,
                  shapes=None, written=None, clash=None, grows=None, made_in=None,
-                 unwritten=None):  # fmt: skip
+                 unwritten=None, reads=None):  # fmt: skip
         self.buffer = buffer
         self.length = length
         self.capacity = capacity
@@ -89,24 +95,25 @@ class TensorListValue:
         self.grows = grows
         self.made_in = made_in
         self.unwritten = unwritten
+        self.reads = reads
 
     def zeros_like(self):
         """``ZerosLike`` of a list: as many elements, each zeros (a TensorArray's gradient,
         whose writes are not tracked)."""
         import jax.numpy as jnp
 
-        new = self.replace(written=None, clash=None)
+        new = self.replace(written=None, clash=None, reads=None)
         return new if self.buffer is None else new.replace(buffer=jnp.zeros_like(self.buffer))
 
     def __add__(self, other):
         """``AddN`` of lists (TF adds the gradients of a list so): elementwise, an unwritten
         list counting as zeros."""
         if other.buffer is None:
-            return self.replace(written=None, clash=None)
+            return self.replace(written=None, clash=None, reads=None)
         if self.buffer is None:
-            return other.replace(written=None, clash=None)
+            return other.replace(written=None, clash=None, reads=None)
         return self.replace(buffer=self.buffer + other.buffer, static_item=None, written=None,
-                            clash=None)  # fmt: skip
+                            clash=None, reads=None)  # fmt: skip
 
     def like_branch(self, other):
         """This list as one branch of a ``cond`` returns it, given the other branch's
@@ -127,14 +134,43 @@ class TensorListValue:
         new = self.replace(buffer=buf, length=length, static_item=item, element_shape=shape)
         if isinstance(self.written, tuple) and self.written != other.written:
             new = _tracked(new)  # (the branches wrote different elements)
-        if other.clash is not None:
+        if other.clash is not None or _reads_differ(self, other):
             new = _tracked(new)
         return new
+
+    def fed_to_function(self):
+        """The list a function run is fed (``lowering.run_plan``): its own reads, so that what
+        it reads stays in it (a loop's body returns it) and never reaches the caller's trace."""
+        if self.reads is None:
+            return self
+        return self.replace(reads=_Reads(self.reads.marks, self.reads.failure))
 
     def replace(self, **kw):
         fields = {k: getattr(self, k) for k in self.__slots__}
         fields.update(kw)
         return TensorListValue(**fields)
+
+
+class _Reads:
+    """Which elements of a TF 1.x TensorArray were read (``marks``: a tuple of bools while
+    known at compile time, else a bool array), and the first read of one already read
+    (``failure``: ``None`` or int32 ``[site, index]``, ``site`` -1 while there is none)."""
+
+    __slots__ = ("marks", "failure")
+
+    def __init__(self, marks, failure=None):
+        self.marks = marks
+        self.failure = failure
+
+
+def _reads_differ(a, b):
+    """Whether list ``b`` (a loop's or a branch's result) read elements that ``a`` did not."""
+    if a.reads is None or not isinstance(b, TensorListValue) or b.reads is None:
+        return False
+    ra, rb = a.reads, b.reads
+    return (isinstance(ra.marks, tuple) and rb.marks != ra.marks) or (
+        ra.failure is None and rb.failure is not None
+    )
 
 
 def _merge_items(a, b):
@@ -153,23 +189,34 @@ def _flatten(v):
         children.append(v.written)
     if v.clash is not None:
         children.append(v.clash)
+    reads = None
+    if v.reads is not None:
+        marks, failure = v.reads.marks, v.reads.failure
+        reads = (marks if isinstance(marks, tuple) else "array", failure is not None)
+        children.extend([m for m in (marks,) if not isinstance(m, tuple)])
+        children.extend([f for f in (failure,) if f is not None])
     # Only the buffer's shape matters once it exists: the declared shape stays out of the
     # static part, so that a loop's state keeps one structure after its first write.
     shape = v.element_shape if v.buffer is None or v.shapes is not None else None
     aux = (v.buffer is None, int(v.length) if static else None, v.capacity, v.element_dtype, shape,
-           v.static_item, v.shapes, written, v.clash is not None, v.grows, v.unwritten)  # fmt: skip
+           v.static_item, v.shapes, written, v.clash is not None, v.grows, v.unwritten,
+           reads)  # fmt: skip
     return children, aux
 
 
 def _unflatten(aux, children):
-    unallocated, length, capacity, dt, shape, item, shapes, written, clash, grows, unwritten = aux
+    (unallocated, length, capacity, dt, shape, item, shapes, written, clash, grows, unwritten,
+     reads) = aux  # fmt: skip
     children = list(children)
     buffer = None if unallocated else children.pop(0)
     length = children.pop(0) if length is None else length
     written = children.pop(0) if written == "array" else written
     clash = children.pop(0) if clash else None
+    if reads is not None:
+        marks = children.pop(0) if reads[0] == "array" else reads[0]
+        reads = _Reads(marks, children.pop(0) if reads[1] else None)
     return TensorListValue(buffer, length, capacity, dt, shape, item, shapes, written, clash, grows,
-                           unwritten=unwritten)  # fmt: skip
+                           unwritten=unwritten, reads=reads)  # fmt: skip
 
 
 _REGISTERED = []
@@ -207,10 +254,13 @@ def settle_loop_state(values, body):
             if v.static_item is not None and out.static_item != v.static_item:
                 # EMPTY becomes the item pushed; a second different item makes it dynamic.
                 v = v.replace(static_item=out.static_item if v.static_item == EMPTY else None)
-            if (isinstance(v.written, tuple) and out.written != v.written) or (
-                v.written is not None and v.clash is None and out.clash is not None
+            if (
+                (isinstance(v.written, tuple) and out.written != v.written)
+                or (v.written is not None and v.clash is None and out.clash is not None)
+                or _reads_differ(v, out)
             ):
-                v = _tracked(v)  # the body writes it: which elements is known at run time
+                # The body writes or reads it: which elements is known at run time.
+                v = _tracked(v)
             new[i] = v
         new = tuple(new)
         if all(_same_static(a, b) for a, b in zip(new, values)):
@@ -225,6 +275,7 @@ def _unsettled(v):
         or v.static_item is not None
         or isinstance(v.written, tuple)
         or (v.written is not None and v.clash is None)
+        or (v.reads is not None and (isinstance(v.reads.marks, tuple) or v.reads.failure is None))
     )
 
 
@@ -236,7 +287,12 @@ def _same_static(a, b):
         and a.static_item == b.static_item
         and isinstance(a.written, tuple) == isinstance(b.written, tuple)
         and (a.clash is None) == (b.clash is None)
+        and _reads_form(a) == _reads_form(b)
     )
+
+
+def _reads_form(v):
+    return None if v.reads is None else (isinstance(v.reads.marks, tuple), v.reads.failure is None)
 
 
 def _item_key(value):
@@ -554,17 +610,22 @@ def _site(op):
 
 
 def _tracked(lst):
-    """``lst`` with which elements were written, and its clash, as arrays (the state of a loop
-    or a cond that writes it)."""
+    """``lst`` with which elements were written and read, and its failures, as arrays (the
+    state of a loop or a cond that writes or reads it)."""
     import jax.numpy as jnp
+
+    def marks(m):
+        return jnp.asarray(np.asarray(m, bool).reshape(-1)) if isinstance(m, tuple) else m
+
+    def failure(f):
+        return jnp.asarray(_NO_CLASH if f is None else f, jnp.int32)
 
     if lst.written is None:
         return lst
-    written = lst.written
-    if isinstance(written, tuple):
-        written = jnp.asarray(np.asarray(written, bool).reshape(-1))
-    clash = jnp.asarray(_NO_CLASH if lst.clash is None else lst.clash, jnp.int32)
-    return lst.replace(written=written, clash=clash)
+    reads = lst.reads
+    if reads is not None:
+        reads = _Reads(marks(reads.marks), failure(reads.failure))
+    return lst.replace(written=marks(lst.written), clash=failure(lst.clash), reads=reads)
 
 
 def _written_once(op, lst, indices):
@@ -609,6 +670,70 @@ def _written_once(op, lst, indices):
     return lst.replace(written=lst.written.at[idx].set(True), clash=clash)
 
 
+def _read_once(op, lst, indices):
+    """TF 1.x's read of elements ``indices`` (in order) by ``op`` from a TensorArray whose reads
+    clear what they read: each must not have been read before. The array's ``reads`` (shared
+    by its lists in this trace) record the read, and the first read of an element already
+    read, which the step reports after it runs; known at compile time outside a function, it
+    fails now. (A gradient's second run of the forward ops reads nothing again.)"""
+    import jax.numpy as jnp
+
+    from tfstyle.compiler import lowering
+
+    reads = lst.reads
+    if reads is None or "_tensor_array" not in op._attrs or lowering.rerunning():
+        return
+    marks, failure = reads.marks, reads.failure
+    if _is_static(indices) and _is_static(marks) and (failure is None or _is_static(failure)):
+        new = [bool(b) for b in np.asarray(marks, bool).reshape(-1)]
+        found = None
+        for i in np.asarray(indices).reshape(-1).tolist():
+            if not 0 <= i < len(new):
+                continue  # (out of range: the read's own checks)
+            if new[i]:
+                found = i
+                break
+            new[i] = True
+        if found is not None and (failure is None or int(np.asarray(failure)[0]) < 0):
+            if not _in_function(op):
+                _fail(op, _read_twice_message(op, found))
+            failure = np.array([_site(op), found], np.int32)
+        reads.marks = tuple(new) if isinstance(marks, tuple) else np.asarray(new, bool)
+        reads.failure = failure
+        return
+    marks = jnp.asarray(np.asarray(marks, bool).reshape(-1) if isinstance(marks, tuple) else marks)
+    failure = jnp.asarray(_NO_CLASH if failure is None else failure, jnp.int32)
+    idx = jnp.asarray(indices, jnp.int32).reshape(-1)
+    if idx.shape[0] == 0:
+        return
+    hit = marks[idx]
+    if idx.shape[0] > 1:  # an index read twice by one gather
+        same = idx[:, None] == idx[None, :]
+        hit = hit | jnp.any(jnp.tril(same, -1), axis=1)
+    new = jnp.stack([jnp.int32(_site(op)), idx[jnp.argmax(hit)]])
+    reads.failure = jnp.where((failure[0] < 0) & jnp.any(hit), new, failure)
+    reads.marks = marks.at[idx].set(True)
+
+
+def _read_twice_message(op, index):
+    name = op._attrs["_tensor_array"]
+    name = name.decode() if isinstance(name, bytes) else name
+    return (
+        f"TensorArray {name}: Could not read index {index} twice because it was cleared after a "
+        "previous read (perhaps try setting clear_after_read = false?)."
+    )
+
+
+def _failures(v):
+    """The failure records a list carries: its clash and its array's reads' failure."""
+    if not isinstance(v, TensorListValue):
+        return ()
+    found = () if v.clash is None else (v.clash,)
+    if v.reads is not None and v.reads.failure is not None:
+        found += (v.reads.failure,)
+    return found
+
+
 def _in_function(op):
     from tfstyle.framework.func_graph import FuncGraph
 
@@ -637,8 +762,8 @@ def _check_after_step(values):
 
     clashes, grown = {}, {}
     for v in values:
-        if isinstance(v, TensorListValue) and v.clash is not None:
-            clashes.setdefault(id(v.clash), v.clash)
+        for c in _failures(v):
+            clashes.setdefault(id(c), c)
         if isinstance(v, TensorListValue) and v.grows is not None and not _is_static(v.length):
             grown.setdefault((v.grows, v.capacity), []).append(v.length)
     traced = []
@@ -653,7 +778,9 @@ def _check_after_step(values):
 
     if not lowering.run_checks_allowed():
         # A failed check must leave the state as it was: the step is traced again to keep it.
-        raise errors.NeedsRunChecks("a TensorArray's writes and the lists' lengths are checked")
+        raise errors.NeedsRunChecks(
+            "a TensorArray's writes and reads and the lists' lengths are checked"
+        )
     first = None
     if traced:
         first = traced[0]
@@ -677,33 +804,33 @@ TensorListValue.check_after_step = staticmethod(_check_after_step)
 
 
 def _check_in_function(values, graph):
-    """The clashes of TF 1.x TensorArrays made in function graph ``graph`` (``made_in``; all of
-    ``values`` where ``graph`` is ``None``), which end there (see ``lowering.run_plan``): TF's
-    error of the first is reported as the step runs (in a loop, the first iteration's). Where
+    """The failures (second writes and reads) of TF 1.x TensorArrays made in function graph
+    ``graph`` (``made_in``; all of ``values`` where ``graph`` is ``None``), which end there (see
+    ``lowering.run_plan``): TF's error of the first is reported as the step runs (in a loop, the first iteration's). Where
     the function runs at compile time (every clash known), the lists that clashed are returned
     instead, for the enclosing graph to check: that graph may not run them."""
     import jax
     import jax.numpy as jnp
 
-    clashes = {}
+    clashes, lists = {}, {}
     for v in values:
-        if isinstance(v, TensorListValue) and v.clash is not None:
-            if graph is None or v.made_in is graph:
-                clashes.setdefault(id(v.clash), v)
+        if isinstance(v, TensorListValue) and (graph is None or v.made_in is graph):
+            for c in _failures(v):
+                if not _is_static(c) or c[0] >= 0:
+                    clashes.setdefault(id(c), c)
+                    lists.setdefault(id(c), v)
     if not clashes:
         return []
-    failed = [v for v in clashes.values() if not _is_static(v.clash) or v.clash[0] >= 0]
-    if not failed:
-        return []
     if _is_static(jnp.zeros(())):  # evaluated now, not traced
-        return failed
+        return list(lists.values())
+    failed = list(clashes.values())
     from tfstyle.compiler import lowering
 
     if not lowering.run_checks_allowed():
-        raise errors.NeedsRunChecks("a TensorArray's writes are checked")
-    first = jnp.asarray(failed[0].clash, jnp.int32)
-    for v in failed[1:]:
-        first = jnp.where(first[0] >= 0, first, jnp.asarray(v.clash, jnp.int32))
+        raise errors.NeedsRunChecks("a TensorArray's writes and reads are checked")
+    first = jnp.asarray(failed[0], jnp.int32)
+    for c in failed[1:]:
+        first = jnp.where(first[0] >= 0, first, jnp.asarray(c, jnp.int32))
 
     def report(clash):
         errors.report_in_run(_clash_error(*np.asarray(clash).tolist()))
@@ -733,11 +860,14 @@ def report_short_capacities(values):
                          lambda n: None, v.length)  # fmt: skip
 
 
+_READS = frozenset({"TensorListGetItem", "TensorListGather", "TensorListStack", "TensorListConcat",
+                    "TensorListConcatV2"})  # fmt: skip
+
+
 def _clash_error(site, index):
     op = _SITES[site]()
-    return errors.InvalidArgumentError(
-        None, op, f"{_clash_message(op, index)}\n\t [[{{{{node {op.name}}}}}]]"
-    )
+    message = _read_twice_message if op.type in _READS else _clash_message
+    return _error(op, message(op, index))
 
 
 def _with_item_of_another_shape(op, lst, index, item):
@@ -870,7 +1000,7 @@ def _lower_empty(op):
 
 
 def _lower_reserve(op):
-    def fn(element_shape, num_elements):
+    def fn(element_shape, num_elements, *clear_after_read):
         import jax.numpy as jnp
 
         n = _static_int(op, num_elements, "num_elements")
@@ -883,6 +1013,8 @@ def _lower_reserve(op):
             infers = bool(op._attrs.get("_tensor_array_identical_shapes", False))
             unwritten = None if buf is not None else (shape, infers)
             lst = lst.replace(written=(False,) * n, made_in=_function_of(op), unwritten=unwritten)
+            if clear_after_read and bool(np.asarray(clear_after_read[0])):
+                lst = lst.replace(reads=_Reads((False,) * n))
         return lst
 
     return fn
@@ -961,7 +1093,9 @@ def _split_written(op, into, lst):
         return lst
     before = into[0]
     before = _written_once(op, before, np.arange(min(lst.capacity, before.capacity)))
-    return lst.replace(written=(True,) * lst.capacity, clash=before.clash, made_in=before.made_in)
+    reads = None if before.reads is None else _Reads((False,) * lst.capacity)
+    return lst.replace(written=(True,) * lst.capacity, clash=before.clash, made_in=before.made_in,
+                       reads=reads)  # fmt: skip
 
 
 def _fail(op, message):
@@ -1032,9 +1166,12 @@ def _lower_get_item(op):
                     _fail(op, f"Tried to read from index {i} but array size is: {n}")
                 _fail(op, f"Trying to access element {i} in a list with {n} elements.")
             if lst.shapes is not None:
-                return _ragged_elements(op, lst, [i], shape)[0]
+                item = _ragged_elements(op, lst, [i], shape)[0]
+                _read_once(op, lst, index)
+                return item
         buf = _buffer(op, lst, shape, index)
         _read_written(op, lst, index)
+        _read_once(op, lst, index)
         return lax.dynamic_index_in_dim(buf, jnp.asarray(index, jnp.int32), 0, keepdims=False)
 
     return fn
@@ -1109,7 +1246,16 @@ def _padded(lst, extra):
         written = written + (False,) * extra
     elif written is not None and extra:
         written = jnp.concatenate([written, jnp.zeros((extra,), bool)])
-    return lst.replace(buffer=buf, capacity=lst.capacity + extra, shapes=shapes, written=written)
+    reads = lst.reads
+    if reads is not None and extra:
+        marks = reads.marks
+        if isinstance(marks, tuple):
+            marks = marks + (False,) * extra
+        else:
+            marks = jnp.concatenate([marks, jnp.zeros((extra,), bool)])
+        reads = _Reads(marks, reads.failure)
+    return lst.replace(buffer=buf, capacity=lst.capacity + extra, shapes=shapes, written=written,
+                       reads=reads)  # fmt: skip
 
 
 def reserve_loop_capacity(op, values, body, bound):
@@ -1263,7 +1409,9 @@ def _lower_stack(op):
     def fn(lst, element_shape):
         shape = _shape_from_value(_base.static_ints(element_shape, "element_shape"))
         if lst.shapes is not None:
-            elements = _ragged_elements(op, lst, range(_count(op, lst, n_attr)), shape)
+            n = _count(op, lst, n_attr)
+            elements = _ragged_elements(op, lst, range(n), shape)
+            _read_once(op, lst, np.arange(n))
             return _stacked(op, elements)
         n = _count(op, lst, n_attr)
         if n == 0:
@@ -1273,6 +1421,7 @@ def _lower_stack(op):
                           f"element_shape: {_shape_text(merged)}")  # fmt: skip
         buf = _buffer(op, lst, shape, 0)
         _read_written(op, lst, np.arange(n))
+        _read_once(op, lst, np.arange(n))
         return buf[:n]
 
     return fn
@@ -1312,10 +1461,13 @@ def _lower_gather(op):
         shape = _shape_from_value(_base.static_ints(element_shape, "element_shape"))
         if lst.shapes is not None:
             positions = _static_position(op, indices, "indices").reshape(-1).tolist()
-            return _stacked(op, _ragged_elements(op, lst, positions, shape))
+            elements = _ragged_elements(op, lst, positions, shape)
+            _read_once(op, lst, indices)
+            return _stacked(op, elements)
         first = np.asarray(indices).reshape(-1)[:1] if _is_static(indices) else None
         buf = _buffer(op, lst, shape, first[0] if first is not None and first.size else None)
         _read_written(op, lst, indices)
+        _read_once(op, lst, indices)
         return _gather_rows()(buf, jnp.asarray(indices, jnp.int32))
 
     return fn
@@ -1384,10 +1536,12 @@ def _lower_concat(op):
                 _fail(op, f"List contains uninitialized tensor at index "
                           f"{lst.shapes.index(None)} but leading_dims has only 0 elements.")  # fmt: skip
             elements = _ragged_elements(op, lst, range(n), stacked=False)
+            _read_once(op, lst, np.arange(n))
             return _ragged_concat(op, elements, shape[1:] if shape else None)
         buf = _buffer(op, lst, shape[1:] if shape else None, 0)
         n = _count(op, lst)
         _read_written(op, lst, np.arange(n))
+        _read_once(op, lst, np.arange(n))
         buf = buf[:n]
         if buf.ndim < 2:
             raise errors.InvalidArgumentError(
@@ -1483,6 +1637,8 @@ _register("TensorListElementShape", _element_shape_rule, _lower_element_shape)
 # takes the list it splits into and the indices written to it before, which its lowering checks
 # (``_check_tensor_array_split``).
 registry.get("TensorListSplit").num_tf_inputs = 3
+# One imported from TF 1.x's TensorArrayV3 also takes whether its reads clear the elements.
+registry.get("TensorListReserve").num_tf_inputs = 2
 
 
 # -- constructors (TF's ``list_ops`` module) ---------------------------------------------------
