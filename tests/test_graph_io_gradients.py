@@ -437,16 +437,63 @@ def _cond_false(tf, x, w):
     return tf.cond(tf.reduce_sum(x) > 100, lambda: tf.sin(xw), lambda: xw * w)
 
 
+def _while_cond_in_body(tf, x, w):
+    def body(i, a):
+        a = tf.cond(tf.reduce_sum(a) > 0.5, lambda: tf.sin(a * w), lambda: a * w + 0.1)
+        return i + 1, a + tf.reduce_sum(x, 0) * 0.1
+
+    return tf.while_loop(lambda i, a: i < 4, body, [0, tf.ones([3])])[1]
+
+
+def _while_in_while(tf, x, w):
+    def body(i, a):
+        def inner(j, b):
+            return j + 1, tf.tanh(b * w + tf.cast(j, tf.float32) * 0.1)
+
+        _, b = tf.while_loop(lambda j, b: j < 3, inner, [0, a])
+        return i + 1, b + tf.reduce_sum(x, 0) * 0.1
+
+    return tf.while_loop(lambda i, a: i < 4, body, [0, tf.ones([3])])[1]
+
+
+def _while_in_cond(tf, x, w):
+    def with_loop():
+        return tf.while_loop(lambda j, b: j < 3, lambda j, b: (j + 1, tf.sin(b * w)), [0, x])[1]
+
+    return tf.cond(tf.reduce_sum(x) > -100, with_loop, lambda: x * w)
+
+
+def _map_in_while(tf, x, w):
+    body = lambda i, a: (i + 1, tf.map_fn(lambda r: tf.sin(r * w), a))
+    return tf.while_loop(lambda i, a: i < 3, body, [0, x])[1]
+
+
+def _while_in_map(tf, x, w):
+    def row(r):
+        return tf.while_loop(lambda j, b: j < 2, lambda j, b: (j + 1, tf.tanh(b * w)), [0, r])[1]
+
+    return tf.map_fn(row, x)
+
+
+def _cond_in_cond(tf, x, w):
+    def outer():
+        return tf.cond(tf.reduce_sum(x * w) > 0, lambda: tf.sin(x * w), lambda: tf.cos(x) * w)
+
+    return tf.cond(tf.reduce_sum(x) > -100, outer, lambda: x * w)
+
+
 @pytest.mark.parametrize(
     "loop",
     [_map, _scan_init, _scan_first, _scan_first_reversed, _foldl_first, _foldr_init, _gru,
-     _while_rows, _while_until, _while_bounded, _cond_reads_variable, _cond_false],
+     _while_rows, _while_until, _while_bounded, _cond_reads_variable, _cond_false,
+     _while_cond_in_body, _while_in_while, _while_in_cond, _map_in_while, _while_in_map,
+     _cond_in_cond],
 )  # fmt: skip
 def test_gradients_through_control_flow_run_in_tf(loop):
     # TF's SymbolicGradient takes the gradient of a loop inside its function as zero, and
     # cannot differentiate an If there: a scan of known length is written there as its steps, a
     # while_loop or a cond as a call of a function with a registered gradient function, so that
-    # TF computes the gradient through it.
+    # TF computes the gradient through it; and so is control flow nested in theirs.
     tf = tf1()
     xv = np.linspace(-1, 1, 15, dtype=np.float32).reshape(5, 3)
     g = tfs.Graph()
@@ -482,6 +529,59 @@ def test_gradients_through_control_flow_run_in_tf(loop):
         sess.run(init)
         for a, b in zip(sess.run(names, {"x:0": xv}), expected):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def _nested_loop_model(tf, optimizer):
+    """A loop whose body runs a loop and a cond reading two variables, trained."""
+    x = tf.placeholder(tf.float32, [5, 3], name="x")
+    w = tf.get_variable("w", initializer=np.array([0.5, -0.3, 0.8], np.float32))
+    m = tf.get_variable("m", initializer=np.eye(3, dtype=np.float32) * 0.7)
+
+    def body(i, a):
+        def inner(j, b):
+            return j + 1, tf.tanh(tf.tensordot(b, m, 1) + w * tf.cast(j, tf.float32))
+
+        _, a = tf.while_loop(lambda j, b: j < 2, inner, [0, a])
+        a = tf.cond(tf.reduce_sum(a) > 0.0, lambda: a * w, lambda: tf.sin(a) + w)
+        return i + 1, a + x[i]
+
+    _, a = tf.while_loop(lambda i, a: i < 5, body, [0, tf.ones([3])])
+    loss = tf.reduce_sum(tf.square(a - 0.25), name="loss")
+    opt = {"adam": tf.train.AdamOptimizer(0.05), "momentum": tf.train.MomentumOptimizer(0.1, 0.9)}
+    opt[optimizer].minimize(loss, name="train")
+    return tf.global_variables_initializer().name
+
+
+def _nested_loop_steps(sess, init, xv):
+    sess.run(init)
+    for _ in range(3):
+        sess.run("train", {"x:0": xv})
+    return sess.run(["w/Read/ReadVariableOp:0", "m/Read/ReadVariableOp:0", "loss:0"], {"x:0": xv})
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "momentum"])
+def test_training_through_nested_loops_and_conds_runs_in_tf(optimizer):
+    tf = tf1()
+    xv = np.linspace(-1, 1, 15, dtype=np.float32).reshape(5, 3)
+    g = tfs.Graph()
+    with g.as_default():
+        init = _nested_loop_model(tfs, optimizer)
+    with tfs.Session(graph=g) as sess:
+        expected = _nested_loop_steps(sess, init, xv)
+    gd = g.as_graph_def()
+    assert "Gradients" not in {n.op for n in gd.node}
+    tg = tf.Graph()
+    with tg.as_default():
+        tf.import_graph_def(_tf_graph_def(gd), name="")
+    with tf.Session(graph=tg) as sess:
+        _check(_nested_loop_steps(sess, init, xv), expected)
+    ref = tf.Graph()
+    with ref.as_default():
+        ref_init = _nested_loop_model(tf, optimizer)
+    with tf.Session(graph=ref) as sess:
+        _check(_nested_loop_steps(sess, ref_init, xv), expected)
+    with tfs.Session(graph=_reimported(g)) as sess:
+        _check(_nested_loop_steps(sess, init, xv), expected)
 
 
 def _lstm_training_graph():

@@ -280,11 +280,10 @@ def test_assert_checked_when_the_step_runs():
                 sess.run("y:0", {"x:0": [1.0, -2.0]})
 
 
-def test_gradient_through_a_loop_is_not_written_as_a_symbolic_gradient():
-    """TF's ``SymbolicGradient`` of a function holding a ``While`` is silently zero. Scans of
-    known length and while_loops are written so that TF computes their gradient, but not loops
-    nested in them: such a gradient stays tfstyle's ``Gradients`` op, which TF refuses, rather
-    than a wrong value."""
+def test_gradient_through_a_loop_in_a_map_runs_in_tf():
+    """TF's ``SymbolicGradient`` of a function holding a ``While`` is silently zero. A loop
+    nested in a scan's step is written there as a call with a registered gradient too, so TF
+    computes the gradient through both."""
     tf = tf1()
     g = tfs.Graph()
     with g.as_default():
@@ -299,6 +298,36 @@ def test_gradient_through_a_loop_is_not_written_as_a_symbolic_gradient():
         with tfs.Session() as sess:
             sess.run(tfs.global_variables_initializer())
             np.testing.assert_allclose(sess.run(grad, {x: np.ones((4, 3))}), [16, 128, 432])
+        gd = g.as_graph_def()
+    assert "Gradients" not in {n.op for n in gd.node}
+    with tf.Graph().as_default() as tg:
+        tf.import_graph_def(_tf_graph_def(gd), name="")
+        with tf.Session(graph=tg) as sess:
+            sess.run("w/Assign")
+            got = sess.run(grad.name, {"x:0": np.ones((4, 3))})
+    np.testing.assert_allclose(got, [16, 128, 432])
+
+
+def test_gradient_through_a_loop_carrying_a_tensor_array_is_written_as_itself():
+    """A loop carrying a TensorArray has no gradient TF computes in a function: it stays
+    tfstyle's ``Gradients`` op, which TF refuses, rather than a wrong value."""
+    tf = tf1()
+    g = tfs.Graph()
+    with g.as_default():
+        x = tfs.placeholder(tfs.float32, [4, 3], name="x")
+        w = tfs.get_variable("w", initializer=tfs.constant([1.0, 2.0, 3.0]), use_resource=True)
+        ta = tfs.TensorArray(tfs.float32, size=4)
+
+        def body(i, ta):
+            return i + 1, ta.write(i, tfs.sin(x[i] * w))
+
+        _, ta = tfs.while_loop(lambda i, ta: i < 4, body, [0, ta])
+        (grad,) = tfs.gradients(tfs.reduce_sum(ta.stack()), [w])
+        with tfs.Session() as sess:
+            sess.run(tfs.global_variables_initializer())
+            np.testing.assert_allclose(
+                sess.run(grad, {x: np.ones((4, 3))}), 4 * np.cos([1.0, 2.0, 3.0]), rtol=1e-6
+            )
         gd = g.as_graph_def()
     assert "SymbolicGradient" not in {n.op for n in gd.node}
     with tf.Graph().as_default(), pytest.raises(Exception, match="Gradients"):

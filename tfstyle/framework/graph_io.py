@@ -609,17 +609,22 @@ def _tf_differentiable(fg):
     return not any(o.type == "SparseSoftmaxCrossEntropyWithLogits" for o in fg._ops)
 
 
-def _has_loop(fg):
-    from tfstyle.framework.func_graph import FuncGraph
+def _differentiable_in_function(fg):
+    """Whether TF can differentiate ``fg`` written as a function with ``expand``: what
+    ``_tf_differentiable`` asks, and each control-flow op in it one that is written there as TF
+    can differentiate it (a call with a registered gradient, or a scan unrolled)."""
+    return _tf_differentiable(fg) and all(
+        _writes_differentiably(o) for o in fg._ops if o.type in _CONTROL_FLOW_TYPES
+    )
 
-    for o in fg._ops:
-        if o.type in _LOOP_TYPES:
-            return True
-        for v in o._attrs.values():
-            for item in v if isinstance(v, list) else [v]:
-                if isinstance(item, FuncGraph) and _has_loop(item):
-                    return True
-    return False
+
+def _writes_differentiably(o):
+    """Whether control-flow op ``o`` can be written in a function as TF differentiates it."""
+    if o.type == "TfstyleScan":
+        return _unrollable(o)
+    if o.type in _COND_TYPES:
+        return _if_differentiable(o)
+    return _while_differentiable(o)
 
 
 def _scan_parts(op):
@@ -644,23 +649,16 @@ def _users(fg, t):
     return [o for o in fg._ops if any(i is t for i in o._inputs)]
 
 
-def _reads_of(fg, inner, gathers=False):
-    """The ops of ``fg`` that use ``inner``, if all are ``ReadVariableOp``s (or, with
-    ``gathers``, ``ResourceGather``s); else None."""
-    kinds = ("ReadVariableOp", "ResourceGather") if gathers else ("ReadVariableOp",)
-    users = _users(fg, inner)
-    return users if all(o.type in kinds for o in users) else None
-
-
 def _unrollable(op):
     """Whether a gradient through scan ``op`` can be written as its steps, unrolled: its length
-    is static, it has a step, its step has no loop, and it only reads the variables it uses
+    is static, it has a step, TF can differentiate its step (``_differentiable_in_function``),
+    and it only reads the variables it uses
     (TF cannot sum the gradients of a resource argument used by several steps)."""
     a = op._attrs
     length = _scan_length(op)
     if length is None or length - (1 if a["init_from_first"] else 0) < 1:
         return False
-    if _has_loop(a["fn"]) or not _tf_differentiable(a["fn"]):
+    if not _differentiable_in_function(a["fn"]):
         return False
     return _only_reads_variables([a["fn"]], _scan_parts(op)[2])
 
@@ -718,10 +716,11 @@ def _scan_step_function(op, lib):
 
 def _while_differentiable(op):
     """Whether a gradient through ``While`` ``op`` can be written for TF
-    (``_write_while_call``): no loop in its cond or body, no variant loop variable, and the
-    variables it uses only read."""
+    (``_write_while_call``): TF can differentiate its cond and body
+    (``_differentiable_in_function``), no loop variable is a variant, and the variables it uses
+    are only read."""
     a = op._attrs
-    if _has_loop(a["cond"]) or _has_loop(a["body"]) or not _tf_differentiable(a["body"]):
+    if not (_differentiable_in_function(a["cond"]) and _differentiable_in_function(a["body"])):
         return False
     if any(t.dtype is dtypes.variant for t in op._inputs):
         return False
@@ -730,13 +729,19 @@ def _while_differentiable(op):
 
 def _only_reads_variables(graphs, captured, gathers=False):
     """Whether the resources among ``captured`` are variables that ``graphs`` only read (or,
-    with ``gathers``, gather from)."""
+    with ``gathers``, gather from), or pass on to control flow in them (which takes their
+    values where it is written differentiably, ``_writes_differentiably``)."""
+    kinds = ("ReadVariableOp", "ResourceGather") if gathers else ("ReadVariableOp",)
     for fg in graphs:
         inner = dict(fg.captures)
         for t in captured:
-            if t._dtype is dtypes.resource and (
-                ops.variable_handle_op(t) is None
-                or (t in inner and _reads_of(fg, inner[t], gathers) is None)
+            if t._dtype is not dtypes.resource:
+                continue
+            if ops.variable_handle_op(t) is None:
+                return False
+            if t in inner and any(
+                o.type not in kinds and o.type not in _CONTROL_FLOW_TYPES
+                for o in _users(fg, inner[t])
             ):
                 return False
     return True
@@ -852,13 +857,14 @@ def _while_gradient_function(op, attrs, lib, fname):
 
 
 def _if_differentiable(op):
-    """Whether a gradient through ``If`` ``op`` can be written for TF (``_write_if_call``): no
-    control flow in its branches, and the variables it uses only read."""
+    """Whether a gradient through ``If`` ``op`` can be written for TF (``_write_if_call``): TF
+    can differentiate its branches (``_differentiable_in_function``), and the variables it uses
+    are only read."""
     from tfstyle.ops.control_flow_ops import _subgraphs
 
     branches = _subgraphs(op)
     for fg in branches:
-        if any(o.type in _CONTROL_FLOW_TYPES for o in fg._ops) or not _tf_differentiable(fg):
+        if not _differentiable_in_function(fg):
             return False
     # A gather of a variable is written as one of its value (``_expand_gather``).
     return _only_reads_variables(branches, op._inputs[1:], gathers=True)
@@ -910,6 +916,16 @@ def _holding_function(lib, op, kind, in_types, out_types, attrs):
     node = f.node(kind, op.type, f.args, **attrs)
     f.fdef.attr["_noinline"].b = True
     return f.returns([f"{node}:output:{k}" for k in range(len(out_types))]).name
+
+
+def _write_differentiably(fdef, op, refer, value_of, lib, taken):
+    """Writes control-flow op ``op`` (``_writes_differentiably``) into the body of a function
+    that TF differentiates. Returns ``{output of op: reference}``."""
+    if op.type == "TfstyleScan":
+        return _write_unrolled_scan(fdef, op, refer, value_of, lib, taken)
+    if op.type in _COND_TYPES:
+        return _write_if_call(fdef, op, refer, value_of, lib, taken)
+    return _write_while_call(fdef, op, refer, value_of, lib, taken)
 
 
 def _write_call(fdef, op, name, gradient, lib, refer, value_of, taken):
@@ -1486,14 +1502,8 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         return arg_names[handle_index[h] if h in handle_index else value_arg[t]]
 
     for o in inside:
-        if o.type == "TfstyleScan":
-            renamed.update(_write_unrolled_scan(fdef, o, refer, value_of, lib, body_names))
-            continue
-        if o.type in ("While", "StatelessWhile"):
-            renamed.update(_write_while_call(fdef, o, refer, value_of, lib, body_names))
-            continue
-        if o.type in _COND_TYPES:
-            renamed.update(_write_if_call(fdef, o, refer, value_of, lib, body_names))
+        if o.type in _CONTROL_FLOW_TYPES:
+            renamed.update(_write_differentiably(fdef, o, refer, value_of, lib, body_names))
             continue
         expand = _GRADIENT_EXPANSIONS.get(o.type)
         if o.type == "ResourceGather" and o._inputs[0] in gathered:
@@ -2043,8 +2053,26 @@ def _function_def(fdef, fg, lib, args, rets, stateful, extra=None, prelude=None,
     def refer(t):
         return ref[t] if t in ref else _body_output_name(t)
 
+    def passes_values(op):
+        # A loop passes its captured variables through as loop variables: as values here.
+        if op.type in ("While", "StatelessWhile"):
+            value_handles.update(o for i, o in zip(op._inputs, op._outputs) if i in value_handles)
+
     for op in fg._ops:
         if op in arg_ops:
+            continue
+        passed = op._inputs[0] if op._inputs else None
+        if op.type in ("Identity", "ReadVariableOp") and passed in value_handles:
+            # A variable passed as its value: an identity or a read of it is that value.
+            ref[op._outputs[0]] = refer(passed)
+            if op.type == "Identity":
+                value_handles.add(op._outputs[0])
+            continue
+        if expand and op.type in _CONTROL_FLOW_TYPES and _writes_differentiably(op):
+            # Nested control flow TF can differentiate only as a call with a registered
+            # gradient (or a scan unrolled); variables reach it as the values bound above.
+            ref.update(_write_differentiably(fdef, op, refer, lambda t: None, lib, nodes))
+            passes_values(op)
             continue
         if op.type == "TfstyleScan":
             control = [c.name for c in op._control_inputs if c not in arg_ops]
@@ -2071,6 +2099,7 @@ def _function_def(fdef, fg, lib, args, rets, stateful, extra=None, prelude=None,
             # whose gradient is written, _cond_branch_gradient) takes the values too.
             for k, v in _FUNCTIONAL_OPS[op.type][0](op, lib, as_value=True).items():
                 nd.attr[k].CopyFrom(attr_value(v))
+            passes_values(op)
             continue
         _fill_attrs(nd, op, lib)
 
@@ -2159,8 +2188,12 @@ def _export_while(op, lib, as_value=False):
     stateful = op.type == "While"
     limit = _base.constant_value(op._inputs[1])
     bounded = limit is None or int(np.asarray(limit)) >= 0
+    shapes = list(a["output_shapes"])
     if as_value:
         types = _value_types(types[: 2 + n], captured)
+        for k, t in enumerate(captured, 2 + n):
+            if t._dtype is dtypes.resource:  # the variable's value, not its handle
+                shapes[k] = ops.variable_handle_op(t)._attrs.get("shape")
 
     def args(fg):
         if as_value:
@@ -2210,7 +2243,7 @@ def _export_while(op, lib, as_value=False):
         "T": types,
         "cond": lib.add(cond_g, key, build_cond),
         "body": lib.add(body_g, key, build_body),
-        "output_shapes": _shapes(a["output_shapes"]),
+        "output_shapes": _shapes(shapes),
         "parallel_iterations": a.get("parallel_iterations", 10),
         "_lower_using_switch_merge": True,
         "_num_original_outputs": len(types),
