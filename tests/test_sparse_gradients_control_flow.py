@@ -36,6 +36,14 @@ def _gather_sum(tf, params, ids, scale=1.0):
     return tf.reduce_sum(tf.gather(params, ids) * scale)
 
 
+def _chained_conds(tf, emb, p, between):
+    """A cond whose branches gather, taking (``between`` of) the output of another such."""
+    h = between(tf.cond(p, lambda: _gather_sum(tf, emb, [1, 3]), lambda: _gather_sum(tf, emb, [6])))
+    return tf.cond(
+        tf.logical_not(p), lambda: _gather_sum(tf, emb, [2]) * h, lambda: tf.square(h) + 1.0
+    )
+
+
 def _cond_cases(tf, emb, p):
     read = emb.read_value()
     zero = lambda: tf.constant(0.0)  # noqa: E731
@@ -78,6 +86,14 @@ def _cond_cases(tf, emb, p):
             zero,
         ),
         "gather_on_axis_1": tf.cond(p, lambda: tf.reduce_sum(tf.gather(emb, [1], axis=1)), zero),
+        "chained_conds": _chained_conds(tf, emb, p, lambda h: h),
+        "chained_conds_through_ops": _chained_conds(tf, emb, p, lambda h: tf.sin(h) * 2.0),
+        "loop_beside_a_gather": tf.cond(
+            p,
+            lambda: _gather_sum(tf, emb, [1, 3])
+            + tf.while_loop(lambda i, a: i < 3, lambda i, a: (i + 1, tf.sin(a)), [0, 0.5])[1],
+            zero,
+        ),
         "rows_used_nonlinearly": tf.cond(
             p,
             lambda: tf.reduce_sum(tf.square(tf.nn.embedding_lookup(emb, [[2, 9], [9, 4]]))),
@@ -196,7 +212,8 @@ STEP_PREDS = [True, False, True]
 def _cond_model(tf, other, ids_shape=(2, 3)):
     """An embedding model whose lookup happens in a ``tf.cond``; the other branch looks up other
     rows (``"gather"``), reads the whole table (``"dense"``), looks up rows in a cond of its own
-    (``"nested"``) or does not use it (``"none"``, ``"chained"``)."""
+    (``"nested"``) or does not use it (``"none"``, ``"chained"``, ``"two_conds"``: a second
+    cond gathering too takes the first one's output)."""
     emb = tf.Variable(EMB0, name="emb")
     w = tf.Variable(W0, name="w")
     ids = tf.placeholder(tf.int32, ids_shape, name="ids")
@@ -220,7 +237,14 @@ def _cond_model(tf, other, ids_shape=(2, 3)):
             )
         return tf.ones([2, 4]) * 0.1 * scale
 
-    pred = tf.matmul(tf.cond(p, taken, not_taken), w)
+    h = tf.cond(p, taken, not_taken)
+    if other == "two_conds":
+        h = tf.cond(
+            tf.logical_not(p),
+            lambda: h * 2.0 + tf.nn.embedding_lookup(emb, [3, 4]),
+            lambda: tf.tanh(h),
+        )
+    pred = tf.matmul(h, w)
     return tf.reduce_mean(tf.square(pred - tf.constant(Y)))
 
 
@@ -233,7 +257,7 @@ def _train(tf, make_opt, other, ids_shape=(2, 3)):
     )
 
 
-@pytest.mark.parametrize("other", ["gather", "dense", "nested", "none", "chained"])
+@pytest.mark.parametrize("other", ["gather", "dense", "nested", "none", "chained", "two_conds"])
 @pytest.mark.parametrize(
     "name", ["sgd", "momentum", "adagrad", "adam", "rmsprop_all", "ftrl_l1_l2", "adadelta"]
 )
@@ -350,7 +374,7 @@ def _tf_graph_def_steps(gd, init):
         return sess.run(["emb/Read/ReadVariableOp:0", "w/Read/ReadVariableOp:0"])
 
 
-@pytest.mark.parametrize("other", ["gather", "dense", "nested", "none", "chained"])
+@pytest.mark.parametrize("other", ["gather", "dense", "nested", "none", "chained", "two_conds"])
 def test_cond_sparse_training_graph_def_runs_in_tf_and_imports_back(other):
     # The slices are written as TF writes a cond's gradient, an If of the branches' slices
     # (the rows' gradients from a SymbolicGradient of each branch): TF trains to the same

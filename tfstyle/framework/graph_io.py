@@ -1379,8 +1379,7 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
     _, mask, _, order, _ = _grads._analyse(ys, pairs + [(t, None) for t in cut], spec.stops)
     # Per cond: its inputs that are xs differentiated densely (their gradient through the cond
     # is added to the function's).
-    dense_inputs, chained = _dense_cond_inputs(op, uses, mask, entries, handle_index,
-                                               tensor_index)  # fmt: skip
+    dense_inputs, chained = _dense_cond_inputs(uses, mask, handle_index, tensor_index)
     stops = set(spec.stops)
     arg_of = dict(tensor_index)  # tensor of the outer graph -> argument index
     gathered = {}  # handle of a differentiated variable that a gather reads -> argument index
@@ -1426,9 +1425,12 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
                 "or changes a variable.",
             )
     inside_set = set(inside)
+    cut_args = []  # outputs of conds taken by other conds: arguments too, for their gradients
     for cond, positions in chained.items():
         for j in positions:
-            if cond._inputs[j].op not in inside_set:
+            if cond._inputs[j] in cut:
+                cut_args.append(cond._inputs[j])
+            elif cond._inputs[j].op not in inside_set:
                 raise _cannot_export(
                     op, f"'{cond.name}' takes '{cond._inputs[j].name}', which is not on the way "
                     "from the xs to the ys.",
@@ -1470,7 +1472,7 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
             if t not in arg_of and t not in gathered and t.op not in inside_set:
                 arg_of[t] = len(bound)
                 bound.append(t)
-    for y in ys:
+    for y in [*ys, *cut_args]:
         if y not in arg_of and y.op not in inside_set:
             arg_of[y] = len(bound)
             bound.append(y)
@@ -1558,42 +1560,41 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
             zeros[t] = z.name
         return zeros[t]
 
+    def summed(grads, dtype):
+        if len(grads) == 1:
+            return grads[0]
+        add = gd.node.add(name=_fresh(f"{op.name}/AddN", taken), op="AddN")
+        add.input.extend(grads)
+        add.attr["N"].i = len(grads)
+        add.attr["T"].CopyFrom(attr_value(dtype))
+        return add.name
+
     through = collections.defaultdict(list)  # entry index -> its gradients through conds
+    later = collections.defaultdict(list)  # output of a cond -> its gradients through others
     onward = collections.defaultdict(list)  # tensor computed in the function -> its gradients
-    for cond, inputs in dense_inputs.items():
-        cond_uses = [u for u in uses if u.op is cond]
-        dense = [j for j, _ in inputs] + chained[cond]
-        refs = _write_cond_gradient(gd, cond_uses, dense, [gradient_of(t) for t in cond._outputs],
-                                    lib, taken, ref)  # fmt: skip
-        for u, k in zip(cond_uses, range(0, 2 * len(cond_uses), 2)):
-            slices[u] = refs[k : k + 2]
-        grads = refs[2 * len(cond_uses) :]
-        for (_, i), r in zip(inputs, grads):
-            through[i].append(r)
-        for j, r in zip(chained[cond], grads[len(inputs) :]):
-            onward[cond._inputs[j]].append(r)
-    if onward:
-        # The gradients of the conds' inputs computed in the function go on to the xs: a
-        # SymbolicGradient of the same function with those inputs as its results.
+    cut_bit = {t: 1 << (len(entries) + k) for k, t in enumerate(cut)}
+
+    def bits(c):
+        return sum(cut_bit.get(t, 0) for t in c._outputs)
+
+    def takes_from(d, c):
+        return any(mask.get(d._inputs[j], 0) & bits(c) for j in chained[d])
+
+    def go_on():
+        # The gradients of the conds' inputs computed in the function (or taken from another
+        # cond) go on to the xs and to the conds' outputs: a SymbolicGradient of the same
+        # function with those inputs as its results.
         onward_fn = lib.proto.function.add()
         onward_fn.CopyFrom(fdef)
         onward_fn.signature.name = _fresh(f"{fname}_onward", lib.used)
         del onward_fn.signature.output_arg[:]
         onward_fn.ret.clear()
-        onward_dys = []
-        for k, (t, grads) in enumerate(onward.items()):
+        for k, t in enumerate(onward):
             onward_fn.signature.output_arg.add(name=f"out{k}", type=t.dtype.as_datatype_enum)
             onward_fn.ret[f"out{k}"] = refer(t)
-            if len(grads) > 1:
-                add = gd.node.add(name=_fresh(f"{op.name}/AddN", taken), op="AddN")
-                add.input.extend(grads)
-                add.attr["N"].i = len(grads)
-                add.attr["T"].CopyFrom(attr_value(t.dtype))
-                grads = [add.name]
-            onward_dys.append(grads[0])
         sg2 = gd.node.add(name=_fresh(f"{op.name}/SymbolicGradient", taken), op="SymbolicGradient")
         sg2.input.extend(sg.input[: len(bound)])
-        sg2.input.extend(onward_dys)
+        sg2.input.extend(summed(grads, t.dtype) for t, grads in onward.items())
         if op._device:
             sg2.device = op._device
         onward_name = attr_value_pb2.NameAttrList(name=onward_fn.signature.name)
@@ -1602,13 +1603,41 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         sg2.attr["Tout"].CopyFrom(attr_value(tin))
         for i in range(len(entries)):
             through[i].append(f"{sg2.name}:{i}")
+        for t in cut:
+            if t in arg_of:
+                later[t].append(f"{sg2.name}:{arg_of[t]}")
+        onward.clear()
+
+    pending = list(dense_inputs)
+    while pending:
+        # A cond's gradient is written after those of the conds that take from its outputs,
+        # which add to its outputs' gradients.
+        cond = next(c for c in pending if not any(d is not c and takes_from(d, c)
+                                                  for d in pending))  # fmt: skip
+        pending.remove(cond)
+        if any(mask.get(t, 0) & bits(cond) for t in onward):
+            go_on()
+        inputs = dense_inputs[cond]
+        cond_uses = [u for u in uses if u.op is cond]
+        dense = [j for j, _ in inputs] + chained[cond]
+        output_grads = [
+            summed([*([gradient_of(t)] if t in arg_of or not later[t] else []), *later[t]],
+                   t.dtype)
+            for t in cond._outputs
+        ]  # fmt: skip
+        refs = _write_cond_gradient(gd, cond_uses, dense, output_grads, lib, taken, ref)
+        for u, k in zip(cond_uses, range(0, 2 * len(cond_uses), 2)):
+            slices[u] = refs[k : k + 2]
+        grads = refs[2 * len(cond_uses) :]
+        for (_, i), r in zip(inputs, grads):
+            through[i].append(r)
+        for j, r in zip(chained[cond], grads[len(inputs) :]):
+            onward[cond._inputs[j]].append(r)
+    if onward:
+        go_on()
     for i, e in enumerate(entries):
         if through[i]:
-            add = gd.node.add(name=_fresh(f"{op.name}/AddN", taken), op="AddN")
-            add.input.extend([outs[i], *through[i]])
-            add.attr["N"].i = 1 + len(through[i])
-            add.attr["T"].CopyFrom(attr_value(e.dtype))
-            outs[i] = add.name
+            outs[i] = summed([outs[i], *through[i]], e.dtype)
     for u in uses:
         outs += slices[u]
         types += [u.dtype, u.index_dtype]
@@ -1636,17 +1665,24 @@ def _check_cond_slices(op, u):
     for fg, branch in zip(_subgraphs(u.op), u.branches):
         items = [] if branch in (None, _grads._DENSE) else branch
         nested = {v.op for v in items if isinstance(v, _grads._CondUse)}
-        if any(o.type in _CONTROL_FLOW_TYPES and o not in nested for o in fg._ops):
-            raise _cannot_export(op, f"a branch of '{u.op.name}' has control flow inside.")
+        if any(
+            o.type in _CONTROL_FLOW_TYPES and o not in nested and not _writes_differentiably(o)
+            for o in fg._ops
+        ):
+            raise _cannot_export(
+                op, f"a branch of '{u.op.name}' has control flow TF cannot differentiate inside."
+            )
         if not _tf_differentiable(fg):
             raise _cannot_export(op, f"a branch of '{u.op.name}' has a sparse cross-entropy.")
         inner = dict(fg.captures)
         for t in captured:
             if t._dtype is dtypes.resource and t in inner:
-                # (A nested cond's own branches are checked with its slices.)
+                # (A nested cond's own branches are checked with its slices, other control
+                # flow by _writes_differentiably.)
                 users = [o for o in _users(fg, inner[t]) if o not in nested]
                 if ops.variable_handle_op(t) is None or any(
-                    o.type not in ("ReadVariableOp", "ResourceGather") for o in users
+                    o.type not in ("ReadVariableOp", "ResourceGather", *_CONTROL_FLOW_TYPES)
+                    for o in users
                 ):
                     raise _cannot_export(op, f"a branch of '{u.op.name}' changes a variable.")
         replaced = {v[0] for v in items if not isinstance(v, _grads._CondUse)}
@@ -1693,13 +1729,12 @@ def _check_nested_cond(op, c, fg, captured, gathers):
             stack.extend(i.op for i in o._inputs)
 
 
-def _dense_cond_inputs(op, uses, mask, entries, handle_index, tensor_index):
+def _dense_cond_inputs(uses, mask, handle_index, tensor_index):
     """``({cond op: [(input position, entry index)]}, {cond op: [input position]})`` for the
     conds whose slices ``op`` computes: first the inputs that are xs it differentiates densely
-    (a variable, or a tensor that no other x reaches), then the inputs computed from xs, whose
-    gradients go on to the xs through a second ``SymbolicGradient``. An input computed from the
-    output of such a cond raises NotImplementedError."""
-    dense_bits = (1 << len(entries)) - 1
+    (a variable, or a tensor that no other x reaches), then the inputs computed from xs or from
+    the outputs of such conds (or such an output itself), whose gradients go on through a
+    second ``SymbolicGradient``."""
     found, chained = {}, {}
     for u in uses:
         if u.op in found:
@@ -1710,11 +1745,7 @@ def _dense_cond_inputs(op, uses, mask, entries, handle_index, tensor_index):
                 i = handle_index.get(ops.variable_handle_op(t))
             else:
                 i = tensor_index.get(t)
-                if i is None and mask.get(t, 0) & dense_bits:
-                    if mask[t] >> len(entries):
-                        raise _cannot_export(
-                            op, f"'{u.op.name}' takes '{t.name}', computed from another cond."
-                        )
+                if i is None and mask.get(t, 0):
                     computed.append(j)
             if i is not None:
                 inputs.append((j, i))
