@@ -1040,3 +1040,89 @@ def test_tfstyle_gradient_of_imported_v1_reads_matches_tf():
                 got = sess.run([loss, grad])
                 np.testing.assert_allclose(got[0], expected[0])
                 np.testing.assert_allclose(got[1], expected[1])
+
+
+def _v1_counted_loops(tf):
+    """Loops that write or read an array once per iteration at their counter (bounded by the
+    condition or by ``maximum_iterations``), which tfstyle leaves unchecked inside the loop:
+    what they wrote still clashes with a later write, and elements written or read before the
+    loop still fail there."""
+    x = tf.constant([[1.0], [2.0], [3.0]])
+    n = tf.placeholder_with_default(9, [], name="n")
+    outs = {}
+
+    def write(i, ta):
+        return [i + 1, ta.write(i, x[i])]
+
+    def writes(start, ta, **kw):
+        return tf.while_loop(lambda i, t: i < n if kw else i < 3, write, [start, ta], **kw)[1]
+
+    fresh = lambda: tf.TensorArray(tf.float32, size=3)  # noqa: E731
+    outs["from_one"] = writes(1, fresh()).write(0, [5.0]).stack()
+    outs["from_one_then_clash"] = writes(1, fresh()).write(2, [5.0]).stack()
+    outs["bounded"] = writes(0, fresh(), maximum_iterations=2).write(2, [5.0]).stack()
+    outs["bounded_then_clash"] = writes(0, fresh(), maximum_iterations=2).write(1, [5.0]).stack()
+    outs["written_before"] = writes(0, fresh().write(1, [5.0])).stack()
+
+    ta = tf.TensorArray(tf.float32, size=3).unstack(x)
+    first = ta.read(1)
+    with tf.control_dependencies([first]):
+        body = lambda i, acc: [i + 1, acc + ta.read(i)]  # noqa: E731
+        outs["read_before"] = tf.while_loop(lambda i, a: i < 3, body, [0, first])[1]
+    unread = tf.TensorArray(tf.float32, size=3).unstack(x)
+    body = lambda i, acc: [i + 1, acc + unread.read(i)]  # noqa: E731
+    outs["read_in_loop"] = tf.while_loop(lambda i, a: i < 3, body, [0, tf.zeros([1])])[1]
+    return outs
+
+
+def test_v1_writes_and_reads_at_a_loop_counter_as_in_tf():
+    expected, _ = _each_in_tf_then_imported(lambda tf: (_v1_counted_loops(tf), None))
+    assert sum(isinstance(e, tuple) for e in expected.values()) == 4
+
+
+def test_v1_dynamic_rnn_training_step_donates_its_variables(monkeypatch):
+    """``dynamic_rnn`` writes its outputs and reads its inputs at the loop's counter, once per
+    element: nothing need be checked as the step runs, so the imported training step donates
+    its variables (and trains them as TF does)."""
+    from tests.test_graph_io_v1_control_flow import _v1_control_flow
+    from tfstyle.compiler import executable
+
+    x = np.random.RandomState(1).randn(3, 5, 4).astype(np.float32)
+    with _v1_control_flow() as tf:
+        g = tf.Graph()
+        with g.as_default():
+            inputs = tf.placeholder(tf.float32, [3, 5, 4], name="x")
+            out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.LSTMCell(6), inputs, dtype=tf.float32)
+            loss = tf.reduce_sum(tf.square(out - 0.1)) + tf.reduce_sum(state.c)
+            train = tf.train.GradientDescentOptimizer(0.05).minimize(loss)
+            init = tf.global_variables_initializer()
+            names = [loss.name, train.name, init.name]
+            gd = g.as_graph_def()
+            with tf.Session() as sess:
+                sess.run(init)
+                initial = {v.op.name: sess.run(v) for v in tf.global_variables()}
+                for _ in range(3):
+                    sess.run(train, {"x:0": x})
+                expected = {v.op.name: sess.run(v) for v in tf.global_variables()}
+                expected_loss = sess.run(loss, {"x:0": x})
+    calls = []
+    call = executable.Executable.__call__
+    monkeypatch.setattr(
+        executable.Executable, "__call__", lambda self, *a: calls.append(self) or call(self, *a)
+    )
+    with tfs.Graph().as_default() as g:
+        tfs.import_graph_def(gd, name="")
+        loss, train, init = [g.as_graph_element(n) for n in names]
+        with tfs.Session() as sess:
+            sess.run(init)
+            sess.load_state(initial)
+            for _ in range(3):
+                before = sess.state
+                sess.run(train, {"x:0": x})
+                assert calls[-1].may_fail is False
+                assert all(v.is_deleted() for v in before.values())
+            got = sess.state
+            np.testing.assert_allclose(sess.run(loss, {"x:0": x}), expected_loss, rtol=1e-5)
+    assert sorted(got) == sorted(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-4, atol=1e-5, err_msg=name)

@@ -23,10 +23,13 @@ A TF 1.x TensorArray's element is written once: its list tracks which elements w
 after it runs, as TF's error naming that write (``TensorListValue.check_after_step``); an array
 made in a function (a loop's body) that ends there is checked there (``check_in_function``). Its
 reads clear what they read (``clear_after_read``): the array's ``reads`` record them, and a
-second read of an element fails alike. An element never written of one whose element shape is
-not fully defined fails to read, as in TF.
+second read of an element fails alike. A loop that writes (reads) one once per iteration at its
+counter, as ``dynamic_rnn`` does, cannot do so twice: that goes unchecked (``counted_accesses``),
+so that its step needs no checks as it runs and donates its state. An element never written of
+one whose element shape is not fully defined fails to read, as in TF.
 """
 
+import contextlib
 import weakref
 
 import numpy as np
@@ -634,7 +637,7 @@ def _written_once(op, lst, indices):
     a cond branch, which may not run) fails now; otherwise the list's ``clash`` records it."""
     import jax.numpy as jnp
 
-    if lst.written is None or "_tensor_array" not in op._attrs:
+    if lst.written is None or "_tensor_array" not in op._attrs or _counted(op):
         return lst
     written, clash = lst.written, lst.clash
     if _is_static(indices) and _is_static(written) and (clash is None or _is_static(clash)):
@@ -681,7 +684,7 @@ def _read_once(op, lst, indices):
     from tfstyle.compiler import lowering
 
     reads = lst.reads
-    if reads is None or "_tensor_array" not in op._attrs or lowering.rerunning():
+    if reads is None or "_tensor_array" not in op._attrs or lowering.rerunning() or _counted(op):
         return
     marks, failure = reads.marks, reads.failure
     if _is_static(indices) and _is_static(marks) and (failure is None or _is_static(failure)):
@@ -713,6 +716,171 @@ def _read_once(op, lst, indices):
     new = jnp.stack([jnp.int32(_site(op)), idx[jnp.argmax(hit)]])
     reads.failure = jnp.where((failure[0] < 0) & jnp.any(hit), new, failure)
     reads.marks = marks.at[idx].set(True)
+
+
+# -- writes and reads at a loop's counter -----------------------------------------------------
+# A loop that writes (reads) a TF 1.x TensorArray it carries once per iteration, at a counter
+# (``dynamic_rnn``'s ``time``), sets (reads) another element each time: where none of those was
+# set (read) before the loop, nothing need be tracked inside it. The loop marks the elements
+# [start, counter's final value) afterwards. The ops the loops being traced leave so:
+_COUNTED = []
+
+# The ops that read a list's elements, and those that read only its length or element shape.
+_READS = frozenset({"TensorListGetItem", "TensorListGather", "TensorListStack", "TensorListConcat",
+                    "TensorListConcatV2"})  # fmt: skip
+_SHAPE_READERS = ("TensorListLength", "TensorListElementShape")
+
+
+def _counted(op):
+    return any(op in ops_ for ops_ in _COUNTED)
+
+
+@contextlib.contextmanager
+def counting(accesses):
+    """While a loop's body is traced: its ``counted_accesses`` go unchecked."""
+    _COUNTED.append({a[0] for a in accesses})
+    try:
+        yield
+    finally:
+        _COUNTED.pop()
+
+
+def _source(t):
+    while t.op.type in ("Identity", "StopGradient"):
+        t = t.op._inputs[0]
+    return t
+
+
+def _counters(body_g, values):
+    """``{loop variable index: start}`` of the loop's counters: variables that start at an
+    integer known at compile time and that the body returns plus one."""
+    found = {}
+    for k, (t, out) in enumerate(zip(body_g.inputs, body_g.outputs)):
+        v = values[k]
+        if not _is_static(v) or np.ndim(v) != 0 or np.asarray(v).dtype.kind not in "iu":
+            continue
+        add = _source(out).op
+        if add.type not in ("AddV2", "Add") or len(add._inputs) != 2:
+            continue
+        a, b = (_source(x) for x in add._inputs)
+        for x, y in ((a, b), (b, a)):
+            one = _base.constant_value(y)
+            if x is t and one is not None and np.ndim(one) == 0 and int(one) == 1:
+                found[k] = int(np.asarray(v))
+    return found
+
+
+def _trip_bound(cond_g, body_g, values, counters, bound):
+    """A bound of the loop's trip count known at compile time, or ``None``: its
+    ``maximum_iterations`` (``bound``), or a condition that holds only while a counter is less
+    than a limit (TF 1.x's ``maximum_iterations`` is such a counter; ``i < n``), the limit a
+    constant or a loop variable the body keeps, of a value known at compile time."""
+    bounds = [] if bound is None else [bound]
+    terms = [cond_g.outputs[0]]
+    for t in terms:
+        op = _source(t).op
+        if op.type == "LogicalAnd":
+            terms.extend(op._inputs)
+        elif op.type == "Less":
+            x, y = (_source(a) for a in op._inputs)
+            k = next((i for i, t in enumerate(cond_g.inputs) if t is x), None)
+            if k not in counters:
+                continue
+            limit = _base.constant_value(y)
+            m = next((i for i, t in enumerate(cond_g.inputs) if t is y), None)
+            if m is not None and _source(body_g.outputs[m]) is body_g.inputs[m]:
+                limit = values[m] if _is_static(values[m]) else None
+            if limit is not None and np.ndim(limit) == 0:
+                bounds.append(max(int(np.asarray(limit)) - counters[k], 0))
+    return min(bounds, default=None)
+
+
+def counted_accesses(cond_g, body_g, values, bound):
+    """The writes and reads of TF 1.x TensorArrays in loop body ``body_g`` (``values``: the
+    loop's initial values, in the order of the body's inputs; ``bound``: its
+    ``maximum_iterations``, or ``None``) that no iteration repeats: the one write (read) of a
+    list the loop carries, at a counter starting at ``start``, none of whose elements from
+    ``start`` on was written (read) before the loop, and which has room for as many as the
+    loop can run (``_trip_bound``); that list meets no other op but ``Identity`` and those
+    that read its length or element shape (reads of a written list, writes of a read one).
+    ``[(op, list index, counter index, start)]``."""
+    counters = _counters(body_g, values)
+    if not counters:
+        return []
+    bound = _trip_bound(cond_g, body_g, values, counters, bound)
+    if bound is None:
+        return []
+    consumers = {}
+    for op in body_g.get_operations():
+        for i, t in enumerate(op._inputs):
+            consumers.setdefault(t, []).append((op, i))
+    counter_inputs = {body_g.inputs[k]: k for k in counters}
+    found = []
+    for j, v in enumerate(values):
+        if not isinstance(v, TensorListValue) or (v.written is None and v.reads is None):
+            continue
+        writes, reads, lineage, other = [], [], [body_g.inputs[j]], False
+        for t in lineage:
+            for op, i in consumers.get(t, ()):
+                if op.type in ("Identity", "StopGradient"):
+                    lineage.append(op._outputs[0])
+                elif op.type == "TensorListSetItem" and i == 0:
+                    writes.append(op)
+                    lineage.append(op._outputs[0])
+                elif op.type in _READS and i == 0:
+                    reads.append(op)
+                elif op.type not in _SHAPE_READERS:
+                    other = True
+        kept = set(lineage)
+        if other or [i for i, out in enumerate(body_g.outputs) if _source(out) in kept] != [j]:
+            continue  # (another op, or another loop variable, takes the list)
+        candidates = []
+        if len(writes) == 1 and isinstance(v.written, tuple):
+            candidates.append((writes[0], v.written, v.clash))
+        if len(reads) == 1 and v.reads is not None and isinstance(v.reads.marks, tuple):
+            candidates.append((reads[0], v.reads.marks, v.reads.failure))
+        for op, marks, failure in candidates:
+            if op.type not in ("TensorListSetItem", "TensorListGetItem"):
+                continue
+            k = counter_inputs.get(_source(op._inputs[1]))
+            if k is None or op._attrs.get("resize_if_index_out_of_bounds", False):
+                continue
+            if op.type == "TensorListSetItem" and _source(body_g.outputs[j]) is not op._outputs[0]:
+                continue  # (the body drops what it wrote)
+            start = counters[k]
+            if start + bound > v.capacity:
+                continue  # (an index past the end)
+            if failure is not None and (not _is_static(failure) or np.asarray(failure)[0] >= 0):
+                continue
+            if any(marks[start:]):
+                continue
+            found.append((op, j, k, start))
+    return found
+
+
+def mark_counted(values, accesses):
+    """The loop's final ``values`` with the elements that ``accesses`` (``counted_accesses``)
+    set or read marked: from each one's start to its counter's final value."""
+    import jax.numpy as jnp
+
+    values = list(values)
+    for op, j, k, start in accesses:
+        lst, end = values[j], values[k]
+        if not isinstance(lst, TensorListValue):
+            continue
+        reading = op.type != "TensorListSetItem"
+        marks = lst.reads.marks if reading else lst.written
+        if _is_static(end) and isinstance(marks, tuple):
+            e = int(np.asarray(end))
+            marks = tuple(m or start <= i < e for i, m in enumerate(marks))
+        else:
+            at = jnp.arange(lst.capacity)
+            marks = jnp.asarray(marks) | ((at >= start) & (at < jnp.asarray(end, jnp.int32)))
+        if reading:
+            values[j] = lst.replace(reads=_Reads(marks, lst.reads.failure))
+        else:
+            values[j] = lst.replace(written=marks)
+    return tuple(values)
 
 
 def _read_twice_message(op, index):
@@ -858,10 +1026,6 @@ def report_short_capacities(values):
             # In a branch taken only when the list overflowed: a callback costs even unused.
             jax.lax.cond(v.length > v.capacity, lambda n, f=report: jax.debug.callback(f, n),
                          lambda n: None, v.length)  # fmt: skip
-
-
-_READS = frozenset({"TensorListGetItem", "TensorListGather", "TensorListStack", "TensorListConcat",
-                    "TensorListConcatV2"})  # fmt: skip
 
 
 def _clash_error(site, index):
