@@ -1126,3 +1126,32 @@ def test_v1_dynamic_rnn_training_step_donates_its_variables(monkeypatch):
     assert sorted(got) == sorted(expected)
     for name, value in expected.items():
         np.testing.assert_allclose(got[name], value, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_imported_v1_array_exports_tf_ops():
+    """The ``TensorListReserve`` of an imported ``TensorArrayV3`` takes whether its reads clear
+    as an input only tfstyle reads: the exported GraphDef gives TF's op its two, and TF runs it
+    to the same value."""
+    from tests.test_graph_io_v1_control_flow import _v1_control_flow
+
+    with _v1_control_flow() as tf:
+        g = tf.Graph()
+        with g.as_default():
+            ta = tf.TensorArray(tf.float32, size=5).unstack(tf.constant(X))
+            body = lambda i, s: [i + 1, s + ta.read(i)]  # noqa: E731
+            total = tf.while_loop(lambda i, s: i < 5, body, [0, tf.zeros([3])])[1]
+            fetch = tf.identity(total, name="out").name
+            gd = g.as_graph_def()
+    with tfs.Graph().as_default() as g:
+        tfs.import_graph_def(gd, name="")
+        out = g.as_graph_def()
+        with tfs.Session() as sess:
+            mine = sess.run(fetch)
+    reserves = [n for n in out.node if n.op == "TensorListReserve"]
+    assert len(reserves) == 1 and len(reserves[0].input) == 2
+    tf = tf1()
+    with tf.Graph().as_default():
+        tf.import_graph_def(tf.GraphDef.FromString(out.SerializeToString()), name="")
+        with tf.Session() as sess:
+            np.testing.assert_allclose(sess.run(fetch), mine, rtol=1e-6)
+    np.testing.assert_allclose(mine, X.sum(axis=0), rtol=1e-6)
