@@ -552,36 +552,80 @@ def _nested_loop_model(tf, optimizer):
     return tf.global_variables_initializer().name
 
 
-def _nested_loop_steps(sess, init, xv):
-    sess.run(init)
-    for _ in range(3):
-        sess.run("train", {"x:0": xv})
-    return sess.run(["w/Read/ReadVariableOp:0", "m/Read/ReadVariableOp:0", "loss:0"], {"x:0": xv})
+def _exported_trains_like_tf(build, xv, fetches):
+    """``build(tf)`` makes a model of placeholder "x" with a "train" op and returns its
+    initializer's name. Three steps in tfstyle, in TF from tfstyle's exported GraphDef, in TF
+    from the model built there, and in tfstyle from the GraphDef imported back give the same
+    ``fetches``."""
 
+    def steps(sess, init):
+        sess.run(init)
+        for _ in range(3):
+            sess.run("train", {"x:0": xv})
+        return sess.run(fetches, {"x:0": xv})
 
-@pytest.mark.parametrize("optimizer", ["adam", "momentum"])
-def test_training_through_nested_loops_and_conds_runs_in_tf(optimizer):
     tf = tf1()
-    xv = np.linspace(-1, 1, 15, dtype=np.float32).reshape(5, 3)
     g = tfs.Graph()
     with g.as_default():
-        init = _nested_loop_model(tfs, optimizer)
+        init = build(tfs)
     with tfs.Session(graph=g) as sess:
-        expected = _nested_loop_steps(sess, init, xv)
+        expected = steps(sess, init)
     gd = g.as_graph_def()
     assert "Gradients" not in {n.op for n in gd.node}
     tg = tf.Graph()
     with tg.as_default():
         tf.import_graph_def(_tf_graph_def(gd), name="")
     with tf.Session(graph=tg) as sess:
-        _check(_nested_loop_steps(sess, init, xv), expected)
+        _check(steps(sess, init), expected)
     ref = tf.Graph()
     with ref.as_default():
-        ref_init = _nested_loop_model(tf, optimizer)
+        ref_init = build(tf)
     with tf.Session(graph=ref) as sess:
-        _check(_nested_loop_steps(sess, ref_init, xv), expected)
+        _check(steps(sess, ref_init), expected)
     with tfs.Session(graph=_reimported(g)) as sess:
-        _check(_nested_loop_steps(sess, init, xv), expected)
+        _check(steps(sess, init), expected)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "momentum"])
+def test_training_through_nested_loops_and_conds_runs_in_tf(optimizer):
+    xv = np.linspace(-1, 1, 15, dtype=np.float32).reshape(5, 3)
+    fetches = ["w/Read/ReadVariableOp:0", "m/Read/ReadVariableOp:0", "loss:0"]
+    _exported_trains_like_tf(lambda tf: _nested_loop_model(tf, optimizer), xv, fetches)
+
+
+def _scan_of_unknown_length(tf, kind):
+    """A scan over a placeholder of unknown length, trained with Adam; "sums" is the sum of each
+    trainable variable."""
+    x = tf.placeholder(tf.float32, [None, None, 3], name="x")
+    w = tf.get_variable("w", initializer=np.array([0.5, -0.3, 0.8], np.float32))
+    with tf.variable_scope("rnn", initializer=tf.constant_initializer(0.3)):
+        if kind == "lstm":
+            out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(4), x * w, dtype=tf.float32)
+            y = tf.reduce_sum(tf.square(out[:, -1])) + tf.reduce_sum(state.c)
+        elif kind == "gru_lengths":
+            out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(4), x * w, dtype=tf.float32,
+                                           sequence_length=tf.constant([2, 3]))  # fmt: skip
+            y = tf.reduce_sum(tf.square(out)) + tf.reduce_sum(state)
+        elif kind == "map":
+            y = tf.reduce_sum(tf.map_fn(lambda r: tf.sin(r * w), x[0]))
+        elif kind == "scan_reverse":
+            step = lambda a, r: tf.tanh(a * w + r)
+            y = tf.reduce_sum(tf.scan(step, x[0], initializer=tf.zeros([3]), reverse=True))
+        else:  # foldr
+            step = lambda a, r: a * 0.5 + tf.sin(r * w)
+            y = tf.reduce_sum(tf.foldr(step, x[0], initializer=tf.ones([3])))
+    tf.stack([tf.reduce_sum(v) for v in tf.trainable_variables()], name="sums")
+    tf.train.AdamOptimizer(0.05).minimize(tf.identity(y, name="loss"), name="train")
+    return tf.global_variables_initializer().name
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru_lengths", "map", "scan_reverse", "foldr"])
+def test_training_through_scans_of_unknown_length_runs_in_tf(kind):
+    # Such a scan cannot be unrolled: it is written as a call of a function holding it, whose
+    # registered gradient runs its steps again and then their SymbolicGradients in reverse.
+    xv = np.linspace(-1, 1, 18, dtype=np.float32).reshape(2, 3, 3)
+    fetches = ["w/Read/ReadVariableOp:0", "sums:0", "loss:0"]
+    _exported_trains_like_tf(lambda tf: _scan_of_unknown_length(tf, kind), xv, fetches)
 
 
 def _lstm_training_graph():

@@ -621,7 +621,7 @@ def _differentiable_in_function(fg):
 def _writes_differentiably(o):
     """Whether control-flow op ``o`` can be written in a function as TF differentiates it."""
     if o.type == "TfstyleScan":
-        return _unrollable(o)
+        return _unrollable(o) or _scan_callable(o)
     if o.type in _COND_TYPES:
         return _if_differentiable(o)
     return _while_differentiable(o)
@@ -669,6 +669,13 @@ def _value_types(types, captured):
         ops.variable_handle_op(t)._attrs["dtype"] if t._dtype is dtypes.resource else t.dtype
         for t in captured
     ]
+
+
+def _value_shape(t):
+    """The shape of the value passed for captured tensor ``t`` (a variable's, for its handle)."""
+    if t._dtype is dtypes.resource:
+        return _shape.as_shape(ops.variable_handle_op(t)._attrs.get("shape"))
+    return t.shape
 
 
 def _value_bindings(fg, captured, first):
@@ -922,7 +929,8 @@ def _write_differentiably(fdef, op, refer, value_of, lib, taken):
     """Writes control-flow op ``op`` (``_writes_differentiably``) into the body of a function
     that TF differentiates. Returns ``{output of op: reference}``."""
     if op.type == "TfstyleScan":
-        return _write_unrolled_scan(fdef, op, refer, value_of, lib, taken)
+        write = _write_unrolled_scan if _unrollable(op) else _write_scan_call
+        return write(fdef, op, refer, value_of, lib, taken)
     if op.type in _COND_TYPES:
         return _write_if_call(fdef, op, refer, value_of, lib, taken)
     return _write_while_call(fdef, op, refer, value_of, lib, taken)
@@ -947,6 +955,168 @@ def _write_while_call(fdef, op, refer, value_of, lib, taken):
     name = _holding_function(lib, op, "while", attrs["T"], attrs["T"], attrs)
     grad = _while_gradient_function(op, attrs, lib, name)
     return _write_call(fdef, op, name, grad.name, lib, refer, value_of, taken)
+
+
+def _scan_callable(op):
+    """Whether a gradient through scan ``op`` of unknown length can be written for TF as a call
+    with a registered gradient (``_write_scan_call``): it starts from initial carries (not its
+    first element), TF can differentiate its step and it only reads the variables it uses."""
+    fg = op._attrs["fn"]
+    return (
+        not op._attrs["init_from_first"]
+        and op._attrs["n_elems"] > 0
+        and _differentiable_in_function(fg)
+        and _only_reads_variables([fg], _scan_parts(op)[2])
+    )
+
+
+def _write_scan_call(fdef, op, refer, value_of, lib, taken):
+    """Writes scan ``op`` into a gradient function's body as a call of a function holding it
+    (its captured variables taken as values), with ``_scan_gradient_function`` registered as
+    its gradient. Returns ``{output of op: reference}``."""
+    elems, init, captured = _scan_parts(op)
+    in_types = [t.dtype for t in [*elems, *init]] + _value_types([], captured)
+    out_types = list(op._attrs["Tout"])
+    base = "".join(c if c.isalnum() or c == "_" else "_" for c in op.name)
+    f = _FunctionBuilder(lib, f"{base}_scan", in_types, out_types)
+    args = dict(zip(op._inputs, f.args))
+    outs = _write_scan(op, _FunctionWriter(f.fdef, f.taken), args.__getitem__, lib, [],
+                       as_value=True)  # fmt: skip
+    f.fdef.attr["_noinline"].b = True
+    name = f.returns(outs).name
+    grad = _scan_gradient_function(op, lib, name, in_types, out_types)
+    return _write_call(fdef, op, name, grad.name, lib, refer, value_of, taken)
+
+
+def _scan_gradient_function(op, lib, fname, in_types, out_types):
+    """The gradient of a scan's holding function (``_write_scan_call``) as TF's
+    ``SymbolicGradient`` can compute it: from the scan's inputs and its outputs' gradients, a
+    loop that runs the scan's steps again, pushing every step's carries onto TensorLists, then a
+    loop over the steps in reverse that pops them and applies the ``SymbolicGradient`` of the
+    step function, writing each element's gradient and summing the captured values'."""
+    a = op._attrs
+    m, reverse = a["n_carry"], a["reverse"]
+    elems, _, captured = _scan_parts(op)
+    n, c = len(elems), len(captured)
+    et, ct, vt = in_types[:n], in_types[n : n + m], in_types[n + m :]
+    yt = out_types[m:]
+    i32, var = dtypes.int32, dtypes.variant
+    step = _scan_step_function(op, lib)
+
+    def element(b, tensor, k, count, dtype):
+        # The element a step at counter k takes: k, or counted from the end.
+        i = k
+        if reverse:
+            last = b.node("last", "Sub", [count, b.const("one", np.int32(1))], T=i32)
+            i = f"{b.node('index', 'Sub', [f'{last}:z:0', k], T=i32)}:z:0"
+        axis = b.const("axis", np.int32(0))
+        gather = b.node("element", "GatherV2", [tensor, i, axis], Tparams=dtype, Tindices=i32,
+                        Taxis=i32, batch_dims=0)  # fmt: skip
+        return f"{gather}:output:0", i
+
+    def below_count(name, types):
+        # A loop's condition: its counter (the first variable) below the count (the second).
+        f = _FunctionBuilder(lib, name, types, [dtypes.bool])
+        return f.returns([f"{f.node('less', 'Less', f.args[:2], T=i32)}:z:0"])
+
+    # The forward loop: (counter, count, carries, their lists, elements, captured values).
+    fwd_types = [i32, i32, *ct, *[var] * m, *et, *vt]
+    b = _FunctionBuilder(lib, f"{fname}_fwd_body", fwd_types, fwd_types)
+    k, count = b.args[:2]
+    carries, lists = b.args[2 : 2 + m], b.args[2 + m : 2 + 2 * m]
+    es, vs = b.args[2 + 2 * m : 2 + 2 * m + n], b.args[2 + 2 * m + n :]
+    xs = [element(b, e, k, count, dt)[0] for e, dt in zip(es, et)]
+    pushed = [f"{b.node('push', 'TensorListPushBack', [acc, v], element_dtype=dt)}:output_handle:0"
+              for acc, v, dt in zip(lists, carries, ct)]  # fmt: skip
+    call = b.node("step", step, [*carries, *xs, *vs])
+    nxt = b.node("next", "AddV2", [k, b.const("one", np.int32(1))], T=i32)
+    fwd_body = b.returns([f"{nxt}:z:0", count, *(f"{call}:out{r}:0" for r in range(m)), *pushed,
+                          *es, *vs])  # fmt: skip
+
+    # The backward loop: (counter, count, carries' gradients, captured values' gradients,
+    # lists of carries, lists of elements' gradients, elements, captured values, outputs'
+    # gradients).
+    bwd_types = [i32, i32, *ct, *vt, *[var] * (m + n), *et, *vt, *yt]
+    b = _FunctionBuilder(lib, f"{fname}_bwd_body", bwd_types, bwd_types)
+    k, count = b.args[:2]
+    dcarries, dcaps = b.args[2 : 2 + m], b.args[2 + m : 2 + m + c]
+    lists = b.args[2 + m + c : 2 + 2 * m + c]
+    dlists = b.args[2 + 2 * m + c : 2 + 2 * m + c + n]
+    rest = b.args[2 + 2 * m + c + n :]
+    es, vs, dys = rest[:n], rest[n : n + c], rest[n + c :]
+    # Counter k walks the steps from the last: step count - 1 - k.
+    last = b.node("last", "Sub", [count, b.const("one", np.int32(1))], T=i32)
+    back = f"{b.node('step_index', 'Sub', [f'{last}:z:0', k], T=i32)}:z:0"
+    shape = b.const("element_shape", np.int32(-1))
+    popped, carried = [], []
+    for acc, dt in zip(lists, ct):
+        pop = b.node("pop", "TensorListPopBack", [acc, shape], element_dtype=dt)
+        popped.append(f"{pop}:output_handle:0")
+        carried.append(f"{pop}:tensor:0")
+    xs = [element(b, e, back, count, dt) for e, dt in zip(es, et)]
+    i = xs[0][1]  # the element's index, where its gradient goes
+    xs = [x for x, _ in xs]
+    dy = [element(b, d, back, count, dt)[0] for d, dt in zip(dys, yt)]  # stacked in that order
+    grad = b.node("grad", "SymbolicGradient", [*carried, *xs, *vs, *dcarries, *dy],
+                  f=attr_value_pb2.NameAttrList(name=step), Tin=[*ct, *et, *vt, *ct, *yt],
+                  Tout=[*ct, *et, *vt])  # fmt: skip
+    new_dcarries = [f"{grad}:output:{r}" for r in range(m)]
+    written = []
+    for j, (dl, dt) in enumerate(zip(dlists, et)):
+        put = b.node("write", "TensorListSetItem", [dl, i, f"{grad}:output:{m + j}"],
+                     element_dtype=dt, resize_if_index_out_of_bounds=False)  # fmt: skip
+        written.append(f"{put}:output_handle:0")
+    summed = []
+    for j, (acc, dt) in enumerate(zip(dcaps, vt)):
+        g = f"{grad}:output:{m + n + j}"
+        summed.append(f"{b.node('sum', 'AddV2', [acc, g], T=dt)}:z:0" if dt.is_floating else acc)
+    nxt = b.node("next", "AddV2", [k, b.const("one", np.int32(1))], T=i32)
+    bwd_body = b.returns([f"{nxt}:z:0", count, *new_dcarries, *summed, *popped, *written,
+                          *rest])  # fmt: skip
+
+    g = _FunctionBuilder(lib, f"{fname}_grad", [*in_types, *out_types], in_types)
+    es, init, vs = g.args[:n], g.args[n : n + m], g.args[n + m : n + m + c]
+    dcarries, dys = g.args[n + m + c : n + 2 * m + c], g.args[n + 2 * m + c :]
+    dims = g.node("shape", "Shape", [es[0]], T=et[0], out_type=i32)
+    count = g.node("count", "StridedSlice",
+                   [f"{dims}:output:0", *(g.const(k, np.array([v], np.int32))
+                                          for k, v in (("begin", 0), ("end", 1), ("strides", 1)))],
+                   T=i32, Index=i32, begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0,
+                   shrink_axis_mask=1)  # fmt: skip
+    count = f"{count}:output:0"
+    unknown = g.const("unknown", np.int32(-1))
+    empty = []
+    for dt in ct:
+        acc = g.node("accumulator", "EmptyTensorList", [unknown, unknown], element_dtype=dt,
+                     shape_type=i32)  # fmt: skip
+        empty.append(f"{acc}:handle:0")
+    zero = g.const("zero", np.int32(0))
+    fwd = g.node("forward", "While", [zero, count, *init, *empty, *es, *vs],
+                 **_loop_attrs(fwd_types, below_count(f"{fname}_cond", fwd_types),
+                               fwd_body))  # fmt: skip
+    zeros = [f"{g.node('zeros', 'ZerosLike', [v], T=dt)}:y:0" for v, dt in zip(vs, vt)]
+    element_shapes = [
+        g.const("element_shape", _element_shape_value(e.shape[1:] if e.shape.ndims else None))
+        for e in elems
+    ]
+    reserved = []
+    for es_ref, dt in zip(element_shapes, et):
+        node = g.node("gradients", "TensorListReserve", [es_ref, count], element_dtype=dt,
+                      shape_type=i32)  # fmt: skip
+        reserved.append(f"{node}:handle:0")
+    bwd = g.node(
+        "backward", "While",
+        [zero, count, *dcarries, *zeros, *(f"{fwd}:output:{2 + m + r}" for r in range(m)),
+         *reserved, *es, *vs, *dys],
+        **_loop_attrs(bwd_types, below_count(f"{fname}_bwd_cond", bwd_types), bwd_body),
+    )  # fmt: skip
+    d_elems = []
+    for r, (es_ref, dt) in enumerate(zip(element_shapes, et)):
+        stack = g.node("stack", "TensorListStack", [f"{bwd}:output:{2 + 2 * m + c + r}", es_ref],
+                       element_dtype=dt, num_elements=-1)  # fmt: skip
+        d_elems.append(f"{stack}:tensor:0")
+    return g.returns([*d_elems, *(f"{bwd}:output:{2 + r}" for r in range(m)),
+                      *(f"{bwd}:output:{2 + m + r}" for r in range(c))])  # fmt: skip
 
 
 def _write_unrolled_scan(fdef, op, refer, value_of, lib, taken):
@@ -1412,13 +1582,10 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         inside.append(o)
     for o in inside:
         # TF differentiates a function with a loop in it as if the loop were constant (its
-        # gradient is silently zero). A scan of known length is written unrolled instead; other
-        # loops make the gradient tfstyle's own op, which TF refuses.
-        if (
-            (o.type == "TfstyleScan" and not _unrollable(o))
-            or (o.type in ("While", "StatelessWhile") and not _while_differentiable(o))
-            or (o.type in _COND_TYPES and not _if_differentiable(o))
-        ):
+        # gradient is silently zero), and fails on an If: control flow is written as TF can
+        # differentiate it (_write_differentiably), and where it cannot be, the gradient stays
+        # tfstyle's own op, which TF refuses.
+        if o.type in _CONTROL_FLOW_TYPES and not _writes_differentiably(o):
             raise _cannot_export(
                 op,
                 f"it differentiates through '{o.name}' ({o.type}), which has control flow inside "
@@ -1787,10 +1954,7 @@ def _cond_gradient_attrs(uses, dense, lib):
     branches = [_cond_branch_gradient(lib, uses, dense, b, fg, tin, tout, result_types)
                 for b, fg in enumerate(_subgraphs(cond))]  # fmt: skip
     shapes = [s for u in uses for s in ([None, *u.dense_shape[1:]], [None])]
-    for j in dense:
-        t = captured[j - 1]
-        h = ops.variable_handle_op(t) if t._dtype is dtypes.resource else None
-        shapes.append(_shape.as_shape(h._attrs.get("shape")) if h is not None else t.shape)
+    shapes += [_value_shape(captured[j - 1]) for j in dense]
     attrs = {"Tin": [*tin, *tout], "Tout": result_types, "output_shapes": _shapes(shapes)}
     # Per use, the rows of its variable: tfstyle pads the branches' slices to one size.
     attrs["_slice_rows"] = [u.dense_shape[0] for u in uses]
@@ -2222,9 +2386,7 @@ def _export_while(op, lib, as_value=False):
     shapes = list(a["output_shapes"])
     if as_value:
         types = _value_types(types[: 2 + n], captured)
-        for k, t in enumerate(captured, 2 + n):
-            if t._dtype is dtypes.resource:  # the variable's value, not its handle
-                shapes[k] = ops.variable_handle_op(t)._attrs.get("shape")
+        shapes[2 + n :] = [_value_shape(t) for t in captured]
 
     def args(fg):
         if as_value:
@@ -2331,13 +2493,14 @@ def _element_shape_value(shape):
     return np.array([-1 if d is None else d for d in shape.as_list()], np.int32)
 
 
-def _write_scan(op, w, ref, lib, control):
+def _write_scan(op, w, ref, lib, control, as_value=False):
     """Writes a ``TfstyleScan`` as TF writes ``map_fn``/``scan``/``foldl``/``dynamic_rnn``: a
     ``While`` over a counter, the carried values and TensorLists (the elements unstacked with
     ``TensorListFromTensor`` and read with ``TensorListGetItem``; each per-step output written
     with ``TensorListSetItem`` into a ``TensorListReserve`` list and stacked after the loop).
-    ``ref(t)`` names the inputs' producers. Returns, per output of ``op``, the node output
-    holding it."""
+    ``ref(t)`` names the inputs' producers; with ``as_value``, those of captured variables name
+    their values (``_value_bindings``). Returns, per output of ``op``, the node output holding
+    it."""
     a = op._attrs
     fg, n, m = a["fn"], a["n_elems"], a["n_carry"]
     reverse, from_first, emit_init = a["reverse"], a["init_from_first"], a["emit_init"]
@@ -2415,14 +2578,20 @@ def _write_scan(op, w, ref, lib, control):
             out = w.out(node, "TensorListSetItem")
         outs.append(out)
 
-    types = [i32, i32, *tout[:m]] + [var] * (nb + n) + [t._dtype for t in captured]
     first_list, first_elem = 2 + m, 2 + m + nb
+    types = [i32, i32, *tout[:m]] + [var] * (nb + n)
+    if as_value:
+        caps, value_prelude = _value_bindings(fg, captured, len(types))
+        types += _value_types([], captured)
+    else:
+        caps, value_prelude = _arg_bindings(fg, captured), None
+        types += [t._dtype for t in captured]
     stateful = _cf()._is_stateful(fg)
     body_args = (
         [(None, i32), (None, i32)]
         + [(t, dt) for t, dt in zip(fg.inputs[:m], tout[:m])]
         + [(None, var)] * (nb + n)
-        + _arg_bindings(fg, captured)
+        + caps
     )
     index = {}
 
@@ -2447,6 +2616,8 @@ def _write_scan(op, w, ref, lib, control):
                            [names[first_elem + j], index["i"], f"{es}:output:0"],
                            {"element_dtype": x.dtype, "Tshape": i32})  # fmt: skip
             bound[x] = f"{get}:item:0"
+        if value_prelude is not None:
+            bound.update(value_prelude(names, add_node))
         return bound
 
     def extra(refs, names, add_node, refer):
@@ -2463,7 +2634,7 @@ def _write_scan(op, w, ref, lib, control):
     def build_body(fdef):
         rets = [("arg", 0), ("arg", 1), *fg.outputs[:m]]
         rets += [("arg", i) for i in range(first_list, len(types))]
-        _function_def(fdef, fg, lib, body_args, rets, stateful, extra, prelude)
+        _function_def(fdef, fg, lib, body_args, rets, stateful, extra, prelude, expand=as_value)
 
     def build_cond(fdef):
         sig = fdef.signature
@@ -2476,12 +2647,13 @@ def _write_scan(op, w, ref, lib, control):
         fdef.ret["out0"] = "Less:z:0"
 
     shapes = [_shape.TensorShape([])] * 2 + _shapes(a["output_shapes"][:m])
-    shapes += [_shape.TensorShape([])] * (nb + n) + [t.shape for t in captured]
+    shapes += [_shape.TensorShape([])] * (nb + n)
+    shapes += [_value_shape(t) if as_value else t.shape for t in captured]
     counter = const(f"{base}/loop_counter", np.int32(0))
     attrs = {
         "T": types,
-        "cond": lib.add(fg, "ScanCond", build_cond),
-        "body": lib.add(fg, "ScanBody", build_body),
+        "cond": lib.add(fg, ("ScanCond", as_value), build_cond),
+        "body": lib.add(fg, ("ScanBody", as_value), build_body),
         "output_shapes": shapes,
         "parallel_iterations": 10,
         "_lower_using_switch_merge": True,
