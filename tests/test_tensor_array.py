@@ -789,7 +789,8 @@ def test_v1_dynamic_tensor_array_grows_as_in_tf(maximum_iterations):
 def _v1_writes_in_bodies(tf):
     """TF 1.x TensorArrays made inside a loop's body or a cond's branch and written twice there
     (at a constant or a fed index; in a loop of a constant or fed trip count, none or in a
-    branch that does not run; a loop run at compile time in a branch that runs or not)."""
+    branch that does not run; a loop run at compile time in a branch that runs or not; by a
+    loop nested in the body)."""
     n = tf.placeholder_with_default(2, [], name="n")
     trips = tf.placeholder_with_default(0, [], name="trips")
     pred = tf.placeholder_with_default(False, [], name="pred")
@@ -804,7 +805,18 @@ def _v1_writes_in_bodies(tf):
     loop = lambda n, body: tf.while_loop(lambda i, s: i < n, sums(body), [0, 0.0])[1]  # noqa: E731
     at_fed = lambda i: made_here(i, at=i % n)  # noqa: E731
     in_cond = lambda i: tf.cond(i > 0, lambda: made_here(i), lambda: 1.0)  # noqa: E731
+
+    def written_by_an_inner_loop(index):
+        def read(i):
+            write = lambda j, a: [j + 1, a.write(index(j), tf.cast(i + j, tf.float32))]  # noqa: E731
+            ta = tf.TensorArray(tf.float32, size=3)
+            return tf.while_loop(lambda j, a: j < 3, write, [0, ta])[1].read(0)
+
+        return read
+
     return {
+        "inner_loop": loop(2, written_by_an_inner_loop(lambda j: j)),
+        "inner_loop_twice": loop(2, written_by_an_inner_loop(lambda j: j // 2)),
         "constant_trips": loop(3, made_here),
         "fed_trips": loop(trips + 2, made_here),
         "no_trip": loop(trips, made_here),
@@ -824,7 +836,7 @@ def _v1_writes_in_bodies(tf):
 
 def test_v1_second_write_to_an_array_made_in_a_loop_or_cond_fails_as_in_tf():
     expected, _ = _each_in_tf_then_imported(lambda tf: (_v1_writes_in_bodies(tf), None))
-    assert sum(isinstance(e, tuple) for e in expected.values()) == 7
+    assert sum(isinstance(e, tuple) for e in expected.values()) == 8
 
 
 def test_v1_second_write_to_an_array_made_in_a_loop_leaves_the_variables_unchanged():
@@ -1045,8 +1057,8 @@ def test_tfstyle_gradient_of_imported_v1_reads_matches_tf():
 def _v1_counted_loops(tf):
     """Loops that write or read an array once per iteration at their counter (bounded by the
     condition or by ``maximum_iterations``), which tfstyle leaves unchecked inside the loop:
-    what they wrote still clashes with a later write, and elements written or read before the
-    loop still fail there."""
+    what they wrote still clashes with a later write, what they read with a later read, and
+    elements written or read before the loop still fail there."""
     x = tf.constant([[1.0], [2.0], [3.0]])
     n = tf.placeholder_with_default(9, [], name="n")
     outs = {}
@@ -1072,12 +1084,21 @@ def _v1_counted_loops(tf):
     unread = tf.TensorArray(tf.float32, size=3).unstack(x)
     body = lambda i, acc: [i + 1, acc + unread.read(i)]  # noqa: E731
     outs["read_in_loop"] = tf.while_loop(lambda i, a: i < 3, body, [0, tf.zeros([1])])[1]
+
+    two = tf.placeholder_with_default(2, [], name="two")
+    for key, trips in (("counted", 2), ("fed", two)):
+        read = tf.TensorArray(tf.float32, size=3).unstack(x)
+        body = lambda i, acc: [i + 1, acc + read.read(i)]  # noqa: E731, B023
+        looped = tf.while_loop(lambda i, a: i < trips, body, [0, tf.zeros([1])])[1]  # noqa: B023
+        with tf.control_dependencies([looped]):
+            outs[f"read_after_{key}_loop"] = read.read(1) + looped
+            outs[f"unread_after_{key}_loop"] = read.read(2) + looped
     return outs
 
 
 def test_v1_writes_and_reads_at_a_loop_counter_as_in_tf():
     expected, _ = _each_in_tf_then_imported(lambda tf: (_v1_counted_loops(tf), None))
-    assert sum(isinstance(e, tuple) for e in expected.values()) == 4
+    assert sum(isinstance(e, tuple) for e in expected.values()) == 6
 
 
 def test_v1_dynamic_rnn_training_step_donates_its_variables(monkeypatch):

@@ -469,8 +469,10 @@ class _Functionalizer:
 
             if nd.op == "TensorArrayV3":
                 es = self.element_shape_const(f"{name}/element_shape", attrs.get("element_shape"))
-                # The handle is read by no rewritten op; a scalar stands for it.
+                # The handle is read by no rewritten op; a scalar stands for it, in the array's
+                # loop frame (a loop nested in the one that makes the array takes it in).
                 handle = self.add_const(f"{name}/handle", np.int32(0))
+                handle.input.append("^" + name)
                 same = attr_value_pb2.AttrValue(b=self.identical_shapes(name))
                 # Whether reads clear what they read: an input only tfstyle's lowering reads.
                 clear = attrs["clear_after_read"].b if "clear_after_read" in attrs else True
@@ -546,6 +548,7 @@ class _Functionalizer:
             elif nd.op == "TensorArrayGradV3":
                 _, flow = data
                 handle = self.add_const(f"{name}/handle", np.int32(0))
+                handle.input.append("^" + name)
                 mapping[_ref(name, 0)] = handle.name
                 kind = "ZerosLike" if name in fresh_grads else "Identity"
                 replace(kind, [flow], {"T": _type_attr(types_pb2.DT_VARIANT)})

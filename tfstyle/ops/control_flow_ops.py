@@ -1105,19 +1105,19 @@ def _lower_while(op):
     pred_tensor = cond_g.outputs[0]
 
     def fn(ctx, counter, max_iters, *args):
-        counted = ()
-        if any(t is dtypes.variant for t in var_dtypes):
-            from . import list_ops
-
-            bound = None if _is_traced(max_iters) or int(max_iters) < 0 else int(max_iters)
-            counted = list_ops.counted_accesses(cond_g, body_g, args[:n], bound)
-        if not counted:
+        if not any(t is dtypes.variant for t in var_dtypes):
             return loop(ctx, counter, max_iters, *args)
+        from . import list_ops
+
+        bound = None if _is_traced(max_iters) or int(max_iters) < 0 else int(max_iters)
+        counted = list_ops.counted_accesses(cond_g, body_g, args[:n], bound)
         # Writes and reads of lists at the loop's counter, which no iteration repeats: they go
         # unchecked inside the loop, and the loop marks what they set and read.
         with list_ops.counting(counted):
             out = loop(ctx, counter, max_iters, *args)
-        return (*out[:2], *list_ops.mark_counted(out[2 : 2 + n], counted), *out[2 + n :])
+        vs = list_ops.mark_counted(out[2 : 2 + n], counted)
+        list_ops.share_reads(body_g, args[:n], vs)
+        return (*out[:2], *vs, *out[2 + n :])
 
     def loop(ctx, counter, max_iters, *args):
         vars0 = builtins.tuple(args[:n])

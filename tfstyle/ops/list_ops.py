@@ -883,6 +883,21 @@ def mark_counted(values, accesses):
     return tuple(values)
 
 
+def share_reads(body_g, before, after):
+    """After a loop: what it read of a TF 1.x TensorArray it only reads (its body returns the
+    list it is given) goes to the array's reads from ``before`` the loop, which the reads after
+    the loop share (TF 1.x reads the array there from the list it had before the loop)."""
+    for j, (b, a) in enumerate(zip(before, after)):
+        if (
+            isinstance(b, TensorListValue)
+            and isinstance(a, TensorListValue)
+            and b.reads is not None
+            and a.reads is not None
+            and _source(body_g.outputs[j]) is body_g.inputs[j]
+        ):
+            b.reads.marks, b.reads.failure = a.reads.marks, a.reads.failure
+
+
 def _read_twice_message(op, index):
     name = op._attrs["_tensor_array"]
     name = name.decode() if isinstance(name, bytes) else name
