@@ -628,6 +628,54 @@ def test_training_through_scans_of_unknown_length_runs_in_tf(kind):
     _exported_trains_like_tf(lambda tf: _scan_of_unknown_length(tf, kind), xv, fetches)
 
 
+def _noisy_while(tf, x, w):
+    step = lambda i, a: (i + 1, a + x[i] * w * tf.random_uniform([3]))
+    return tf.while_loop(lambda i, a: i < 5, step, [0, tf.zeros([3])])[1]
+
+
+def _noisy_cond_in_while(tf, x, w):
+    def body(i, a):
+        noisy = lambda: a + x[i] * w * tf.random_normal([3])
+        return i + 1, tf.cond(tf.reduce_sum(a) > -100, noisy, lambda: a + x[i] * w)
+
+    return tf.while_loop(lambda i, a: i < 5, body, [0, tf.zeros([3])])[1]
+
+
+def _noisy_scan(tf, x, w):
+    return tf.scan(lambda a, r: a + r * w * tf.random_uniform([3]), x, initializer=tf.zeros([3]))
+
+
+def _noisy_scan_of_unknown_length(tf, x, w):
+    xs = tf.placeholder_with_default(x, [None, 3])
+    return tf.scan(lambda a, r: a + r * w * tf.random_uniform([3]), xs, initializer=tf.zeros([3]))
+
+
+@pytest.mark.parametrize(
+    "loop", [_noisy_while, _noisy_cond_in_while, _noisy_scan, _noisy_scan_of_unknown_length]
+)
+def test_gradients_through_loops_drawing_random_numbers_stay_tfstyles_op(loop):
+    # The gradient written for TF runs a loop's steps again, drawing other numbers than the
+    # forward did: it would not be the loss's gradient. It stays tfstyle's own op, which
+    # computes it from the same draws, also after importing it back.
+    xv = np.linspace(0.5, 2, 15, dtype=np.float32).reshape(5, 3)
+    g = tfs.Graph()
+    with g.as_default():
+        x = tfs.placeholder(tfs.float32, [5, 3], name="x")
+        w = tfs.get_variable("w", initializer=np.array([0.5, -0.3, 0.8], np.float32))
+        a = loop(tfs, x, w)
+        a = a[-1] if a.shape.ndims == 2 else a
+        # The loss is linear in w: its gradient is the loss divided by w, elementwise.
+        (gw,) = tfs.gradients(tfs.reduce_sum(a), [w])
+        fetch = [tfs.identity(gw, name="gw").name, tfs.identity(a / w, name="per_w").name]
+        init = tfs.global_variables_initializer().name
+    assert "Gradients" in {n.op for n in g.as_graph_def().node}
+    for graph in (g, _reimported(g)):
+        with tfs.Session(graph=graph) as sess:
+            sess.run(init)
+            got, want = sess.run(fetch, {"x:0": xv})
+            np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
 def _lstm_training_graph():
     g = tfs.Graph()
     with g.as_default():

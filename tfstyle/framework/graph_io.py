@@ -649,16 +649,32 @@ def _users(fg, t):
     return [o for o in fg._ops if any(i is t for i in o._inputs)]
 
 
+def _draws_random(fg):
+    """Whether ``fg``, or control flow nested in it, draws random numbers. A loop's gradient
+    written for TF runs its steps again (and TF's ``SymbolicGradient`` its step once more): the
+    draws there would differ from the forward's, and the gradient would silently not be the
+    loss's."""
+    from tfstyle.ops.control_flow_ops import _subgraphs
+
+    for o in fg._ops:
+        if o.type in _CONTROL_FLOW_TYPES:  # marked random as they may hold random ops
+            if any(_draws_random(g) for g in _subgraphs(o)):
+                return True
+        elif o._def is not None and o._def.random:
+            return True
+    return False
+
+
 def _unrollable(op):
     """Whether a gradient through scan ``op`` can be written as its steps, unrolled: its length
-    is static, it has a step, TF can differentiate its step (``_differentiable_in_function``),
-    and it only reads the variables it uses
+    is static, it has a step, TF can differentiate its step (``_differentiable_in_function``)
+    and it draws no random numbers (``_draws_random``), and it only reads the variables it uses
     (TF cannot sum the gradients of a resource argument used by several steps)."""
     a = op._attrs
     length = _scan_length(op)
     if length is None or length - (1 if a["init_from_first"] else 0) < 1:
         return False
-    if not _differentiable_in_function(a["fn"]):
+    if not _differentiable_in_function(a["fn"]) or _draws_random(a["fn"]):
         return False
     return _only_reads_variables([a["fn"]], _scan_parts(op)[2])
 
@@ -724,10 +740,12 @@ def _scan_step_function(op, lib):
 def _while_differentiable(op):
     """Whether a gradient through ``While`` ``op`` can be written for TF
     (``_write_while_call``): TF can differentiate its cond and body
-    (``_differentiable_in_function``), no loop variable is a variant, and the variables it uses
-    are only read."""
+    (``_differentiable_in_function``), they draw no random numbers (``_draws_random``), no loop
+    variable is a variant, and the variables it uses are only read."""
     a = op._attrs
     if not (_differentiable_in_function(a["cond"]) and _differentiable_in_function(a["body"])):
+        return False
+    if _draws_random(a["cond"]) or _draws_random(a["body"]):
         return False
     if any(t.dtype is dtypes.variant for t in op._inputs):
         return False
@@ -960,12 +978,14 @@ def _write_while_call(fdef, op, refer, value_of, lib, taken):
 def _scan_callable(op):
     """Whether a gradient through scan ``op`` of unknown length can be written for TF as a call
     with a registered gradient (``_write_scan_call``): it starts from initial carries (not its
-    first element), TF can differentiate its step and it only reads the variables it uses."""
+    first element), TF can differentiate its step, which draws no random numbers, and it only
+    reads the variables it uses."""
     fg = op._attrs["fn"]
     return (
         not op._attrs["init_from_first"]
         and op._attrs["n_elems"] > 0
         and _differentiable_in_function(fg)
+        and not _draws_random(fg)
         and _only_reads_variables([fg], _scan_parts(op)[2])
     )
 
@@ -1588,8 +1608,8 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         if o.type in _CONTROL_FLOW_TYPES and not _writes_differentiably(o):
             raise _cannot_export(
                 op,
-                f"it differentiates through '{o.name}' ({o.type}), which has control flow inside "
-                "or changes a variable.",
+                f"it differentiates through '{o.name}' ({o.type}), which has control flow inside, "
+                "draws random numbers in a loop or changes a variable.",
             )
     inside_set = set(inside)
     cut_args = []  # outputs of conds taken by other conds: arguments too, for their gradients
