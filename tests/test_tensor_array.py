@@ -1176,3 +1176,47 @@ def test_imported_v1_array_exports_tf_ops():
         with tf.Session() as sess:
             np.testing.assert_allclose(sess.run(fetch), mine, rtol=1e-6)
     np.testing.assert_allclose(mine, X.sum(axis=0), rtol=1e-6)
+
+
+def _v1_writes_after_reads(tf):
+    """A TF 1.x TensorArray's element once read (by a read or a stack, of an element written or
+    not, at a constant or fed index, in a loop; with ``clear_after_read=False`` too) fails to
+    be written: TF checks that before it checks whether the element was written."""
+    x = tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    outs = {}
+    written = tf.TensorArray(tf.float32, size=3).write(0, x[0]).write(1, x[1])
+    first = written.read(0)
+    with tf.control_dependencies([first]):
+        outs["read"] = written.write(0, x[2]).read(1) + first
+        outs["other_element"] = written.write(2, x[2]).read(2) + first
+    unwritten = tf.TensorArray(tf.float32, size=3, element_shape=[2])
+    zeros = unwritten.read(0)
+    with tf.control_dependencies([zeros]):
+        outs["unwritten_read"] = unwritten.write(0, x[2]).read(1) + zeros
+    kept = tf.TensorArray(tf.float32, size=3, clear_after_read=False).write(0, x[0])
+    kept_first = kept.read(0)
+    with tf.control_dependencies([kept_first]):
+        outs["kept"] = kept.write(0, x[2]).read(0) + kept_first
+    full = tf.TensorArray(tf.float32, size=3).unstack(x)
+    stacked = full.stack()
+    with tf.control_dependencies([stacked]):
+        outs["scatter_after_stack"] = full.scatter([1], x[:1]).read(0) + stacked[0]
+    index = tf.placeholder_with_default(1, [], name="index")
+    fed = tf.TensorArray(tf.float32, size=3).unstack(x)
+    fed_read = fed.read(index)
+    with tf.control_dependencies([fed_read]):
+        outs["fed_index"] = fed.write(1, x[2]).read(2) + fed_read
+
+    def body(i, ta):
+        value = ta.read(i)
+        with tf.control_dependencies([value]):
+            return i + 1, ta.write(i, value * 2.0)
+
+    start = tf.TensorArray(tf.float32, size=3).unstack(x)
+    outs["in_loop"] = tf.while_loop(lambda i, t: i < 2, body, [0, start])[1].read(2)
+    return outs
+
+
+def test_v1_write_after_a_read_fails_as_in_tf():
+    expected, _ = _each_in_tf_then_imported(lambda tf: (_v1_writes_after_reads(tf), None))
+    assert sum(isinstance(e, tuple) for e in expected.values()) == 6

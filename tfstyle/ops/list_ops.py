@@ -21,12 +21,13 @@ read, concatenated and gathered by indices known at compile time.
 A TF 1.x TensorArray's element is written once: its list tracks which elements were written
 (``written``) and the first write to one already written (``clash``), which the step reports
 after it runs, as TF's error naming that write (``TensorListValue.check_after_step``); an array
-made in a function (a loop's body) that ends there is checked there (``check_in_function``). Its
-reads clear what they read (``clear_after_read``): the array's ``reads`` record them, and a
-second read of an element fails alike. A loop that writes (reads) one once per iteration at its
-counter, as ``dynamic_rnn`` does, cannot do so twice: that goes unchecked (``counted_accesses``),
-so that its step needs no checks as it runs and donates its state. An element never written of
-one whose element shape is not fully defined fails to read, as in TF.
+made in a function (a loop's body) that ends there is checked there (``check_in_function``). The
+array's ``reads`` record what was read: a write of an element read fails alike, and so does a
+second read where reads clear what they read (``clear_after_read``). A loop that writes (reads)
+one once per iteration at its counter, as ``dynamic_rnn`` does, cannot do so twice: that goes
+unchecked (``counted_accesses``), so that its step needs no checks as it runs and donates its
+state. An element never written of one whose element shape is not fully defined fails to read,
+as in TF.
 """
 
 import contextlib
@@ -135,10 +136,12 @@ class TensorListValue:
         shape = self.element_shape if buf is None else None
         length = jnp.asarray(self.length, jnp.int32)
         new = self.replace(buffer=buf, length=length, static_item=item, element_shape=shape)
-        if isinstance(self.written, tuple) and self.written != other.written:
-            new = _tracked(new)  # (the branches wrote different elements)
-        if other.clash is not None or _reads_differ(self, other):
-            new = _tracked(new)
+        if (isinstance(self.written, tuple) and self.written != other.written) or (
+            other.clash is not None
+        ):
+            new = _tracked(new, reads=False)  # (the branches wrote different elements)
+        if _reads_differ(self, other):
+            new = _tracked(new)  # (or read different ones)
         return new
 
     def fed_to_function(self):
@@ -146,7 +149,7 @@ class TensorListValue:
         it reads stays in it (a loop's body returns it) and never reaches the caller's trace."""
         if self.reads is None:
             return self
-        return self.replace(reads=_Reads(self.reads.marks, self.reads.failure))
+        return self.replace(reads=self.reads.replace())
 
     def replace(self, **kw):
         fields = {k: getattr(self, k) for k in self.__slots__}
@@ -156,14 +159,21 @@ class TensorListValue:
 
 class _Reads:
     """Which elements of a TF 1.x TensorArray were read (``marks``: a tuple of bools while
-    known at compile time, else a bool array), and the first read of one already read
+    known at compile time, else a bool array; a write of one fails), and, where a read clears
+    what it reads (``clears``: ``clear_after_read``), the first read of one already read
     (``failure``: ``None`` or int32 ``[site, index]``, ``site`` -1 while there is none)."""
 
-    __slots__ = ("marks", "failure")
+    __slots__ = ("marks", "failure", "clears")
 
-    def __init__(self, marks, failure=None):
+    def __init__(self, marks, failure=None, clears=True):
         self.marks = marks
         self.failure = failure
+        self.clears = clears
+
+    def replace(self, **kw):
+        fields = {k: getattr(self, k) for k in self.__slots__}
+        fields.update(kw)
+        return _Reads(**fields)
 
 
 def _reads_differ(a, b):
@@ -195,7 +205,8 @@ def _flatten(v):
     reads = None
     if v.reads is not None:
         marks, failure = v.reads.marks, v.reads.failure
-        reads = (marks if isinstance(marks, tuple) else "array", failure is not None)
+        reads = (marks if isinstance(marks, tuple) else "array", failure is not None,
+                 v.reads.clears)  # fmt: skip
         children.extend([m for m in (marks,) if not isinstance(m, tuple)])
         children.extend([f for f in (failure,) if f is not None])
     # Only the buffer's shape matters once it exists: the declared shape stays out of the
@@ -217,7 +228,7 @@ def _unflatten(aux, children):
     clash = children.pop(0) if clash else None
     if reads is not None:
         marks = children.pop(0) if reads[0] == "array" else reads[0]
-        reads = _Reads(marks, children.pop(0) if reads[1] else None)
+        reads = _Reads(marks, children.pop(0) if reads[1] else None, reads[2])
     return TensorListValue(buffer, length, capacity, dt, shape, item, shapes, written, clash, grows,
                            unwritten=unwritten, reads=reads)  # fmt: skip
 
@@ -604,17 +615,21 @@ _SITE_OF = weakref.WeakKeyDictionary()
 _NO_CLASH = np.array([-1, -1], np.int32)
 
 
-def _site(op):
-    site = _SITE_OF.get(op)
+def _site(op, kind=""):
+    """The site number of ``op`` failing as ``kind`` (``"read"``: a write of an element read
+    before; else by the op's type, a second write or read)."""
+    sites = _SITE_OF.setdefault(op, {})
+    site = sites.get(kind)
     if site is None:
-        site = _SITE_OF[op] = len(_SITES)
-        _SITES.append(weakref.ref(op))
+        site = sites[kind] = len(_SITES)
+        _SITES.append((weakref.ref(op), kind))
     return site
 
 
-def _tracked(lst):
-    """``lst`` with which elements were written and read, and its failures, as arrays (the
-    state of a loop or a cond that writes or reads it)."""
+def _tracked(lst, reads=True):
+    """``lst`` with which elements were written, and its clash, as arrays (the state of a loop
+    or a cond that writes it); with ``reads``, what the array's reads hold too, in a record of
+    its own (else the record stays the one the array's other lists share)."""
     import jax.numpy as jnp
 
     def marks(m):
@@ -625,9 +640,11 @@ def _tracked(lst):
 
     if lst.written is None:
         return lst
-    reads = lst.reads
-    if reads is not None:
-        reads = _Reads(marks(reads.marks), failure(reads.failure))
+    if reads and lst.reads is not None:
+        r = lst.reads
+        reads = r.replace(marks=marks(r.marks), failure=failure(r.failure) if r.clears else None)
+    else:
+        reads = lst.reads
     return lst.replace(written=marks(lst.written), clash=failure(lst.clash), reads=reads)
 
 
@@ -637,48 +654,67 @@ def _written_once(op, lst, indices):
     a cond branch, which may not run) fails now; otherwise the list's ``clash`` records it."""
     import jax.numpy as jnp
 
+    from tfstyle.compiler import lowering
+
     if lst.written is None or "_tensor_array" not in op._attrs or _counted(op):
         return lst
     written, clash = lst.written, lst.clash
-    if _is_static(indices) and _is_static(written) and (clash is None or _is_static(clash)):
+    # Elements read fail first, as in TF (but for a gradient's second run of the forward ops,
+    # which the reads that ran once already see).
+    read = None if lst.reads is None or lowering.rerunning() else lst.reads.marks
+    if (
+        _is_static(indices)
+        and _is_static(written)
+        and (clash is None or _is_static(clash))
+        and _is_static(read)
+    ):
         marks = [bool(b) for b in np.asarray(written, bool).reshape(-1)]
+        read = None if read is None else np.asarray(read, bool).reshape(-1)
         found = None
         for i in np.asarray(indices).reshape(-1).tolist():
             if not 0 <= i < len(marks):
                 continue  # (out of range: the write's own checks)
-            if marks[i]:
+            if marks[i] or (read is not None and read[i]):
                 found = i
                 break
             marks[i] = True
         if found is not None and (clash is None or int(np.asarray(clash)[0]) < 0):
+            kind = "read" if read is not None and read[found] else ""
             if not _in_function(op):
-                _fail(op, _clash_message(op, found))
-            clash = np.array([_site(op), found], np.int32)
+                raise _clash_error(_site(op, kind), found)
+            clash = np.array([_site(op, kind), found], np.int32)
         marks = tuple(marks) if isinstance(written, tuple) else np.asarray(marks, bool)
         return lst.replace(written=marks, clash=clash)
-    lst = _tracked(lst)
+    lst = _tracked(lst, reads=False)
+    if isinstance(read, tuple):
+        read = jnp.asarray(np.asarray(read, bool).reshape(-1))
     if np.ndim(indices) == 0:  # a write (in a loop: keep its step small)
         i = jnp.asarray(indices, jnp.int32)
-        new = jnp.stack([jnp.int32(_site(op)), i])
-        clash = jnp.where((lst.clash[0] < 0) & lst.written[i], new, lst.clash)
+        hit, site = lst.written[i], jnp.int32(_site(op))
+        if read is not None:
+            hit, site = hit | read[i], jnp.where(read[i], jnp.int32(_site(op, "read")), site)
+        clash = jnp.where((lst.clash[0] < 0) & hit, jnp.stack([site, i]), lst.clash)
         return lst.replace(written=lst.written.at[i].set(True), clash=clash)
     idx = jnp.asarray(indices, jnp.int32).reshape(-1)
     hit = lst.written[idx]
     if idx.shape[0] > 1:  # an index scattered twice
         same = idx[:, None] == idx[None, :]
         hit = hit | jnp.any(jnp.tril(same, -1), axis=1)
-    first = jnp.argmax(hit)
-    new = jnp.stack([jnp.int32(_site(op)), idx[first]])
+    site = jnp.int32(_site(op))
+    if read is not None:
+        hit = hit | read[idx]
+        site = jnp.where(read[idx[jnp.argmax(hit)]], jnp.int32(_site(op, "read")), site)
+    new = jnp.stack([site, idx[jnp.argmax(hit)]])
     clash = jnp.where((lst.clash[0] < 0) & jnp.any(hit), new, lst.clash)
     return lst.replace(written=lst.written.at[idx].set(True), clash=clash)
 
 
 def _read_once(op, lst, indices):
-    """TF 1.x's read of elements ``indices`` (in order) by ``op`` from a TensorArray whose reads
-    clear what they read: each must not have been read before. The array's ``reads`` (shared
-    by its lists in this trace) record the read, and the first read of an element already
-    read, which the step reports after it runs; known at compile time outside a function, it
-    fails now. (A gradient's second run of the forward ops reads nothing again.)"""
+    """TF 1.x's read of elements ``indices`` (in order) by ``op`` from a TensorArray: the
+    array's ``reads`` (shared by its lists in this trace) record it. Where reads clear what
+    they read, each element must not have been read before: the first read of one already read
+    is recorded too, which the step reports after it runs; known at compile time outside a
+    function, it fails now. (A gradient's second run of the forward ops reads nothing again.)"""
     import jax.numpy as jnp
 
     from tfstyle.compiler import lowering
@@ -693,7 +729,7 @@ def _read_once(op, lst, indices):
         for i in np.asarray(indices).reshape(-1).tolist():
             if not 0 <= i < len(new):
                 continue  # (out of range: the read's own checks)
-            if new[i]:
+            if new[i] and reads.clears:
                 found = i
                 break
             new[i] = True
@@ -705,10 +741,13 @@ def _read_once(op, lst, indices):
         reads.failure = failure
         return
     marks = jnp.asarray(np.asarray(marks, bool).reshape(-1) if isinstance(marks, tuple) else marks)
-    failure = jnp.asarray(_NO_CLASH if failure is None else failure, jnp.int32)
     idx = jnp.asarray(indices, jnp.int32).reshape(-1)
     if idx.shape[0] == 0:
         return
+    if not reads.clears:
+        reads.marks = marks.at[idx].set(True)
+        return
+    failure = jnp.asarray(_NO_CLASH if failure is None else failure, jnp.int32)
     hit = marks[idx]
     if idx.shape[0] > 1:  # an index read twice by one gather
         same = idx[:, None] == idx[None, :]
@@ -835,9 +874,15 @@ def counted_accesses(cond_g, body_g, values, bound):
         if other or [i for i, out in enumerate(body_g.outputs) if _source(out) in kept] != [j]:
             continue  # (another op, or another loop variable, takes the list)
         candidates = []
-        if len(writes) == 1 and isinstance(v.written, tuple):
-            candidates.append((writes[0], v.written, v.clash))
-        if len(reads) == 1 and v.reads is not None and isinstance(v.reads.marks, tuple):
+        unread = v.reads is None or (not reads and isinstance(v.reads.marks, tuple))
+        if len(writes) == 1 and isinstance(v.written, tuple) and unread:
+            # (A write of an element read before fails too: none from the start may be.)
+            marks = v.written
+            if v.reads is not None:
+                marks = tuple(a or b for a, b in zip(marks, v.reads.marks))
+            candidates.append((writes[0], marks, v.clash))
+        if len(reads) == 1 and not writes and v.reads is not None and isinstance(
+                v.reads.marks, tuple):  # fmt: skip
             candidates.append((reads[0], v.reads.marks, v.reads.failure))
         for op, marks, failure in candidates:
             if op.type not in ("TensorListSetItem", "TensorListGetItem"):
@@ -877,7 +922,7 @@ def mark_counted(values, accesses):
             at = jnp.arange(lst.capacity)
             marks = jnp.asarray(marks) | ((at >= start) & (at < jnp.asarray(end, jnp.int32)))
         if reading:
-            values[j] = lst.replace(reads=_Reads(marks, lst.reads.failure))
+            values[j] = lst.replace(reads=lst.reads.replace(marks=marks))
         else:
             values[j] = lst.replace(written=marks)
     return tuple(values)
@@ -912,7 +957,7 @@ def _failures(v):
     if not isinstance(v, TensorListValue):
         return ()
     found = () if v.clash is None else (v.clash,)
-    if v.reads is not None and v.reads.failure is not None:
+    if v.reads is not None and v.reads.clears and v.reads.failure is not None:
         found += (v.reads.failure,)
     return found
 
@@ -927,12 +972,11 @@ def _function_of(op):
     return op.graph if _in_function(op) else None
 
 
-def _clash_message(op, index):
+def _clash_message(op, index, reason="already been written to"):
     name = op._attrs["_tensor_array"]
     name = name.decode() if isinstance(name, bytes) else name
     return (
-        f"TensorArray {name}: Could not write to TensorArray index {index} because it has "
-        "already been written to."
+        f"TensorArray {name}: Could not write to TensorArray index {index} because it has {reason}."
     )
 
 
@@ -1044,7 +1088,10 @@ def report_short_capacities(values):
 
 
 def _clash_error(site, index):
-    op = _SITES[site]()
+    ref, kind = _SITES[site]
+    op = ref()
+    if kind == "read":
+        return _error(op, _clash_message(op, index, "already been read"))
     message = _read_twice_message if op.type in _READS else _clash_message
     return _error(op, message(op, index))
 
@@ -1192,8 +1239,9 @@ def _lower_reserve(op):
             infers = bool(op._attrs.get("_tensor_array_identical_shapes", False))
             unwritten = None if buf is not None else (shape, infers)
             lst = lst.replace(written=(False,) * n, made_in=_function_of(op), unwritten=unwritten)
-            if clear_after_read and bool(np.asarray(clear_after_read[0])):
-                lst = lst.replace(reads=_Reads((False,) * n))
+            if clear_after_read:  # (imported from a TensorArrayV3: its reads are tracked)
+                clears = bool(np.asarray(clear_after_read[0]))
+                lst = lst.replace(reads=_Reads((False,) * n, clears=clears))
         return lst
 
     return fn
@@ -1272,7 +1320,7 @@ def _split_written(op, into, lst):
         return lst
     before = into[0]
     before = _written_once(op, before, np.arange(min(lst.capacity, before.capacity)))
-    reads = None if before.reads is None else _Reads((False,) * lst.capacity)
+    reads = None if before.reads is None else before.reads.replace(marks=(False,) * lst.capacity)
     return lst.replace(written=(True,) * lst.capacity, clash=before.clash, made_in=before.made_in,
                        reads=reads)  # fmt: skip
 
@@ -1432,7 +1480,7 @@ def _padded(lst, extra):
             marks = marks + (False,) * extra
         else:
             marks = jnp.concatenate([marks, jnp.zeros((extra,), bool)])
-        reads = _Reads(marks, reads.failure)
+        reads = reads.replace(marks=marks)
     return lst.replace(buffer=buf, capacity=lst.capacity + extra, shapes=shapes, written=written,
                        reads=reads)  # fmt: skip
 
