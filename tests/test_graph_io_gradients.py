@@ -482,12 +482,29 @@ def _cond_in_cond(tf, x, w):
     return tf.cond(tf.reduce_sum(x) > -100, outer, lambda: x * w)
 
 
+def _gather_one_row_in_while(tf, x, w):
+    # A gather at a scalar index: TF cannot differentiate it written as a GatherNd of indices
+    # of shape [1] (its gradient's ScatterNd rejects them).
+    body = lambda i, a: (i + 1, tf.sin(a * tf.gather(x * w, i)) + tf.gather(x, i, axis=1)[i])
+    return tf.while_loop(lambda i, a: i < 3, body, [0, w])[1]
+
+
+def _gather_one_row_of_variable_in_cond_in_while(tf, x, w):
+    m = tf.get_variable("m", initializer=np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3))
+
+    def body(i, a):
+        a = tf.cond(tf.reduce_sum(a) > -100, lambda: a * tf.gather(m, i), lambda: a * w)
+        return i + 1, a + x[i]
+
+    return tf.while_loop(lambda i, a: i < 4, body, [0, w])[1]
+
+
 @pytest.mark.parametrize(
     "loop",
     [_map, _scan_init, _scan_first, _scan_first_reversed, _foldl_first, _foldr_init, _gru,
      _while_rows, _while_until, _while_bounded, _cond_reads_variable, _cond_false,
      _while_cond_in_body, _while_in_while, _while_in_cond, _map_in_while, _while_in_map,
-     _cond_in_cond],
+     _cond_in_cond, _gather_one_row_in_while, _gather_one_row_of_variable_in_cond_in_while],
 )  # fmt: skip
 def test_gradients_through_control_flow_run_in_tf(loop):
     # TF's SymbolicGradient takes the gradient of a loop inside its function as zero, and

@@ -576,8 +576,16 @@ def _expand_gather(fdef, op, inputs, taken):
         ids = e.node("Cast", "Cast", [ids], "y", SrcT=tids, DstT=dtypes.int32, Truncate=False)
         tids = dtypes.int32
     last = e.const("last", np.array(-1, np.int32))
+    scalar = op._inputs[1].shape.ndims == 0
+    if scalar:
+        # TF's gradient of a GatherNd of one index vector (indices of shape [1]) is a ScatterNd
+        # that TF rejects: the index is gathered as a batch of one, which is then squeezed.
+        ids = e.node("ExpandDims_0", "ExpandDims", [ids, last], "output", T=tids,
+                     Tdim=dtypes.int32)  # fmt: skip
     nd_ids = e.node("ExpandDims", "ExpandDims", [ids, last], "output", T=tids, Tdim=dtypes.int32)
     out = e.node("GatherNd", "GatherNd", [params, nd_ids], "output", Tparams=dtype, Tindices=tids)
+    if scalar:
+        out = e.node("Squeeze", "Squeeze", [out], "output", T=dtype, squeeze_dims=[0])
     if axis:
         k = op._inputs[1].shape.ndims
         # [ids dims, dims before the axis, dims after it] -> [before, ids dims, after]
