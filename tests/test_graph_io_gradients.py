@@ -499,12 +499,23 @@ def _gather_one_row_of_variable_in_cond_in_while(tf, x, w):
     return tf.while_loop(lambda i, a: i < 4, body, [0, w])[1]
 
 
+def _integer_ops_in_while(tf, x, w):
+    # Integer ops that TF has no function gradient of (FloorMod, ArgMax, a OneHot): TF's
+    # SymbolicGradient of the body fails on them though no gradient flows through them.
+    def body(i, a):
+        j = tf.cast(tf.argmax(tf.one_hot((i * 2) % 5, 5) * 2.0), tf.int32)
+        return i + 1, tf.tanh(a * w) * tf.one_hot(i % 3, 3) + tf.gather(x, j)
+
+    return tf.while_loop(lambda i, a: i < 5, body, [0, w])[1]
+
+
 @pytest.mark.parametrize(
     "loop",
     [_map, _scan_init, _scan_first, _scan_first_reversed, _foldl_first, _foldr_init, _gru,
      _while_rows, _while_until, _while_bounded, _cond_reads_variable, _cond_false,
      _while_cond_in_body, _while_in_while, _while_in_cond, _map_in_while, _while_in_map,
-     _cond_in_cond, _gather_one_row_in_while, _gather_one_row_of_variable_in_cond_in_while],
+     _cond_in_cond, _gather_one_row_in_while, _gather_one_row_of_variable_in_cond_in_while,
+     _integer_ops_in_while],
 )  # fmt: skip
 def test_gradients_through_control_flow_run_in_tf(loop):
     # TF's SymbolicGradient takes the gradient of a loop inside its function as zero, and

@@ -983,6 +983,38 @@ def _write_while_call(fdef, op, refer, value_of, lib, taken):
     return _write_call(fdef, op, name, grad.name, lib, refer, value_of, taken)
 
 
+# Ops with integer results that TF has no function gradient of: TF's SymbolicGradient fails on
+# them even where no gradient flows (a loop counter's `i % n` in a loop's body).
+_INTEGER_OPS_WITHOUT_GRADIENT = ("FloorMod", "TruncateMod", "Mod", "ArgMax", "ArgMin")
+
+
+def _has_no_gradient(op):
+    """Whether ``op`` is one of ``_INTEGER_OPS_WITHOUT_GRADIENT`` with only integer results, or
+    a ``OneHot`` of constant on and off values: ops that TF cannot differentiate in a function
+    and whose gradients are zeros."""
+    if op.type == "OneHot":
+        return all(t.op.type == "Const" for t in op._inputs[2:4])
+    return op.type in _INTEGER_OPS_WITHOUT_GRADIENT and all(t.dtype.is_integer for t in op._outputs)
+
+
+def _write_no_gradient_call(fdef, op, refer, lib, taken):
+    """Writes ``op`` (``_has_no_gradient``) into a gradient function's body as a call of a
+    function holding it, with a gradient function registered for it that gives zeros. Returns
+    ``{output of op: reference}``."""
+    in_types = [t.dtype for t in op._inputs]
+    out_types = [t.dtype for t in op._outputs]
+    base = "".join(c if c.isalnum() or c == "_" else "_" for c in op.name)
+    f = _FunctionBuilder(lib, f"{base}_no_gradient", in_types, out_types)
+    nd = f.fdef.node_def.add(name=op.name, op=op.type)
+    nd.input.extend(f.args)
+    _fill_attrs(nd, op, lib)
+    f.fdef.attr["_noinline"].b = True
+    name = f.returns([_body_output_name(t) for t in op._outputs]).name
+    g = _FunctionBuilder(lib, f"{base}_zero_gradient", [*in_types, *out_types], in_types)
+    zeros = [f"{g.node('zeros', 'ZerosLike', [a], T=dt)}:y:0" for a, dt in zip(g.args, in_types)]
+    return _write_call(fdef, op, name, g.returns(zeros).name, lib, refer, lambda t: None, taken)
+
+
 def _scan_callable(op):
     """Whether a gradient through scan ``op`` of unknown length can be written for TF as a call
     with a registered gradient (``_write_scan_call``): it starts from initial carries (not its
@@ -2301,6 +2333,9 @@ def _function_def(fdef, fg, lib, args, rets, stateful, extra=None, prelude=None,
             control = [c.name for c in op._control_inputs if c not in arg_ops]
             outs = _write_scan(op, _FunctionWriter(fdef, nodes), refer, lib, control)
             ref.update(zip(op._outputs, outs))
+            continue
+        if expand and _has_no_gradient(op):
+            ref.update(_write_no_gradient_call(fdef, op, refer, lib, nodes))
             continue
         if expand and op.type in _GRADIENT_EXPANSIONS:
             ins = [refer(t) for t in op._inputs]
