@@ -509,13 +509,20 @@ def _integer_ops_in_while(tf, x, w):
     return tf.while_loop(lambda i, a: i < 5, body, [0, w])[1]
 
 
+def _reverse_sequence_in_while(tf, x, w):
+    # TF has no function gradient of ReverseSequence: a call with a registered one.
+    lengths = tf.constant([3, 1, 0, 2, 3], tf.int64)
+    body = lambda i, a: (i + 1, tf.sin(tf.reverse_sequence(a * w, lengths, 1, 0)) + x)
+    return tf.while_loop(lambda i, a: i < 2, body, [0, tf.reverse_sequence(x, lengths, 1, 0)])[1]
+
+
 @pytest.mark.parametrize(
     "loop",
     [_map, _scan_init, _scan_first, _scan_first_reversed, _foldl_first, _foldr_init, _gru,
      _while_rows, _while_until, _while_bounded, _cond_reads_variable, _cond_false,
      _while_cond_in_body, _while_in_while, _while_in_cond, _map_in_while, _while_in_map,
      _cond_in_cond, _gather_one_row_in_while, _gather_one_row_of_variable_in_cond_in_while,
-     _integer_ops_in_while],
+     _integer_ops_in_while, _reverse_sequence_in_while],
 )  # fmt: skip
 def test_gradients_through_control_flow_run_in_tf(loop):
     # TF's SymbolicGradient takes the gradient of a loop inside its function as zero, and
@@ -634,6 +641,15 @@ def _scan_of_unknown_length(tf, kind):
             out, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(4), x * w, dtype=tf.float32,
                                            sequence_length=tf.constant([2, 3]))  # fmt: skip
             y = tf.reduce_sum(tf.square(out)) + tf.reduce_sum(state)
+        elif kind == "bidirectional_lengths":  # ReverseSequence before and after the scans
+            cells = [tf.nn.rnn_cell.GRUCell(4), tf.nn.rnn_cell.BasicLSTMCell(3)]
+            outs, states = tf.nn.bidirectional_dynamic_rnn(*cells, x * w, dtype=tf.float32,
+                                                           sequence_length=[3, 2])  # fmt: skip
+            y = (
+                tf.reduce_sum(tf.square(outs[0]))
+                + tf.reduce_sum(outs[1])
+                + tf.reduce_sum(states[1].h)
+            )
         elif kind == "map":
             y = tf.reduce_sum(tf.map_fn(lambda r: tf.sin(r * w), x[0]))
         elif kind == "scan_reverse":
@@ -647,7 +663,9 @@ def _scan_of_unknown_length(tf, kind):
     return tf.global_variables_initializer().name
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru_lengths", "map", "scan_reverse", "foldr"])
+@pytest.mark.parametrize(
+    "kind", ["lstm", "gru_lengths", "bidirectional_lengths", "map", "scan_reverse", "foldr"]
+)
 def test_training_through_scans_of_unknown_length_runs_in_tf(kind):
     # Such a scan cannot be unrolled: it is written as a call of a function holding it, whose
     # registered gradient runs its steps again and then their SymbolicGradients in reverse.

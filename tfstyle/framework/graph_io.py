@@ -997,22 +997,35 @@ def _has_no_gradient(op):
     return op.type in _INTEGER_OPS_WITHOUT_GRADIENT and all(t.dtype.is_integer for t in op._outputs)
 
 
-def _write_no_gradient_call(fdef, op, refer, lib, taken):
-    """Writes ``op`` (``_has_no_gradient``) into a gradient function's body as a call of a
-    function holding it, with a gradient function registered for it that gives zeros. Returns
-    ``{output of op: reference}``."""
+def _written_as_call(op):
+    """Whether ``op`` is written in a function that TF differentiates as a call with a
+    registered gradient (``_write_op_call``): ``_has_no_gradient``, or a ``ReverseSequence``
+    (``bidirectional_dynamic_rnn`` with sequence lengths), which TF has no function gradient of."""
+    return op.type == "ReverseSequence" or _has_no_gradient(op)
+
+
+def _write_op_call(fdef, op, refer, lib, taken):
+    """Writes ``op`` (``_written_as_call``) into a gradient function's body as a call of a
+    function holding it, with a gradient function registered for it: zeros, or for a
+    ``ReverseSequence`` the incoming gradient reversed the same way. Returns ``{output of op:
+    reference}``."""
     in_types = [t.dtype for t in op._inputs]
     out_types = [t.dtype for t in op._outputs]
     base = "".join(c if c.isalnum() or c == "_" else "_" for c in op.name)
-    f = _FunctionBuilder(lib, f"{base}_no_gradient", in_types, out_types)
+    f = _FunctionBuilder(lib, f"{base}_call", in_types, out_types)
     nd = f.fdef.node_def.add(name=op.name, op=op.type)
     nd.input.extend(f.args)
     _fill_attrs(nd, op, lib)
     f.fdef.attr["_noinline"].b = True
     name = f.returns([_body_output_name(t) for t in op._outputs]).name
-    g = _FunctionBuilder(lib, f"{base}_zero_gradient", [*in_types, *out_types], in_types)
-    zeros = [f"{g.node('zeros', 'ZerosLike', [a], T=dt)}:y:0" for a, dt in zip(g.args, in_types)]
-    return _write_call(fdef, op, name, g.returns(zeros).name, lib, refer, lambda t: None, taken)
+    g = _FunctionBuilder(lib, f"{base}_gradient", [*in_types, *out_types], in_types)
+    grads = [f"{g.node('zeros', 'ZerosLike', [a], T=dt)}:y:0" for a, dt in zip(g.args, in_types)]
+    if op.type == "ReverseSequence":
+        a = op._attrs
+        back = g.node("reverse", "ReverseSequence", [g.args[2], g.args[1]], T=a["T"],
+                      Tlen=a["Tlen"], seq_dim=a["seq_dim"], batch_dim=a["batch_dim"])  # fmt: skip
+        grads[0] = f"{back}:output:0"
+    return _write_call(fdef, op, name, g.returns(grads).name, lib, refer, lambda t: None, taken)
 
 
 def _scan_callable(op):
@@ -1734,6 +1747,9 @@ def _export_gradients(gd, op, lib, taken, ref=_input_name):
         if o.type in _CONTROL_FLOW_TYPES:
             renamed.update(_write_differentiably(fdef, o, refer, value_of, lib, body_names))
             continue
+        if _written_as_call(o):
+            renamed.update(_write_op_call(fdef, o, refer, lib, body_names))
+            continue
         expand = _GRADIENT_EXPANSIONS.get(o.type)
         if o.type == "ResourceGather" and o._inputs[0] in gathered:
             expand = _expand_gather
@@ -2334,8 +2350,8 @@ def _function_def(fdef, fg, lib, args, rets, stateful, extra=None, prelude=None,
             outs = _write_scan(op, _FunctionWriter(fdef, nodes), refer, lib, control)
             ref.update(zip(op._outputs, outs))
             continue
-        if expand and _has_no_gradient(op):
-            ref.update(_write_no_gradient_call(fdef, op, refer, lib, nodes))
+        if expand and _written_as_call(op):
+            ref.update(_write_op_call(fdef, op, refer, lib, nodes))
             continue
         if expand and op.type in _GRADIENT_EXPANSIONS:
             ins = [refer(t) for t in op._inputs]
