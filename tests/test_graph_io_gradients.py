@@ -264,15 +264,25 @@ def _gathers(x, w):
     return sum(tfs.reduce_sum(t**2) for t in (a, b, c, d))
 
 
+def _selects(x, w):
+    # SelectV2 (tf.where_v2, and the mask of tf.nn.dropout): inputs of one shape, and inputs
+    # broadcast against each other.
+    y = tfs.nn.conv2d(x, w, [1, 1, 1, 1], "SAME")
+    same = tfs.where_v2(y > 0.1, tfs.sin(y), y * y)
+    wide = tfs.where_v2(x[:, :, :1, :1] > 0, w[0, 0, 0], tfs.cos(y))
+    narrow = tfs.where_v2(tfs.constant([True, False]), w[1, 1, 0], 0.5 * w[2, 2, 1, 0])
+    return tfs.reduce_sum(same) + tfs.reduce_sum(wide**2) + tfs.reduce_sum(narrow)
+
+
 @pytest.mark.parametrize(
     "fn",
     [_conv_pool, _sparse_xent, _l2, _dilated, _activations, _fused_batch_norm, _batch_matmul,
-     _pad_tile, _lrn, _conv_transpose, _gathers],
+     _pad_tile, _lrn, _conv_transpose, _gathers, _selects],
 )  # fmt: skip
 def test_gradients_through_ops_without_function_gradients(fn):
     """Ops TF cannot differentiate inside a function (activations, fused batch norm, pads,
-    tiles, reductions over negative axes, gathers) or gets wrong there (dilated convolutions) are
-    written there as ops it can."""
+    tiles, reductions over negative axes, gathers, SelectV2) or gets wrong there (dilated
+    convolutions) are written there as ops it can."""
     rng = np.random.RandomState(0)
     xv = rng.randn(2, 6, 6, 2).astype(np.float32)
     g = tfs.Graph()
@@ -760,6 +770,30 @@ def test_lstm_training_graph_trains_in_tf_and_imports_back(tmp_path):
         np.testing.assert_allclose(losses, expected[0], rtol=1e-5)
         for a, b in zip(values, expected[1]):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_dropout_training_graph_runs_in_tf():
+    # tf.nn.dropout's mask is a SelectV2, written for TF as a Select. Its random numbers are
+    # drawn outside the differentiated function, so the gradient TF computes is that of the
+    # mask of the same run: d(sum(c * h))/dw = sum(c * h / w) for h = dropout(x * w).
+    g = tfs.Graph()
+    with g.as_default():
+        x = tfs.placeholder(tfs.float32, [6, 3], name="x")
+        t = tfs.placeholder_with_default(False, [], name="t")
+        w = tfs.get_variable("w", initializer=np.array([0.5, -0.3, 0.8], np.float32))
+        h = tfs.identity(tfs.nn.dropout(x * w, rate=0.5), name="h")
+        cv = np.arange(18, dtype=np.float32).reshape(6, 3) * 0.1
+        loss = tfs.reduce_sum(cv * h) + tfs.reduce_sum(tfs.layers.dropout(x * w, training=t))
+        (gw,) = tfs.gradients(loss, [w])
+        init = tfs.global_variables_initializer().name
+    xv = np.linspace(-1, 1, 18, dtype=np.float32).reshape(6, 3)
+    got = _run_in_tf(g.as_graph_def(), init, [gw.name, "h:0", READS[0]], {"x:0": xv})
+    grad, hv, wv = got
+    assert 0 < np.count_nonzero(hv) < hv.size
+    np.testing.assert_allclose(grad, (cv * hv / wv).sum(0) + xv.sum(0), rtol=1e-5)
+    # With the layer's dropout active (its mask drawn in a cond's branch), TF runs it too.
+    more = _run_in_tf(g.as_graph_def(), init, [gw.name], {"x:0": xv, "t:0": True})[0]
+    assert np.all(np.isfinite(more))
 
 
 def _batch_norm_model(tf, conv):

@@ -1338,6 +1338,27 @@ def _expand_activation(fdef, op, inputs, taken):
     return {op._outputs[0]: y}
 
 
+def _expand_select_v2(fdef, op, inputs, taken):
+    """``SelectV2`` (``tf.where``, dropout) as a ``Select``, which TF has a function gradient
+    of and which takes inputs of one shape: where the shapes differ, each is broadcast by adding
+    zeros of the common shape (so that the gradients of the adds sum over the broadcast axes)."""
+    e = _Expansion(fdef, op, taken)
+    c, x, y = inputs
+    shapes = [t.shape for t in op._inputs]
+    if all(s.is_fully_defined() for s in shapes) and len({tuple(s.as_list()) for s in shapes}) == 1:
+        return {op._outputs[0]: e.node("Select", "Select", [c, x, y], "output", T=e.t)}
+    t = e.t
+    mask = e.node("Cast", "Cast", [c], "y", SrcT=dtypes.bool, DstT=t)
+    zeros = e.node("ZerosLike", "ZerosLike", [mask], "y", T=t)
+    for v in (x, y):
+        zeros = e.node("zeros", "AddV2", [zeros, e.node("ZerosLike", "ZerosLike", [v], "y", T=t)],
+                       "z", T=t)  # fmt: skip
+    wide = e.node("wide_mask", "AddV2", [mask, zeros], "z", T=t)
+    cond = e.node("condition", "Cast", [wide], "y", SrcT=t, DstT=dtypes.bool)
+    x, y = (e.node("broadcast", "AddV2", [v, zeros], "z", T=t) for v in (x, y))
+    return {op._outputs[0]: e.node("Select", "Select", [cond, x, y], "output", T=t)}
+
+
 def _expand_add_n(fdef, op, inputs, taken):
     """``AddN`` as a chain of ``AddV2`` (TF has no function gradient for ``AddN``)."""
     e = _Expansion(fdef, op, taken)
@@ -1571,6 +1592,7 @@ _GRADIENT_EXPANSIONS = {
     "Conv2D": _expand_conv,
     "DepthwiseConv2dNative": _expand_conv,
     "AddN": _expand_add_n,
+    "SelectV2": _expand_select_v2,
     "LRN": _expand_lrn,
     "Conv2DBackpropInput": _expand_conv_transpose,
     **dict.fromkeys(("Pad", "PadV2", "Tile"), _expand_pad_or_tile),
