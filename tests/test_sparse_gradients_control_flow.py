@@ -90,8 +90,10 @@ def _cond_cases(tf, emb, p):
         "chained_conds_through_ops": _chained_conds(tf, emb, p, lambda h: tf.sin(h) * 2.0),
         "loop_beside_a_gather": tf.cond(
             p,
-            lambda: _gather_sum(tf, emb, [1, 3])
-            + tf.while_loop(lambda i, a: i < 3, lambda i, a: (i + 1, tf.sin(a)), [0, 0.5])[1],
+            lambda: (
+                _gather_sum(tf, emb, [1, 3])
+                + tf.while_loop(lambda i, a: i < 3, lambda i, a: (i + 1, tf.sin(a)), [0, 0.5])[1]
+            ),
             zero,
         ),
         "rows_used_nonlinearly": tf.cond(
