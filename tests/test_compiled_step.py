@@ -123,3 +123,29 @@ def test_a_step_with_a_loop_keeps_xla_default_copy_insertion(monkeypatch):
     region = "xla_cpu_copy_insertion_use_region_analysis"
     assert executable._cpu_compiler_options(calls[0][0].plan)[region] is False
     assert executable._cpu_compiler_options(calls[1][0].plan)[region] is True
+
+
+def test_loss_fetched_beside_the_train_op_is_computed_once(monkeypatch):
+    # The loss comes from the gradient's own forward pass: fetching it adds no second forward
+    # scan of the RNN (XLA does not merge two loops that compute the same).
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [4, 6, 3], name="x")
+        with tf.variable_scope("rnn", initializer=tf.constant_initializer(0.1)):
+            out, _ = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(5), x, dtype=tf.float32)
+        logits = tf.layers.dense(out[:, -1], 2)
+        loss = tf.reduce_mean(tf.square(logits - 1.0))
+        accuracy = tf.reduce_mean(tf.cast(tf.argmax(logits, 1) > 0, tf.float32))
+        train = tf.train.AdamOptimizer(0.1).minimize(loss)
+        init = tf.global_variables_initializer()
+    feed = {x: np.linspace(-1, 1, 72, dtype=np.float32).reshape(4, 6, 3)}
+    loops = []
+    with tf.Session(graph=g) as sess:
+        sess.run(init)
+        calls = _captured_calls(monkeypatch)
+        for fetches in (train, [train, loss], [train, loss, accuracy]):
+            sess.run(fetches, feed)
+            exe, args = calls[-1]
+            with executable.x64(True):
+                loops.append(exe.jitted.lower(*args).as_text().count("stablehlo.while"))
+    assert loops[0] > 0 and loops == [loops[0]] * 3

@@ -123,9 +123,10 @@ class LoweringContext:
         return jax.random.fold_in(key, counter)
 
     # -- sub-graphs ------------------------------------------------------------------------
-    def evaluate(self, tensors, overrides=None):
+    def evaluate(self, tensors, overrides=None, recomputed=None):
         """Values of ``tensors``; with ``overrides`` ({Tensor: value}) everything downstream of
-        the overridden tensors is recomputed from them (used by gradients and control flow)."""
+        the overridden tensors is recomputed from them (used by gradients and control flow),
+        and ``recomputed`` (a dict), if given, receives those recomputed values."""
         if not overrides:
             missing = [t for t in tensors if t not in self.values]
             if missing:
@@ -155,6 +156,8 @@ class LoweringContext:
                 _run_ops(self, recompute, env)
         finally:
             self.values = saved
+        if recomputed is not None:
+            recomputed.update((t, env[t]) for op in recompute for t in op._outputs if t in env)
         return [env[t] for t in tensors]
 
 
@@ -377,6 +380,7 @@ def build_step(plan, host_effects=True):
     passthrough = {}
     first_host = len(feeds) - len(plan.host_feeds)
     run_checks = []  # finish of each run check (raises its error), its arrays after the effects'
+    ops = _givers_first(plan.ops)
 
     def step(donated, readonly, feed_values, rng):
         state = dict(readonly)
@@ -388,7 +392,7 @@ def build_step(plan, host_effects=True):
         for i, (t, v) in enumerate(zip(feeds, feed_values)):
             # Strings never enter XLA: a fed string (passed as None) is read on the host.
             env[t] = HostValue(_host_feed(i)) if v is None else v
-        _run_ops(ctx, plan.ops, env)
+        _run_ops(ctx, ops, env)
         checks = _checks_after_step([*env.values(), *ctx.ended]) if host_effects else []
         outs = []
         for i, t in enumerate(fetch_tensors):
@@ -419,6 +423,27 @@ def build_step(plan, host_effects=True):
         return tuple(outs), written
 
     return step, host_finishers, effects, passthrough, run_checks
+
+
+def _givers_first(ops):
+    """``ops`` (a run's, in order) with the pure ops that lead neither to an op that
+    ``gives_earlier_values`` nor to an op with an effect moved after it, in their order, so
+    that they use the values it gives."""
+    for giver in [op for op in ops if op._def.gives_earlier_values]:
+        i = ops.index(giver)
+        wanted = {t.op for t in giver._inputs} | set(giver._control_inputs)
+        stay = set()
+        for op in reversed(ops[:i]):
+            d = op._def
+            effect = (d.uses_context or d.is_stateful or d.on_host or d.random
+                      or d.reads_resource or d.writes_resource or d.fails_at_run)  # fmt: skip
+            if op in wanted or effect:
+                stay.add(op)
+                wanted.update(t.op for t in op._inputs)
+                wanted.update(op._control_inputs)
+        before = [op for op in ops[:i] if op in stay]
+        ops = before + [giver] + [op for op in ops[:i] if op not in stay] + ops[i + 1 :]
+    return ops
 
 
 def _checks_in_function(ctx):

@@ -26,6 +26,7 @@ class OpDef:
         "host_value",
         "fed_checks",
         "num_tf_inputs",
+        "gives_earlier_values",
     )
 
     def __init__(self, type_name, infer, lower, uses_context, reads_resource, writes_resource):
@@ -72,6 +73,11 @@ class OpDef:
         # (values only its lowering reads, such as what an op imported from TF 1.x is checked
         # against): a GraphDef holds the first ``num_tf_inputs``. ``None``: all of them.
         self.num_tf_inputs = None
+        # Ops whose lowering also gives the values of tensors computed before them (a gradient
+        # computes its forward pass again, and gives it, so that a fetched loss is not computed
+        # twice): the pure ops of a run that do not lead to such an op are lowered after it, so
+        # that they use those values.
+        self.gives_earlier_values = False
 
 
 _REGISTRY = {}

@@ -844,7 +844,20 @@ class _Differentiable:
                 out.append(jnp.broadcast_to(g, jnp.shape(v)))
         return tuple(out)
 
-    def __call__(self, primals):
+    def with_forward(self, primals):
+        """``(ys, values)``: ``__call__``'s ys, and the values it computed of the tensors that
+        the run has already computed outside the differentiation (``forward_tensors``): the
+        same values, which the run can take from here instead of computing them twice."""
+        region = {}
+        ys = self(primals, region)
+        outer = self.ctx.values
+        self.forward_tensors = [
+            t for t, v in region.items()
+            if isinstance(v, jax.Array) and isinstance(outer.get(t), jax.Array)
+        ]  # fmt: skip
+        return ys, [region[t] for t in self.forward_tensors]
+
+    def __call__(self, primals, recomputed=None):
         ctx, spec = self.ctx, self.spec
         overrides = dict(zip(spec.stops, self.stop_values))
         if spec.conds is not None:
@@ -866,7 +879,7 @@ class _Differentiable:
                 # An x computed from other xs: its value plus a zero delta keeps the path from
                 # those xs through it (TF gives total derivatives).
                 overrides[e.tensor] = ctx.evaluate([e.tensor], overrides)[0] + p
-        return tuple(ctx.evaluate(spec.ys, overrides))
+        return tuple(ctx.evaluate(spec.ys, overrides, recomputed))
 
     # Reads of the differentiated variables return ``value + delta``; reads see the writes made
     # before the differentiation began, never a write recomputed inside it.
@@ -913,8 +926,12 @@ def _gradients_lower(op):
         with _Differentiable(ctx, spec, inputs) as f:
             if spec.conds is not None:
                 return _cond_gradients(ctx, spec, f)
-            _, vjp = jax.vjp(f, f.primals())
+            _, vjp, forward = jax.vjp(f.with_forward, f.primals(), has_aux=True)
             (grads,) = vjp(f.cotangents())
+        # The loss a run fetches beside its train op, and the rest of the forward pass that later
+        # ops use, are taken from the differentiation's own forward pass: else XLA computes both
+        # (it does not merge two loops that compute the same, an RNN's forward scan).
+        ctx.values.update(zip(f.forward_tensors, forward))
         return _outputs(spec, grads)
 
     return fn
@@ -996,6 +1013,7 @@ def _outputs(spec, values):
 for _type, _lower in (("Gradients", _gradients_lower), ("Hessians", _hessians_lower)):
     registry.register_op(_type, _infer)
     registry.lowering(_type, uses_context=True)(_lower)
+registry.get("Gradients").gives_earlier_values = True
 
 
 def hessians(
