@@ -371,3 +371,30 @@ def test_tf_meta_graph_and_checkpoint_with_loops_restore_in_tfstyle(tmp_path):
         with tfs.Session() as sess:
             restorer.restore(sess, path)
             _check(sess.run(names, FEEDS_RNN), expected)
+
+
+@pytest.mark.parametrize("length", [0, 3])
+def test_map_over_a_fed_tensor_of_any_length_imports_back(length):
+    # (A loop of no iterations over an empty list still traces its body's reads and writes.)
+    tf = tf1()
+    g = tfs.Graph()
+    with g.as_default():
+        x = tfs.placeholder(tfs.float32, [None, 3], name="x")
+        w = tfs.get_variable("w", initializer=np.array([0.5, -0.3, 0.8], np.float32))
+        tfs.identity(tfs.map_fn(lambda r: tfs.sin(r * w), x), name="y")
+        init = tfs.global_variables_initializer().name
+    xv = np.linspace(-1, 1, 3 * length, dtype=np.float32).reshape(length, 3)
+    tg = tf.Graph()
+    with tg.as_default():
+        tf.import_graph_def(_tf_graph_def(g.as_graph_def()), name="")
+    with tf.Session(graph=tg) as sess:
+        sess.run(init)
+        expected = sess.run("y:0", {"x:0": xv})
+    g2 = tfs.Graph()
+    with g2.as_default():
+        tfs.import_graph_def(g.as_graph_def(), name="")
+    with tfs.Session(graph=g2) as sess:
+        sess.run(init)
+        got = sess.run("y:0", {"x:0": xv})
+    assert got.shape == expected.shape == (length, 3)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)

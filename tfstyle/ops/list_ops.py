@@ -418,7 +418,8 @@ def _with_item(op, lst, index, item):
             f"{op.name} ({op.type}): tried to write an item of shape {list(item.shape)} into a "
             f"list of elements of shape {list(buf.shape[1:])}.",
         )
-    buf = lax.dynamic_update_index_in_dim(buf, item, jnp.asarray(index, jnp.int32), 0)
+    if buf.shape[0]:  # (a list of no elements: the body of a loop of no iterations)
+        buf = lax.dynamic_update_index_in_dim(buf, item, jnp.asarray(index, jnp.int32), 0)
     return lst.replace(buffer=buf, element_shape=None, static_item=None)
 
 
@@ -1399,6 +1400,9 @@ def _lower_get_item(op):
         buf = _buffer(op, lst, shape, index)
         _read_written(op, lst, index)
         _read_once(op, lst, index)
+        if buf.shape[0] == 0:
+            # No element to read (the body of a loop of no iterations over an empty list).
+            return jnp.zeros(buf.shape[1:], buf.dtype)
         return lax.dynamic_index_in_dim(buf, jnp.asarray(index, jnp.int32), 0, keepdims=False)
 
     return fn
