@@ -716,18 +716,27 @@ def test_v1_second_write_in_a_loop_leaves_the_variables_unchanged():
             train = tf.train.GradientDescentOptimizer(0.5).minimize(-total)
             names = [total.name, train.name, v.initializer.name, tf.identity(v).name]
             gd = g.as_graph_def()
+    _failing_run_keeps_v(
+        gd, names, "Could not write to TensorArray index 0 because it has already",
+        "while/TensorArrayWrite/TensorArrayWriteV3", total=1.0, v=1.5,
+    )  # fmt: skip
+
+
+def _failing_run_keeps_v(gd, names, message, node, total, v):
+    """Imports ``gd``: a training run with ``n`` = 2 fails with ``message`` naming ``node`` and
+    leaves variable ``v`` at 1; one with ``n`` = 4 gives ``total`` and trains ``v`` to ``v``."""
     with tfs.Graph().as_default() as g:
         tfs.import_graph_def(gd, name="")
-        total, train, init, v = [g.as_graph_element(x) for x in names]
+        total_t, train, init, v_t = [g.as_graph_element(x) for x in names]
         with tfs.Session() as sess:
             sess.run(init)
             with pytest.raises(tfs_errors.InvalidArgumentError) as e:
-                sess.run([total, train], {"n:0": 2})
-            assert "Could not write to TensorArray index 0 because it has already" in str(e.value)
-            assert "[[{{node while/TensorArrayWrite/TensorArrayWriteV3}}]]" in str(e.value)
-            assert sess.run(v) == 1.0
-            assert sess.run([total, train], {"n:0": 4})[0] == 1.0
-            assert sess.run(v) == 1.5
+                sess.run([total_t, train], {"n:0": 2})
+            assert message in str(e.value)
+            assert f"[[{{{{node {node}}}}}]]" in str(e.value)
+            assert sess.run(v_t) == 1.0
+            assert sess.run([total_t, train], {"n:0": 4})[0] == total
+            assert sess.run(v_t) == v
 
 
 def test_v1_elements_of_other_shapes_match_tf():
@@ -1006,18 +1015,10 @@ def test_v1_second_read_in_a_loop_leaves_the_variables_unchanged():
             train = tf.train.GradientDescentOptimizer(0.5).minimize(-v * total)
             names = [total.name, train.name, v.initializer.name, tf.identity(v).name]
             gd = g.as_graph_def()
-    with tfs.Graph().as_default() as g:
-        tfs.import_graph_def(gd, name="")
-        total, train, init, v = [g.as_graph_element(x) for x in names]
-        with tfs.Session() as sess:
-            sess.run(init)
-            with pytest.raises(tfs_errors.InvalidArgumentError) as e:
-                sess.run([total, train], {"n:0": 2})
-            assert "Could not read index 0 twice because it was cleared" in str(e.value)
-            assert "[[{{node while/TensorArrayReadV3}}]]" in str(e.value)
-            assert sess.run(v) == 1.0
-            assert sess.run([total, train], {"n:0": 4})[0] == 6.0
-            assert sess.run(v) == 4.0  # 1 + 0.5 * 6
+    _failing_run_keeps_v(
+        gd, names, "Could not read index 0 twice because it was cleared",
+        "while/TensorArrayReadV3", total=6.0, v=4.0,  # 1 + 0.5 * 6
+    )  # fmt: skip
 
 
 def test_tfstyle_gradient_of_imported_v1_reads_matches_tf():
