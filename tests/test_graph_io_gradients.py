@@ -665,17 +665,25 @@ def _scan_of_unknown_length(tf, kind):
         elif kind == "scan_reverse":
             step = lambda a, r: tf.tanh(a * w + r)
             y = tf.reduce_sum(tf.scan(step, x[0], initializer=tf.zeros([3]), reverse=True))
-        else:  # foldr
+        elif kind == "foldr":
             step = lambda a, r: a * 0.5 + tf.sin(r * w)
             y = tf.reduce_sum(tf.foldr(step, x[0], initializer=tf.ones([3])))
+        elif kind == "scan_from_first":  # the first element is the first carry, and output
+            y = tf.reduce_sum(tf.scan(lambda a, r: tf.tanh(a * w + r), x[0] * 2.0) ** 2)
+        elif kind == "scan_from_last":
+            y = tf.reduce_sum(tf.scan(lambda a, r: tf.tanh(a * w + r), x[0] * w, reverse=True))
+        else:  # foldl from the first element
+            y = tf.reduce_sum(tf.foldl(lambda a, r: a * tf.sin(r * w), x[0] + 1.5))
     tf.stack([tf.reduce_sum(v) for v in tf.trainable_variables()], name="sums")
     tf.train.AdamOptimizer(0.05).minimize(tf.identity(y, name="loss"), name="train")
     return tf.global_variables_initializer().name
 
 
 @pytest.mark.parametrize(
-    "kind", ["lstm", "gru_lengths", "bidirectional_lengths", "map", "scan_reverse", "foldr"]
-)
+    "kind",
+    ["lstm", "gru_lengths", "bidirectional_lengths", "map", "scan_reverse", "foldr",
+     "scan_from_first", "scan_from_last", "foldl_from_first"],
+)  # fmt: skip
 def test_training_through_scans_of_unknown_length_runs_in_tf(kind):
     # Such a scan cannot be unrolled: it is written as a call of a function holding it, whose
     # registered gradient runs its steps again and then their SymbolicGradients in reverse.

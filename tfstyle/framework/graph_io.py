@@ -1030,13 +1030,11 @@ def _write_op_call(fdef, op, refer, lib, taken):
 
 def _scan_callable(op):
     """Whether a gradient through scan ``op`` of unknown length can be written for TF as a call
-    with a registered gradient (``_write_scan_call``): it starts from initial carries (not its
-    first element), TF can differentiate its step, which draws no random numbers, and it only
-    reads the variables it uses."""
+    with a registered gradient (``_write_scan_call``): it has elements, TF can differentiate
+    its step, which draws no random numbers, and it only reads the variables it uses."""
     fg = op._attrs["fn"]
     return (
-        not op._attrs["init_from_first"]
-        and op._attrs["n_elems"] > 0
+        op._attrs["n_elems"] > 0
         and _differentiable_in_function(fg)
         and not _draws_random(fg)
         and _only_reads_variables([fg], _scan_parts(op)[2])
@@ -1066,70 +1064,76 @@ def _scan_gradient_function(op, lib, fname, in_types, out_types):
     ``SymbolicGradient`` can compute it: from the scan's inputs and its outputs' gradients, a
     loop that runs the scan's steps again, pushing every step's carries onto TensorLists, then a
     loop over the steps in reverse that pops them and applies the ``SymbolicGradient`` of the
-    step function, writing each element's gradient and summing the captured values'."""
+    step function, writing each element's gradient and summing the captured values'. A scan
+    without initial carries starts from its first element (the last, in reverse), whose
+    gradient is then the first carries'."""
     a = op._attrs
     m, reverse = a["n_carry"], a["reverse"]
-    elems, _, captured = _scan_parts(op)
-    n, c = len(elems), len(captured)
-    et, ct, vt = in_types[:n], in_types[n : n + m], in_types[n + m :]
-    yt = out_types[m:]
+    from_first, emit_init = a["init_from_first"], a["emit_init"]
+    elems, init, captured = _scan_parts(op)
+    n, ni, c = len(elems), len(init), len(captured)
+    et, vt = in_types[:n], in_types[n + ni :]
+    ct, yt = out_types[:m], out_types[m:]
     i32, var = dtypes.int32, dtypes.variant
     step = _scan_step_function(op, lib)
 
-    def element(b, tensor, k, count, dtype):
-        # The element a step at counter k takes: k, or counted from the end.
-        i = k
+    def position(b, k, trips):
+        # The element that step k of ``trips`` takes (one past the first, from the first).
         if reverse:
-            last = b.node("last", "Sub", [count, b.const("one", np.int32(1))], T=i32)
-            i = f"{b.node('index', 'Sub', [f'{last}:z:0', k], T=i32)}:z:0"
+            last = b.node("last", "Sub", [trips, b.const("one", np.int32(1))], T=i32)
+            return f"{b.node('index', 'Sub', [f'{last}:z:0', k], T=i32)}:z:0"
+        if from_first:
+            return f"{b.node('index', 'AddV2', [k, b.const('one', np.int32(1))], T=i32)}:z:0"
+        return k
+
+    def element(b, tensor, i, dtype):
         axis = b.const("axis", np.int32(0))
         gather = b.node("element", "GatherV2", [tensor, i, axis], Tparams=dtype, Tindices=i32,
                         Taxis=i32, batch_dims=0)  # fmt: skip
-        return f"{gather}:output:0", i
+        return f"{gather}:output:0"
 
     def below_count(name, types):
         # A loop's condition: its counter (the first variable) below the count (the second).
         f = _FunctionBuilder(lib, name, types, [dtypes.bool])
         return f.returns([f"{f.node('less', 'Less', f.args[:2], T=i32)}:z:0"])
 
-    # The forward loop: (counter, count, carries, their lists, elements, captured values).
+    # The forward loop: (counter, trips, carries, their lists, elements, captured values).
     fwd_types = [i32, i32, *ct, *[var] * m, *et, *vt]
     b = _FunctionBuilder(lib, f"{fname}_fwd_body", fwd_types, fwd_types)
-    k, count = b.args[:2]
+    k, trips = b.args[:2]
     carries, lists = b.args[2 : 2 + m], b.args[2 + m : 2 + 2 * m]
     es, vs = b.args[2 + 2 * m : 2 + 2 * m + n], b.args[2 + 2 * m + n :]
-    xs = [element(b, e, k, count, dt)[0] for e, dt in zip(es, et)]
+    i = position(b, k, trips)
+    xs = [element(b, e, i, dt) for e, dt in zip(es, et)]
     pushed = [f"{b.node('push', 'TensorListPushBack', [acc, v], element_dtype=dt)}:output_handle:0"
               for acc, v, dt in zip(lists, carries, ct)]  # fmt: skip
     call = b.node("step", step, [*carries, *xs, *vs])
     nxt = b.node("next", "AddV2", [k, b.const("one", np.int32(1))], T=i32)
-    fwd_body = b.returns([f"{nxt}:z:0", count, *(f"{call}:out{r}:0" for r in range(m)), *pushed,
+    fwd_body = b.returns([f"{nxt}:z:0", trips, *(f"{call}:out{r}:0" for r in range(m)), *pushed,
                           *es, *vs])  # fmt: skip
 
-    # The backward loop: (counter, count, carries' gradients, captured values' gradients,
+    # The backward loop: (counter, trips, carries' gradients, captured values' gradients,
     # lists of carries, lists of elements' gradients, elements, captured values, outputs'
     # gradients).
     bwd_types = [i32, i32, *ct, *vt, *[var] * (m + n), *et, *vt, *yt]
     b = _FunctionBuilder(lib, f"{fname}_bwd_body", bwd_types, bwd_types)
-    k, count = b.args[:2]
+    k, trips = b.args[:2]
     dcarries, dcaps = b.args[2 : 2 + m], b.args[2 + m : 2 + m + c]
     lists = b.args[2 + m + c : 2 + 2 * m + c]
     dlists = b.args[2 + 2 * m + c : 2 + 2 * m + c + n]
     rest = b.args[2 + 2 * m + c + n :]
     es, vs, dys = rest[:n], rest[n : n + c], rest[n + c :]
-    # Counter k walks the steps from the last: step count - 1 - k.
-    last = b.node("last", "Sub", [count, b.const("one", np.int32(1))], T=i32)
-    back = f"{b.node('step_index', 'Sub', [f'{last}:z:0', k], T=i32)}:z:0"
+    # Counter k walks the steps from the last: step trips - 1 - k.
+    last = b.node("last_step", "Sub", [trips, b.const("one", np.int32(1))], T=i32)
+    i = position(b, f"{b.node('step_index', 'Sub', [f'{last}:z:0', k], T=i32)}:z:0", trips)
     shape = b.const("element_shape", np.int32(-1))
     popped, carried = [], []
     for acc, dt in zip(lists, ct):
         pop = b.node("pop", "TensorListPopBack", [acc, shape], element_dtype=dt)
         popped.append(f"{pop}:output_handle:0")
         carried.append(f"{pop}:tensor:0")
-    xs = [element(b, e, back, count, dt) for e, dt in zip(es, et)]
-    i = xs[0][1]  # the element's index, where its gradient goes
-    xs = [x for x, _ in xs]
-    dy = [element(b, d, back, count, dt)[0] for d, dt in zip(dys, yt)]  # stacked in that order
+    xs = [element(b, e, i, dt) for e, dt in zip(es, et)]
+    dy = [element(b, d, i, dt) for d, dt in zip(dys, yt)]  # stacked in the elements' order
     grad = b.node("grad", "SymbolicGradient", [*carried, *xs, *vs, *dcarries, *dy],
                   f=attr_value_pb2.NameAttrList(name=step), Tin=[*ct, *et, *vt, *ct, *yt],
                   Tout=[*ct, *et, *vt])  # fmt: skip
@@ -1144,19 +1148,24 @@ def _scan_gradient_function(op, lib, fname, in_types, out_types):
         g = f"{grad}:output:{m + n + j}"
         summed.append(f"{b.node('sum', 'AddV2', [acc, g], T=dt)}:z:0" if dt.is_floating else acc)
     nxt = b.node("next", "AddV2", [k, b.const("one", np.int32(1))], T=i32)
-    bwd_body = b.returns([f"{nxt}:z:0", count, *new_dcarries, *summed, *popped, *written,
+    bwd_body = b.returns([f"{nxt}:z:0", trips, *new_dcarries, *summed, *popped, *written,
                           *rest])  # fmt: skip
 
     g = _FunctionBuilder(lib, f"{fname}_grad", [*in_types, *out_types], in_types)
-    es, init, vs = g.args[:n], g.args[n : n + m], g.args[n + m : n + m + c]
-    dcarries, dys = g.args[n + m + c : n + 2 * m + c], g.args[n + 2 * m + c :]
+    es, init, vs = g.args[:n], g.args[n : n + ni], g.args[n + ni : n + ni + c]
+    dcarries, dys = g.args[n + ni + c : n + ni + c + m], g.args[n + ni + c + m :]
     dims = g.node("shape", "Shape", [es[0]], T=et[0], out_type=i32)
     count = g.node("count", "StridedSlice",
                    [f"{dims}:output:0", *(g.const(k, np.array([v], np.int32))
                                           for k, v in (("begin", 0), ("end", 1), ("strides", 1)))],
                    T=i32, Index=i32, begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0,
                    shrink_axis_mask=1)  # fmt: skip
-    count = f"{count}:output:0"
+    trips = count = f"{count}:output:0"
+    if from_first:
+        one = g.const("one", np.int32(1))
+        trips = f"{g.node('trips', 'Sub', [count, one], T=i32)}:z:0"
+        first = trips if reverse else g.const("first", np.int32(0))
+        init = [element(g, e, first, dt) for e, dt in zip(es, et)]
     unknown = g.const("unknown", np.int32(-1))
     empty = []
     for dt in ct:
@@ -1164,7 +1173,7 @@ def _scan_gradient_function(op, lib, fname, in_types, out_types):
                      shape_type=i32)  # fmt: skip
         empty.append(f"{acc}:handle:0")
     zero = g.const("zero", np.int32(0))
-    fwd = g.node("forward", "While", [zero, count, *init, *empty, *es, *vs],
+    fwd = g.node("forward", "While", [zero, trips, *init, *empty, *es, *vs],
                  **_loop_attrs(fwd_types, below_count(f"{fname}_cond", fwd_types),
                                fwd_body))  # fmt: skip
     zeros = [f"{g.node('zeros', 'ZerosLike', [v], T=dt)}:y:0" for v, dt in zip(vs, vt)]
@@ -1179,17 +1188,28 @@ def _scan_gradient_function(op, lib, fname, in_types, out_types):
         reserved.append(f"{node}:handle:0")
     bwd = g.node(
         "backward", "While",
-        [zero, count, *dcarries, *zeros, *(f"{fwd}:output:{2 + m + r}" for r in range(m)),
+        [zero, trips, *dcarries, *zeros, *(f"{fwd}:output:{2 + m + r}" for r in range(m)),
          *reserved, *es, *vs, *dys],
         **_loop_attrs(bwd_types, below_count(f"{fname}_bwd_cond", bwd_types), bwd_body),
     )  # fmt: skip
+    dinit = [f"{bwd}:output:{2 + r}" for r in range(m)]
+    dlists = [f"{bwd}:output:{2 + 2 * m + c + r}" for r in range(n)]
+    if from_first:
+        # The first element was the first carries (and, emitted, the first outputs).
+        for r, dt in enumerate(ct):
+            if emit_init:
+                dy = element(g, dys[r], first, dt)
+                dinit[r] = f"{g.node('first_output', 'AddV2', [dinit[r], dy], T=dt)}:z:0"
+            put = g.node("first", "TensorListSetItem", [dlists[r], first, dinit[r]],
+                         element_dtype=dt, resize_if_index_out_of_bounds=False)  # fmt: skip
+            dlists[r] = f"{put}:output_handle:0"
+        dinit = []
     d_elems = []
-    for r, (es_ref, dt) in enumerate(zip(element_shapes, et)):
-        stack = g.node("stack", "TensorListStack", [f"{bwd}:output:{2 + 2 * m + c + r}", es_ref],
-                       element_dtype=dt, num_elements=-1)  # fmt: skip
+    for dl, es_ref, dt in zip(dlists, element_shapes, et):
+        stack = g.node("stack", "TensorListStack", [dl, es_ref], element_dtype=dt,
+                       num_elements=-1)  # fmt: skip
         d_elems.append(f"{stack}:tensor:0")
-    return g.returns([*d_elems, *(f"{bwd}:output:{2 + r}" for r in range(m)),
-                      *(f"{bwd}:output:{2 + m + r}" for r in range(c))])  # fmt: skip
+    return g.returns([*d_elems, *dinit, *(f"{bwd}:output:{2 + m + r}" for r in range(c))])
 
 
 def _write_unrolled_scan(fdef, op, refer, value_of, lib, taken):
