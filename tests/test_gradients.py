@@ -70,6 +70,22 @@ def test_elementwise_expressions():
     check(build)
 
 
+def test_a_fed_tensor_keeps_its_value_and_passes_gradients_through_its_ops():
+    # As in TF's gradient graph: the ops that use h see the fed value, and the gradient still
+    # flows back through the ops that compute h (at their own inputs' values).
+    def build(tf):
+        x = tf.placeholder(tf.float32, [2], name="x")
+        w = tf.Variable([1.0, 2.0], name="w")
+        h = tf.sin(x * w, name="h")
+        loss = tf.reduce_sum(h * w) + tf.reduce_sum(tf.exp(h * 0.1))
+        return [tf.gradients(loss, [w, x]), loss, tf.identity(h * 3.0)]
+
+    check(build, {"x:0": np.array([0.5, 1.0], np.float32)})
+    check(
+        build, {"x:0": np.array([0.5, 1.0], np.float32), "h:0": np.array([10.0, 20.0], np.float32)}
+    )
+
+
 def test_reductions_and_broadcasting():
     def build(tf):
         m = tf.constant(M)

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from tfstyle.framework import dtypes, errors
-from tfstyle.framework.ops import Tensor
+from tfstyle.framework.ops import Tensor, variable_handle_op, variable_key
 
 from . import plan as _plan
 
@@ -85,7 +85,12 @@ class LoweringContext:
 
     # -- variables -------------------------------------------------------------------------
     def variable_key(self, op):
-        return self.plan.handles[op]
+        key = self.plan.handles.get(op)
+        if key is None:
+            # An op the run prunes (it computes a fed tensor), which a gradient's forward pass
+            # runs again.
+            key = variable_key(variable_handle_op(op._inputs[0]))
+        return key
 
     def read_variable(self, op, key=None):
         """The value of the variable read by ``op``, as ordered by the plan (``key``: which of
@@ -94,7 +99,7 @@ class LoweringContext:
         if writer is not None:
             return self.written[writer]
         if key is None:
-            key = self.plan.handles[op]
+            key = self.variable_key(op)
         try:
             return self.state[key]
         except KeyError:
@@ -151,9 +156,12 @@ class LoweringContext:
         # A nested evaluation (a gradient of a gradient) must see this one's overridden values.
         saved = self.values
         self.values = collections.ChainMap(env, saved)
+        # A fed tensor recomputed here keeps its fed value, and passes the gradient on through
+        # the ops that compute it, as TF's gradient graph does.
+        fed = {t: saved[t] for t in self.plan.feeds if t in saved and t not in env}
         try:
             with _thread_setting(_RERUNNING, "on", True):
-                _run_ops(self, recompute, env)
+                _run_ops(self, recompute, env, fed)
         finally:
             self.values = saved
         if recomputed is not None:
@@ -171,7 +179,7 @@ def _uninitialized(key, op):
     )
 
 
-def _run_ops(ctx, ops, env):
+def _run_ops(ctx, ops, env, fed=None):
     for op in ops:
         fn = _lowered(op)
         args = [env[t] for t in op._inputs]
@@ -201,6 +209,10 @@ def _run_ops(ctx, ops, env):
         elif outs:
             for t, v in zip(outs, out):
                 env[t] = v
+        if fed:
+            for t in outs:
+                if t in fed:
+                    env[t] = env[t] + jax.lax.stop_gradient(fed[t] - env[t])
 
 
 _HOST_TYPES = (np.ndarray, np.generic)

@@ -898,7 +898,7 @@ class _Differentiable:
                 value = written[writer]
             else:
                 value = outer_read(op) if key is None else outer_read(op, key)
-            d = self._deltas.get(plan.handles.get(op) if key is None else key)
+            d = self._deltas.get(ctx.variable_key(op) if key is None else key)
             return value if d is None else value + d
 
         ctx.read_variable = read_variable
