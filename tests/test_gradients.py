@@ -78,7 +78,7 @@ def test_a_fed_tensor_keeps_its_value_and_passes_gradients_through_its_ops():
         w = tf.Variable([1.0, 2.0], name="w")
         h = tf.sin(x * w, name="h")
         loss = tf.reduce_sum(h * w) + tf.reduce_sum(tf.exp(h * 0.1))
-        return [tf.gradients(loss, [w, x]), loss, tf.identity(h * 3.0)]
+        return [tf.gradients(loss, [w, x]), loss, tf.identity(h * 3.0), h]
 
     check(build, {"x:0": np.array([0.5, 1.0], np.float32)})
     check(

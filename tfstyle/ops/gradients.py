@@ -850,10 +850,10 @@ class _Differentiable:
         same values, which the run can take from here instead of computing them twice."""
         region = {}
         ys = self(primals, region)
-        outer = self.ctx.values
+        outer, fed = self.ctx.values, set(self.ctx.plan.feeds)
         self.forward_tensors = [
             t for t, v in region.items()
-            if isinstance(v, jax.Array) and isinstance(outer.get(t), jax.Array)
+            if isinstance(v, jax.Array) and isinstance(outer.get(t), jax.Array) and t not in fed
         ]  # fmt: skip
         return ys, [region[t] for t in self.forward_tensors]
 
