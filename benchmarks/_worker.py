@@ -7,7 +7,8 @@ Each request is one JSON line on stdin and gets one JSON line back on stdout:
 - ``{"prepare": job}``: builds, initialises and warms up the case with
   ``module.prepare_case(FRAMEWORK, case, settings)`` (a ``common.Prepared``); replies with its
   metrics so far and the number of steps in one timed block;
-- ``{"block": true}``: runs one timed block of the prepared case; replies ``{"seconds": ...}``;
+- ``{"block": kind}``: runs one timed block of the prepared case (``"fetching"``: one whose
+  every step waits for its loss); replies ``{"seconds": ...}``;
 - ``{"finish": true}``: replies with the prepared case's final metrics and drops it.
 
 A failure replies ``{"error": ...}`` and the worker waits for the next request. Between
@@ -42,8 +43,11 @@ def main(argv):
                 prepared = None  # let a previous case's memory go first
                 prepared = _module(job).prepare_case(framework, job["case"], job["settings"])
                 reply = {"metrics": prepared.metrics, "steps": prepared.steps}
+                if prepared.fetching is not None:
+                    reply["fetching_steps"] = prepared.fetching[0]
             elif "block" in request:
-                reply = {"seconds": prepared.block()}
+                fetching = request["block"] == "fetching"
+                reply = {"seconds": (prepared.fetching[1] if fetching else prepared.block)()}
             elif "finish" in request:
                 reply, prepared = prepared.finish(), None
             else:

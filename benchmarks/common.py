@@ -98,13 +98,15 @@ class Prepared:
 
     ``block()`` runs ``steps`` steps and returns their seconds; ``finish()`` returns the
     metrics known only at the end (peak RSS, say). ``metrics`` holds those measured while
-    preparing (first-step latency).
+    preparing (first-step latency). ``fetching``, if given, is ``(steps, block)`` of blocks whose
+    every step waits for its fetched loss, as a TF1 training loop does.
     """
 
     metrics: dict
     steps: int
     block: Callable[[], float]
     finish: Callable[[], dict]
+    fetching: tuple | None = None
 
 
 def timed_blocks(step, sync_step, *, block_s: float) -> tuple:
@@ -340,29 +342,40 @@ def lockstep(workers: dict, job: dict, log) -> dict:
             results[framework] = reply
         else:
             results[framework], steps[framework] = reply["metrics"], reply["steps"]
-            seconds[framework] = []
+            seconds[framework] = {"block": []}
+            if reply.get("fetching_steps"):
+                seconds[framework]["fetching"] = []
+                steps[framework, "fetching"] = reply["fetching_steps"]
     t0 = time.perf_counter()
     for _ in range(job["settings"]["rounds"]):
-        for framework in list(seconds):
-            reply = _ask(workers[framework], {"block": True})
-            if "error" in reply:
-                results[framework]["error"] = reply["error"]
-                del seconds[framework]
-            else:
-                seconds[framework].append(reply["seconds"])
+        for kind in ("block", "fetching"):
+            for framework in [f for f in seconds if kind in seconds[f]]:
+                reply = _ask(workers[framework], {"block": kind})
+                if "error" in reply:
+                    results[framework]["error"] = reply["error"]
+                    del seconds[framework]
+                else:
+                    seconds[framework][kind].append(reply["seconds"])
     log(
         f"{', '.join(workers)}: {job['case']['id']} in lockstep, {job['settings']['rounds']} "
         f"rounds ({time.perf_counter() - t0:.1f} s)"
     )
     for framework, times in seconds.items():
-        rates = [steps[framework] / t for t in times]
+        rates = [steps[framework] / t for t in times["block"]]
         results[framework].update(
             _ask(workers[framework], {"finish": True}),
             steps_per_s=statistics.median(rates),
             steps_per_s_best=max(rates),
             block_steps=steps[framework],
-            block_seconds=times,
+            block_seconds=times["block"],
         )
+        if times.get("fetching"):
+            n = steps[framework, "fetching"]
+            results[framework].update(
+                steps_per_s_fetching=statistics.median(n / t for t in times["fetching"]),
+                fetching_block_steps=n,
+                fetching_block_seconds=times["fetching"],
+            )
     return results
 
 

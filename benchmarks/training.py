@@ -20,6 +20,9 @@ donated). Metrics:
   ending with a fetched loss, so asynchronous dispatch cannot hide work), one worker running
   while the others wait; so all see the same load of a shared machine. The median block's rate,
   and the best block's on its own row;
+- steps/s, loss fetched every step: the same, in blocks whose every step fetches the loss and
+  waits for it (``sess.run([train_op, loss])``, as TF1 training loops do; hand JAX converts its
+  loss to NumPy), taking turns with the blocks above;
 - first step s: graph build + session + variable initialisation + the first
   ``sess.run([train_op, loss])`` (hand JAX: parameter init + compilation + the first step);
 - peak RSS MB: the peak resident memory of the worker process (one process per model and
@@ -186,7 +189,8 @@ def _tf1_prepare(tf, case, settings) -> Prepared:
     for _ in range(settings["warmup"]):
         step()
     steps, block = timed_blocks(step, sync_step, block_s=settings["block_s"])
-    return Prepared({"first_step_s": first_s}, steps, block, finish)
+    fetching = timed_blocks(sync_step, sync_step, block_s=settings["block_s"])
+    return Prepared({"first_step_s": first_s}, steps, block, finish, fetching)
 
 
 # --------------------------------------------------------------------------- hand-written JAX
@@ -346,7 +350,8 @@ def _jax_prepare(case, settings) -> Prepared:
     for _ in range(settings["warmup"]):
         step()
     steps, block = timed_blocks(step, sync_step, block_s=settings["block_s"])
-    return Prepared({"first_step_s": first_s}, steps, block, finish)
+    fetching = timed_blocks(sync_step, sync_step, block_s=settings["block_s"])
+    return Prepared({"first_step_s": first_s}, steps, block, finish, fetching)
 
 
 # --------------------------------------------------------------------------- harness hooks
@@ -378,6 +383,15 @@ def records(results: dict, quick: bool) -> list:
                 name,
                 "steps/s, best block",
                 "steps_per_s_best",
+                results,
+                case["id"],
+                better="higher",
+            ),
+            record(
+                NAME,
+                name,
+                "steps/s, loss fetched every step",
+                "steps_per_s_fetching",
                 results,
                 case["id"],
                 better="higher",
