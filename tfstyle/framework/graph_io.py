@@ -629,7 +629,7 @@ def _differentiable_in_function(fg):
 def _writes_differentiably(o):
     """Whether control-flow op ``o`` can be written in a function as TF differentiates it."""
     if o.type == "TfstyleScan":
-        return _unrollable(o) or _scan_callable(o)
+        return _scan_callable(o)  # (unrolled where its length is known, _write_differentiably)
     if o.type in _COND_TYPES:
         return _if_differentiable(o)
     return _while_differentiable(o)
@@ -673,18 +673,24 @@ def _draws_random(fg):
     return False
 
 
+def _steps_differentiable(graphs, captured):
+    """Whether the gradient of a loop or scan whose steps are ``graphs`` (taking ``captured``)
+    can be written for TF, which runs the steps again: TF can differentiate them
+    (``_differentiable_in_function``), they draw no random numbers (``_draws_random``), and they
+    only read the variables they use (TF cannot sum the gradients of a resource argument used
+    by several steps)."""
+    return all(
+        _differentiable_in_function(g) and not _draws_random(g) for g in graphs
+    ) and _only_reads_variables(graphs, captured)
+
+
 def _unrollable(op):
     """Whether a gradient through scan ``op`` can be written as its steps, unrolled: its length
-    is static, it has a step, TF can differentiate its step (``_differentiable_in_function``)
-    and it draws no random numbers (``_draws_random``), and it only reads the variables it uses
-    (TF cannot sum the gradients of a resource argument used by several steps)."""
-    a = op._attrs
+    is static, it has a step, and ``_scan_callable``."""
     length = _scan_length(op)
-    if length is None or length - (1 if a["init_from_first"] else 0) < 1:
+    if length is None or length - (1 if op._attrs["init_from_first"] else 0) < 1:
         return False
-    if not _differentiable_in_function(a["fn"]) or _draws_random(a["fn"]):
-        return False
-    return _only_reads_variables([a["fn"]], _scan_parts(op)[2])
+    return _scan_callable(op)
 
 
 def _value_types(types, captured):
@@ -747,17 +753,12 @@ def _scan_step_function(op, lib):
 
 def _while_differentiable(op):
     """Whether a gradient through ``While`` ``op`` can be written for TF
-    (``_write_while_call``): TF can differentiate its cond and body
-    (``_differentiable_in_function``), they draw no random numbers (``_draws_random``), no loop
-    variable is a variant, and the variables it uses are only read."""
+    (``_write_while_call``): no loop variable is a variant, and ``_steps_differentiable`` of its
+    cond and body."""
     a = op._attrs
-    if not (_differentiable_in_function(a["cond"]) and _differentiable_in_function(a["body"])):
-        return False
-    if _draws_random(a["cond"]) or _draws_random(a["body"]):
-        return False
     if any(t.dtype is dtypes.variant for t in op._inputs):
         return False
-    return _only_reads_variables((a["cond"], a["body"]), op._inputs)
+    return _steps_differentiable((a["cond"], a["body"]), op._inputs)
 
 
 def _only_reads_variables(graphs, captured, gathers=False):
@@ -941,14 +942,19 @@ def _write_if_call(fdef, op, refer, value_of, lib, taken):
     return _write_call(fdef, op, name, g.name, lib, refer, value_of, taken)
 
 
-def _holding_function(lib, op, kind, in_types, out_types, attrs):
-    """A library function that TF does not inline, holding a copy of control-flow op ``op``
-    (attributes ``attrs``); returns its name."""
+def _holding_function(lib, op, kind, in_types, out_types, attrs=None):
+    """A library function that TF does not inline, holding a copy of ``op`` (with attributes
+    ``attrs``, else its own); returns its name."""
     base = "".join(c if c.isalnum() or c == "_" else "_" for c in op.name)
     f = _FunctionBuilder(lib, f"{base}_{kind}", in_types, out_types)
-    node = f.node(kind, op.type, f.args, **attrs)
+    nd = f.fdef.node_def.add(name=op.name, op=op.type)
+    nd.input.extend(f.args)
+    if attrs is None:
+        _fill_attrs(nd, op, lib)
+    for k, v in (attrs or {}).items():
+        nd.attr[k].CopyFrom(attr_value(v))
     f.fdef.attr["_noinline"].b = True
-    return f.returns([f"{node}:output:{k}" for k in range(len(out_types))]).name
+    return f.returns([_body_output_name(t) for t in op._outputs]).name
 
 
 def _write_differentiably(fdef, op, refer, value_of, lib, taken):
@@ -1011,13 +1017,8 @@ def _write_op_call(fdef, op, refer, lib, taken):
     reference}``."""
     in_types = [t.dtype for t in op._inputs]
     out_types = [t.dtype for t in op._outputs]
+    name = _holding_function(lib, op, "call", in_types, out_types)
     base = "".join(c if c.isalnum() or c == "_" else "_" for c in op.name)
-    f = _FunctionBuilder(lib, f"{base}_call", in_types, out_types)
-    nd = f.fdef.node_def.add(name=op.name, op=op.type)
-    nd.input.extend(f.args)
-    _fill_attrs(nd, op, lib)
-    f.fdef.attr["_noinline"].b = True
-    name = f.returns([_body_output_name(t) for t in op._outputs]).name
     g = _FunctionBuilder(lib, f"{base}_gradient", [*in_types, *out_types], in_types)
     grads = [f"{g.node('zeros', 'ZerosLike', [a], T=dt)}:y:0" for a, dt in zip(g.args, in_types)]
     if op.type == "ReverseSequence":
@@ -1029,16 +1030,10 @@ def _write_op_call(fdef, op, refer, lib, taken):
 
 
 def _scan_callable(op):
-    """Whether a gradient through scan ``op`` of unknown length can be written for TF as a call
-    with a registered gradient (``_write_scan_call``): it has elements, TF can differentiate
-    its step, which draws no random numbers, and it only reads the variables it uses."""
-    fg = op._attrs["fn"]
-    return (
-        op._attrs["n_elems"] > 0
-        and _differentiable_in_function(fg)
-        and not _draws_random(fg)
-        and _only_reads_variables([fg], _scan_parts(op)[2])
-    )
+    """Whether a gradient through scan ``op`` can be written for TF as a call with a registered
+    gradient (``_write_scan_call``): it has elements, and ``_steps_differentiable`` of its
+    step."""
+    return op._attrs["n_elems"] > 0 and _steps_differentiable([op._attrs["fn"]], _scan_parts(op)[2])
 
 
 def _write_scan_call(fdef, op, refer, value_of, lib, taken):
